@@ -1,0 +1,56 @@
+"""Settings, read once from the environment (`TTAI_*`, `DATABASE_URL`, `TEMPORAL_*`).
+
+Secrets are not settings: broker credentials and encryption keys are read by
+the components that use them, inside the worker process, and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+class Settings(BaseModel):
+    task_queue: str = "ttai"
+    namespace: str = "default"
+    temporal_address: str = "localhost:7233"
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+    ui_port: int = Field(default=8233, ge=1, le=65535)
+    postgres_port: int = Field(default=54329, ge=1, le=65535)
+    database_url: str | None = None
+    state_dir: Path = PROJECT_ROOT / "state"
+    market_seed: int = 7
+    notify_urls: list[str] = Field(
+        default_factory=list,
+        description="Apprise URLs (json://, ntfy://, tgram:// ...); the log channel is always on.",
+    )
+    use_remote_temporal: bool = Field(
+        default=False, description="True when TEMPORAL_ADDRESS/profile points at a cluster."
+    )
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        temporal_port = int(_env("TTAI_TEMPORAL_PORT", "7233"))
+        remote = os.environ.get("TEMPORAL_ADDRESS") or os.environ.get("TEMPORAL_PROFILE")
+        return cls(
+            task_queue=_env("TTAI_TASK_QUEUE", "ttai"),
+            namespace=_env("TEMPORAL_NAMESPACE", "default"),
+            temporal_address=_env("TEMPORAL_ADDRESS", f"localhost:{temporal_port}"),
+            temporal_port=temporal_port,
+            ui_port=int(_env("TTAI_UI_PORT", "8233")),
+            postgres_port=int(_env("TTAI_POSTGRES_PORT", "54329")),
+            database_url=os.environ.get("DATABASE_URL") or None,
+            state_dir=Path(_env("TTAI_STATE_DIR", str(PROJECT_ROOT / "state"))),
+            market_seed=int(_env("TTAI_MARKET_SEED", "7")),
+            notify_urls=[u for u in _env("TTAI_NOTIFY_URLS", "").split() if u],
+            use_remote_temporal=bool(remote),
+        )

@@ -1,0 +1,44 @@
+"""Types shared by every model: validated symbols, strategies, the base model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+# Equity and ETF tickers as the broker lists them: 1-5 letters with an optional
+# class suffix (BRK.B, BF/B). Anything else is rejected before it enters history.
+_SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+MAX_SYMBOL_LENGTH = 8
+
+
+def _check_symbol(value: str) -> str:
+    head, sep, cls = value.replace("/", ".").partition(".")
+    if not (
+        1 <= len(head) <= 5
+        and set(head) <= _SYMBOL_CHARS
+        and (not sep or (1 <= len(cls) <= 2 and set(cls) <= _SYMBOL_CHARS))
+    ):
+        raise ValueError(
+            f"invalid symbol {value[:20]!r}: expected 1-5 upper-case letters, "
+            "optionally with a class suffix such as BRK.B"
+        )
+    return value
+
+
+Symbol = Annotated[str, AfterValidator(_check_symbol)]
+"""A ticker symbol; validation rejects lower case, punctuation, unicode and SQL fragments."""
+
+Strategy = Literal["csp"]
+"""Option strategies the analysis knows. Only cash-secured puts for now."""
+
+
+class Model(BaseModel):
+    """Base of every workflow/activity input and result.
+
+    Extra fields are rejected so a typo in raw JSON from the `temporal` CLI fails
+    loudly instead of being silently dropped; models are frozen so a workflow
+    cannot mutate an input it got from history.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

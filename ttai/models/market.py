@@ -1,0 +1,109 @@
+"""Market data as the project sees it, whichever broker supplies it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from ttai.models.common import Model, Symbol
+
+
+class Candle(Model):
+    day: date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+
+
+class Quote(Model):
+    symbol: Symbol
+    bid: float
+    ask: float
+    last: float
+    prev_close: float
+    time: datetime
+
+    @property
+    def mark(self) -> float:
+        return round((self.bid + self.ask) / 2, 4)
+
+
+class OptionQuote(Model):
+    """One option contract with its quote and greeks."""
+
+    occ_symbol: str
+    underlying: Symbol
+    expiration: date
+    strike: float
+    kind: Literal["put", "call"]
+    bid: float
+    ask: float
+    open_interest: int
+    volume: int
+    implied_volatility: float
+    delta: float
+    gamma: float
+    theta: float
+    vega: float
+
+    @property
+    def mid(self) -> float:
+        return round((self.bid + self.ask) / 2, 4)
+
+
+class OptionChain(Model):
+    underlying: Symbol
+    underlying_price: float
+    as_of: datetime
+    options: list[OptionQuote]
+    missing: list[str] = Field(
+        default_factory=list, description="Contracts whose greeks could not be collected."
+    )
+
+
+class MarketMetrics(Model):
+    symbol: Symbol
+    iv_rank: float = Field(description="0-100")
+    iv_percentile: float = Field(description="0-100")
+    implied_volatility: float = Field(description="Annualised, as a fraction (0.32 = 32 %).")
+    liquidity_rating: int = Field(ge=0, le=5)
+    beta: float
+    next_earnings: date | None = None
+
+
+class Position(Model):
+    """An open position. Option positions carry their contract details."""
+
+    account: str
+    symbol: str = Field(description="Broker symbol: the ticker or the OCC option symbol.")
+    underlying: Symbol
+    instrument: Literal["equity", "option"]
+    quantity: float = Field(description="Signed: negative for short positions.")
+    average_open_price: float
+    multiplier: int = 1
+    mark: float = 0.0
+    prev_close: float = 0.0
+    option_kind: Literal["put", "call"] | None = None
+    strike: float | None = None
+    expiration: date | None = None
+    delta: float | None = Field(
+        default=None, description="Per-contract delta of the instrument (not position delta)."
+    )
+
+
+class Balances(Model):
+    account: str
+    cash: float
+    net_liquidating_value: float
+    buying_power: float
+    maintenance_requirement: float
+
+
+class Account(Model):
+    account_number: str
+    nickname: str = ""
+    is_paper: bool = False

@@ -1,0 +1,36 @@
+"""The one place clients are made: worker, starter, bootstrap, tests and other apps.
+
+Connection settings come from `temporalio.envconfig` (a TOML profile and the
+`TEMPORAL_*` environment variables: address, namespace, TLS certificates, API
+key), so the same code reaches the local dev server, a self-hosted cluster or
+Temporal Cloud.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.envconfig import ClientConfig
+
+from ttai.config import Settings
+
+
+def data_converter() -> DataConverter:
+    """The pydantic converter, so plain JSON from any SDK or the CLI decodes."""
+    return pydantic_data_converter
+
+
+async def connect(
+    settings: Settings | None = None, *, interceptors: Sequence[Interceptor] = ()
+) -> Client:
+    settings = settings or Settings.from_env()
+    config = ClientConfig.load_client_connect_config()
+    if not settings.use_remote_temporal:
+        config["target_host"] = settings.temporal_address
+    config.setdefault("namespace", settings.namespace)
+    return await Client.connect(
+        **config, data_converter=data_converter(), interceptors=list(interceptors)
+    )
