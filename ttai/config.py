@@ -36,6 +36,17 @@ class Settings(BaseModel):
     use_remote_temporal: bool = Field(
         default=False, description="True when TEMPORAL_ADDRESS/profile points at a cluster."
     )
+    metrics_enabled: bool = Field(
+        default=False, description="Serve Prometheus metrics (TTAI_METRICS=1 or a port set)."
+    )
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=1, le=65535)
+    codec_host: str = "127.0.0.1"
+    codec_port: int = Field(default=8234, ge=1, le=65535)
+    ui_origins: list[str] = Field(
+        default_factory=list,
+        description="Web UI origins the codec server answers (default: the local UI port).",
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,4 +64,11 @@ class Settings(BaseModel):
             market_seed=int(_env("TTAI_MARKET_SEED", "7")),
             notify_urls=[u for u in _env("TTAI_NOTIFY_URLS", "").split() if u],
             use_remote_temporal=bool(remote),
+            metrics_enabled=_env("TTAI_METRICS", "0").lower() in ("1", "true", "on", "yes")
+            or bool(os.environ.get("TTAI_METRICS_PORT")),
+            metrics_host=_env("TTAI_METRICS_HOST", "127.0.0.1"),
+            metrics_port=int(_env("TTAI_METRICS_PORT", "9464")),
+            codec_host=_env("TTAI_CODEC_HOST", "127.0.0.1"),
+            codec_port=int(_env("TTAI_CODEC_PORT", "8234")),
+            ui_origins=_env("TTAI_UI_ORIGIN", "").replace(",", " ").split(),
         )

@@ -14,7 +14,9 @@ from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
+from ttai import telemetry
 from ttai.config import Settings
 
 
@@ -24,13 +26,25 @@ def data_converter() -> DataConverter:
 
 
 async def connect(
-    settings: Settings | None = None, *, interceptors: Sequence[Interceptor] = ()
+    settings: Settings | None = None,
+    *,
+    interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
 ) -> Client:
+    """Connect with tracing on (a no-op unless `OTEL_*` asks for an exporter).
+
+    Workers inherit the client's interceptors and runtime: give a worker the
+    runtime from `telemetry.worker_runtime` to serve its metrics.
+    """
     settings = settings or Settings.from_env()
+    telemetry.configure_tracing()
     config = ClientConfig.load_client_connect_config()
     if not settings.use_remote_temporal:
         config["target_host"] = settings.temporal_address
     config.setdefault("namespace", settings.namespace)
     return await Client.connect(
-        **config, data_converter=data_converter(), interceptors=list(interceptors)
+        **config,
+        data_converter=data_converter(),
+        interceptors=[*telemetry.client_interceptors(), *interceptors],
+        runtime=runtime,
     )
