@@ -1,0 +1,55 @@
+"""Apply `ttai/db/migrations/*.sql` in name order, each once.
+
+Every file runs in its own transaction together with its row in
+`schema_migrations`, so a failed migration leaves nothing half-applied. A
+transaction-scoped advisory lock serializes workers that start at the same
+time: the second one waits, then sees the version recorded and skips it.
+Files must therefore not use statements that refuse to run in a transaction
+(e.g. CREATE INDEX CONCURRENTLY).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Arbitrary constant shared by every process migrating this database.
+_LOCK_KEY = 0x7474_6169_6D69_67  # "ttaimig"
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
+    return sorted(directory.glob("*.sql"), key=lambda path: path.name)
+
+
+async def migrate(db: asyncpg.Pool | asyncpg.Connection) -> list[str]:
+    """Apply what is not yet applied; return the versions (file stems) applied now."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _migrate(conn)
+    return await _migrate(db)
+
+
+async def _migrate(conn: asyncpg.Connection) -> list[str]:
+    applied: list[str] = []
+    for path in migration_files():
+        version = path.stem
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+            # Inside the lock: concurrent CREATE TABLE IF NOT EXISTS can still
+            # collide on the catalog's unique keys.
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = await conn.fetchval(
+                "SELECT 1 FROM schema_migrations WHERE version = $1", version
+            )
+            if done:
+                continue
+            await conn.execute(path.read_text())
+            await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+        applied.append(version)
+    return applied

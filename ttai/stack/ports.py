@@ -1,0 +1,35 @@
+"""Port checks that fail early with a message naming the port and its owner."""
+
+from __future__ import annotations
+
+import socket
+
+from ttai.stack import StackError
+
+LOOPBACK = "127.0.0.1"
+
+
+def ensure_port_free(
+    port: int, what: str, *, env_var: str | None = None, host: str = LOOPBACK
+) -> None:
+    """Raise `StackError` when `port` cannot be bound on `host`.
+
+    `what` names the server wanting the port ("Temporal frontend") and
+    `env_var` the setting that moves it, so the error says how to fix it.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR: a port left in TIME_WAIT by a previous run is free to
+        # listen on again; only a live listener (or bound socket) counts as busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            hint = f"; set {env_var} to another port" if env_var else ""
+            raise StackError(f"port {port} ({what}) is already in use{hint}") from err
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A port the OS reports free right now (for tests; another process may take it later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
