@@ -1,0 +1,105 @@
+"""The analysis pipeline's steps. Each is small and idempotent."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.errors import classified_errors
+from ttai import telemetry
+from ttai.analytics.csp import analyze_csp
+from ttai.analytics.research import analyze_research
+from ttai.analytics.synthesis import synthesize
+from ttai.analytics.technicals import analyze_chart
+from ttai.broker import Broker
+from ttai.db.analyses import AnalysisStore
+from ttai.models.analysis import (
+    AnalysisResult,
+    ChartAnalysis,
+    OptionsAnalysis,
+    OptionsRequest,
+    ResearchAnalysis,
+    ResearchRequest,
+    SaveAnalysisRequest,
+    SaveAnalysisResult,
+    SymbolRequest,
+    Synthesis,
+    SynthesisRequest,
+)
+from ttai.models.notifications import Notification, NotifyResult
+from ttai.notify.outbox import Outbox
+
+CANDLE_DAYS = 260  # SMA 200 plus room for swing lows
+
+
+class AnalysisActivities:
+    def __init__(self, broker: Broker, store: AnalysisStore, outbox: Outbox) -> None:
+        self._broker = broker
+        self._store = store
+        self._outbox = outbox
+
+    @activity.defn(name="chart_analysis")
+    async def chart_analysis(self, request: SymbolRequest) -> ChartAnalysis:
+        with classified_errors():
+            candles = await self._broker.get_daily_candles(request.symbol, CANDLE_DAYS)
+            return analyze_chart(request.symbol, candles)
+
+    @activity.defn(name="options_analysis")
+    async def options_analysis(self, request: OptionsRequest) -> OptionsAnalysis:
+        with classified_errors():
+            chain = await self._broker.get_option_chain(request.symbol)
+            today = (await self._broker.now()).date()
+            return analyze_csp(chain, request.chart, today)
+
+    @activity.defn(name="research_analysis")
+    async def research_analysis(self, request: ResearchRequest) -> ResearchAnalysis:
+        with classified_errors():
+            metrics = await self._broker.get_market_metrics([request.symbol])
+            today = (await self._broker.now()).date()
+            return analyze_research(metrics[request.symbol], request.expiration, today)
+
+    @activity.defn(name="synthesize_analysis")
+    async def synthesize(self, request: SynthesisRequest) -> Synthesis:
+        return synthesize(request.chart, request.options, request.research)
+
+    @activity.defn(name="save_analysis")
+    async def save_analysis(self, request: SaveAnalysisRequest) -> SaveAnalysisResult:
+        saved = await self._store.save(
+            request.workflow_id, request.run_id, request.result, request.screen_id
+        )
+        if saved.created:
+            telemetry.count("ttai_analyses_total", recommendation=request.result.recommendation)
+        return saved
+
+    @activity.defn(name="notify_analysis")
+    async def notify_analysis(self, request: AnalysisResult) -> NotifyResult:
+        info = activity.info()
+        key = f"analysis:{info.workflow_id}:{info.workflow_run_id}"
+        return await self._outbox.publish(analysis_notification(key, info.workflow_id, request))
+
+
+def analysis_notification(key: str, workflow_id: str, result: AnalysisResult) -> Notification:
+    lines = [
+        f"**{result.symbol}**: {result.recommendation.replace('_', ' ')} "
+        f"(score {result.score}, chart {result.chart.score:g}/10, {result.chart.trend})"
+    ]
+    best = result.options.best if result.options else None
+    if best is not None:
+        lines.append(
+            f"- Sell the {best.strike:g} put {best.expiration} for {best.credit:.2f}: "
+            f"{best.annualized_return:.1%} annualised, POP {best.probability_of_profit:.0%}, "
+            f"delta {best.delta:.2f}"
+        )
+    if result.research is not None:
+        lines.append(f"- IV rank {result.research.iv_rank:.0f}, {result.research.sentiment}")
+        lines.extend(f"- {reason}" for reason in result.research.reasons[1:])
+    return Notification(
+        idempotency_key=key,
+        kind="analysis_complete",
+        title=f"Analysis complete: {result.symbol} {result.recommendation}",
+        body="\n".join(lines),
+        payload={
+            "symbol": result.symbol,
+            "recommendation": result.recommendation,
+            "workflow_id": workflow_id,
+        },
+    )

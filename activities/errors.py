@@ -1,0 +1,43 @@
+"""How broker and input errors become Temporal outcomes.
+
+Retrying cannot fix an unknown symbol, bad credentials or bad input, so those
+are non-retryable application errors; broker outages are retried with the
+delay the broker asked for, when it said one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
+
+from ttai import telemetry
+from ttai.broker import BrokerError, BrokerUnavailable
+
+NON_RETRYABLE_TYPES = [
+    "UnknownSymbol",
+    "BrokerAuthError",
+    "BrokerSchemaError",
+    "InvalidInput",
+]
+
+
+@contextmanager
+def classified_errors() -> Iterator[None]:
+    try:
+        yield
+    except BrokerError as err:
+        kind = type(err).__name__
+        telemetry.count("ttai_broker_errors_total", kind=kind)
+        delay = err.retry_after if isinstance(err, BrokerUnavailable) else None
+        raise ApplicationError(
+            str(err),
+            type=kind,
+            non_retryable=not err.retryable,
+            next_retry_delay=timedelta(seconds=delay) if delay else None,
+        ) from err
+    except (ValueError, ValidationError) as err:
+        raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from err

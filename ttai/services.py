@@ -1,0 +1,52 @@
+"""The composition root: the services a worker's activities share.
+
+The worker builds real ones; tests build the same object around fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+from ttai.broker import Broker
+from ttai.broker.factory import open_broker
+from ttai.config import Settings
+from ttai.db.migrate import migrate
+from ttai.db.pool import create_pool
+from ttai.notify.channels import channels_from_urls
+from ttai.notify.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    pool: asyncpg.Pool
+    broker: Broker
+    outbox: Outbox
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, dsn: str, *, broker: Broker | None = None
+) -> AsyncIterator[Services]:
+    """Pool (migrated), broker (tastytrade when configured, else simulated) and outbox."""
+    pool = await create_pool(dsn, max_size=20)
+    try:
+        await migrate(pool)
+        own_broker = broker is None
+        broker = broker or await open_broker(settings, pool)
+        try:
+            yield Services(
+                settings=settings,
+                pool=pool,
+                broker=broker,
+                outbox=Outbox(pool, channels_from_urls(settings.notify_urls)),
+            )
+        finally:
+            if own_broker:
+                await broker.close()
+    finally:
+        await pool.close()

@@ -1,0 +1,79 @@
+"""The TTAI worker: hosts every workflow and activity on one task queue.
+
+    python worker.py            # connects per TEMPORAL_* / TTAI_* settings
+
+SIGTERM or SIGINT drains it: no new tasks are polled, running activities get
+`graceful_shutdown_timeout` to finish, and whatever is left resumes on the
+next worker because Temporal holds the state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+import pydantic
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities
+from ttai import telemetry
+from ttai.config import Settings
+from ttai.services import Services, open_services
+from ttai.temporal_client import connect
+from workflows import ALL_WORKFLOWS
+
+logger = logging.getLogger("ttai.worker")
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
+
+def build_worker(client: Client, services: Services, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=build_activities(services),
+        # Bad input that slips past the client (raw JSON from another app)
+        # fails the workflow at once instead of retrying its task forever.
+        workflow_failure_exception_types=[pydantic.ValidationError],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_concurrent_activities=100,
+        max_concurrent_workflow_tasks=100,
+        max_concurrent_local_activities=100,
+    )
+
+
+async def run_until_signalled(worker: Worker) -> None:
+    """Run until SIGTERM/SIGINT, then drain."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        logger.info("worker polling task queue %s", worker.task_queue)
+        await stop.wait()
+        logger.info("draining: no new tasks, running activities may finish")
+    logger.info("worker stopped")
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task-queue", help="default: TTAI_TASK_QUEUE or 'ttai'")
+    args = parser.parse_args(argv)
+    telemetry.configure_logging()
+    settings = Settings.from_env()
+    task_queue = args.task_queue or settings.task_queue
+    if not settings.database_url:
+        parser.error("DATABASE_URL is not set (make run starts a local stack and sets it)")
+    client = await connect(settings, runtime=telemetry.worker_runtime(settings))
+    async with open_services(settings, settings.database_url) as services:
+        await run_until_signalled(build_worker(client, services, task_queue))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
