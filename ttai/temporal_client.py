@@ -8,21 +8,34 @@ Temporal Cloud.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
 from ttai import telemetry
+from ttai.codec import codec_from_env
 from ttai.config import Settings
 
 
 def data_converter() -> DataConverter:
-    """The pydantic converter, so plain JSON from any SDK or the CLI decodes."""
-    return pydantic_data_converter
+    """The pydantic converter, so plain JSON from any SDK or the CLI decodes.
+
+    With `TTAI_ENCRYPTION_KEYS` set, payloads and failure messages are also
+    AES-GCM encrypted (see `ttai.codec`); the codec server decodes them for the UI.
+    """
+    codec = codec_from_env()
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def connect(

@@ -1,0 +1,165 @@
+"""Remote codec server: lets the Web UI and `temporal --codec-endpoint` show
+encrypted payloads in clear, without the UI or the server ever holding keys.
+
+Speaks Temporal's remote codec protocol: `POST /encode` and `POST /decode`
+take and return `{"payloads": [...]}` (protobuf JSON, base64 fields). Only the
+configured UI origins get CORS headers (default: the local UI on
+`TTAI_UI_PORT`), an optional bearer token (`TTAI_CODEC_TOKEN`) is required on
+every encode/decode call when set, and it binds to loopback unless
+`TTAI_CODEC_HOST` says otherwise.
+
+Run it with `python -m ttai.codec_server`; the local stack starts it itself
+(`start_codec_server`) and passes `codec_endpoint(settings)` to the dev
+server's `--ui-codec-endpoint` when encryption is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import hdrs, web
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from temporalio.api.common.v1 import Payload, Payloads
+
+from ttai.codec import EncryptionCodec, UnknownKeyError, codec_from_env
+from ttai.config import Settings
+
+log = logging.getLogger(__name__)
+
+_CodecFn = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
+# The UI sends x-namespace, and authorization when told to pass credentials.
+_ALLOWED_HEADERS = "content-type,x-namespace,authorization"
+
+
+def allowed_origins(settings: Settings) -> set[str]:
+    if settings.ui_origins:
+        return set(settings.ui_origins)
+    return {f"http://localhost:{settings.ui_port}", f"http://127.0.0.1:{settings.ui_port}"}
+
+
+def codec_endpoint(settings: Settings) -> str:
+    """The URL to hand to `temporal server start-dev --ui-codec-endpoint`."""
+    return f"http://{settings.codec_host}:{settings.codec_port}"
+
+
+def build_app(codec: EncryptionCodec, origins: set[str], token: str | None) -> web.Application:
+    def cors_headers(request: web.Request) -> dict[str, str]:
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin not in origins:
+            return {}
+        return {
+            hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: origin,
+            hdrs.ACCESS_CONTROL_ALLOW_METHODS: "POST",
+            hdrs.ACCESS_CONTROL_ALLOW_HEADERS: _ALLOWED_HEADERS,
+            hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS: "true",
+            hdrs.VARY: hdrs.ORIGIN,
+        }
+
+    def refuse(request: web.Request) -> web.Response | None:
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin is not None and origin not in origins:
+            # Browsers from other sites; the CLI sends no Origin at all.
+            return web.json_response({"error": "origin not allowed"}, status=403)
+        if token is not None:
+            sent = request.headers.get(hdrs.AUTHORIZATION, "")
+            if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+                return web.json_response(
+                    {"error": "missing or wrong bearer token"},
+                    status=401,
+                    headers=cors_headers(request),
+                )
+        return None
+
+    async def preflight(request: web.Request) -> web.Response:
+        headers = cors_headers(request)
+        if not headers:
+            return web.Response(status=403)
+        return web.Response(headers=headers)
+
+    async def apply(fn: _CodecFn, request: web.Request) -> web.Response:
+        refused = refuse(request)
+        if refused is not None:
+            return refused
+        try:
+            payloads = json_format.Parse(await request.read(), Payloads())
+            result = Payloads(payloads=await fn(payloads.payloads))
+        except (json_format.ParseError, DecodeError, UnicodeDecodeError) as err:
+            return web.json_response(
+                {"error": f"bad payloads: {err}"}, status=400, headers=cors_headers(request)
+            )
+        except UnknownKeyError as err:
+            return web.json_response({"error": str(err)}, status=400, headers=cors_headers(request))
+        return web.Response(
+            text=json_format.MessageToJson(result),
+            content_type="application/json",
+            headers=cors_headers(request),
+        )
+
+    async def encode(request: web.Request) -> web.Response:
+        return await apply(codec.encode, request)
+
+    async def decode(request: web.Request) -> web.Response:
+        return await apply(codec.decode, request)
+
+    app = web.Application()
+    app.add_routes(
+        [
+            web.post("/encode", encode),
+            web.post("/decode", decode),
+            web.options("/encode", preflight),
+            web.options("/decode", preflight),
+        ]
+    )
+    return app
+
+
+async def start_codec_server(
+    settings: Settings, codec: EncryptionCodec | None = None
+) -> web.AppRunner:
+    """Serve the codec on `settings.codec_host:codec_port`; `await runner.cleanup()` stops it.
+
+    Raises RuntimeError when no encryption key is configured.
+    """
+    codec = codec or codec_from_env()
+    if codec is None:
+        raise RuntimeError(
+            "no encryption key configured (TTAI_ENCRYPTION_KEYS or TTAI_ENCRYPTION_KEYS_FILE)"
+        )
+    token = os.environ.get("TTAI_CODEC_TOKEN") or None
+    app = build_app(codec, allowed_origins(settings), token)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.codec_host, settings.codec_port).start()
+    log.info(
+        "codec server listening",
+        extra={"endpoint": codec_endpoint(settings), "token_required": token is not None},
+    )
+    return runner
+
+
+async def _serve() -> None:
+    runner = await start_codec_server(Settings.from_env())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    from ttai.telemetry import configure_logging
+
+    configure_logging()
+    try:
+        asyncio.run(_serve())
+    except (RuntimeError, ValueError, OSError) as err:
+        raise SystemExit(f"codec server: {err}") from None
