@@ -1,0 +1,59 @@
+"""Drive TTAI through Temporal: analyses, screens, monitors, alerts, schedules.
+
+    python starter.py analyze AAPL --wait
+    python starter.py list --running
+
+Everything here is also reachable with the `temporal` CLI; this adds
+validation before anything reaches history, tables, and progress bars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
+
+from ttai.cli import register_all
+from ttai.cli.common import CliError, err_console
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="starter.py", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--task-queue", help="default: TTAI_TASK_QUEUE or 'ttai'")
+    register_all(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(args.func(args))
+    except CliError as err:
+        err_console.print(f"error: {err}", markup=False, highlight=False)
+        return err.code
+    except WorkflowFailureError as err:
+        cause = err.cause
+        while getattr(cause, "cause", None) is not None:
+            cause = cause.cause
+        err_console.print(f"error: workflow failed: {cause}", markup=False, highlight=False)
+        return 1
+    except RPCError as err:
+        err_console.print(f"error: Temporal: {err.message}", markup=False, highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    code = run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The SDK's runtime can abort the interpreter during finalisation
+    # (sdk-python#300); leave before it can replace our exit code.
+    os._exit(code)
