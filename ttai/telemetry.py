@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -219,6 +220,8 @@ def _temporal_context(record: logging.LogRecord) -> dict[str, Any]:
 class StructuredFormatter(logging.Formatter):
     """One line per record: `key=value` pairs, or a JSON object; secrets redacted."""
 
+    converter = time.gmtime  # timestamps in UTC, marked with Z
+
     def __init__(self, *, as_json: bool = False, redactor: Redactor | None = None) -> None:
         super().__init__()
         self._as_json = as_json
@@ -226,7 +229,7 @@ class StructuredFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%SZ"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
