@@ -4,6 +4,7 @@ the nearest support, and a 0-10 score for a cash-secured-put seller.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,7 +48,7 @@ def atr(candles: Sequence[Candle], period: int = 14) -> float:
     true_ranges = np.array(
         [
             max(c.high - c.low, abs(c.high - prev.close), abs(c.low - prev.close))
-            for prev, c in zip(candles, candles[1:], strict=False)
+            for prev, c in itertools.pairwise(candles)
         ]
     )
     return _wilder(true_ranges, period)

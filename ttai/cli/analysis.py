@@ -97,7 +97,8 @@ def analysis_table(result: AnalysisResult) -> Table:
                 "best put",
                 f"{best.strike:g} {best.expiration} ({best.days_to_expiry} DTE) "
                 f"credit {best.credit:.2f}, {best.annualized_return:.1%}/yr, "
-                f"POP {best.probability_of_profit:.0%}, Δ {best.delta:.2f}, OI {best.open_interest}",
+                f"POP {best.probability_of_profit:.0%}, Δ {best.delta:.2f}, "
+                f"OI {best.open_interest}",
             )
     if result.research is not None:
         research = result.research
