@@ -11,7 +11,7 @@ class Notification(Model):
     idempotency_key: str = Field(
         min_length=1,
         max_length=300,
-        description="Built from durable facts (workflow ID, alert ID ...): the same key is sent once.",
+        description="Built from durable facts (workflow ID, alert ID): sent once per key.",
     )
     kind: str
     title: str
