@@ -1,0 +1,153 @@
+"""The remote codec server: decodes for the configured UI origin (and the CLI),
+refuses other origins and calls without the bearer token."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+
+from ttai.codec import ENCODING, EncryptionCodec, parse_keys
+from ttai.codec_server import allowed_origins, start_codec_server
+from ttai.config import Settings
+from ttai.stack.ports import free_port
+
+UI = "http://localhost:18233"
+TOKEN = "codec-test-token-1234"
+CODEC = EncryptionCodec(*parse_keys(f"k1:{base64.b64encode(bytes(range(32))).decode()}"))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    monkeypatch.setenv("TTAI_CODEC_TOKEN", TOKEN)
+    settings = Settings(codec_port=free_port(), ui_origins=[UI])
+    runner: web.AppRunner = await start_codec_server(settings, CODEC)
+    try:
+        assert {address[0] for address in runner.addresses} == {"127.0.0.1"}
+        yield f"http://127.0.0.1:{settings.codec_port}"
+    finally:
+        await runner.cleanup()
+
+
+def _body(payloads: list[Payload]) -> str:
+    return json_format.MessageToJson(Payloads(payloads=payloads))
+
+
+async def _encrypted(text: bytes) -> list[Payload]:
+    return await CODEC.encode([Payload(metadata={"encoding": b"json/plain"}, data=text)])
+
+
+async def test_decodes_for_the_ui_origin(server: str) -> None:
+    headers = {"Origin": UI, "Authorization": f"Bearer {TOKEN}", "X-Namespace": "default"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server}/decode",
+            data=_body(await _encrypted(b'{"symbol":"AAPL"}')),
+            headers={**headers, "Content-Type": "application/json"},
+        ) as response,
+    ):
+        assert response.status == 200
+        assert response.headers["Access-Control-Allow-Origin"] == UI
+        decoded = json_format.Parse(await response.text(), Payloads())
+    assert decoded.payloads[0].data == b'{"symbol":"AAPL"}'
+    assert decoded.payloads[0].metadata["encoding"] == b"json/plain"
+
+
+async def test_encode_for_the_cli_without_origin(server: str) -> None:
+    plain = [Payload(metadata={"encoding": b"json/plain"}, data=b"42")]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server}/encode",
+            data=_body(plain),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        ) as response,
+    ):
+        assert response.status == 200
+        assert "Access-Control-Allow-Origin" not in response.headers
+        encoded = json_format.Parse(await response.text(), Payloads())
+    assert encoded.payloads[0].metadata["encoding"] == ENCODING
+    assert await CODEC.decode(encoded.payloads) == plain
+
+
+async def test_preflight_allowed_only_for_the_ui_origin(server: str) -> None:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-namespace,authorization",
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.options(f"{server}/decode", headers={**preflight, "Origin": UI}) as ok:
+            assert ok.status == 200
+            assert ok.headers["Access-Control-Allow-Origin"] == UI
+            assert "authorization" in ok.headers["Access-Control-Allow-Headers"]
+        async with http.options(
+            f"{server}/decode", headers={**preflight, "Origin": "https://evil.example"}
+        ) as refused:
+            assert refused.status == 403
+            assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+async def test_other_origins_cannot_decode(server: str) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server}/decode",
+            data=_body(await _encrypted(b'"secret"')),
+            headers={
+                "Origin": "https://evil.example",
+                "Authorization": f"Bearer {TOKEN}",
+                "Content-Type": "application/json",
+            },
+        ) as response,
+    ):
+        assert response.status == 403
+        assert "secret" not in await response.text()
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", TOKEN])
+async def test_missing_or_wrong_token_is_refused(server: str, authorization: str | None) -> None:
+    headers = {"Origin": UI, "Content-Type": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server}/decode", data=_body(await _encrypted(b'"secret"')), headers=headers
+        ) as response,
+    ):
+        assert response.status == 401
+        assert "secret" not in await response.text()
+
+
+async def test_garbage_is_a_client_error(server: str) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server}/decode",
+            data="not json",
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        ) as response,
+    ):
+        assert response.status == 400
+
+
+async def test_refuses_to_start_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TTAI_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.delenv("TTAI_ENCRYPTION_KEYS_FILE", raising=False)
+    with pytest.raises(RuntimeError, match="no encryption key"):
+        await start_codec_server(Settings(codec_port=free_port()))
+
+
+def test_default_origin_is_the_local_ui_port() -> None:
+    assert allowed_origins(Settings(ui_port=18555)) == {
+        "http://localhost:18555",
+        "http://127.0.0.1:18555",
+    }
+    assert allowed_origins(Settings(ui_origins=["https://ui.example"])) == {"https://ui.example"}
