@@ -13,7 +13,9 @@ import argparse
 import asyncio
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import pydantic
 from temporalio.client import Client
@@ -31,12 +33,23 @@ logger = logging.getLogger("ttai.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
-def build_worker(client: Client, services: Services, task_queue: str) -> Worker:
+def build_worker(
+    client: Client,
+    services: Services | None,
+    task_queue: str,
+    *,
+    activities: Sequence[Callable[..., Any]] | None = None,
+) -> Worker:
+    """The worker for `services`; tests may pass fake `activities` instead."""
+    if activities is None:
+        if services is None:
+            raise ValueError("build_worker needs services or activities")
+        activities = build_activities(services)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
-        activities=build_activities(services),
+        activities=activities,
         # Bad input that slips past the client (raw JSON from another app)
         # fails the workflow at once instead of retrying its task forever.
         workflow_failure_exception_types=[pydantic.ValidationError],

@@ -30,6 +30,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
+import temporalio.workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -145,3 +146,15 @@ async def make_dev_server(tmp_path: Path) -> AsyncIterator[MakeDevServer]:
     finally:
         for server in started:
             await server.stop()
+
+
+@pytest.fixture
+def without_search_attribute_upserts(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """For the time-skipping server, which cannot register custom search
+    attributes: upserts are recorded here instead of sent. Tests run one at a
+    time, so patching the module for one test touches no other worker. The
+    dev-server tests check the real attributes.
+    """
+    recorded: list[object] = []
+    monkeypatch.setattr(temporalio.workflow, "upsert_search_attributes", recorded.extend)
+    return recorded

@@ -6,6 +6,11 @@ account number or a balance.
 
 from __future__ import annotations
 
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 SYMBOL = SearchAttributeKey.for_keyword("TtaiSymbol")
@@ -22,3 +27,25 @@ def dev_server_flags() -> list[str]:
         for key in ALL
         for flag in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")
     ]
+
+
+async def register(client: Client) -> list[str]:
+    """Add any missing attribute to the client's namespace; returns the names added.
+
+    The dev server gets them from flags; a remote cluster or the time-skipping
+    test server needs this call (it needs operator rights on the namespace).
+    """
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {
+        key.name: key.indexed_value_type for key in ALL if key.name not in listed.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={name: int(kind) for name, kind in missing.items()},
+            )
+        )
+    return sorted(missing)
