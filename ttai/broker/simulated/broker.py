@@ -1,0 +1,127 @@
+"""`SimulatedBroker`: the `Broker` interface over the simulated market and a paper account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from ttai.broker.paper_account import PaperAccount
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.models.market import (
+    Account,
+    Balances,
+    Candle,
+    MarketMetrics,
+    OptionChain,
+    Position,
+    Quote,
+)
+
+# Maintenance requirement, a margin account's usual rules:
+# long stock 25 % and short stock 30 % of market value; long options are paid
+# in full (0); a short option needs its current value plus the CBOE naked
+# minimum, max(20 % of the underlying - out-of-the-money amount, 10 % of the
+# strike for puts / of the underlying for calls), per share of the contract.
+LONG_STOCK_REQUIREMENT = 0.25
+SHORT_STOCK_REQUIREMENT = 0.30
+NAKED_UNDERLYING_SHARE = 0.20
+NAKED_MINIMUM_SHARE = 0.10
+
+
+def maintenance_requirement(position: Position, underlying_price: float) -> float:
+    """Requirement of one marked position (see the module constants for the rule)."""
+    if position.instrument == "equity":
+        share = LONG_STOCK_REQUIREMENT if position.quantity > 0 else SHORT_STOCK_REQUIREMENT
+        return share * abs(position.quantity) * position.mark
+    if position.quantity > 0 or position.strike is None:
+        return 0.0
+    s, k = underlying_price, position.strike
+    if position.option_kind == "put":
+        out_of_money, floor = max(s - k, 0.0), NAKED_MINIMUM_SHARE * k
+    else:
+        out_of_money, floor = max(k - s, 0.0), NAKED_MINIMUM_SHARE * s
+    per_share = position.mark + max(NAKED_UNDERLYING_SHARE * s - out_of_money, floor)
+    return per_share * position.multiplier * abs(position.quantity)
+
+
+class SimulatedBroker:
+    """Market data from `SimulatedMarket`, positions and cash from a paper account.
+
+    Everything is cheap CPU work, so the methods are plain coroutines that
+    never wait.
+    """
+
+    name = "simulated"
+
+    def __init__(self, market: SimulatedMarket, account: PaperAccount) -> None:
+        self.market = market
+        self.account = account
+
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
+        return self.market.get_quotes(symbols)
+
+    async def get_daily_candles(self, symbol: str, days: int) -> list[Candle]:
+        return self.market.get_daily_candles(symbol, days)
+
+    async def get_option_chain(self, symbol: str) -> OptionChain:
+        return self.market.get_option_chain(symbol)
+
+    async def get_market_metrics(self, symbols: Sequence[str]) -> dict[str, MarketMetrics]:
+        at = self.market.now()
+        return {s: self.market.get_market_metrics(s, at) for s in symbols}
+
+    async def get_accounts(self) -> list[Account]:
+        return [
+            Account(
+                account_number=self.account.account_number,
+                nickname="Simulated paper account",
+                is_paper=True,
+            )
+        ]
+
+    def _mark(self, position: Position, at: datetime) -> Position:
+        if position.instrument == "equity":
+            quote = self.market.get_quote(position.underlying, at)
+            update = {"mark": quote.mark, "prev_close": quote.prev_close, "delta": 1.0}
+        else:
+            assert position.option_kind and position.strike and position.expiration
+            contract = (position.underlying, position.option_kind, position.strike)
+            previous = self.market.previous_close_time(at)
+            update = {
+                "mark": self.market.option_mark(*contract, position.expiration, at),
+                "prev_close": round(
+                    float(self.market.option_value(*contract, position.expiration, previous).price),
+                    4,
+                ),
+                "delta": round(
+                    float(self.market.option_value(*contract, position.expiration, at).delta), 4
+                ),
+            }
+        return position.model_copy(update=update)
+
+    async def get_positions(self) -> list[Position]:
+        at = self.market.now()
+        return [self._mark(p, at) for p in await self.account.get_positions()]
+
+    async def get_balances(self) -> list[Balances]:
+        at = self.market.now()
+        positions = [self._mark(p, at) for p in await self.account.get_positions()]
+        cash = await self.account.get_cash()
+        spots = self.market.get_quotes({p.underlying for p in positions}, at)
+        nlv = cash + sum(p.mark * p.quantity * p.multiplier for p in positions)
+        requirement = sum(maintenance_requirement(p, spots[p.underlying].mark) for p in positions)
+        return [
+            Balances(
+                account=self.account.account_number,
+                cash=round(cash, 2),
+                net_liquidating_value=round(nlv, 2),
+                buying_power=round(max(0.0, nlv - requirement), 2),
+                maintenance_requirement=round(requirement, 2),
+            )
+        ]
+
+    async def now(self) -> datetime:
+        return self.market.now()
+
+    async def close(self) -> None:
+        """Nothing to release: the market is in memory and the pool belongs to the caller."""

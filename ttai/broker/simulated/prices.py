@@ -1,0 +1,174 @@
+"""Deterministic price paths: NYSE sessions, daily OHLCV, implied volatility and intraday quotes.
+
+The daily path starts at EPOCH and is built in blocks of sessions whose random
+shocks are seeded by (seed, symbol, block). Extending the calendar therefore
+never changes an earlier session: past candles stay fixed as time moves on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.signal import lfilter
+
+from ttai import market_calendar
+from ttai.broker.simulated.universe import SymbolParams, stable_rng
+
+EPOCH = date(2019, 1, 2)
+# The day each symbol's trend passes through its reference price.
+REFERENCE_DAY = date(2026, 1, 2)
+SESSIONS_PER_YEAR = 252
+_BLOCK = 256
+# Mean reversion (per year) of log price around its trend: keeps eight years
+# of 80 %-volatility paths at plausible levels while daily moves keep their volatility.
+_PRICE_KAPPA = 1.5
+# Implied-volatility factor: daily mean reversion and shock size (stationary sd ~ 0.2).
+_IV_REVERSION = 0.03
+_IV_SHOCK = 0.05
+_IV_PRICE_CORRELATION = -0.5  # volatility rises when prices fall
+
+
+@dataclass(frozen=True)
+class SessionTable:
+    """NYSE sessions from EPOCH: day and open/close as POSIX seconds (UTC)."""
+
+    days: NDArray[np.datetime64]
+    opens: NDArray[np.float64]
+    closes: NDArray[np.float64]
+
+    def current(self, ts: float) -> int:
+        """The session that has opened last at `ts` (in progress or finished)."""
+        return int(np.searchsorted(self.opens, ts, side="right")) - 1
+
+    def last_completed(self, ts: float) -> int:
+        return int(np.searchsorted(self.closes, ts, side="right")) - 1
+
+    def day(self, index: int) -> date:
+        return self.days[index].astype(date)
+
+
+@lru_cache(maxsize=4)
+def _session_table(end_year: int) -> SessionTable:
+    found = market_calendar.sessions(EPOCH, date(end_year, 12, 31))
+    return SessionTable(
+        days=np.array([s.day for s in found], dtype="datetime64[D]"),
+        opens=np.array([s.open.timestamp() for s in found]),
+        closes=np.array([s.close.timestamp() for s in found]),
+    )
+
+
+def session_table(ts: float) -> SessionTable:
+    """Sessions through the end of the year after `ts` (room for option expirations)."""
+    return _session_table(datetime.fromtimestamp(ts, UTC).year + 1)
+
+
+@dataclass(frozen=True)
+class DailyPath:
+    open: NDArray[np.float64]
+    high: NDArray[np.float64]
+    low: NDArray[np.float64]
+    close: NDArray[np.float64]
+    volume: NDArray[np.int64]
+    iv: NDArray[np.float64]  # the symbol's at-the-money implied volatility per session
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+
+def _shocks(seed: int, symbol: str, n: int) -> NDArray[np.float64]:
+    blocks = [
+        stable_rng(seed, symbol, "daily", b).standard_normal((6, _BLOCK))
+        for b in range(-(-n // _BLOCK))
+    ]
+    return np.concatenate(blocks, axis=1)[:, :n]
+
+
+def daily_path(seed: int, params: SymbolParams, table: SessionTable) -> DailyPath:
+    n = len(table.days)
+    z, gap, up, down, vol_noise, iv_noise = _shocks(seed, params.symbol, n)
+    x_init, y_init = stable_rng(seed, params.symbol, "init").standard_normal(2)
+    sigma_d = params.volatility / math.sqrt(SESSIONS_PER_YEAR)
+
+    # Log price = trend + an AR(1) deviation (discrete Ornstein-Uhlenbeck).
+    a = 1.0 - _PRICE_KAPPA / SESSIONS_PER_YEAR
+    x0 = x_init * sigma_d / math.sqrt(1.0 - a * a)
+    x = lfilter([1.0], [1.0, -a], sigma_d * z, zi=[a * x0])[0]
+    years = (table.days - np.datetime64(REFERENCE_DAY)).astype(np.float64) / 365.25
+    log_trend = math.log(params.ref_price) + params.drift * years
+    log_close = log_trend + x
+    prev_log_close = np.concatenate(([log_trend[0] + x0], log_close[:-1]))
+    ret = log_close - prev_log_close
+    # Part of the day's move happens overnight, the rest during the session.
+    log_open = prev_log_close + 0.3 * ret + 0.25 * sigma_d * gap
+
+    close = np.round(np.exp(log_close), 2)
+    open_ = np.round(np.exp(log_open), 2)
+    high = np.round(np.maximum(open_, close) * np.exp(0.5 * sigma_d * np.abs(up)), 2)
+    low = np.round(np.minimum(open_, close) * np.exp(-0.5 * sigma_d * np.abs(down)), 2)
+    high = np.maximum.reduce([high, open_, close])
+    low = np.maximum(np.minimum.reduce([low, open_, close]), 0.01)
+
+    base_volume = 10 ** (4.5 + 0.5 * params.liquidity)
+    volume = base_volume * np.exp(0.35 * vol_noise) * (1.0 + 0.5 * np.abs(ret) / sigma_d)
+
+    b = 1.0 - _IV_REVERSION
+    iv_shock = _IV_SHOCK * (
+        _IV_PRICE_CORRELATION * z + math.sqrt(1.0 - _IV_PRICE_CORRELATION**2) * iv_noise
+    )
+    y0 = y_init * _IV_SHOCK / math.sqrt(1.0 - b * b)
+    y = lfilter([1.0], [1.0, -b], iv_shock, zi=[b * y0])[0]
+    iv = params.volatility * params.iv_premium * np.exp(y)
+
+    return DailyPath(
+        open=open_,
+        high=high,
+        low=low,
+        close=close,
+        volume=volume.astype(np.int64),
+        iv=np.round(iv, 4),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _intraday_log_path(
+    seed: int, symbol: str, day: date, minutes: int, log_open: float, log_close: float, sd: float
+) -> NDArray[np.float64]:
+    """Per-minute log prices from the open to the close: a Brownian bridge around the line."""
+    steps = stable_rng(seed, symbol, "intraday", day.isoformat()).standard_normal(minutes)
+    walk = np.concatenate(([0.0], np.cumsum(steps)))
+    frac = np.arange(minutes + 1) / minutes
+    bridge = walk - frac * walk[-1]
+    return log_open + frac * (log_close - log_open) + bridge * (sd / math.sqrt(minutes))
+
+
+def price_at(
+    seed: int, params: SymbolParams, path: DailyPath, table: SessionTable, ts: float
+) -> tuple[float, int]:
+    """The traded price at `ts` and the index of the session it belongs to.
+
+    Inside a session the price follows that day's intraday path (interpolated
+    between minutes, kept within the day's low/high); outside market hours it
+    stays at the last session's close.
+    """
+    c = table.current(ts)
+    if ts >= table.closes[c]:
+        return float(path.close[c]), c
+    minutes = max(1, round((table.closes[c] - table.opens[c]) / 60))
+    log_path = _intraday_log_path(
+        seed,
+        params.symbol,
+        table.day(c),
+        minutes,
+        math.log(path.open[c]),
+        math.log(path.close[c]),
+        params.volatility / math.sqrt(SESSIONS_PER_YEAR),
+    )
+    pos = (ts - table.opens[c]) / 60.0
+    i = min(int(pos), minutes - 1)
+    value = math.exp(log_path[i] + (pos - i) * (log_path[i + 1] - log_path[i]))
+    return float(min(max(value, path.low[c]), path.high[c])), c
