@@ -59,6 +59,7 @@ class HttpFault:
     times: int = 1
     retry_after: int | None = None
     field_name: str | None = None
+    message: str = "injected by the test"
 
 
 @dataclass
@@ -148,7 +149,7 @@ class FakeTastytrade:
             fault = self.faults.take(request.url.path)
             if fault is not None and fault.kind == "status":
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
-                return _error(fault.status, "injected_fault", "injected by the test", headers)
+                return _error(fault.status, "injected_fault", fault.message, headers)
             if fault is not None and fault.kind == "malformed":
                 return Response('{"data": {"items": [{"symbol": ', media_type="application/json")
             if auth and request.headers.get("authorization") != f"Bearer {self._current_token()}":
