@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -17,11 +18,12 @@ from temporalio import workflow
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from ttai import search_attributes
 from ttai.config import Settings
-from ttai.stack import StackError
+from ttai.stack import StackError, process_alive
 from ttai.stack import postgres as pg_stack
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import PrivatePostgres, local_database
@@ -75,6 +77,37 @@ async def test_postgres_restart_keeps_data_and_survives_a_crash(reachable_dir: P
     finally:
         await pg.destroy()
     assert not state.joinpath("postgres").exists()
+
+
+async def dead_pid() -> int:
+    proc = await asyncio.create_subprocess_exec("true")
+    await proc.wait()
+    return proc.pid
+
+
+async def test_postgres_left_running_by_a_killed_parent_is_taken_over(
+    reachable_dir: Path,
+) -> None:
+    port = free_port()
+    first = PrivatePostgres(reachable_dir / "state", port=port, durable=False)
+    try:
+        await first.start()
+        # Another live run owns it: not ours to stop, so the port is reported busy.
+        sleeper = await asyncio.create_subprocess_exec("sleep", "60")
+        first.owner_file.write_text(str(sleeper.pid))
+        with pytest.raises(StackError, match=f"port {port} \\(PostgreSQL\\) is already in use"):
+            await PrivatePostgres(reachable_dir / "state", port=port).start()
+        sleeper.kill()
+        await sleeper.wait()
+        # Its owner died without stopping it: the next start takes it over.
+        first.owner_file.write_text(str(await dead_pid()))
+        second = PrivatePostgres(reachable_dir / "state", port=port, durable=False)
+        async with second:
+            conn = await asyncpg.connect(second.dsn)
+            assert await conn.fetchval("SELECT 1") == 1
+            await conn.close()
+    finally:
+        await first.destroy()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
@@ -150,6 +183,26 @@ async def test_dev_server_history_survives_restart(tmp_path: Path) -> None:
         assert description.workflow_type == "NoSuchWorkflow"
 
 
+async def test_dev_server_left_running_by_a_killed_parent_is_replaced(tmp_path: Path) -> None:
+    port = free_port()
+    first = TemporalDevServer(log_path=tmp_path / "temporal.log", port=port, port_env_var=None)
+    second = TemporalDevServer(log_path=tmp_path / "temporal.log", port=port, port_env_var=None)
+    try:
+        await first.start()
+        server_pid = first.pid_file.read_text().split()[0]
+        # Its owner is alive (us): a second start must not kill it.
+        with pytest.raises(StackError, match=f"port {port} "):
+            await second.start()
+        # Its owner died without stopping it: the next start replaces it.
+        first.pid_file.write_text(f"{server_pid} {await dead_pid()}")
+        await second.start()
+        assert not process_alive(int(server_pid))
+        await Client.connect(second.address)
+    finally:
+        await second.stop()
+        await first.stop()
+
+
 async def test_dev_server_ports_in_use_name_the_port(tmp_path: Path, busy_port: int) -> None:
     frontend_busy = TemporalDevServer(log_path=tmp_path / "t.log", port=busy_port)
     with pytest.raises(StackError) as caught:
@@ -192,3 +245,26 @@ async def test_extra_dev_server_applies_dynamic_config(
             SleepUntilSuggested.run, 30, id=f"suggest-{uuid.uuid4()}", task_queue=task_queue
         )
     assert suggested_at is not None
+
+
+@workflow.defn
+class Nap:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.sleep(timedelta(hours=1))
+
+
+async def test_time_skipping_env_skips_an_hour(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    before = await time_skipping_env.get_current_time()
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=[Nap],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        await time_skipping_env.client.execute_workflow(
+            Nap.run, id=f"nap-{uuid.uuid4()}", task_queue=task_queue
+        )
+    assert await time_skipping_env.get_current_time() - before >= timedelta(hours=1)

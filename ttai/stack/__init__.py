@@ -9,3 +9,12 @@ from __future__ import annotations
 
 class StackError(RuntimeError):
     """A local server could not start or stop; the message is one clear line for the user."""
+
+
+def process_alive(pid: int) -> bool:
+    """Is `pid` a live process (not a zombie waiting to be reaped)?"""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return bool(cmdline.read())  # a zombie's command line is empty
+    except OSError:
+        return False

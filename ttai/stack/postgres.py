@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from ttai.config import Settings
-from ttai.stack import StackError
+from ttai.stack import StackError, process_alive
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 
 SERVICE_USER = "postgres"
@@ -119,6 +119,10 @@ class PrivatePostgres:
     def log_path(self) -> Path:
         return self.root / "postgres.log"
 
+    @property
+    def owner_file(self) -> Path:
+        return self.root / "owner.pid"
+
     async def __aenter__(self) -> PrivatePostgres:
         await self.start()
         return self
@@ -132,11 +136,12 @@ class PrivatePostgres:
         await self.stop()
 
     async def start(self) -> None:
-        ensure_port_free(self.port, "PostgreSQL", env_var=self.port_env_var)
         await self._prepare_root()
+        # First: a postmaster we left running (killed parent) may hold our port.
+        await self._clear_stale_locks()
+        ensure_port_free(self.port, "PostgreSQL", env_var=self.port_env_var)
         if not (self.data_dir / "PG_VERSION").exists():
             await self._initdb()
-        await self._clear_stale_locks()
         socket_dir = self.root / "run"
         self._make_private_dir(socket_dir)
         if len(f"{socket_dir}/.s.PGSQL.{self.port}") > _MAX_SOCKET_PATH:
@@ -173,6 +178,7 @@ class PrivatePostgres:
                 f"PostgreSQL did not start on port {self.port}: "
                 f"{self._last_log_line() or _last_line(output)} (log: {self.log_path})"
             )
+        self.owner_file.write_text(str(os.getpid()))
         await create_database(self.admin_dsn, DATABASE, exist_ok=True)
 
     async def stop(self) -> None:
@@ -186,6 +192,7 @@ class PrivatePostgres:
         )
         if rc != 0 and (self.data_dir / "postmaster.pid").exists():
             raise StackError(f"PostgreSQL did not stop: {_last_line(output)}")
+        self.owner_file.unlink(missing_ok=True)
 
     async def destroy(self) -> None:
         """Stop and delete the cluster and its data (tests; `make clean` does the same)."""
@@ -259,13 +266,16 @@ class PrivatePostgres:
 
         A postmaster.pid naming a process that is not a postgres serving this
         data folder is stale (in containers the PID is often reused, and
-        PostgreSQL then refuses to start). A postmaster still serving it, left
-        behind by a killed parent, is stopped and started again on our port.
+        PostgreSQL then refuses to start). A postmaster still serving it whose
+        owner (the process that started it, in `owner.pid`) is gone was left
+        behind by a killed parent: it is stopped and started again on our port.
         """
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
             return
         if _postmaster_serves(pid_file, self.data_dir):
+            if _live_owner(self.owner_file) is not None:
+                return  # another run's cluster: the port check or pg_ctl reports it
             await self._run(
                 str(self._bin / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data_dir)
             )
@@ -304,6 +314,15 @@ def _postmaster_serves(pid_file: Path, data_dir: Path) -> bool:
         return Path(f"/proc/{pid}/cwd").resolve(strict=True) == data_dir.resolve()
     except (OSError, ValueError, IndexError):
         return False
+
+
+def _live_owner(owner_file: Path) -> int | None:
+    """The PID in `owner_file` if that process is alive and is not us."""
+    try:
+        owner = int(owner_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return owner if owner != os.getpid() and process_alive(owner) else None
 
 
 def _service_user() -> pwd.struct_passwd:

@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from ttai import search_attributes
 from ttai.config import Settings
-from ttai.stack import StackError
+from ttai.stack import StackError, process_alive
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 
 
@@ -135,7 +135,12 @@ class TemporalDevServer:
     ) -> None:
         await self.stop()
 
+    @property
+    def pid_file(self) -> Path:
+        return self.log_path.with_suffix(".pid")
+
     async def start(self) -> None:
+        await self._stop_leftover()
         ensure_port_free(self.port, "Temporal frontend", env_var=self.port_env_var)
         if self.ui_port is not None:
             ensure_port_free(self.ui_port, "Temporal Web UI", env_var=self.ui_port_env_var)
@@ -152,11 +157,31 @@ class TemporalDevServer:
             # the whole group so nothing is left behind.
             start_new_session=True,
         )
+        # "<server pid> <our pid>": a later start can tell a leftover from a live run.
+        self.pid_file.write_text(f"{self._proc.pid} {os.getpid()}")
         try:
             await self._wait_healthy()
         except BaseException:
             await self.stop()
             raise
+
+    async def _stop_leftover(self) -> None:
+        """Stop a server whose parent was killed: it would hold our ports.
+
+        A server whose parent is still alive belongs to another run; it is
+        left alone and the port check below reports the conflict.
+        """
+        pid = _running_dev_server(self.pid_file)
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        while _running_dev_server(self.pid_file) == pid:
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            await asyncio.sleep(0.1)
 
     async def _wait_healthy(self) -> None:
         assert self._proc is not None
@@ -190,6 +215,10 @@ class TemporalDevServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
+        if proc is not None:
+            with contextlib.suppress(OSError):  # only our own record: never another run's
+                if self.pid_file.read_text().split()[:1] == [str(proc.pid)]:
+                    self.pid_file.unlink()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -200,3 +229,16 @@ class TemporalDevServer:
         except OSError:
             return ""
         return lines[-1] if lines else ""
+
+
+def _running_dev_server(pid_file: Path) -> int | None:
+    """The server PID in `pid_file` if it still runs and its parent is gone."""
+    try:
+        server, owner = (int(pid) for pid in pid_file.read_text().split())
+        # A reused PID has another command line.
+        cmdline = Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    if b"start-dev" not in cmdline or process_alive(owner):
+        return None
+    return server
