@@ -38,12 +38,23 @@ class ProbeResult(Model):
     symbol: str
 
 
+class FakeBroker:
+    async def get_quotes(self, symbols: list[str]) -> list[str]:
+        return symbols
+
+    def name(self) -> str:
+        return "fake"
+
+
 @activity.defn
 async def probe_quotes(request: ProbeInput) -> ProbeResult:
-    with telemetry.span("broker.get_quotes", symbol=request.symbol):
+    broker = telemetry.traced(FakeBroker(), "broker")
+    [symbol] = await broker.get_quotes([request.symbol])
+    assert broker.name() == "fake"  # plain methods pass through untouched
+    with telemetry.span("db.save_analysis", symbol=symbol):
         telemetry.count("ttai_analyses_total", 2, recommendation="buy")
         telemetry.count("ttai_broker_errors_total", kind="timeout")
-    return ProbeResult(symbol=request.symbol)
+    return ProbeResult(symbol=symbol)
 
 
 @workflow.defn
@@ -105,13 +116,14 @@ async def test_one_trace_from_client_through_workflow_to_broker_span(
         "StartActivity:probe_quotes": "StartWorkflow:TelemetryProbeWorkflow",
         "RunActivity:probe_quotes": "StartActivity:probe_quotes",
         "broker.get_quotes": "RunActivity:probe_quotes",
+        "db.save_analysis": "RunActivity:probe_quotes",
     }
     assert set(parents) <= set(by_name), sorted(by_name)
     for child, parent in parents.items():
         child_parent = by_name[child].parent
         assert child_parent is not None, child
         assert child_parent.span_id == by_name[parent].context.span_id, child
-    assert (by_name["broker.get_quotes"].attributes or {}).get("symbol") == "AAPL"
+    assert (by_name["db.save_analysis"].attributes or {}).get("symbol") == "AAPL"
 
 
 def _samples(text: str, name: str) -> dict[str, float]:

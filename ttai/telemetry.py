@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import os
@@ -22,7 +24,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import opentelemetry.trace
 from opentelemetry.sdk.resources import Resource
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from ttai.config import Settings
 
 _TRACER_NAME = "ttai"
+T = TypeVar("T")
 
 # Set by `worker_runtime` so counts made outside activities (e.g. by the
 # notification dispatcher's own loop) reach the same Prometheus endpoint.
@@ -157,6 +160,35 @@ def span(name: str, **attributes: str | int | float | bool) -> Iterator[None]:
     tracer = opentelemetry.trace.get_tracer(_TRACER_NAME)
     with tracer.start_as_current_span(name, attributes=attributes):
         yield
+
+
+class _Traced:
+    """Proxy running each coroutine method of `target` inside a span `<prefix>.<method>`."""
+
+    def __init__(self, target: object, prefix: str) -> None:
+        self._target = target
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        @functools.wraps(attr)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            # No arguments on the span: they may hold account data.
+            with span(f"{self._prefix}.{name}"):
+                return await attr(*args, **kwargs)
+
+        return call
+
+
+def traced(target: T, prefix: str) -> T:
+    """Wrap a service (broker, repository) so each awaited call is a child span.
+
+    Wrap the opened object, not one still to be used with `async with`.
+    """
+    return cast(T, _Traced(target, prefix))
 
 
 # --------------------------------------------------------------------------
