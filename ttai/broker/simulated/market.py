@@ -223,7 +223,8 @@ class SimulatedMarket:
             axis=1,
         )
 
-        columns: dict[str, list] = {"iv": np.round(values.iv, 4).tolist()}
+        # Greeks and IV unrounded: consumers can recompute them exactly from the inputs.
+        columns: dict[str, list] = {"iv": values.iv.tolist()}
         for kind, valuation, row in (("put", values.put, 0), ("call", values.call, 1)):
             bid, ask = opt.bid_ask(valuation.price, params.liquidity)
             oi = opt.open_interest(
@@ -236,10 +237,10 @@ class SimulatedMarket:
                     ask.tolist(),
                     oi.tolist(),
                     volume.tolist(),
-                    np.round(valuation.delta, 4).tolist(),
-                    np.round(valuation.gamma, 5).tolist(),
-                    np.round(valuation.theta, 4).tolist(),
-                    np.round(valuation.vega, 4).tolist(),
+                    valuation.delta.tolist(),
+                    valuation.gamma.tolist(),
+                    valuation.theta.tolist(),
+                    valuation.vega.tolist(),
                     strict=True,
                 )
             )

@@ -136,14 +136,29 @@ def daily_path(seed: int, params: SymbolParams, table: SessionTable) -> DailyPat
 
 @lru_cache(maxsize=4096)
 def _intraday_log_path(
-    seed: int, symbol: str, day: date, minutes: int, log_open: float, log_close: float, sd: float
+    seed: int,
+    symbol: str,
+    day: date,
+    minutes: int,
+    ohlc: tuple[float, float, float, float],
+    sd: float,
 ) -> NDArray[np.float64]:
-    """Per-minute log prices from the open to the close: a Brownian bridge around the line."""
+    """Per-minute log prices from the open to the close, within the day's low and high.
+
+    A Brownian bridge around the straight open-to-close line; its upward and
+    downward excursions are each scaled down just enough to stay inside the
+    candle, so the quote never sits flat at a bound.
+    """
+    log_open, log_high, log_low, log_close = np.log(ohlc)
     steps = stable_rng(seed, symbol, "intraday", day.isoformat()).standard_normal(minutes)
     walk = np.concatenate(([0.0], np.cumsum(steps)))
     frac = np.arange(minutes + 1) / minutes
-    bridge = walk - frac * walk[-1]
-    return log_open + frac * (log_close - log_open) + bridge * (sd / math.sqrt(minutes))
+    line = log_open + frac * (log_close - log_open)
+    bridge = (walk - frac * walk[-1]) * (sd / math.sqrt(minutes))
+    up, down = bridge > 0, bridge < 0
+    room_up = np.min((log_high - line[up]) / bridge[up], initial=1.0)
+    room_down = np.min((log_low - line[down]) / bridge[down], initial=1.0)
+    return line + bridge * np.where(up, max(room_up, 0.0), max(room_down, 0.0))
 
 
 def price_at(
@@ -152,7 +167,7 @@ def price_at(
     """The traded price at `ts` and the index of the session it belongs to.
 
     Inside a session the price follows that day's intraday path (interpolated
-    between minutes, kept within the day's low/high); outside market hours it
+    between minutes); outside market hours it
     stays at the last session's close.
     """
     c = table.current(ts)
@@ -164,8 +179,7 @@ def price_at(
         params.symbol,
         table.day(c),
         minutes,
-        math.log(path.open[c]),
-        math.log(path.close[c]),
+        (float(path.open[c]), float(path.high[c]), float(path.low[c]), float(path.close[c])),
         params.volatility / math.sqrt(SESSIONS_PER_YEAR),
     )
     pos = (ts - table.opens[c]) / 60.0
