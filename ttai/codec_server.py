@@ -30,7 +30,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from ttai.codec import EncryptionCodec, UnknownKeyError, codec_from_env
 from ttai.config import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ttai.codec_server")  # also when run with -m
 
 _CodecFn = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 # The UI sends x-namespace, and authorization when told to pass credentials.
