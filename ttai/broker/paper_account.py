@@ -172,20 +172,27 @@ class InMemoryPaperAccount:
     async def get_cash(self) -> float:
         return self._cash or 0.0
 
+    def _seeded_cash(self) -> float:
+        if self._cash is None:
+            raise LookupError(f"paper account {self.account_number} is not seeded")
+        return self._cash
+
     async def open_position(self, position: Position) -> None:
         _check_trade(self.account_number, position)
         async with self._lock:
+            cash = self._seeded_cash()
             self._positions[position.symbol] = _merge(
                 self._positions.get(position.symbol), position
             )
-            self._cash = (self._cash or 0.0) - _trade_value(position)
+            self._cash = cash - _trade_value(position)
 
     async def close_position(self, symbol: str, price: float) -> Position:
         async with self._lock:
+            cash = self._seeded_cash()
             closed = self._positions.pop(symbol, None)
             if closed is None:
                 raise KeyError(f"no open position in {symbol}")
-            self._cash = (self._cash or 0.0) + closed.quantity * price * closed.multiplier
+            self._cash = cash + closed.quantity * price * closed.multiplier
             return closed
 
 
