@@ -84,7 +84,8 @@ class SimulatedBroker:
             quote = self.market.get_quote(position.underlying, at)
             update = {"mark": quote.mark, "prev_close": quote.prev_close, "delta": 1.0}
         else:
-            assert position.option_kind and position.strike and position.expiration
+            if not (position.option_kind and position.strike and position.expiration):
+                raise ValueError(f"option position {position.symbol} lacks its contract details")
             contract = (position.underlying, position.option_kind, position.strike)
             previous = self.market.previous_close_time(at)
             update = {
