@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.analysis import AnalysisActivities
+from activities.reports import ReportActivities
 from ttai.db.analyses import AnalysisStore
+from ttai.db.reports import ReportStore
 from ttai.services import Services
 
 
@@ -19,4 +21,19 @@ def build_activities(services: Services) -> list[Callable[..., Any]]:
         analysis.synthesize,
         analysis.save_analysis,
         analysis.notify_analysis,
+        *report_activities(services),
+    ]
+
+
+def report_activities(services: Services) -> list[Callable[..., Any]]:
+    reports = ReportActivities(
+        services.broker, ReportStore(services.pool), AnalysisStore(services.pool), services.outbox
+    )
+    return [
+        reports.market_day,
+        reports.build_morning_briefing,
+        reports.build_end_of_day_summary,
+        reports.build_weekly_review,
+        reports.save_report,
+        reports.notify_report,
     ]

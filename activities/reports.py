@@ -1,0 +1,185 @@
+"""The scheduled reports' steps: calendar check, build (broker + database), save, notify.
+
+Broker sections show the broker's state when the activity runs; database
+sections (analyses, alerts, screens) use the report's as-of window, so a
+backfilled run lists that day's rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from temporalio import activity
+
+from activities.errors import classified_errors
+from ttai import market_calendar, telemetry
+from ttai.broker import Broker
+from ttai.db.analyses import AnalysisStore
+from ttai.db.reports import NlvSnapshot, ReportStore
+from ttai.models.notifications import Notification, NotifyResult
+from ttai.models.reports import (
+    EndOfDaySummary,
+    MarketDay,
+    MarketDayRequest,
+    MorningBriefing,
+    NotifyReportRequest,
+    Report,
+    ReportRequest,
+    SaveReportRequest,
+    SaveReportResult,
+    WeeklyReview,
+)
+from ttai.notify.outbox import Outbox
+from ttai.reports import content, markdown
+
+
+def new_york_day(at: datetime) -> date:
+    return at.astimezone(market_calendar.NEW_YORK).date()
+
+
+def day_window(first: date, last: date) -> tuple[datetime, datetime]:
+    """[first 00:00, the day after last 00:00) in New York, as aware datetimes."""
+    tz = market_calendar.NEW_YORK
+    return (
+        datetime.combine(first, time(0), tz),
+        datetime.combine(last + timedelta(days=1), time(0), tz),
+    )
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def market_day(request: MarketDayRequest) -> MarketDay:
+    day = new_york_day(request.as_of)
+    first = week_start(day) if request.scope == "week" else day
+    found = market_calendar.sessions(first, day)
+    today = next((s for s in found if s.day == day), None)
+    return MarketDay(
+        day=day,
+        open=bool(found),
+        sessions=len(found),
+        early_close=today is not None and today.early_close,
+    )
+
+
+class ReportActivities:
+    def __init__(
+        self, broker: Broker, store: ReportStore, analyses: AnalysisStore, outbox: Outbox
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._analyses = analyses
+        self._outbox = outbox
+
+    @activity.defn(name="report_market_day")
+    async def market_day(self, request: MarketDayRequest) -> MarketDay:
+        return market_day(request)
+
+    @activity.defn(name="build_morning_briefing")
+    async def build_morning_briefing(self, request: ReportRequest) -> Report:
+        with classified_errors():
+            positions = await self._broker.get_positions()
+            underlyings = sorted({p.underlying for p in positions})
+            metrics = await self._broker.get_market_metrics(underlyings) if underlyings else {}
+        briefing = content.morning_briefing(
+            positions, metrics, await self._store.armed_alerts(request.as_of), request.day
+        )
+        return _report(request, briefing)
+
+    @activity.defn(name="build_end_of_day_summary")
+    async def build_end_of_day_summary(self, request: ReportRequest) -> Report:
+        with classified_errors():
+            positions = await self._broker.get_positions()
+            balances = await self._broker.get_balances()
+            broker_day = new_york_day(await self._broker.now())
+        start, end = day_window(request.day, request.day)
+        previous = await self._store.snapshot_before(request.day)
+        summary = content.end_of_day(
+            positions,
+            balances,
+            previous.net_liquidating_value if previous else None,
+            await self._store.alerts_triggered(start, end),
+            await self._analyses.since(start, end),
+            early_close=request.early_close,
+        )
+        # Only today's run may record today's NLV: a backfilled past day would
+        # otherwise store the current value under that day.
+        if broker_day == request.day:
+            await self._store.record_snapshot(
+                NlvSnapshot(
+                    day=request.day,
+                    net_liquidating_value=summary.net_liquidating_value,
+                    unrealized_pnl=content.unrealized_pnl(positions),
+                )
+            )
+        return _report(request, summary)
+
+    @activity.defn(name="build_weekly_review")
+    async def build_weekly_review(self, request: ReportRequest) -> Report:
+        with classified_errors():
+            positions = await self._broker.get_positions()
+            balances = await self._broker.get_balances()
+        monday = week_start(request.day)
+        start, end = day_window(monday, request.day)
+        before = await self._store.snapshot_before(monday)
+        review = content.weekly_review(
+            monday,
+            request.day,
+            await self._analyses.since(start, end),
+            await self._store.screens(start, end),
+            await self._store.alerts_triggered(start, end),
+            positions,
+            balances,
+            start_nlv=before.net_liquidating_value if before else None,
+            start_unrealized=before.unrealized_pnl if before else None,
+        )
+        return _report(request, review)
+
+    @activity.defn(name="save_report")
+    async def save_report(self, request: SaveReportRequest) -> SaveReportResult:
+        saved = await self._store.save(request.workflow_id, request.report)
+        if saved.created:
+            telemetry.count("ttai_reports_total", kind=request.report.kind)
+        return saved
+
+    @activity.defn(name="notify_report")
+    async def notify_report(self, request: NotifyReportRequest) -> NotifyResult:
+        return await self._outbox.publish(report_notification(request))
+
+
+_RENDERERS = {
+    MorningBriefing: markdown.render_morning_briefing,
+    EndOfDaySummary: markdown.render_end_of_day,
+    WeeklyReview: markdown.render_weekly_review,
+}
+
+
+def _report(
+    request: ReportRequest, body: MorningBriefing | EndOfDaySummary | WeeklyReview
+) -> Report:
+    return Report(
+        kind=request.kind,
+        as_of=request.as_of,
+        day=request.day,
+        title=markdown.title(request.kind, request.day),
+        markdown=_RENDERERS[type(body)](body),
+        content=body,
+    )
+
+
+def report_notification(request: NotifyReportRequest) -> Notification:
+    report = request.report
+    return Notification(
+        # One per schedule run: retries, replays and resets of the run send it once.
+        idempotency_key=f"report:{request.workflow_id}",
+        kind=f"report_{report.kind}",
+        title=report.title,
+        body=report.markdown,
+        payload={
+            "kind": report.kind,
+            "day": report.day.isoformat(),
+            "report_id": request.report_id,
+            "workflow_id": request.workflow_id,
+        },
+    )

@@ -1,0 +1,159 @@
+"""Saved reports, NLV snapshots, and read-only views of what other features store.
+
+Alert rules (`alert_rules`, `alert_triggers`, migration 004) and screens
+(`screens`, migration 003) are written by the monitors and the screener; when
+their tables do not exist (an older database, or a deployment without those
+features) the reads return None and the report says "not available" instead
+of failing the scheduled run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from ttai.models.reports import AlertLine, Report, SaveReportResult, ScreenLine
+
+logger = logging.getLogger(__name__)
+
+_MISSING_SCHEMA = (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError)
+
+
+@dataclass(frozen=True)
+class NlvSnapshot:
+    day: date
+    net_liquidating_value: float
+    unrealized_pnl: float
+
+
+class ReportStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def save(self, workflow_id: str, report: Report) -> SaveReportResult:
+        async with self._pool.acquire() as conn:
+            row_id = await conn.fetchval(
+                """
+                INSERT INTO reports (workflow_id, kind, as_of, day, title, body, content)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT (workflow_id) DO NOTHING
+                RETURNING id
+                """,
+                workflow_id,
+                report.kind,
+                report.as_of,
+                report.day,
+                report.title,
+                report.markdown,
+                report.content.model_dump(mode="json"),
+            )
+            if row_id is not None:
+                return SaveReportResult(report_id=row_id, created=True)
+            existing = await conn.fetchval(
+                "SELECT id FROM reports WHERE workflow_id = $1", workflow_id
+            )
+            return SaveReportResult(report_id=existing, created=False)
+
+    async def record_snapshot(self, snapshot: NlvSnapshot) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """
+                INSERT INTO nlv_snapshots (day, net_liquidating_value, unrealized_pnl)
+                VALUES ($1, $2, $3)
+                ON CONFLICT (day) DO UPDATE
+                SET net_liquidating_value = EXCLUDED.net_liquidating_value,
+                    unrealized_pnl = EXCLUDED.unrealized_pnl,
+                    recorded_at = now()
+                """,
+                snapshot.day,
+                snapshot.net_liquidating_value,
+                snapshot.unrealized_pnl,
+            )
+
+    async def snapshot_before(self, day: date) -> NlvSnapshot | None:
+        """The latest snapshot strictly before `day`."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """
+                SELECT day, net_liquidating_value, unrealized_pnl FROM nlv_snapshots
+                WHERE day < $1 ORDER BY day DESC LIMIT 1
+                """,
+                day,
+            )
+        return None if row is None else NlvSnapshot(**dict(row))
+
+    async def armed_alerts(self, at: datetime) -> list[AlertLine] | None:
+        rows = await self._optional_rows(
+            """
+            SELECT id AS alert_id, symbol, condition, threshold, note,
+                   NULL::timestamptz AS triggered_at
+            FROM alert_rules
+            WHERE status = 'active' AND (expires_at IS NULL OR expires_at > $1)
+            ORDER BY symbol, id
+            """,
+            at,
+        )
+        return None if rows is None else [_alert_line(r) for r in rows]
+
+    async def alerts_triggered(self, start: datetime, end: datetime) -> list[AlertLine] | None:
+        rows = await self._optional_rows(
+            """
+            SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note, t.triggered_at
+            FROM alert_triggers t JOIN alert_rules r ON r.id = t.alert_id
+            WHERE t.triggered_at >= $1 AND t.triggered_at < $2
+            ORDER BY t.triggered_at, t.id
+            """,
+            start,
+            end,
+        )
+        return None if rows is None else [_alert_line(r) for r in rows]
+
+    async def screens(self, start: datetime, end: datetime) -> list[ScreenLine] | None:
+        rows = await self._optional_rows(
+            """
+            SELECT workflow_id, finished_at, analysed, result FROM screens
+            WHERE status = 'completed' AND finished_at >= $1 AND finished_at < $2
+            ORDER BY finished_at, id
+            """,
+            start,
+            end,
+        )
+        if rows is None:
+            return None
+        return [
+            ScreenLine(
+                screen_id=r["workflow_id"],
+                completed_at=r["finished_at"],
+                analysed=r["analysed"],
+                top=[entry["symbol"] for entry in _json(r["result"]).get("top", [])],
+            )
+            for r in rows
+        ]
+
+    async def _optional_rows(self, query: str, *args: object) -> list[asyncpg.Record] | None:
+        async with self._pool.acquire() as conn:
+            try:
+                return await conn.fetch(query, *args)
+            except _MISSING_SCHEMA as err:
+                logger.info("report section not available: %s", err)
+                return None
+
+
+def _json(value: Any) -> dict[str, Any]:
+    # The pool decodes jsonb; a bare connection hands back text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _alert_line(row: asyncpg.Record) -> AlertLine:
+    rule = f"{row['condition'].replace('_', ' ')} {row['threshold']:g}"
+    return AlertLine(
+        alert_id=str(row["alert_id"]),
+        symbol=row["symbol"],
+        description=f"{rule} ({row['note']})" if row["note"] else rule,
+        triggered_at=row["triggered_at"],
+    )

@@ -1,0 +1,186 @@
+"""Inputs and results of the scheduled report workflows and their activities."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from ttai.models.analysis import Recommendation
+from ttai.models.common import Model, Symbol
+
+ReportKind = Literal["morning_briefing", "end_of_day", "weekly_review"]
+
+
+class ReportInput(Model):
+    """What a schedule (or `temporal workflow start`) passes a report workflow.
+
+    Empty from a schedule: the report is then "as of" the run's scheduled time
+    (the `TemporalScheduledStartTime` search attribute), so a backfilled run
+    reports the day it stands for.
+    """
+
+    as_of: datetime | None = Field(
+        default=None, description="Report as of this instant (default: the scheduled time)."
+    )
+    notify: bool = True
+
+
+class MarketDayRequest(Model):
+    as_of: datetime
+    scope: Literal["day", "week"] = Field(
+        default="day",
+        description='"day": open if the as-of day (New York) has a session; '
+        '"week": if any day from that week\'s Monday to the as-of day has one.',
+    )
+
+
+class MarketDay(Model):
+    day: date = Field(description="The as-of date in New York.")
+    open: bool
+    sessions: int = Field(description="Sessions within the scope.")
+    early_close: bool = Field(description="The as-of day's session closes early (13:00 ET).")
+
+
+class ReportRequest(Model):
+    kind: ReportKind
+    as_of: datetime
+    day: date = Field(description="The as-of date in New York.")
+    early_close: bool = False
+
+
+class PositionLine(Model):
+    symbol: str
+    underlying: Symbol
+    instrument: Literal["equity", "option"]
+    quantity: float
+    mark: float
+    option_kind: Literal["put", "call"] | None = None
+    strike: float | None = None
+    expiration: date | None = None
+    days_to_expiry: int | None = None
+    delta: float | None = None
+
+
+class EarningsLine(Model):
+    underlying: Symbol
+    date: date
+    days_away: int
+
+
+class AlertLine(Model):
+    alert_id: str
+    symbol: str
+    description: str
+    triggered_at: datetime | None = None
+
+
+class MorningBriefing(Model):
+    positions: list[PositionLine]
+    expiring: list[PositionLine] = Field(description="Options expiring within 7 days.")
+    near_the_money_puts: list[PositionLine] = Field(
+        description="Short puts whose |delta| is at or above the threshold."
+    )
+    delta_threshold: float
+    armed_alerts: list[AlertLine] | None = Field(
+        description="None when the alerts table does not exist (monitors not installed)."
+    )
+    earnings: list[EarningsLine] = Field(description="Holdings reporting within 7 days.")
+
+
+class PositionPnl(Model):
+    symbol: str
+    quantity: float
+    mark: float
+    prev_close: float
+    day_pnl: float | None = Field(description="None when the broker sent no previous close.")
+
+
+class AnalysisLine(Model):
+    symbol: Symbol
+    recommendation: Recommendation
+    score: int
+    completed_at: datetime
+
+
+class EndOfDaySummary(Model):
+    positions: list[PositionPnl]
+    total_day_pnl: float
+    net_liquidating_value: float
+    previous_net_liquidating_value: float | None = Field(
+        description="From the last NLV snapshot before today; None on the first run."
+    )
+    nlv_change: float | None
+    early_close: bool
+    alerts_triggered: list[AlertLine] | None = Field(
+        description="None when the alerts table does not exist."
+    )
+    analyses: list[AnalysisLine]
+
+
+class ScreenLine(Model):
+    screen_id: str
+    completed_at: datetime
+    analysed: int | None = None
+    top: list[str] = Field(default_factory=list)
+
+
+class WeeklyReview(Model):
+    week_start: date
+    week_end: date
+    analyses_count: int
+    recommendations: dict[str, int] = Field(description="Analyses per recommendation.")
+    top_picks: list[AnalysisLine]
+    screens: list[ScreenLine] | None = Field(
+        description="None when the screens table does not exist."
+    )
+    alerts_triggered: list[AlertLine] | None
+    net_liquidating_value: float
+    start_net_liquidating_value: float | None = Field(
+        description="From the last NLV snapshot before the week; None without one."
+    )
+    nlv_change: float | None
+    unrealized_pnl: float = Field(description="Open positions: (mark - open price) x size.")
+    unrealized_change: float | None
+    realized_estimate: float | None = Field(
+        description="NLV change minus unrealised change: realised P&L plus any cash moved."
+    )
+
+
+class Report(Model):
+    """One built report: its content, rendered for a phone."""
+
+    kind: ReportKind
+    as_of: datetime
+    day: date
+    title: str
+    markdown: str
+    content: MorningBriefing | EndOfDaySummary | WeeklyReview
+
+
+class SaveReportRequest(Model):
+    workflow_id: str = Field(description="One per schedule run: the save's idempotency key.")
+    report: Report
+
+
+class SaveReportResult(Model):
+    report_id: int
+    created: bool = Field(description="False when a retry or replay found the row already saved.")
+
+
+class NotifyReportRequest(Model):
+    workflow_id: str
+    report_id: int
+    report: Report
+
+
+class ReportResult(Model):
+    kind: ReportKind
+    as_of: datetime
+    day: date
+    status: Literal["reported", "skipped"]
+    reason: str | None = Field(default=None, description='e.g. "market closed".')
+    title: str | None = None
+    report_id: int | None = None
+    notification_id: int | None = None
