@@ -40,6 +40,7 @@ from ttai.models.market import OptionQuote, Position
 
 DXLINK_URL = "wss://tasty-openapi-ws.dxfeed.fake/realtime"
 MARKET_DATA_LIMIT = 100
+EVENTS_PER_MESSAGE = 100
 SNAPSHOT_BEGIN, SNAPSHOT_END, REMOVE_EVENT = 0x4, 0x8, 0x2
 NAN = "NaN"
 
@@ -472,8 +473,11 @@ class FakeTastytrade:
                         return
                     for event_type, events in self._events(message, contracts[channel]).items():
                         order = fields[channel][event_type]
-                        flat = [e.get(name, NAN) for e in events for name in order]
-                        if flat:
+                        # Batched like the real feed: the SDK's websocket refuses
+                        # messages over 64 KiB.
+                        for start in range(0, len(events), EVENTS_PER_MESSAGE):
+                            batch = events[start : start + EVENTS_PER_MESSAGE]
+                            flat = [e.get(name, NAN) for e in batch for name in order]
                             await ws.send_json(
                                 {
                                     "type": "FEED_DATA",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -47,6 +47,7 @@ from tastytrade.instruments import NestedOptionChain, Option
 from tastytrade.market_data import MarketData, get_market_data_by_type
 from tastytrade.metrics import MarketMetricInfo, get_market_metrics
 from tastytrade.utils import TastytradeError
+from wsproto.utilities import LocalProtocolError
 
 from ttai.broker.base import (
     BrokerAuthError,
@@ -81,7 +82,17 @@ AUTH_MESSAGE = (
     "TT_REFRESH_TOKEN or the secrets file"
 )
 
-E = TypeVar("E", bound=Event)
+# Failures of the connection itself (a websocket closed under a send raises
+# wsproto's LocalProtocolError): worth retrying.
+_CONNECTION_ERRORS = (
+    httpx2.TransportError,
+    HTTPXWSException,
+    LocalProtocolError,
+    TimeoutError,
+    OSError,
+)
+# How the SDK words a response it could not parse.
+_SDK_PARSE_ERRORS = ("Couldn't parse response", "No data present", "Mapper data input")
 
 
 class _HttpStatusError(Exception):
@@ -316,7 +327,7 @@ class TastytradeBroker:
             return BrokerError(
                 f"tastytrade refused the request (HTTP {status}) while {what}{detail}"
             )
-        if isinstance(exc, (httpx2.TransportError, HTTPXWSException, TimeoutError, OSError)):
+        if isinstance(exc, _CONNECTION_ERRORS):
             return BrokerUnavailable(f"cannot reach tastytrade while {what} ({type(exc).__name__})")
         if isinstance(exc, ValidationError):
             return BrokerSchemaError(
@@ -328,9 +339,10 @@ class TastytradeBroker:
                 f"tastytrade sent a malformed response while {what} ({type(exc).__name__})"
             )
         if isinstance(exc, TastytradeError):
-            if "streamer" in str(exc).lower():
-                return BrokerUnavailable(f"the tastytrade streamer failed while {what}")
-            return BrokerSchemaError(f"tastytrade sent an unreadable response while {what}")
+            if str(exc).startswith(_SDK_PARSE_ERRORS):
+                return BrokerSchemaError(f"tastytrade sent an unreadable response while {what}")
+            # Everything else the SDK raises comes from the streamer connection.
+            return BrokerUnavailable(f"the tastytrade streamer failed while {what}")
         return exc
 
     @asynccontextmanager
@@ -447,8 +459,9 @@ class TastytradeBroker:
         if days <= 0:
             return []
         tt_symbol = _tt_symbol(symbol)
-        # Calendar days back that hold `days` sessions, with room for holidays.
-        start = datetime.now(UTC) - timedelta(days=math.ceil(days * 7 / 5) + 10)
+        # Calendar days back that surely hold `days` sessions (about 252 a year,
+        # fewer around holidays); the surplus is cut off below.
+        start = datetime.now(UTC) - timedelta(days=math.ceil(days * 1.5) + 14)
         what = f"fetching daily candles for {symbol}"
         async with self._translating(what, [symbol]):
             candles = await self._stream_candles(DXLinkStreamer, tt_symbol, start)
