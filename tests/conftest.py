@@ -22,10 +22,12 @@ session clients and pools are usable from every test.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
+from types import FrameType
 
 import asyncpg
 import pytest
@@ -40,6 +42,17 @@ from ttai.stack.ports import free_port
 from ttai.stack.postgres import DatabaseFactory, PrivatePostgres, create_database, drop_database
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal_client import data_converter
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `timeout` and CI cancellation send SIGTERM, which would end the process
+    # without fixture teardown and leave PostgreSQL and Temporal servers
+    # running. As KeyboardInterrupt, pytest stops the session's servers first.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -114,9 +114,14 @@ async def test_postgres_left_running_by_a_killed_parent_is_taken_over(
 async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Path) -> None:
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
+    # A cluster folder whose state folder was deleted (a killed test run).
+    abandoned = pg_stack.FALLBACK_PARENT / f"ttai-pg-test-{uuid.uuid4().hex}"
+    (abandoned / "data").mkdir(parents=True)
+    (abandoned / "pointer").write_text(str(tmp_path / "deleted" / "postgres"))
     pg = PrivatePostgres(private / "state", port=free_port())
     try:
         async with pg:
+            assert not abandoned.exists()
             pointer = private / "state" / "postgres"
             assert pointer.is_symlink()
             target = pointer.readlink()

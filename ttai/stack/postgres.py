@@ -39,6 +39,8 @@ INSTALL_HINT = (
 DEBIAN_INSTALL_ROOT = Path("/usr/lib/postgresql")
 # Where the cluster lives when the state folder is unreachable for SERVICE_USER.
 FALLBACK_PARENT = Path("/var/tmp")
+# File in a fallback cluster folder naming the symlink that points at it.
+_BACK_REFERENCE = "pointer"
 # Unix socket paths are limited to 107 bytes (sun_path); past that, TCP only.
 _MAX_SOCKET_PATH = 100
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -221,7 +223,12 @@ class PrivatePostgres:
             # No pointer means the state folder was wiped: a leftover cluster
             # for it is stale, not history to keep.
             shutil.rmtree(root, ignore_errors=True)
+            _sweep_abandoned_fallbacks()
+            # Symlink first, back-reference second: a concurrent sweep never
+            # sees a back-reference without its symlink.
             self.pointer.symlink_to(root)
+            self._make_private_dir(root)
+            (root / _BACK_REFERENCE).write_text(str(self.pointer))
         self._make_private_dir(root)
         self._root = root
 
@@ -305,6 +312,24 @@ class PrivatePostgres:
         )
         out, _ = await proc.communicate()
         return proc.returncode or 0, out.decode(errors="replace")
+
+
+def _sweep_abandoned_fallbacks() -> None:
+    """Delete fallback clusters whose state folder is gone and that nothing runs.
+
+    Their symlink vanished with the state folder (pytest prunes old temp
+    folders; a test run may be killed before it cleans up), so nobody can
+    reach that data again.
+    """
+    for root in FALLBACK_PARENT.glob("ttai-pg-*"):
+        try:
+            pointer = Path((root / _BACK_REFERENCE).read_text())
+            if pointer.is_symlink() and pointer.readlink() == root:
+                continue
+        except OSError:
+            continue  # no back-reference: not ours to judge
+        if not _postmaster_serves(root / "data" / "postmaster.pid", root / "data"):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _postmaster_serves(pid_file: Path, data_dir: Path) -> bool:
