@@ -1,0 +1,154 @@
+"""The monitors' checks and the alert-rule steps behind the price monitor's updates.
+
+Each check is idempotent under retry: what it records is keyed by the check
+(workflow ID:run ID:iteration) or by durable rows, and notifications go
+through the outbox in the same transaction. Pending outbox rows (left by a
+crash or a failed channel) are delivered by every check, so none is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import classified_errors
+from ttai import telemetry
+from ttai.alerts.rules import evaluate_position_rules, evaluate_price_rules
+from ttai.broker import Broker
+from ttai.db.alerts import AlertStore
+from ttai.db.positions import PositionStore
+from ttai.models.alerts import (
+    IV_CONDITIONS,
+    POSITION_CONDITIONS,
+    PRICE_CONDITIONS,
+    AlertList,
+    AlertRule,
+    ListAlertsInput,
+    RemoveAlertInput,
+    RemoveAlertResult,
+)
+from ttai.models.monitors import (
+    CheckInput,
+    CreateAlertInput,
+    PortfolioCheckResult,
+    PriceCheckResult,
+    SymbolsInput,
+    SymbolsResult,
+    SyncResult,
+)
+from ttai.notify.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+PRICE_RULES = PRICE_CONDITIONS | IV_CONDITIONS
+
+
+class MonitorActivities:
+    def __init__(
+        self, broker: Broker, alerts: AlertStore, positions: PositionStore, outbox: Outbox
+    ) -> None:
+        self._broker = broker
+        self._alerts = alerts
+        self._positions = positions
+        self._outbox = outbox
+
+    async def _deliver_pending(self) -> tuple[int, str | None]:
+        """Deliver what is pending; a failing channel leaves rows for the next check."""
+        try:
+            return await self._outbox.deliver_pending(), None
+        except Exception as err:
+            logger.warning("notification delivery failed, retried next check: %s", err)
+            return 0, str(err)[:300]
+
+    @activity.defn(name="check_price_alerts")
+    async def check_price_alerts(self, request: CheckInput) -> PriceCheckResult:
+        rules = await self._alerts.active(PRICE_RULES)
+        symbols = sorted({r.spec.symbol for r in rules})
+        iv_symbols = sorted({r.spec.symbol for r in rules if r.spec.condition in IV_CONDITIONS})
+        with classified_errors():
+            # One batched call for every alert symbol, not one per alert.
+            quotes = await self._broker.get_quotes(symbols) if symbols else {}
+            metrics = await self._broker.get_market_metrics(iv_symbols) if iv_symbols else {}
+        prices = {s: q.last for s, q in quotes.items()}
+        firings = evaluate_price_rules(
+            rules,
+            prices,
+            request.previous_prices,
+            {s: m.iv_rank for s, m in metrics.items()},
+            request.as_of,
+        )
+        await self._alerts.record_triggers(request.check_key, firings, request.as_of, PRICE_RULES)
+        triggers = await self._alerts.triggers_for_check(request.check_key)
+        delivered, error = await self._deliver_pending()
+        telemetry.count("ttai_alert_triggers_total", len(triggers), monitor="price")
+        return PriceCheckResult(
+            prices=prices,
+            rules_evaluated=len(rules),
+            triggers=triggers,
+            delivered=delivered,
+            delivery_error=error,
+        )
+
+    @activity.defn(name="check_portfolio")
+    async def check_portfolio(self, request: CheckInput) -> PortfolioCheckResult:
+        rules = await self._alerts.active(POSITION_CONDITIONS)
+        with classified_errors():
+            positions = await self._broker.get_positions()
+        firings = evaluate_position_rules(rules, positions, request.as_of)
+        await self._alerts.record_triggers(
+            request.check_key, firings, request.as_of, POSITION_CONDITIONS
+        )
+        triggers = await self._alerts.triggers_for_check(request.check_key)
+        delivered, error = await self._deliver_pending()
+        telemetry.count("ttai_alert_triggers_total", len(triggers), monitor="portfolio")
+        return PortfolioCheckResult(
+            positions=len(positions),
+            rules_evaluated=len(rules),
+            triggers=triggers,
+            delivered=delivered,
+            delivery_error=error,
+        )
+
+    @activity.defn(name="sync_positions")
+    async def sync_positions(self, request: CheckInput) -> SyncResult:
+        with classified_errors():
+            positions = await self._broker.get_positions()
+        changes = await self._positions.sync(positions, request.as_of)
+        delivered, error = await self._deliver_pending()
+        return SyncResult(
+            open_positions=changes.open_positions,
+            opened=changes.opened,
+            changed=changes.changed,
+            closed=changes.closed,
+            delivered=delivered,
+            delivery_error=error,
+        )
+
+    @activity.defn(name="check_symbols")
+    async def check_symbols(self, request: SymbolsInput) -> SymbolsResult:
+        """Raises a non-retryable UnknownSymbol error when the broker does not list one."""
+        with classified_errors():
+            quotes = await self._broker.get_quotes(request.symbols)
+        missing = sorted(set(request.symbols) - set(quotes))
+        if missing:
+            raise ApplicationError(
+                f"unknown symbol: {', '.join(missing)}", type="UnknownSymbol", non_retryable=True
+            )
+        return SymbolsResult(known=sorted(quotes))
+
+    @activity.defn(name="create_alert")
+    async def create_alert(self, request: CreateAlertInput) -> AlertRule:
+        return await self._alerts.create(request.request_id, request.spec)
+
+    @activity.defn(name="list_alerts")
+    async def list_alerts(self, request: ListAlertsInput) -> AlertList:
+        return AlertList(alerts=await self._alerts.rules(include_inactive=request.include_inactive))
+
+    @activity.defn(name="remove_alert")
+    async def remove_alert(self, request: RemoveAlertInput) -> RemoveAlertResult:
+        try:
+            return await self._alerts.remove(request.alert_id)
+        except LookupError as err:
+            raise ApplicationError(str(err), type="UnknownAlert", non_retryable=True) from err

@@ -1,0 +1,108 @@
+"""Broker positions mirrored in PostgreSQL, one row per position lifetime.
+
+`sync` compares the broker's open positions with the open rows and, in one
+transaction, inserts new ones, updates changed ones, marks vanished ones
+closed (never deletes) and enqueues an "opened"/"closed" notification keyed by
+the row, so a retried sync changes nothing and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+from ttai.alerts.messages import position_notification
+from ttai.models.market import Position
+from ttai.notify.outbox import enqueue
+
+# Serializes concurrent syncs (two workers, a retry overlapping a slow attempt).
+_SYNC_LOCK = 0x7474_6169_706F_73  # "ttaipos"
+
+
+@dataclass
+class SyncChanges:
+    open_positions: int = 0
+    opened: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+
+
+class PositionStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def sync(self, positions: Sequence[Position], now: datetime) -> SyncChanges:
+        held = {(p.account, p.symbol): p for p in positions}
+        changes = SyncChanges(open_positions=len(held))
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _SYNC_LOCK)
+            rows = await conn.fetch(
+                "SELECT id, account, symbol, quantity, average_open_price "
+                "FROM positions WHERE closed_at IS NULL"
+            )
+            stored = {(r["account"], r["symbol"]): r for r in rows}
+            for key, row in stored.items():
+                if key not in held:
+                    await conn.execute(
+                        "UPDATE positions SET closed_at = $2, updated_at = $2 WHERE id = $1",
+                        row["id"],
+                        now,
+                    )
+                    await enqueue(
+                        conn, position_notification("closed", row["id"], key[1], row["quantity"])
+                    )
+                    changes.closed.append(key[1])
+            for key, position in sorted(held.items()):
+                row = stored.get(key)
+                if row is None:
+                    row_id = await self._insert(conn, position, now)
+                    await enqueue(
+                        conn,
+                        position_notification("opened", row_id, position.symbol, position.quantity),
+                    )
+                    changes.opened.append(position.symbol)
+                    continue
+                moved = (row["quantity"], row["average_open_price"]) != (
+                    position.quantity,
+                    position.average_open_price,
+                )
+                await conn.execute(
+                    """
+                    UPDATE positions SET quantity = $2, average_open_price = $3, mark = $4,
+                        updated_at = $5
+                    WHERE id = $1
+                    """,
+                    row["id"],
+                    position.quantity,
+                    position.average_open_price,
+                    position.mark,
+                    now,
+                )
+                if moved:
+                    changes.changed.append(position.symbol)
+        return changes
+
+    @staticmethod
+    async def _insert(conn: asyncpg.Connection, position: Position, now: datetime) -> int:
+        return await conn.fetchval(
+            """
+            INSERT INTO positions (account, symbol, underlying, instrument, quantity,
+                average_open_price, option_kind, strike, expiration, mark, opened_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+            RETURNING id
+            """,
+            position.account,
+            position.symbol,
+            position.underlying,
+            position.instrument,
+            position.quantity,
+            position.average_open_price,
+            position.option_kind,
+            position.strike,
+            position.expiration,
+            position.mark,
+            now,
+        )

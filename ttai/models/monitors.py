@@ -1,0 +1,137 @@
+"""Inputs, state and results of the three monitor workflows and their activities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from ttai.models.alerts import AlertRuleSpec, AlertTrigger
+from ttai.models.common import Model
+
+MarketHours = Literal["regular", "extended", "always"]
+"""When price/portfolio checks run: NYSE regular session, extended (04:00 ET to 4 h
+after the close), or always (tests, benchmarks, 24 h markets)."""
+
+MAX_INTERVAL_SECONDS = 86400
+
+
+class MonitorState(Model):
+    """Everything a monitor carries from one run to the next across continue-as-new."""
+
+    interval_seconds: int = Field(ge=1, le=MAX_INTERVAL_SECONDS)
+    paused: bool = False
+    iterations: int = Field(default=0, description="Checks attempted, over all runs.")
+    errors: int = Field(default=0, description="Checks that failed after their retries.")
+    triggers: int = Field(default=0, description="Alerts and notifications fired, over all runs.")
+    runs: int = Field(default=1, description="1 + continue-as-new count.")
+    last_run_at: datetime | None = None
+    next_due_at: datetime | None = Field(
+        default=None, description="When the next check is due (market hours permitting)."
+    )
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    last_summary: str = ""
+    check_requested: bool = Field(
+        default=False, description="A check_now that arrived while the run was handing over."
+    )
+    last_prices: dict[str, float] = Field(
+        default_factory=dict, description="Price monitor: previous prices, for crossings."
+    )
+
+
+class MonitorInput(Model):
+    interval_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_INTERVAL_SECONDS, description="Default: the monitor's own."
+    )
+    off_hours_interval_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_INTERVAL_SECONDS,
+        description="Position sync only: its pace while the market is closed.",
+    )
+    hours: MarketHours = "regular"
+    max_iterations_per_run: int = Field(
+        default=200, ge=1, le=1000, description="Continue-as-new after this many checks."
+    )
+    state: MonitorState | None = Field(default=None, description="Set by continue-as-new.")
+
+
+class MonitorResult(Model):
+    """Returned when the monitor is stopped (cancelled): its final state."""
+
+    state: MonitorState
+    stopped_at: datetime
+
+
+class SteeringSignal(Model):
+    """Input of the pause / resume / check_now signals (send `{}`)."""
+
+    reason: str = Field(default="", max_length=200)
+
+
+class SetIntervalInput(Model):
+    interval_seconds: int = Field(ge=1, le=MAX_INTERVAL_SECONDS)
+
+
+class StatusQuery(Model):
+    """Input of the status query (send `{}`)."""
+
+
+class MonitorStatus(Model):
+    workflow_type: str
+    state: MonitorState
+    market_open: bool
+    next_run_at: datetime | None = Field(description="None while paused.")
+    run_iterations: int = Field(description="Checks in this run (before continue-as-new).")
+    history_length: int
+
+
+# --- activities ----------------------------------------------------------------------------
+
+
+class CheckInput(Model):
+    check_key: str = Field(
+        description="workflow ID:run ID:iteration; a retried check records nothing twice."
+    )
+    as_of: datetime = Field(description="Workflow time of the check: expiry, cooldown, keys.")
+    previous_prices: dict[str, float] = Field(default_factory=dict)
+
+
+class PriceCheckResult(Model):
+    prices: dict[str, float]
+    rules_evaluated: int
+    triggers: list[AlertTrigger]
+    delivered: int
+    delivery_error: str | None = None
+
+
+class PortfolioCheckResult(Model):
+    positions: int
+    rules_evaluated: int
+    triggers: list[AlertTrigger]
+    delivered: int
+    delivery_error: str | None = None
+
+
+class SyncResult(Model):
+    open_positions: int
+    opened: list[str]
+    changed: list[str]
+    closed: list[str]
+    delivered: int
+    delivery_error: str | None = None
+
+
+class SymbolsInput(Model):
+    symbols: list[str] = Field(min_length=1, max_length=100)
+
+
+class SymbolsResult(Model):
+    known: list[str]
+
+
+class CreateAlertInput(Model):
+    request_id: str = Field(description="workflow ID:update ID: a retried insert is a no-op.")
+    spec: AlertRuleSpec

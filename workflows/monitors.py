@@ -1,0 +1,375 @@
+"""The three monitors: long-running check loops sharing one shape.
+
+`MonitorLoop` owns the loop, the steering (pause / resume / check_now signals,
+a validated set_interval update, the status query), market hours and
+continue-as-new; each monitor only says how it checks. A loop iteration:
+
+1. continue-as-new first when Temporal suggests it or the run made
+   `max_iterations_per_run` checks, after every handler has finished, carrying
+   `MonitorState` (counters, pause flag, interval, last prices, a pending
+   check_now) so nothing steering did is lost;
+2. one check activity when it is due and the market is open (or check_now);
+   a failed check is logged, counted and shown in the status, and the loop goes on;
+3. a durable timer until the next check (or the next open), woken early by
+   any signal or update so steering acts at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from activities.errors import NON_RETRYABLE_TYPES
+    from activities.monitors import MonitorActivities
+    from ttai import market_calendar
+    from ttai.models.alerts import (
+        AddAlertInput,
+        AlertList,
+        AlertRule,
+        ListAlertsInput,
+        RemoveAlertInput,
+        RemoveAlertResult,
+    )
+    from ttai.models.monitors import (
+        CheckInput,
+        CreateAlertInput,
+        MonitorInput,
+        MonitorResult,
+        MonitorState,
+        MonitorStatus,
+        SetIntervalInput,
+        StatusQuery,
+        SteeringSignal,
+        SymbolsInput,
+    )
+
+# A check is retried briefly, then counted as failed: the next interval tries
+# again, so a broker outage never piles up attempts.
+CHECK_STEP: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=20),
+    "schedule_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=3,
+        non_retryable_error_types=NON_RETRYABLE_TYPES,
+    ),
+}
+
+# Steps behind an update: a caller is waiting, so fail fast with a clear error.
+UPDATE_STEP: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_attempts=3,
+        non_retryable_error_types=[*NON_RETRYABLE_TYPES, "UnknownAlert"],
+    ),
+}
+
+
+def _cause(err: BaseException) -> str:
+    """The innermost message: 'unknown symbol: ZZZZ', not 'Activity task failed'."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
+
+
+class MonitorLoop:
+    """Base of the monitor workflows. Subclasses set the class constants and `_check`."""
+
+    default_interval: ClassVar[int]
+    min_interval: ClassVar[int]
+    # False: no checks while the market is closed (sleep until the open).
+    # True: keep checking at `default_off_hours_interval` while closed.
+    runs_off_hours: ClassVar[bool] = False
+    default_off_hours_interval: ClassVar[int] = 0
+
+    @workflow.init
+    def __init__(self, request: MonitorInput) -> None:
+        self._request = request
+        self._state = request.state or MonitorState(
+            interval_seconds=request.interval_seconds or self.default_interval
+        )
+        self._check_requested = self._state.check_requested
+        self._wake = False
+        self._run_iterations = 0
+        self._sleep_until: datetime | None = None
+
+    # --- steering ----------------------------------------------------------------------
+
+    def _steer(self, **changes: Any) -> None:
+        self._state = self._state.model_copy(update=changes)
+        self._wake = True
+
+    @workflow.signal(name="pause")
+    def pause(self, signal: SteeringSignal | None = None) -> None:
+        self._steer(paused=True)
+
+    @workflow.signal(name="resume")
+    def resume(self, signal: SteeringSignal | None = None) -> None:
+        self._steer(paused=False)
+
+    @workflow.signal(name="check_now")
+    def check_now(self, signal: SteeringSignal | None = None) -> None:
+        """One check at once, even while paused or outside market hours."""
+        self._check_requested = True
+        self._wake = True
+
+    @workflow.update(name="set_interval")
+    def set_interval(self, request: SetIntervalInput) -> MonitorStatus:
+        last = self._state.last_run_at
+        due = last + timedelta(seconds=request.interval_seconds) if last else None
+        self._steer(interval_seconds=request.interval_seconds, next_due_at=due)
+        return self.status()
+
+    @set_interval.validator
+    def _validate_interval(self, request: SetIntervalInput) -> None:
+        if request.interval_seconds < self.min_interval:
+            raise ValueError(
+                f"interval_seconds must be at least {self.min_interval} for this monitor"
+            )
+
+    @workflow.query(name="status")
+    def status(self, query: StatusQuery | None = None) -> MonitorStatus:
+        return MonitorStatus(
+            workflow_type=workflow.info().workflow_type,
+            state=self._state.model_copy(update={"check_requested": self._check_requested}),
+            market_open=self._market_open(workflow.now()),
+            next_run_at=None if self._state.paused else self._sleep_until,
+            run_iterations=self._run_iterations,
+            history_length=workflow.info().get_current_history_length(),
+        )
+
+    # --- the loop ----------------------------------------------------------------------
+
+    async def _check(self, request: CheckInput) -> str:
+        """Run one check; update `self._state` with what it learned; return a summary."""
+        raise NotImplementedError
+
+    def _market_open(self, now: datetime) -> bool:
+        hours = self._request.hours
+        return hours == "always" or market_calendar.is_open(now, hours)
+
+    def _interval(self, now: datetime) -> timedelta:
+        if self.runs_off_hours and not self._market_open(now):
+            off_hours = self._request.off_hours_interval_seconds or self.default_off_hours_interval
+            return timedelta(seconds=max(off_hours, self._state.interval_seconds))
+        return timedelta(seconds=self._state.interval_seconds)
+
+    def _wake_at(self, now: datetime) -> datetime:
+        """When the next check is due, moved to the next open when the market is closed."""
+        due = self._state.next_due_at or now
+        hours = self._request.hours
+        if hours == "always" or market_calendar.is_open(now, hours):
+            return due
+        opens = market_calendar.next_open(now, hours)
+        # Position sync keeps its slow pace but also runs at the open; the others wait.
+        return min(due, opens) if self.runs_off_hours else max(due, opens)
+
+    async def _run_check(self, now: datetime) -> None:
+        info = workflow.info()
+        self._run_iterations += 1
+        request = CheckInput(
+            check_key=f"{info.workflow_id}:{info.run_id}:{self._run_iterations}",
+            as_of=now,
+            previous_prices=self._state.last_prices,
+        )
+        changes: dict[str, Any] = {
+            "iterations": self._state.iterations + 1,
+            "last_run_at": now,
+            "next_due_at": now + self._interval(now),
+        }
+        try:
+            summary = await self._check(request)
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            workflow.logger.warning("check failed: %s", _cause(err))
+            changes |= {
+                "errors": self._state.errors + 1,
+                "last_error": _cause(err)[:500],
+                "last_error_at": now,
+            }
+        else:
+            changes["last_summary"] = summary
+            workflow.set_current_details(summary)
+        self._state = self._state.model_copy(update=changes)
+
+    def _continue_as_new_due(self) -> bool:
+        return (
+            self._run_iterations >= self._request.max_iterations_per_run
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    async def _loop(self) -> MonitorResult:
+        try:
+            while True:
+                if self._continue_as_new_due():
+                    # Let running updates (add_alert ...) finish; their effects are in state.
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    state = self._state.model_copy(
+                        update={
+                            "runs": self._state.runs + 1,
+                            "check_requested": self._check_requested,
+                        }
+                    )
+                    workflow.continue_as_new(self._request.model_copy(update={"state": state}))
+                self._wake = False
+                now = workflow.now()
+                due = self._state.next_due_at is None or now >= self._state.next_due_at
+                if self._check_requested or (
+                    not self._state.paused and due and self._market_open(now)
+                ):
+                    self._check_requested = False
+                    await self._run_check(now)
+                await self._sleep()
+        except (asyncio.CancelledError, ActivityError) as err:
+            if not is_cancelled_exception(err):
+                raise
+            # Stopped (cancelled): complete with the final state for the record.
+            return MonitorResult(state=self._state, stopped_at=workflow.now())
+
+    async def _sleep(self) -> None:
+        if self._wake:
+            return  # steering arrived during the check: act on it first
+        now = workflow.now()
+        self._sleep_until = None if self._state.paused else max(self._wake_at(now), now)
+        timeout = None if self._sleep_until is None else self._sleep_until - now
+        with contextlib.suppress(TimeoutError):  # the timer fired: time for the next check
+            await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+
+
+@workflow.defn(name="PortfolioMonitorWorkflow")
+class PortfolioMonitorWorkflow(MonitorLoop):
+    """Positions against the position rules (delta, days to expiry), while the market is open."""
+
+    default_interval = 60
+    min_interval = 10
+
+    @workflow.run
+    async def run(self, request: MonitorInput) -> MonitorResult:
+        return await self._loop()
+
+    async def _check(self, request: CheckInput) -> str:
+        result = await workflow.execute_activity_method(
+            MonitorActivities.check_portfolio, request, **CHECK_STEP
+        )
+        self._state = self._state.model_copy(
+            update={"triggers": self._state.triggers + len(result.triggers)}
+        )
+        return (
+            f"{result.positions} positions, {result.rules_evaluated} rules, "
+            f"{len(result.triggers)} fired"
+        )
+
+
+@workflow.defn(name="PriceAlertMonitorWorkflow")
+class PriceAlertMonitorWorkflow(MonitorLoop):
+    """Price and IV-rank alerts, one batched quote call per check; manages the rules."""
+
+    default_interval = 30
+    min_interval = 5
+
+    @workflow.run
+    async def run(self, request: MonitorInput) -> MonitorResult:
+        return await self._loop()
+
+    async def _check(self, request: CheckInput) -> str:
+        result = await workflow.execute_activity_method(
+            MonitorActivities.check_price_alerts, request, **CHECK_STEP
+        )
+        self._state = self._state.model_copy(
+            update={
+                "triggers": self._state.triggers + len(result.triggers),
+                # Kept for the next check's crossing test; only symbols with rules.
+                "last_prices": result.prices,
+            }
+        )
+        return (
+            f"{result.rules_evaluated} rules on {len(result.prices)} symbols, "
+            f"{len(result.triggers)} fired"
+        )
+
+    @workflow.update(name="add_alert")
+    async def add_alert(self, request: AddAlertInput) -> AlertRule:
+        try:
+            await workflow.execute_activity_method(
+                MonitorActivities.check_symbols,
+                SymbolsInput(symbols=[request.rule.symbol]),
+                **UPDATE_STEP,
+            )
+        except ActivityError as err:
+            # Fails this update only; the monitor goes on.
+            raise ApplicationError(f"alert rejected: {_cause(err)}", type="InvalidAlert") from err
+        info = workflow.info()
+        return await workflow.execute_activity_method(
+            MonitorActivities.create_alert,
+            CreateAlertInput(
+                request_id=f"{info.workflow_id}:{workflow.current_update_info().id}",  # type: ignore[union-attr]
+                spec=request.rule,
+            ),
+            **UPDATE_STEP,
+        )
+
+    @add_alert.validator
+    def _validate_add_alert(self, request: AddAlertInput) -> None:
+        # The model checked fields and combinations already, while decoding.
+        expires = request.rule.expires_at
+        if expires is not None and expires <= workflow.now():
+            raise ValueError(f"expires_at {expires.isoformat()} is in the past")
+
+    @workflow.update(name="remove_alert")
+    async def remove_alert(self, request: RemoveAlertInput) -> RemoveAlertResult:
+        try:
+            return await workflow.execute_activity_method(
+                MonitorActivities.remove_alert, request, **UPDATE_STEP
+            )
+        except ActivityError as err:
+            raise ApplicationError(_cause(err), type="InvalidAlert") from err
+
+    @workflow.update(name="list_alerts")
+    async def list_alerts(self, request: ListAlertsInput | None = None) -> AlertList:
+        return await workflow.execute_activity_method(
+            MonitorActivities.list_alerts, request or ListAlertsInput(), **UPDATE_STEP
+        )
+
+
+@workflow.defn(name="PositionSyncWorkflow")
+class PositionSyncWorkflow(MonitorLoop):
+    """Broker positions into PostgreSQL; every 5 min while open, every 30 min while closed."""
+
+    default_interval = 300
+    min_interval = 30
+    runs_off_hours = True
+    default_off_hours_interval = 1800
+
+    @workflow.run
+    async def run(self, request: MonitorInput) -> MonitorResult:
+        return await self._loop()
+
+    async def _check(self, request: CheckInput) -> str:
+        result = await workflow.execute_activity_method(
+            MonitorActivities.sync_positions, request, **CHECK_STEP
+        )
+        self._state = self._state.model_copy(
+            update={"triggers": self._state.triggers + len(result.opened) + len(result.closed)}
+        )
+        return (
+            f"{result.open_positions} open; opened {len(result.opened)}, "
+            f"changed {len(result.changed)}, closed {len(result.closed)}"
+        )
+
+
+MONITOR_WORKFLOWS: list[type] = [
+    PortfolioMonitorWorkflow,
+    PriceAlertMonitorWorkflow,
+    PositionSyncWorkflow,
+]
