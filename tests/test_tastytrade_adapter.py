@@ -216,6 +216,18 @@ async def test_option_chain_limits_expirations_and_strikes(fake: FakeTastytrade)
     assert expected and {o.occ_symbol for o in chain.options} == expected
 
 
+async def test_option_chain_spreads_a_capped_number_of_expirations(fake: FakeTastytrade) -> None:
+    served = sorted({o.expiration for o in fake.scenario.chains["AAPL"].options})
+    assert len(served) == 3
+    broker = fake.broker(max_expirations=2)
+    try:
+        chain = await broker.get_option_chain("AAPL")
+    finally:
+        await broker.close()
+    # The nearest and the farthest, not the two nearest.
+    assert sorted({o.expiration for o in chain.options}) == [served[0], served[-1]]
+
+
 async def test_option_chain_reports_contracts_without_data(fake: FakeTastytrade) -> None:
     put = next(o for o in fake.scenario.chains["AAPL"].options if o.kind == "put")
     fake.faults.silent_symbols = {

@@ -487,7 +487,7 @@ class TastytradeBroker:
             key=lambda e: e.days_to_expiration,
         )
         if len(expirations) > self._max_expirations:
-            step = (len(expirations) - 1) / (self._max_expirations - 1)
+            step = (len(expirations) - 1) / max(self._max_expirations - 1, 1)
             expirations = [expirations[round(i * step)] for i in range(self._max_expirations)]
         low, high = price * (1 - self._strike_band), price * (1 + self._strike_band)
         contracts: list[_Contract] = []
