@@ -137,8 +137,11 @@ async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Pat
 
 async def test_postgres_port_in_use_names_the_port(tmp_path: Path, busy_port: int) -> None:
     pg = PrivatePostgres(tmp_path / "state", port=busy_port)
-    with pytest.raises(StackError) as caught:
-        await pg.start()
+    try:
+        with pytest.raises(StackError) as caught:
+            await pg.start()
+    finally:
+        await pg.destroy()
     assert str(caught.value) == (
         f"port {busy_port} (PostgreSQL) is already in use; set TTAI_POSTGRES_PORT to another port"
     )
