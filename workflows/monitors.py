@@ -210,6 +210,12 @@ class MonitorLoop:
         )
 
     async def _loop(self) -> MonitorResult:
+        if self._state.interval_seconds < self.min_interval:
+            raise ApplicationError(
+                f"interval_seconds must be at least {self.min_interval} for this monitor",
+                type="InvalidInput",
+                non_retryable=True,
+            )
         try:
             while True:
                 if self._continue_as_new_due():
