@@ -162,6 +162,7 @@ class PrivatePostgres:
         if not self.durable:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
             options += ["-c", "full_page_writes=off"]
+        log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         rc, output = await self._run(
             str(self._bin / "pg_ctl"),
             "start",
@@ -178,7 +179,7 @@ class PrivatePostgres:
         if rc != 0:
             raise StackError(
                 f"PostgreSQL did not start on port {self.port}: "
-                f"{self._last_log_line() or _last_line(output)} (log: {self.log_path})"
+                f"{self._failure_reason(log_offset) or _last_line(output)} (log: {self.log_path})"
             )
         self.owner_file.write_text(str(os.getpid()))
         await create_database(self.admin_dsn, DATABASE, exist_ok=True)
@@ -291,11 +292,16 @@ class PrivatePostgres:
         for lock in (self.root / "run").glob(".s.PGSQL.*"):
             lock.unlink()
 
-    def _last_log_line(self) -> str:
+    def _failure_reason(self, log_offset: int) -> str:
+        """The last FATAL/ERROR line this start wrote to the log (else its last line)."""
         try:
-            return _last_line(self.log_path.read_text(errors="replace"))
+            with self.log_path.open("rb") as log:
+                log.seek(log_offset)
+                text = log.read().decode(errors="replace")
         except OSError:
             return ""
+        errors = [line for line in text.splitlines() if "FATAL" in line or "ERROR" in line]
+        return errors[-1].strip() if errors else _last_line(text)
 
     async def _run(self, *args: str) -> tuple[int, str]:
         if self._as_service_user:
