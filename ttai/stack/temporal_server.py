@@ -75,7 +75,9 @@ class TemporalDevServer:
         self._log: IO[bytes] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TemporalDevServer:
+    def from_settings(
+        cls, settings: Settings, *, ui_codec_endpoint: str | None = None
+    ) -> TemporalDevServer:
         """The `make run` server: persisted under the state folder, Web UI on."""
         return cls(
             log_path=settings.state_dir / "temporal.log",
@@ -83,6 +85,7 @@ class TemporalDevServer:
             ui_port=settings.ui_port,
             db_file=settings.state_dir / "temporal.db",
             namespace=settings.namespace,
+            ui_codec_endpoint=ui_codec_endpoint,
         )
 
     @property
