@@ -22,6 +22,7 @@ from tests.reports_portfolio import (
     insert_trigger,
     new_york,
 )
+from ttai.broker.factory import open_broker
 from ttai.config import Settings
 from ttai.models.reports import (
     EndOfDaySummary,
@@ -137,6 +138,9 @@ async def test_end_of_day_summary_content(
         "MSFT  270115P00300000": -100.0,  # (3.00 - 2.50) x -2 x 100
         "KO": None,  # opened today: no previous close
     }
+    assert {p.symbol: p.label for p in summary.positions}["AAPL  261204P00150000"] == (
+        "AAPL 150P 2026-12-04"
+    )
     assert summary.total_day_pnl == 130.0
     assert summary.net_liquidating_value == 75_000
     assert summary.previous_net_liquidating_value == 74_000
@@ -152,6 +156,7 @@ async def test_end_of_day_summary_content(
     [note] = await notifications(db_pool)
     assert "**Day P&L: +$130.00**" in note["body"]
     assert "+$1,000.00 since the last close" in note["body"]
+    assert "- AAPL 150P 2026-12-04 -1: +$30.00" in note["body"]
 
 
 async def test_weekly_review_content(
@@ -296,3 +301,31 @@ async def test_sections_without_their_tables_say_not_available(
     [row] = await saved(db_pool)
     assert MorningBriefing.model_validate(row["content"]).armed_alerts is None
     assert "**Armed alerts**\n- not available" in row["body"]
+
+
+async def test_reports_run_against_the_simulated_market(
+    time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """What `make run` uses: the seeded paper account in the simulated market."""
+    broker = await open_broker(Settings(), db_pool)
+    assert broker.name != "tastytrade"
+    positions = await broker.get_positions()
+    assert positions, "the paper account is seeded with positions"
+    services = Services(
+        settings=Settings(), pool=db_pool, broker=broker, outbox=Outbox(db_pool, [])
+    )
+    as_of = new_york(DAY, 9, 30)
+    async with build_worker(time_skipping_env.client, services, task_queue):
+        for workflow in (MorningBriefingWorkflow, EndOfDaySummaryWorkflow, WeeklyReviewWorkflow):
+            result = await time_skipping_env.client.execute_workflow(
+                workflow.run,  # type: ignore[attr-defined]
+                ReportInput(as_of=as_of),
+                id=f"test-report-{uuid.uuid4()}",
+                task_queue=task_queue,
+            )
+            assert result.status == "reported"
+    rows = await saved(db_pool)
+    assert [r["kind"] for r in rows] == ["morning_briefing", "end_of_day", "weekly_review"]
+    briefing = MorningBriefing.model_validate(rows[0]["content"])
+    assert len(briefing.positions) == len(positions)
+    assert len(await notifications(db_pool)) == 3

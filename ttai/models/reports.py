@@ -91,6 +91,7 @@ class MorningBriefing(Model):
 
 class PositionPnl(Model):
     symbol: str
+    label: str = Field(description='Short name, e.g. "AAPL 150P 2026-12-04".')
     quantity: float
     mark: float
     prev_close: float

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from typing import Protocol
 
 from ttai.analytics.pnl import day_pnl
 from ttai.models.analysis import AnalysisResult
@@ -29,6 +30,22 @@ TOP_PICKS = 5
 
 # Best first; a reject is never a pick.
 RECOMMENDATION_RANK = {"strong_select": 0, "select": 1, "watchlist": 2}
+
+
+class Contract(Protocol):
+    underlying: str
+    instrument: str
+    option_kind: str | None
+    strike: float | None
+    expiration: date | None
+
+
+def contract_label(c: Contract) -> str:
+    """ "AAPL" or "AAPL 150P 2026-12-04": short enough for a phone, unlike OCC symbols."""
+    if c.instrument == "option" and c.strike is not None and c.expiration is not None:
+        kind = "P" if c.option_kind == "put" else "C"
+        return f"{c.underlying} {c.strike:g}{kind} {c.expiration.isoformat()}"
+    return c.underlying
 
 
 def position_line(position: Position, day: date) -> PositionLine:
@@ -120,6 +137,7 @@ def end_of_day(
     rows = [
         PositionPnl(
             symbol=p.symbol,
+            label=contract_label(p),
             quantity=p.quantity,
             mark=p.mark,
             prev_close=p.prev_close,

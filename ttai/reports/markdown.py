@@ -15,6 +15,7 @@ from ttai.models.reports import (
     ReportKind,
     WeeklyReview,
 )
+from ttai.reports.content import contract_label
 
 MAX_LINES = 12  # per section; the rest is counted, not listed
 
@@ -44,15 +45,9 @@ def _qty(quantity: float) -> str:
 
 
 def describe_position(p: PositionLine) -> str:
-    if p.instrument == "option" and p.strike is not None and p.expiration is not None:
-        kind = "P" if p.option_kind == "put" else "C"
-        dte = f", {p.days_to_expiry} DTE" if p.days_to_expiry is not None else ""
-        delta = f", Δ {p.delta:.2f}" if p.delta is not None else ""
-        return (
-            f"{p.underlying} {p.strike:g}{kind} {p.expiration.isoformat()} "
-            f"{_qty(p.quantity)} @ {p.mark:.2f}{dte}{delta}"
-        )
-    return f"{p.underlying} {_qty(p.quantity)} @ {p.mark:.2f}"
+    dte = f", {p.days_to_expiry} DTE" if p.days_to_expiry is not None else ""
+    delta = f", Δ {p.delta:.2f}" if p.delta is not None else ""
+    return f"{contract_label(p)} {_qty(p.quantity)} @ {p.mark:.2f}{dte}{delta}"
 
 
 def _alert(a: AlertLine) -> str:
@@ -112,7 +107,7 @@ def render_end_of_day(report: EndOfDaySummary) -> str:
         "P&L by position",
         report.positions,
         lambda p: (
-            f"{p.symbol} {_qty(p.quantity)}: "
+            f"{p.label} {_qty(p.quantity)}: "
             + ("no previous close" if p.day_pnl is None else signed(p.day_pnl))
         ),
     )
