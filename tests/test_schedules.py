@@ -119,6 +119,7 @@ async def test_apply_twice_leaves_exactly_three_schedules_with_the_right_specs(
             assert skipped == set()
         assert desc.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
         assert desc.schedule.policy.catchup_window == timedelta(minutes=10)
+        assert not desc.schedule.policy.pause_on_failure  # a failed report does not stop it
         action = desc.schedule.action
         assert isinstance(action, ScheduleActionStartWorkflow)
         assert (action.workflow, action.id, action.task_queue) == (workflow, sid, "tq-reports")
@@ -259,5 +260,7 @@ async def test_apply_refuses_a_namespace_without_the_search_attributes(
     bare = await Client.connect(
         dev_server.address, namespace=namespace, data_converter=data_converter()
     )
-    with pytest.raises(ScheduleSetupError, match="lacks the search attributes TtaiSymbol"):
+    with pytest.raises(ScheduleSetupError) as err:
         await apply_schedules(bare, Settings())
+    assert "lacks the search attributes TtaiSymbol" in str(err.value)
+    assert "search-attribute create --name TtaiSymbol --type Keyword" in str(err.value)

@@ -166,11 +166,14 @@ async def check_search_attributes(client: Client) -> None:
     listed = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=client.namespace)
     )
-    missing = [k.name for k in search_attributes.ALL if k.name not in listed.custom_attributes]
+    missing = [k for k in search_attributes.ALL if k.name not in listed.custom_attributes]
     if missing:
-        flags = " ".join(f"--name {name} --type Keyword" for name in missing)
+        names = ", ".join(k.name for k in missing)
+        flags = " ".join(
+            f"--name {k.name} --type {k.indexed_value_type.name.title()}" for k in missing
+        )
         raise ScheduleSetupError(
-            f"namespace {client.namespace!r} lacks the search attributes {', '.join(missing)}: "
+            f"namespace {client.namespace!r} lacks the search attributes {names}: "
             f"add them with `temporal operator search-attribute create {flags}`"
         )
 
@@ -226,7 +229,8 @@ def _calendar(spec: ScheduleCalendarSpec) -> tuple[Any, ...]:
 async def fingerprint(schedule: Schedule, client: Client) -> tuple[Any, ...]:
     """What apply controls, in a form equal for equal schedules, described or built."""
     action = schedule.action
-    assert isinstance(action, ScheduleActionStartWorkflow)
+    if not isinstance(action, ScheduleActionStartWorkflow):
+        return ("not a start-workflow action",)  # never equal to ours: apply replaces it
     args = action.args
     if args and not isinstance(args[0], ReportInput):
         args = await client.data_converter.decode(args, [ReportInput])  # type: ignore[arg-type]
