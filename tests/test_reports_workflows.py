@@ -329,3 +329,23 @@ async def test_reports_run_against_the_simulated_market(
     briefing = MorningBriefing.model_validate(rows[0]["content"])
     assert len(briefing.positions) == len(positions)
     assert len(await notifications(db_pool)) == 3
+
+
+async def test_raw_input_without_a_utc_offset_fails_at_once(
+    time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """Plain JSON from another app: a naive time would be read in the worker's zone."""
+    broker = FakeBroker(new_york(DAY, 9, 30))
+    services = Services(
+        settings=Settings(), pool=db_pool, broker=broker, outbox=Outbox(db_pool, [])
+    )
+    async with build_worker(time_skipping_env.client, services, task_queue):
+        with pytest.raises(WorkflowFailureError) as failure:
+            await time_skipping_env.client.execute_workflow(
+                "MorningBriefingWorkflow",
+                {"as_of": "2026-12-01T09:30:00"},
+                id=f"test-report-{uuid.uuid4()}",
+                task_queue=task_queue,
+            )
+    assert "timezone" in str(failure.value.cause)
+    assert broker.calls == [] and await saved(db_pool) == []

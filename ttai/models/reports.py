@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from ttai.models.analysis import Recommendation
 from ttai.models.common import Model, Symbol
@@ -21,8 +21,9 @@ class ReportInput(Model):
     reports the day it stands for.
     """
 
-    as_of: datetime | None = Field(
-        default=None, description="Report as of this instant (default: the scheduled time)."
+    as_of: AwareDatetime | None = Field(
+        default=None,
+        description="Report as of this instant, with its UTC offset (default: the scheduled time).",
     )
     notify: bool = True
 
