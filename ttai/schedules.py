@@ -163,6 +163,11 @@ def build_schedule(report: ReportSchedule, task_queue: str, today: date) -> Sche
 
 
 async def check_search_attributes(client: Client) -> None:
+    """Fail setup with the fix spelled out, not the first analysis a schedule leads to.
+
+    The dev server registers them from flags (`make run`); a remote namespace
+    needs `ttai.search_attributes.register` or the printed CLI command once.
+    """
     listed = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=client.namespace)
     )
