@@ -7,12 +7,16 @@ script a trading week and know exactly when each alert must fire.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
+import pytest_asyncio
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import monitor_activities
@@ -30,6 +34,7 @@ from ttai.models.market import (
 from ttai.models.notifications import Notification
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
+from ttai.temporal_client import data_converter
 from workflows.monitors import MONITOR_WORKFLOWS
 
 PricePath = Callable[[datetime], float]
@@ -138,3 +143,17 @@ def monitor_worker(
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server per test module: these tests move the clock far ahead,
+    which must not leak into other tests sharing the session's server."""
+    binary = Path(sys.executable).parent / "temporal-test-server"
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(binary), data_converter=data_converter()
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

@@ -9,37 +9,23 @@ rearmed rule).
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import asyncpg
-import pytest_asyncio
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.test_monitors_fakes import RecordingChannel, ScriptedBroker, monitor_worker
+from tests.test_monitors_fakes import (
+    RecordingChannel,
+    ScriptedBroker,
+    monitor_worker,
+    own_time_skipping_env,  # noqa: F401 (a fixture)
+)
 from ttai import market_calendar
 from ttai.market_calendar import NEW_YORK
 from ttai.models.alerts import AddAlertInput, AlertRule, AlertRuleSpec
 from ttai.models.monitors import MonitorInput, MonitorResult, MonitorStatus
-from ttai.temporal_client import data_converter
 from workflows.monitors import PriceAlertMonitorWorkflow
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def week_env() -> AsyncIterator[WorkflowEnvironment]:
-    # Its own server: this test moves the clock a year ahead, which must not
-    # leak into other tests sharing the session's time-skipping server.
-    binary = Path(sys.executable).parent / "temporal-test-server"
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(binary), data_converter=data_converter()
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 def thanksgiving_monday(after: datetime) -> date:
@@ -59,9 +45,11 @@ def et(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
-    week_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
+    own_time_skipping_env: WorkflowEnvironment,  # noqa: F811
+    db_pool: asyncpg.Pool,
+    task_queue: str,
 ) -> None:
-    env = week_env
+    env = own_time_skipping_env
     monday = thanksgiving_monday(await env.get_current_time())
     tue, wed, thu, fri, next_mon = (monday + timedelta(days=d) for d in (1, 2, 3, 4, 7))
     # The week really has what this test is about.

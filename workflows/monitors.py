@@ -182,18 +182,14 @@ class MonitorLoop:
             as_of=now,
             previous_prices=self._state.last_prices,
         )
-        changes: dict[str, Any] = {
-            "iterations": self._state.iterations + 1,
-            "last_run_at": now,
-            "next_due_at": now + self._interval(now),
-        }
+        changes: dict[str, Any] = {}
         try:
             summary = await self._check(request)
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
             workflow.logger.warning("check failed: %s", _cause(err))
-            changes |= {
+            changes = {
                 "errors": self._state.errors + 1,
                 "last_error": _cause(err)[:500],
                 "last_error_at": now,
@@ -201,6 +197,12 @@ class MonitorLoop:
         else:
             changes["last_summary"] = summary
             workflow.set_current_details(summary)
+        # After the check: a set_interval that arrived during it counts already.
+        changes |= {
+            "iterations": self._state.iterations + 1,
+            "last_run_at": now,
+            "next_due_at": now + self._interval(now),
+        }
         self._state = self._state.model_copy(update=changes)
 
     def _continue_as_new_due(self) -> bool:
