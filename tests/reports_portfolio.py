@@ -201,3 +201,18 @@ async def insert_trigger(pool: asyncpg.Pool, alert_id: int, at: datetime) -> Non
         at,
         notification_id,
     )
+
+
+async def insert_screen(pool: asyncpg.Pool, workflow_id: str, finished: datetime) -> None:
+    """A completed screen as the screener saves it (only the fields reports read matter)."""
+    top = [{"symbol": "NVDA", "rank": 1}, {"symbol": "JPM", "rank": 2}]
+    await pool.execute(
+        """
+        INSERT INTO screens (workflow_id, run_id, strategy, status, total, analysed, rejected,
+                             failed, result, started_at, finished_at)
+        VALUES ($1, 'r', 'csp', 'completed', 12, 12, 3, 0, $2, $3, $3)
+        """,
+        workflow_id,
+        {"screen_id": workflow_id, "top": top},
+        finished,
+    )

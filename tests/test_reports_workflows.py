@@ -18,6 +18,7 @@ from tests.reports_portfolio import (
     analysis,
     insert_alert,
     insert_analysis,
+    insert_screen,
     insert_snapshot,
     insert_trigger,
     new_york,
@@ -178,6 +179,12 @@ async def test_weekly_review_content(
     ]:
         await insert_analysis(db_pool, analysis(symbol, rec, score, new_york(day, 12)))
 
+    # The screener's table (migration 003) may not be installed: then "not available".
+    has_screens = await db_pool.fetchval("SELECT to_regclass('screens') IS NOT NULL")
+    if has_screens:
+        await insert_screen(db_pool, "screen-this-week", new_york(date(2026, 12, 2), 10))
+        await insert_screen(db_pool, "screen-last-week", new_york(date(2026, 11, 27), 10))
+
     result = await run_report(
         time_skipping_env, db_pool, FakeBroker(as_of), task_queue, WeeklyReviewWorkflow, as_of
     )
@@ -185,6 +192,12 @@ async def test_weekly_review_content(
     assert result.status == "reported"
     [row] = await saved(db_pool)
     review = WeeklyReview.model_validate(row["content"])
+    if has_screens:
+        assert [(s.screen_id, s.analysed, s.top) for s in review.screens or []] == [
+            ("screen-this-week", 12, ["NVDA", "JPM"])
+        ]
+    else:
+        assert review.screens is None
     assert (review.week_start, review.week_end) == (date(2026, 11, 30), friday)
     assert review.analyses_count == 5
     assert review.recommendations == {
@@ -194,7 +207,6 @@ async def test_weekly_review_content(
     assert [(p.symbol, p.recommendation) for p in review.top_picks] == [
         ("NVDA", "strong_select"), ("JPM", "select"), ("AMD", "watchlist"),
     ]  # fmt: skip
-    assert review.screens == []  # the screens table exists, with no screens this week
     assert review.start_net_liquidating_value == 73_000
     assert review.nlv_change == 2_000
     assert review.unrealized_pnl == 1_290
