@@ -21,6 +21,7 @@ session clients and pools are usable from every test.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -96,7 +97,13 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     try:
         yield pool
     finally:
-        await pool.close()
+        # close() waits forever for connections a test never released:
+        # fail that test at teardown instead of hanging the suite.
+        try:
+            await asyncio.wait_for(pool.close(), timeout=10)
+        except TimeoutError:
+            pool.terminate()
+            pytest.fail("db_pool: a connection was still acquired when the test ended")
 
 
 def _dev_server(log_dir: Path, dynamic_config: Mapping[str, object] | None) -> TemporalDevServer:
