@@ -8,10 +8,13 @@ from typing import Any
 from activities.analysis import AnalysisActivities
 from activities.monitors import MonitorActivities
 from activities.reports import ReportActivities
+from activities.screener import ScreenerActivities
 from ttai.db.alerts import AlertStore
 from ttai.db.analyses import AnalysisStore
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
+from ttai.db.screens import ScreenStore
+from ttai.db.watchlists import WatchlistStore, builtin_watchlists
 from ttai.services import Services
 
 
@@ -25,6 +28,7 @@ def build_activities(services: Services) -> list[Callable[..., Any]]:
         analysis.save_analysis,
         analysis.notify_analysis,
         *report_activities(services),
+        *screener_activities(services),
         *monitor_activities(services),
     ]
 
@@ -40,6 +44,21 @@ def report_activities(services: Services) -> list[Callable[..., Any]]:
         reports.build_weekly_review,
         reports.save_report,
         reports.notify_report,
+    ]
+
+
+def screener_activities(services: Services) -> list[Callable[..., Any]]:
+    screener = ScreenerActivities(
+        WatchlistStore(services.pool),
+        ScreenStore(services.pool),
+        services.outbox,
+        builtin_watchlists(services.broker.name, services.settings.market_seed),
+    )
+    return [
+        screener.resolve_watchlist,
+        screener.watchlist_command,
+        screener.save_screen,
+        screener.notify_screen,
     ]
 
 

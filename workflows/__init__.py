@@ -3,5 +3,9 @@
 from workflows.analysis import AnalysisWorkflow
 from workflows.monitors import MONITOR_WORKFLOWS
 from workflows.reports import REPORT_WORKFLOWS
+from workflows.screener import ScreenerWorkflow, WatchlistWorkflow
 
-ALL_WORKFLOWS: list[type] = [AnalysisWorkflow, *MONITOR_WORKFLOWS, *REPORT_WORKFLOWS]
+ALL_WORKFLOWS: list[type] = [
+    ScreenerWorkflow,
+    WatchlistWorkflow,
+] = [AnalysisWorkflow, *MONITOR_WORKFLOWS, *REPORT_WORKFLOWS]

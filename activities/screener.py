@@ -1,0 +1,136 @@
+"""Screen and watchlist steps: resolve a watchlist, save and announce a screen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ttai import telemetry
+from ttai.db.screens import ScreenStore
+from ttai.db.watchlists import WatchlistStore, WatchlistTooLarge
+from ttai.models.notifications import Notification, NotifyResult
+from ttai.models.screener import (
+    MAX_SCREEN_SYMBOLS,
+    SaveScreenResult,
+    ScreenRecord,
+    ScreenResult,
+    WatchlistCommand,
+    WatchlistCommandResult,
+    WatchlistRequest,
+    WatchlistSymbols,
+)
+from ttai.notify.outbox import Outbox
+
+
+def _not_found(name: str) -> ApplicationError:
+    return ApplicationError(
+        f"no watchlist named {name!r}", type="WatchlistNotFound", non_retryable=True
+    )
+
+
+class ScreenerActivities:
+    """`builtin` watchlists (e.g. `sp500` from the simulated universe) are created
+    on first use when missing; a user's edits to them are kept."""
+
+    def __init__(
+        self,
+        watchlists: WatchlistStore,
+        screens: ScreenStore,
+        outbox: Outbox,
+        builtin: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self._watchlists = watchlists
+        self._screens = screens
+        self._outbox = outbox
+        self._builtin = dict(builtin or {})
+        self._seeded = False
+
+    async def _seed(self) -> None:
+        if not self._seeded:
+            for name, symbols in self._builtin.items():
+                await self._watchlists.seed(name, symbols)
+            self._seeded = True
+
+    @activity.defn(name="resolve_watchlist")
+    async def resolve_watchlist(self, request: WatchlistRequest) -> WatchlistSymbols:
+        await self._seed()
+        symbols = await self._watchlists.symbols(request.name)
+        if symbols is None:
+            raise _not_found(request.name)
+        if not symbols:
+            raise ApplicationError(
+                f"watchlist {request.name!r} is empty", type="InvalidInput", non_retryable=True
+            )
+        if len(symbols) > MAX_SCREEN_SYMBOLS:
+            raise ApplicationError(
+                f"watchlist {request.name!r} has {len(symbols)} symbols; "
+                f"a screen takes at most {MAX_SCREEN_SYMBOLS}",
+                type="InvalidInput",
+                non_retryable=True,
+            )
+        return WatchlistSymbols(name=request.name, symbols=symbols)
+
+    @activity.defn(name="watchlist_command")
+    async def watchlist_command(self, request: WatchlistCommand) -> WatchlistCommandResult:
+        await self._seed()
+        name = request.name
+        if request.action == "list":
+            return WatchlistCommandResult(watchlists=await self._watchlists.list())
+        assert name is not None  # the model requires it for every other action
+        if request.action == "show":
+            symbols = await self._watchlists.symbols(name)
+            if symbols is None:
+                raise _not_found(name)
+            return WatchlistCommandResult(symbols=symbols)
+        if request.action == "add":
+            try:
+                added, symbols = await self._watchlists.add(name, request.symbols)
+            except WatchlistTooLarge as err:
+                raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from err
+            return WatchlistCommandResult(symbols=symbols, changed=added)
+        if not request.symbols:
+            if not await self._watchlists.delete(name):
+                raise _not_found(name)
+            return WatchlistCommandResult(deleted=True)
+        removed = await self._watchlists.remove(name, request.symbols)
+        if removed is None:
+            raise _not_found(name)
+        return WatchlistCommandResult(symbols=removed[1], changed=removed[0])
+
+    @activity.defn(name="save_screen")
+    async def save_screen(self, request: ScreenRecord) -> SaveScreenResult:
+        saved = await self._screens.save(request.workflow_id, request.run_id, request.result)
+        if saved.created:
+            telemetry.count("ttai_screens_total", status=request.result.status)
+        return saved
+
+    @activity.defn(name="notify_screen")
+    async def notify_screen(self, request: ScreenRecord) -> NotifyResult:
+        key = f"screen:{request.workflow_id}:{request.run_id}"
+        return await self._outbox.publish(screen_notification(key, request.result))
+
+
+def screen_notification(key: str, result: ScreenResult) -> Notification:
+    source = f"watchlist {result.watchlist}" if result.watchlist else f"{result.total} symbols"
+    lines = [
+        f"Screened {source}: {result.analysed} analysed, {result.rejected} rejected, "
+        f"{result.failed} failed" + (" (cancelled)" if result.status == "cancelled" else "")
+    ]
+    for entry in result.top:
+        line = f"{entry.rank}. **{entry.symbol}** {entry.recommendation.replace('_', ' ')}"
+        if entry.strike is not None and entry.annualized_return is not None:
+            line += f": {entry.strike:g} put {entry.expiration}, {entry.annualized_return:.1%}/yr"
+        lines.append(line)
+    return Notification(
+        idempotency_key=key,
+        kind="screen_complete",
+        title=f"Screen {result.status}: {result.analysed} of {result.total} analysed",
+        body="\n".join(lines),
+        payload={
+            "screen_id": result.screen_id,
+            "status": result.status,
+            "top": [entry.symbol for entry in result.top],
+        },
+    )

@@ -1,0 +1,202 @@
+"""Inputs and results of ScreenerWorkflow, WatchlistWorkflow and their activities."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from ttai.models.analysis import Recommendation
+from ttai.models.common import Model, Strategy, Symbol
+
+MAX_SCREEN_SYMBOLS = 2000
+"""Largest screen (after duplicates are dropped). The workflow carries one compact
+entry per finished symbol across continue-as-new; at this cap that state stays
+far below Temporal's 2 MB payload limit, and a screen still ends in minutes."""
+
+MAX_CONCURRENT_LIMIT = 50
+"""Upper bound for `max_concurrent`: each slot is a running child workflow whose
+broker reads hit the broker's rate limits at the same time."""
+
+MAX_TOP_N = 100
+MAX_REASON_LENGTH = 300
+
+WatchlistName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$"),
+]
+"""Lower-case letters, digits, '-' and '_', at most 40 characters."""
+
+
+def unique_symbols(symbols: list[str]) -> list[str]:
+    """First occurrence of each symbol, in input order."""
+    return list(dict.fromkeys(symbols))
+
+
+SymbolSet = Annotated[list[Symbol], AfterValidator(unique_symbols)]
+"""A symbol list with duplicates dropped (each is analysed once)."""
+
+
+class ScreenEntry(Model):
+    """One analysed symbol's key numbers: all a ranked table needs."""
+
+    symbol: Symbol
+    recommendation: Recommendation
+    score: int = Field(description="The analysis' synthesis score.")
+    chart_score: float
+    price: float
+    trend: str
+    strike: float | None = None
+    expiration: date | None = None
+    credit: float | None = None
+    annualized_return: float | None = None
+    probability_of_profit: float | None = None
+    delta: float | None = None
+    iv_rank: float | None = None
+    analysis_id: int | None = None
+    workflow_id: str = Field(description="The AnalysisWorkflow that produced it.")
+
+
+class RankedEntry(ScreenEntry):
+    rank: int = Field(ge=1)
+    rank_score: float = Field(description="Recommendation weight + chart score / 10.")
+
+
+class ScreenFailure(Model):
+    symbol: Symbol
+    reason: str = Field(max_length=MAX_REASON_LENGTH)
+    error_type: str | None = None
+
+
+class ScreenState(Model):
+    """What one run of a screen hands the next when it continues as new."""
+
+    symbols: list[Symbol] = Field(description="The resolved, de-duplicated symbols.")
+    entries: list[ScreenEntry] = Field(default_factory=list)
+    failures: list[ScreenFailure] = Field(default_factory=list)
+    started_at: datetime
+    runs: int = Field(default=1, ge=1, description="Runs so far, this one included.")
+
+
+class ScreenInput(Model):
+    """Start a screen over `symbols` or the symbols of `watchlist` (exactly one)."""
+
+    symbols: SymbolSet | None = Field(
+        default=None,
+        description=f"Duplicates are analysed once; at most {MAX_SCREEN_SYMBOLS} symbols.",
+    )
+    watchlist: WatchlistName | None = None
+    strategy: Strategy = "csp"
+    max_concurrent: int = Field(default=5, ge=1, le=MAX_CONCURRENT_LIMIT)
+    top_n: int = Field(default=10, ge=1, le=MAX_TOP_N)
+    notify: bool = Field(default=False, description="One summary notification at the end.")
+    resume: ScreenState | None = Field(
+        default=None, description="Set by the workflow when it continues as new; leave empty."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ScreenInput:
+        if (self.symbols is None) == (self.watchlist is None):
+            raise ValueError("give either symbols or a watchlist, not both and not neither")
+        if self.symbols is not None:
+            if not self.symbols:
+                raise ValueError("the symbol list is empty")
+            if len(self.symbols) > MAX_SCREEN_SYMBOLS:
+                raise ValueError(
+                    f"{len(self.symbols)} symbols: a screen takes at most {MAX_SCREEN_SYMBOLS}"
+                )
+        return self
+
+
+ScreenStatus = Literal["resolving", "running", "saving", "completed", "cancelled"]
+ScreenResultStatus = Literal["running", "completed", "cancelled"]
+
+
+class ScreenProgress(Model):
+    status: ScreenStatus
+    total: int = Field(description="Symbols in the screen (0 while a watchlist is resolved).")
+    done: int = Field(description="Finished symbols, failed ones included.")
+    failed: int
+    running: int = Field(description="Analyses in flight right now.")
+    elapsed_seconds: float = Field(description="Since the screen started, as of its last step.")
+    started_at: datetime
+    runs: int = Field(description="Workflow runs so far (continue-as-new).")
+
+
+class ScreenResult(Model):
+    screen_id: str
+    strategy: Strategy
+    watchlist: str | None
+    status: ScreenResultStatus = Field(description="running only in the result_so_far query.")
+    total: int
+    analysed: int = Field(description="Symbols with a finished analysis (rejects included).")
+    rejected: int = Field(description="Analysed symbols whose recommendation is reject.")
+    failed: int
+    top: list[RankedEntry]
+    failures: list[ScreenFailure]
+    started_at: datetime
+    finished_at: datetime
+
+
+class WatchlistRequest(Model):
+    name: WatchlistName
+
+
+class WatchlistSymbols(Model):
+    name: WatchlistName
+    symbols: list[Symbol]
+
+
+class ScreenRecord(Model):
+    """A finished (or cancelled) screen, to save and to announce."""
+
+    workflow_id: str
+    run_id: str = Field(description="The first run of the screen: stable across continue-as-new.")
+    result: ScreenResult
+
+
+class SaveScreenResult(Model):
+    screen_row_id: int
+    created: bool
+
+
+class WatchlistCommand(Model):
+    """list | show NAME | add NAME SYMBOLS... | remove NAME [SYMBOLS...] (none: delete it)."""
+
+    action: Literal["list", "show", "add", "remove"]
+    name: WatchlistName | None = None
+    symbols: SymbolSet = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shape(self) -> WatchlistCommand:
+        if self.action == "list":
+            if self.name is not None or self.symbols:
+                raise ValueError("list takes no watchlist name or symbols")
+            return self
+        if self.name is None:
+            raise ValueError(f"{self.action} needs a watchlist name")
+        if self.action == "show" and self.symbols:
+            raise ValueError("show takes no symbols")
+        if self.action == "add" and not self.symbols:
+            raise ValueError("add needs at least one symbol")
+        if len(self.symbols) > MAX_SCREEN_SYMBOLS:
+            raise ValueError(f"a watchlist holds at most {MAX_SCREEN_SYMBOLS} symbols")
+        return self
+
+
+class WatchlistInfo(Model):
+    name: WatchlistName
+    size: int
+    updated_at: datetime
+
+
+class WatchlistCommandResult(Model):
+    watchlists: list[WatchlistInfo] = Field(
+        default_factory=list, description="For list: every watchlist."
+    )
+    symbols: list[Symbol] = Field(
+        default_factory=list, description="For show/add/remove: the watchlist's symbols after."
+    )
+    changed: int = Field(default=0, description="Symbols added or removed.")
+    deleted: bool = False
