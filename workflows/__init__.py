@@ -6,6 +6,9 @@ from workflows.reports import REPORT_WORKFLOWS
 from workflows.screener import ScreenerWorkflow, WatchlistWorkflow
 
 ALL_WORKFLOWS: list[type] = [
+    AnalysisWorkflow,
+    *MONITOR_WORKFLOWS,
+    *REPORT_WORKFLOWS,
     ScreenerWorkflow,
     WatchlistWorkflow,
-] = [AnalysisWorkflow, *MONITOR_WORKFLOWS, *REPORT_WORKFLOWS]
+]
