@@ -9,12 +9,13 @@ crash or a failed channel) are delivered by every check, so none is lost.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified_errors
-from ttai import telemetry
+from ttai import market_calendar, telemetry
 from ttai.alerts.rules import evaluate_position_rules, evaluate_price_rules
 from ttai.broker import Broker
 from ttai.db.alerts import AlertStore
@@ -34,6 +35,9 @@ from ttai.models.monitors import (
     CreateAlertInput,
     PortfolioCheckResult,
     PriceCheckResult,
+    SessionsInput,
+    SessionsResult,
+    SessionWindow,
     SymbolsInput,
     SymbolsResult,
     SyncResult,
@@ -125,6 +129,17 @@ class MonitorActivities:
             delivered=delivered,
             delivery_error=error,
         )
+
+    @activity.defn(name="market_sessions")
+    async def market_sessions(self, request: SessionsInput) -> SessionsResult:
+        """Trading windows of the NYSE days in [start, start + days)."""
+        end = request.start + timedelta(days=request.days - 1)
+        # _window: the calendar's own regular/extended window rule (not re-derived here).
+        windows = [
+            market_calendar._window(s, request.hours)
+            for s in market_calendar.sessions(request.start, end)
+        ]
+        return SessionsResult(windows=[SessionWindow(open=o, close=c) for o, c in windows])
 
     @activity.defn(name="check_symbols")
     async def check_symbols(self, request: SymbolsInput) -> SymbolsResult:

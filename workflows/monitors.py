@@ -28,7 +28,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from activities.errors import NON_RETRYABLE_TYPES
     from activities.monitors import MonitorActivities
-    from ttai import market_calendar
     from ttai.models.alerts import (
         AddAlertInput,
         AlertList,
@@ -44,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         MonitorResult,
         MonitorState,
         MonitorStatus,
+        SessionsInput,
         SetIntervalInput,
         StatusQuery,
         SteeringSignal,
@@ -72,6 +72,17 @@ UPDATE_STEP: dict[str, Any] = {
         maximum_attempts=3,
         non_retryable_error_types=[*NON_RETRYABLE_TYPES, "UnknownAlert"],
     ),
+}
+
+
+# The market calendar comes from a local activity, fetched three weeks at a
+# time and refreshed when less than four days are left (the longest NYSE
+# closures are shorter).
+CALENDAR_DAYS = 21
+CALENDAR_MARGIN = timedelta(days=4)
+CALENDAR_STEP: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_attempts=3),
 }
 
 
@@ -155,8 +166,31 @@ class MonitorLoop:
         raise NotImplementedError
 
     def _market_open(self, now: datetime) -> bool:
+        return self._request.hours == "always" or any(
+            w.open <= now < w.close for w in self._state.sessions
+        )
+
+    async def _refresh_calendar(self, now: datetime) -> None:
         hours = self._request.hours
-        return hours == "always" or market_calendar.is_open(now, hours)
+        sessions = self._state.sessions
+        if hours == "always" or (sessions and sessions[-1].close - now > CALENDAR_MARGIN):
+            return
+        try:
+            result = await workflow.execute_local_activity_method(
+                MonitorActivities.market_sessions,
+                SessionsInput(
+                    start=(now - timedelta(days=1)).date(), days=CALENDAR_DAYS, hours=hours
+                ),
+                **CALENDAR_STEP,
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            workflow.logger.warning("market calendar unavailable: %s", _cause(err))
+            return
+        self._state = self._state.model_copy(
+            update={"sessions": [w for w in result.windows if w.close > now]}
+        )
 
     def _interval(self, now: datetime) -> timedelta:
         if self.runs_off_hours and not self._market_open(now):
@@ -167,10 +201,13 @@ class MonitorLoop:
     def _wake_at(self, now: datetime) -> datetime:
         """When the next check is due, moved to the next open when the market is closed."""
         due = self._state.next_due_at or now
-        hours = self._request.hours
-        if hours == "always" or market_calendar.is_open(now, hours):
+        if self._market_open(now):
             return due
-        opens = market_calendar.next_open(now, hours)
+        # No calendar (its activity failed): look again after one interval.
+        opens = min(
+            (w.open for w in self._state.sessions if w.open > now),
+            default=now + timedelta(seconds=self._state.interval_seconds),
+        )
         # Position sync keeps its slow pace but also runs at the open; the others wait.
         return min(due, opens) if self.runs_off_hours else max(due, opens)
 
@@ -231,11 +268,11 @@ class MonitorLoop:
                     )
                     workflow.continue_as_new(self._request.model_copy(update={"state": state}))
                 self._wake = False
+                await self._refresh_calendar(workflow.now())
                 now = workflow.now()
                 due = self._state.next_due_at is None or now >= self._state.next_due_at
-                if self._check_requested or (
-                    not self._state.paused and due and self._market_open(now)
-                ):
+                in_hours = self.runs_off_hours or self._market_open(now)
+                if self._check_requested or (not self._state.paused and due and in_hours):
                     self._check_requested = False
                     await self._run_check(now)
                 await self._sleep()

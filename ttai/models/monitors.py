@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -15,6 +15,13 @@ MarketHours = Literal["regular", "extended", "always"]
 after the close), or always (tests, benchmarks, 24 h markets)."""
 
 MAX_INTERVAL_SECONDS = 86400
+
+
+class SessionWindow(Model):
+    """One trading window [open, close) in UTC."""
+
+    open: datetime
+    close: datetime
 
 
 class MonitorState(Model):
@@ -38,6 +45,13 @@ class MonitorState(Model):
     )
     last_prices: dict[str, float] = Field(
         default_factory=dict, description="Price monitor: previous prices, for crossings."
+    )
+    sessions: list[SessionWindow] = Field(
+        default_factory=list,
+        description=(
+            "Upcoming market windows, from the market_sessions activity: kept in history, "
+            "so a replay never depends on the calendar library's version."
+        ),
     )
 
 
@@ -135,3 +149,13 @@ class SymbolsResult(Model):
 class CreateAlertInput(Model):
     request_id: str = Field(description="workflow ID:update ID: a retried insert is a no-op.")
     spec: AlertRuleSpec
+
+
+class SessionsInput(Model):
+    start: date
+    days: int = Field(ge=1, le=60)
+    hours: Literal["regular", "extended"]
+
+
+class SessionsResult(Model):
+    windows: list[SessionWindow]
