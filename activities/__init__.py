@@ -70,6 +70,7 @@ def monitor_activities(services: Services) -> list[Callable[..., Any]]:
         monitors.check_price_alerts,
         monitors.check_portfolio,
         monitors.sync_positions,
+        monitors.market_sessions,
         monitors.check_symbols,
         monitors.create_alert,
         monitors.list_alerts,
