@@ -39,10 +39,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
+from ttai.stack import hard_stop_all
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import DatabaseFactory, PrivatePostgres, create_database, drop_database
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal_client import data_converter
+
+TEARDOWN_GRACE_SECONDS = 30
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,7 +56,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Teardown gets a grace period (a hung test may hang it too); after it,
+    # or on a second SIGTERM, kill the servers outright and exit.
+    signal.signal(signal.SIGTERM, _give_up)
+    signal.signal(signal.SIGALRM, _give_up)
+    signal.alarm(TEARDOWN_GRACE_SECONDS)
     raise KeyboardInterrupt
+
+
+def _give_up(signum: int, frame: FrameType | None) -> None:
+    hard_stop_all()
+    os._exit(128 + signal.SIGTERM)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

