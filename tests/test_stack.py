@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from ttai import search_attributes
-from ttai.config import Settings
+from ttai.config import PROJECT_ROOT, Settings
 from ttai.stack import StackError, process_alive
 from ttai.stack import postgres as pg_stack
 from ttai.stack.ports import free_port
@@ -276,3 +277,45 @@ async def test_time_skipping_env_skips_an_hour(
             Nap.run, id=f"nap-{uuid.uuid4()}", task_queue=task_queue
         )
     assert await time_skipping_env.get_current_time() - before >= timedelta(hours=1)
+
+
+ABANDONING_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from ttai.stack.ports import free_port
+from ttai.stack.postgres import PrivatePostgres
+from ttai.stack.temporal_server import TemporalDevServer
+
+async def main() -> None:
+    state = Path(sys.argv[1])
+    pg = PrivatePostgres(state, port=free_port(), durable=False)
+    await pg.start()
+    server = TemporalDevServer(log_path=state / "temporal.log", port=free_port())
+    await server.start()
+    postmaster = (pg.data_dir / "postmaster.pid").read_text().split()[0]
+    print(postmaster, server.pid_file.read_text().split()[0])
+    # Exits without stopping either server.
+
+asyncio.run(main())
+"""
+
+
+async def test_servers_never_outlive_a_process_that_forgot_to_stop_them(
+    reachable_dir: Path,
+) -> None:
+    state = reachable_dir / "state"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        ABANDONING_SCRIPT,
+        str(state),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    pids = [int(pid) for pid in out.split()]
+    assert len(pids) == 2
+    for pid in pids:
+        assert not process_alive(pid)
+    await PrivatePostgres(state, port=free_port()).destroy()
