@@ -151,3 +151,9 @@ def test_default_origin_is_the_local_ui_port() -> None:
         "http://127.0.0.1:18555",
     }
     assert allowed_origins(Settings(ui_origins=["https://ui.example"])) == {"https://ui.example"}
+
+
+async def test_busy_port_is_one_clear_error(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    with pytest.raises(RuntimeError, match=f"{port}.*TTAI_CODEC_PORT"):
+        await start_codec_server(Settings(codec_port=port), CODEC)

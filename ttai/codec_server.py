@@ -124,7 +124,7 @@ async def start_codec_server(
 ) -> web.AppRunner:
     """Serve the codec on `settings.codec_host:codec_port`; `await runner.cleanup()` stops it.
 
-    Raises RuntimeError when no encryption key is configured.
+    Raises RuntimeError when no encryption key is configured or the port is taken.
     """
     codec = codec or codec_from_env()
     if codec is None:
@@ -135,7 +135,14 @@ async def start_codec_server(
     app = build_app(codec, allowed_origins(settings), token)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.codec_host, settings.codec_port).start()
+    try:
+        await web.TCPSite(runner, settings.codec_host, settings.codec_port).start()
+    except OSError as err:
+        await runner.cleanup()
+        raise RuntimeError(
+            f"cannot listen on {settings.codec_host}:{settings.codec_port} ({err.strerror}); "
+            "set TTAI_CODEC_PORT to another port"
+        ) from err
     log.info(
         "codec server listening",
         extra={"endpoint": codec_endpoint(settings), "token_required": token is not None},
