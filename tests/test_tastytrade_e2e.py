@@ -1,7 +1,8 @@
-"""AnalysisWorkflow end to end on the dev server, with the worker's broker being the
-real tastytrade adapter talking to the fake tastytrade API (serving the simulated
-market). Afterwards every saved history and every captured log line is searched
-for the fake's provider secret, refresh token and access/streamer tokens.
+"""AnalysisWorkflow and ScreenerWorkflow end to end on the dev server, with the
+worker's broker being the real tastytrade adapter talking to the fake tastytrade
+API (serving the simulated market). Afterwards every saved history and every
+captured log line is searched for the fake's provider secret, refresh token and
+access/streamer tokens.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.broker.tastytrade import TastytradeBroker
 from ttai.config import Settings
 from ttai.models.analysis import AnalysisInput, AnalysisResult
+from ttai.models.screener import ScreenInput, ScreenResult
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
 from worker import build_worker
@@ -106,9 +108,7 @@ async def test_analysis_workflow_over_fake_tastytrade_leaks_no_secret(
         HttpFault("/market-metrics", status=429, retry_after=1),
         HttpFault("/option-chains", status=500),
     ]
-    services = Services(
-        settings=Settings(), pool=db_pool, broker=broker, outbox=Outbox(db_pool, [])
-    )
+    services = _services(db_pool, broker)
     workflow_ids: list[str] = []
     results: dict[str, AnalysisResult] = {}
     async with build_worker(client, services, task_queue):
@@ -144,6 +144,48 @@ async def test_analysis_workflow_over_fake_tastytrade_leaks_no_secret(
     assert "AAPL" in texts[0] and "unknown symbol: ZZZZ" in texts[-1]
     assert "rate limit" in "\n".join(texts) and "server error" in "\n".join(texts)
     assert len(fake.access_tokens) == 1
-    for text in [*texts, caplog.text]:
+    assert_no_secret(fake, [*texts, caplog.text])
+
+
+async def test_screen_over_fake_tastytrade_leaks_no_secret(
+    client: Client,
+    task_queue: str,
+    db_pool: asyncpg.Pool,
+    fake: FakeTastytrade,
+    broker: TastytradeBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Concurrent child analyses share the broker's one session; each opens its own
+    streamer connections; the unknown symbol fails alone."""
+    caplog.set_level(logging.DEBUG)
+    screen_id = f"tt-e2e-screen-{uuid.uuid4()}"
+    symbols = [*SYMBOLS, "ZZZZ"]
+    async with build_worker(client, _services(db_pool, broker), task_queue):
+        result = await client.execute_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=4, top_n=3),
+            id=screen_id,
+            task_queue=task_queue,
+            result_type=ScreenResult,
+            execution_timeout=timedelta(minutes=5),
+        )
+    assert (result.total, result.analysed, result.failed) == (4, 3, 1)
+    assert [(f.symbol, f.error_type) for f in result.failures] == [("ZZZZ", "UnknownSymbol")]
+    assert 1 <= len(result.top) <= 3
+    assert len(fake.access_tokens) == 1
+    texts = [
+        await _history_text(client, wid)
+        for wid in [screen_id, *(f"{screen_id}/{s}" for s in symbols)]
+    ]
+    assert "unknown symbol: ZZZZ" in texts[0]
+    assert_no_secret(fake, [*texts, caplog.text])
+
+
+def _services(db_pool: asyncpg.Pool, broker: TastytradeBroker) -> Services:
+    return Services(settings=Settings(), pool=db_pool, broker=broker, outbox=Outbox(db_pool, []))
+
+
+def assert_no_secret(fake: FakeTastytrade, texts: list[str]) -> None:
+    for text in texts:
         for secret in fake.secret_values():
             assert secret not in text
