@@ -85,28 +85,32 @@ class Outbox:
                 for channel in self._channels:
                     await channel.send(notification)
             except Exception as err:
-                telemetry.count("ttai_notifications_total", outcome="failed")
-                await self._record_failure(row_id, err)
-                raise
-            await conn.execute(
-                """
-                UPDATE notifications
-                SET status = 'delivered', delivered_at = now(), attempts = attempts + 1
-                WHERE id = $1
-                """,
-                row_id,
-            )
+                # Recorded in this transaction: nothing was sent, so committing
+                # the failure is safe, and the row stays pending for a retry.
+                await conn.execute(
+                    """
+                    UPDATE notifications SET attempts = attempts + 1, last_error = $2
+                    WHERE id = $1
+                    """,
+                    row_id,
+                    str(err)[:500],
+                )
+                failure = err
+            else:
+                failure = None
+                await conn.execute(
+                    """
+                    UPDATE notifications
+                    SET status = 'delivered', delivered_at = now(), attempts = attempts + 1
+                    WHERE id = $1
+                    """,
+                    row_id,
+                )
+        if failure is not None:
+            telemetry.count("ttai_notifications_total", outcome="failed")
+            raise failure
         telemetry.count("ttai_notifications_total", outcome="delivered")
         return True
-
-    async def _record_failure(self, row_id: int, err: Exception) -> None:
-        # Outside the delivery transaction, which is about to roll back.
-        async with self._pool.acquire() as conn:
-            await conn.execute(
-                "UPDATE notifications SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                row_id,
-                str(err)[:500],
-            )
 
     async def deliver_pending(self, limit: int = 100) -> int:
         """Deliver rows left pending by a crash; returns how many were delivered."""
