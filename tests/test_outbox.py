@@ -98,6 +98,7 @@ async def test_failed_delivery_stays_pending_then_delivers_once(
 
 async def test_listeners_hear_new_notifications(db_pool: asyncpg.Pool) -> None:
     heard: asyncio.Queue[str] = asyncio.Queue()
+
     def on_notify(*args: object) -> None:
         heard.put_nowait(str(args[-1]))
 
@@ -114,5 +115,5 @@ async def test_listeners_hear_new_notifications(db_pool: asyncpg.Pool) -> None:
 
 
 def test_unsupported_url_names_only_the_scheme() -> None:
-    with pytest.raises(ValueError, match="nosuchscheme$"):
+    with pytest.raises(ValueError, match=r"nosuchscheme$"):
         AppriseChannel(["nosuchscheme://secret-token@host"])
