@@ -13,7 +13,7 @@ import logging
 import os
 import traceback
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx2
@@ -31,7 +31,7 @@ from ttai.broker.base import (
     UnknownSymbol,
 )
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
-from ttai.broker.tastytrade import TastytradeBroker
+from ttai.broker.tastytrade import TastytradeBroker, candle_day
 from ttai.cli import broker as broker_cli
 from ttai.cli.common import CliError
 from ttai.models.market import Position, Quote
@@ -170,6 +170,15 @@ async def test_daily_candles(fake: FakeTastytrade, broker: TastytradeBroker) -> 
     assert await broker.get_daily_candles("AAPL", 10) == served[-10:]
     assert await broker.get_daily_candles("AAPL", 1000) == served
     assert fake.contracts == ["AUTO", "AUTO"]
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2026-11-25T00:00:00+00:00", "2026-11-25T00:00:00-05:00", "2026-11-25T09:30:00-05:00"],
+)
+def test_candle_day_reads_every_stamping_convention(stamp: str) -> None:
+    ms = int(datetime.fromisoformat(stamp).timestamp() * 1000)
+    assert candle_day(ms) == date(2026, 11, 25)
 
 
 async def test_empty_candle_snapshot_falls_back_to_history_contract(

@@ -188,6 +188,16 @@ def _mark(data: MarketData) -> float:
     return _num(data.mark, data.mid, mid, data.last, data.prev_close)
 
 
+def candle_day(time_ms: int) -> date:
+    """The session day of a daily candle stamped `time_ms`.
+
+    Depending on the feed, a day's candle is stamped with midnight UTC, midnight
+    New York or the session's open; twelve hours later is the same New York
+    day for all three.
+    """
+    return datetime.fromtimestamp(time_ms / 1000 + 12 * 3600, NEW_YORK).date()
+
+
 @dataclass(frozen=True)
 class _Contract:
     occ: str
@@ -442,7 +452,7 @@ class TastytradeBroker:
                 async for event in streamer.listen(DXCandle):
                     # An empty snapshot is one REMOVE event with NaN prices.
                     if not event.remove and event.close > 0:
-                        day = datetime.fromtimestamp(event.time / 1000, NEW_YORK).date()
+                        day = candle_day(event.time)
                         by_day[day] = Candle(
                             day=day,
                             open=float(event.open),
