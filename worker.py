@@ -39,24 +39,29 @@ def build_worker(
     task_queue: str,
     *,
     activities: Sequence[Callable[..., Any]] | None = None,
+    **overrides: Any,
 ) -> Worker:
-    """The worker for `services`; tests may pass fake `activities` instead."""
+    """The worker for `services`; tests may pass fake `activities` instead and
+    override any `Worker` option (e.g. `graceful_shutdown_timeout`)."""
     if activities is None:
         if services is None:
             raise ValueError("build_worker needs services or activities")
         activities = build_activities(services)
+    options: dict[str, Any] = {
+        # Bad input that slips past the client (raw JSON from another app)
+        # fails the workflow at once instead of retrying its task forever.
+        "workflow_failure_exception_types": [pydantic.ValidationError],
+        "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
+        "max_concurrent_activities": 100,
+        "max_concurrent_workflow_tasks": 100,
+        "max_concurrent_local_activities": 100,
+    }
     return Worker(
         client,
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
         activities=activities,
-        # Bad input that slips past the client (raw JSON from another app)
-        # fails the workflow at once instead of retrying its task forever.
-        workflow_failure_exception_types=[pydantic.ValidationError],
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        max_concurrent_activities=100,
-        max_concurrent_workflow_tasks=100,
-        max_concurrent_local_activities=100,
+        **(options | overrides),
     )
 
 
