@@ -22,6 +22,10 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
+    # asyncpg too: re-imported inside the sandbox, its C extension's state is
+    # clobbered and a later connect crashes the interpreter.
+    import asyncpg
+
     from ttai import telemetry
     from ttai.config import Settings
     from ttai.models.common import Model
@@ -284,3 +288,32 @@ def test_secrets_are_redacted_from_log_lines() -> None:
         assert secret not in line
     assert "[REDACTED]" in line
     assert "db:5432" in line  # the rest of the message survives
+
+
+async def test_database_queries_are_child_spans_without_parameters(
+    database_url: str, spans: InMemorySpanExporter
+) -> None:
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=1, connection_class=telemetry.TracedConnection
+    )
+    try:
+        with telemetry.span("activity-like parent"):
+            value = await pool.fetchval("SELECT $1::text || '-ok'", "ACCT-99887766")
+            async with pool.acquire() as conn:
+                await conn.execute("SELECT 1")
+    finally:
+        await pool.close()
+    assert value == "ACCT-99887766-ok"
+
+    finished = spans.get_finished_spans()
+    [parent] = [s for s in finished if s.name == "activity-like parent"]
+    for name, statement in (("db.fetchval", "SELECT $1::text"), ("db.execute", "SELECT 1")):
+        [child] = [
+            s
+            for s in finished
+            if s.name == name
+            and str((s.attributes or {}).get("db.statement")).startswith(statement)
+        ]
+        assert child.parent is not None
+        assert child.parent.span_id == parent.context.span_id
+        assert "ACCT-99887766" not in str(dict(child.attributes or {}))

@@ -22,10 +22,11 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import asyncpg
 import opentelemetry.trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -189,6 +190,31 @@ def traced(target: T, prefix: str) -> T:
     Wrap the opened object, not one still to be used with `async with`.
     """
     return cast(T, _Traced(target, prefix))
+
+
+def _traced_query(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def call(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+        # The SQL text only: parameters may hold account data.
+        attributes = {"db.system": "postgresql", "db.statement": query[:1000]}
+        with span(f"db.{method.__name__}", **attributes):
+            return await method(self, query, *args, **kwargs)
+
+    return call
+
+
+class TracedConnection(asyncpg.Connection):
+    """asyncpg connection whose queries are child spans (`db.fetch`, `db.execute` ...).
+
+    `asyncpg.create_pool(..., connection_class=TracedConnection)`; pool-level
+    calls go through these methods too.
+    """
+
+    execute = _traced_query(asyncpg.Connection.execute)
+    executemany = _traced_query(asyncpg.Connection.executemany)
+    fetch = _traced_query(asyncpg.Connection.fetch)
+    fetchrow = _traced_query(asyncpg.Connection.fetchrow)
+    fetchval = _traced_query(asyncpg.Connection.fetchval)
 
 
 # --------------------------------------------------------------------------
