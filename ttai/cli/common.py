@@ -18,7 +18,8 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[argparse.Namespace], Awaitable[int]]
 
 console = Console()
-err_console = Console(stderr=True)
+# One error, one line: never wrapped at the terminal width.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class CliError(Exception):
