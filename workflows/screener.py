@@ -171,8 +171,10 @@ class ScreenerWorkflow:
                 if not (is_cancelled_exception(err) and workflow.cancellation_reason() is not None):
                     self._failures[symbol] = _failure(symbol, err)
             finally:
+                # Plain state only: this also runs when an evicted workflow's
+                # coroutine is closed, outside the workflow's event loop.
                 self._running -= 1
-                self._report()
+            self._report()
 
     def _restore(self, state: ScreenState) -> None:
         self._symbols = list(state.symbols)

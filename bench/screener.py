@@ -1,0 +1,199 @@
+"""Screen benchmark: the seed's in-process asyncio design against ScreenerWorkflow.
+
+    .venv/bin/python bench/screener.py                    # 100 and 500 symbols, 5 at once
+    .venv/bin/python bench/screener.py --sizes 100 --max-concurrent 20
+
+Starts its own stack on free ports in a temporary folder: a private PostgreSQL
+(durable, as `make run`) and a Temporal dev server persisted in SQLite with the
+WAL pragmas (as `make run`), plus one worker in this process. Both sides run
+the same per-symbol code (the analysis activities over the simulated market,
+saves included); only the orchestration differs:
+
+1. in-process: plain asyncio, a semaphore of max_concurrent and gather (the
+   seed's ScreenerWorkflow.run_screener), no durability;
+2. ScreenerWorkflow: one child AnalysisWorkflow per symbol, the same bound.
+
+Prints wall times, symbols per second, the ratio, and the durable overhead per
+symbol (Temporal time minus in-process time, divided by the symbols).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio.client import Client
+
+from activities.analysis import AnalysisActivities
+from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.config import Settings
+from ttai.db.analyses import AnalysisStore
+from ttai.models.analysis import (
+    AnalysisResult,
+    OptionsRequest,
+    ResearchRequest,
+    SymbolRequest,
+    Synthesis,
+    SynthesisRequest,
+)
+from ttai.models.screener import ScreenInput, ScreenResult
+from ttai.services import Services, open_services
+from ttai.stack.ports import free_port
+from ttai.stack.postgres import PrivatePostgres
+from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal_client import data_converter
+from worker import build_worker
+
+
+@dataclass(frozen=True)
+class Timing:
+    symbols: int
+    in_process: float
+    temporal: float
+
+    def row(self) -> str:
+        overhead_ms = (self.temporal - self.in_process) / self.symbols * 1000
+        n = self.symbols
+        return (
+            f"{n:>7} | {self.in_process:>8.2f} s {n / self.in_process:>7.1f}/s"
+            f" | {self.temporal:>8.2f} s {n / self.temporal:>7.1f}/s"
+            f" | {self.temporal / self.in_process:>5.1f}x | {overhead_ms:>7.1f} ms"
+        )
+
+
+async def analyse_in_process(
+    activities: AnalysisActivities, store: AnalysisStore, symbol: str, screen_id: str
+) -> str:
+    """AnalysisWorkflow's steps as plain calls (same activity code, same saves)."""
+    chart = await activities.chart_analysis(SymbolRequest(symbol=symbol))
+    options = research = None
+    if chart.recommendation == "reject":
+        synthesis = Synthesis(score=0, recommendation="reject")
+    else:
+        options = await activities.options_analysis(OptionsRequest(symbol=symbol, chart=chart))
+        research = await activities.research_analysis(
+            ResearchRequest(
+                symbol=symbol, expiration=options.best.expiration if options.best else None
+            )
+        )
+        synthesis = await activities.synthesize(
+            SynthesisRequest(chart=chart, options=options, research=research)
+        )
+    result = AnalysisResult(
+        symbol=symbol,
+        strategy="csp",
+        recommendation=synthesis.recommendation,
+        score=synthesis.score,
+        chart=chart,
+        options=options,
+        research=research,
+        completed_at=datetime.now(UTC),
+    )
+    await store.save(f"{screen_id}/{symbol}", "in-process", result, screen_id)
+    return result.recommendation
+
+
+async def screen_in_process(services: Services, symbols: list[str], max_concurrent: int) -> float:
+    store = AnalysisStore(services.pool)
+    activities = AnalysisActivities(services.broker, store, services.outbox)
+    slots = asyncio.Semaphore(max_concurrent)
+    screen_id = f"bench-inproc-{uuid.uuid4().hex[:8]}"
+
+    async def one(symbol: str) -> str | None:
+        async with slots:
+            try:
+                return await analyse_in_process(activities, store, symbol, screen_id)
+            except Exception:  # the seed logged and skipped failures
+                return None
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(s) for s in symbols))
+    return time.perf_counter() - start
+
+
+async def screen_temporal(
+    client: Client, task_queue: str, symbols: list[str], max_concurrent: int
+) -> tuple[float, ScreenResult]:
+    start = time.perf_counter()
+    result = await client.execute_workflow(
+        "ScreenerWorkflow",
+        ScreenInput(symbols=symbols, max_concurrent=max_concurrent),
+        id=f"bench-screen-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=ScreenResult,
+    )
+    return time.perf_counter() - start, result
+
+
+def _config_value(item: str) -> tuple[str, object]:
+    key, _, value = item.partition("=")
+    return key, json.loads(value)
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500])
+    parser.add_argument("--max-concurrent", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=7, help="simulated market seed")
+    parser.add_argument(
+        "--server-config",
+        nargs="*",
+        default=[],
+        metavar="KEY=JSON",
+        help="extra dev server dynamic config values",
+    )
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="ttai-bench-") as tmp:
+        state = Path(tmp)
+        async with (
+            PrivatePostgres(state, port=free_port(), port_env_var=None) as postgres,
+            TemporalDevServer(
+                log_path=state / "temporal.log",
+                port=free_port(),
+                db_file=state / "temporal.db",
+                dynamic_config=dict(_config_value(item) for item in args.server_config),
+                port_env_var=None,
+            ) as server,
+        ):
+            client = await Client.connect(server.address, data_converter=data_converter())
+            market = SimulatedMarket(seed=args.seed)
+            broker = SimulatedBroker(market, InMemoryPaperAccount())
+            settings = Settings(market_seed=args.seed)
+            async with open_services(settings, postgres.dsn, broker=broker) as services:
+                task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+                timings: list[Timing] = []
+                async with build_worker(client, services, task_queue):
+                    # Warm both paths (imports, caches of the simulated market).
+                    warm = market.symbols[: args.max_concurrent]
+                    await screen_in_process(services, warm, args.max_concurrent)
+                    await screen_temporal(client, task_queue, warm, args.max_concurrent)
+                    for size in args.sizes:
+                        symbols = market.symbols[:size]
+                        in_process = await screen_in_process(services, symbols, args.max_concurrent)
+                        temporal, result = await screen_temporal(
+                            client, task_queue, symbols, args.max_concurrent
+                        )
+                        if result.analysed + result.failed != size:
+                            raise SystemExit(f"screen of {size} finished only {result.analysed}")
+                        timings.append(Timing(size, in_process, temporal))
+    print(f"max_concurrent={args.max_concurrent}, simulated market seed {args.seed}")
+    print("symbols |   in-process (asyncio)  |   ScreenerWorkflow      | ratio | overhead/symbol")
+    for timing in timings:
+        print(timing.row())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
