@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 # Equity and ETF tickers as the broker lists them: 1-5 letters with an optional
 # class suffix (BRK.B, BF/B). Anything else is rejected before it enters history.
@@ -26,7 +26,14 @@ def _check_symbol(value: str) -> str:
     return value
 
 
-Symbol = Annotated[str, AfterValidator(_check_symbol)]
+SYMBOL_PATTERN = r"^[A-Z]{1,5}([./][A-Z]{1,2})?$"
+
+Symbol = Annotated[
+    str,
+    AfterValidator(_check_symbol),
+    # The same rule for apps that validate against the exported JSON Schema.
+    WithJsonSchema({"type": "string", "pattern": SYMBOL_PATTERN, "examples": ["AAPL", "BRK.B"]}),
+]
 """A ticker symbol; validation rejects lower case, punctuation, unicode and SQL fragments."""
 
 Strategy = Literal["csp"]
