@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,6 +16,7 @@ from datetime import timedelta
 import aiohttp
 import opentelemetry.trace
 import pytest
+from aiohttp import web
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -27,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     import asyncpg
 
     from ttai import telemetry
-    from ttai.config import Settings
+    from ttai.config import PROJECT_ROOT, Settings
     from ttai.models.common import Model
     from ttai.stack.ports import free_port
     from ttai.stack.temporal_server import TemporalDevServer
@@ -212,6 +215,43 @@ def test_tracing_follows_otel_environment(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert telemetry._exporter_names() == expected
+
+
+async def test_otlp_export_to_the_configured_endpoint() -> None:
+    """A process with only OTEL_EXPORTER_OTLP_ENDPOINT set ships its spans there."""
+    received: list[bytes] = []
+
+    async def collect(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/v1/traces", collect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+        OTEL_SERVICE_NAME="ttai-otlp-probe",
+    )
+    script = (
+        "from ttai import telemetry\n"
+        "assert telemetry.configure_tracing() is not None\n"
+        "with telemetry.span('otlp.probe', symbol='MSFT'):\n"
+        "    pass\n"
+    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, cwd=PROJECT_ROOT, env=env
+        )
+        assert await process.wait() == 0
+    finally:
+        await runner.cleanup()
+    body = b"".join(received)  # OTLP protobuf: names and strings appear verbatim
+    assert b"otlp.probe" in body
+    assert b"ttai-otlp-probe" in body
 
 
 def _format(record: logging.LogRecord, *, as_json: bool = False, **secrets: str) -> str:
