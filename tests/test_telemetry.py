@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -191,6 +192,17 @@ def test_metrics_off_by_default_and_count_is_harmless_without_runtime(
     monkeypatch.setenv("TTAI_METRICS_PORT", "9999")
     assert telemetry.metrics_bind_address(Settings.from_env()) == "127.0.0.1:9999"
     telemetry.count("ttai_analyses_total", recommendation="skip")  # no runtime: no-op
+
+
+def test_taken_metrics_port_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telemetry, "_process_meter", None)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = Settings(metrics_enabled=True, metrics_port=port)
+        with pytest.raises(RuntimeError, match=f"127.0.0.1:{port}.*TTAI_METRICS_PORT"):
+            telemetry.worker_runtime(settings)
 
 
 @pytest.mark.parametrize(

@@ -88,12 +88,17 @@ def worker_runtime(settings: Settings) -> Runtime:
     """A Temporal runtime serving Prometheus metrics when enabled, plain otherwise.
 
     Pass it to `ttai.temporal_client.connect(runtime=...)`; workers inherit the
-    client's runtime.
+    client's runtime. Raises RuntimeError when the metrics port is taken.
     """
     global _process_meter
     address = metrics_bind_address(settings)
     metrics = PrometheusConfig(bind_address=address) if address else None
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+    try:
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+    except ValueError as err:  # the exporter could not bind
+        raise RuntimeError(
+            f"cannot serve metrics on {address}: {err}; set TTAI_METRICS_PORT to a free port"
+        ) from err
     _process_meter = runtime.metric_meter if address else None
     return runtime
 
