@@ -13,8 +13,8 @@ from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from ttai.codec import ENCODING, EncryptionCodec, parse_keys
-from ttai.codec_server import allowed_origins, start_codec_server
+from ttai.codec import ENCODING, EncryptionCodec, new_key_entry, parse_keys
+from ttai.codec_server import allowed_origins, codec_server_if_encrypted, start_codec_server
 from ttai.config import Settings
 from ttai.stack.ports import free_port
 
@@ -157,3 +157,27 @@ async def test_busy_port_is_one_clear_error(server: str) -> None:
     port = int(server.rsplit(":", 1)[1])
     with pytest.raises(RuntimeError, match=f"{port}.*TTAI_CODEC_PORT"):
         await start_codec_server(Settings(codec_port=port), CODEC)
+
+
+async def test_local_stack_helper_runs_only_when_encrypted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TTAI_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.delenv("TTAI_ENCRYPTION_KEYS_FILE", raising=False)
+    monkeypatch.delenv("TTAI_CODEC_TOKEN", raising=False)
+    settings = Settings(codec_port=free_port(), ui_port=18999)
+    async with codec_server_if_encrypted(settings) as endpoint:
+        assert endpoint is None
+
+    monkeypatch.setenv("TTAI_ENCRYPTION_KEYS", new_key_entry("k1"))
+    async with codec_server_if_encrypted(settings) as endpoint:
+        assert endpoint == f"http://127.0.0.1:{settings.codec_port}"
+        preflight = {"Origin": "http://localhost:18999", "Access-Control-Request-Method": "POST"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.options(f"{endpoint}/decode", headers=preflight) as response,
+        ):
+            assert response.status == 200
+    # Stopped on exit: the port is free again.
+    runner = await start_codec_server(settings)
+    await runner.cleanup()

@@ -8,9 +8,9 @@ configured UI origins get CORS headers (default: the local UI on
 every encode/decode call when set, and it binds to loopback unless
 `TTAI_CODEC_HOST` says otherwise.
 
-Run it with `python -m ttai.codec_server`; the local stack starts it itself
-(`start_codec_server`) and passes `codec_endpoint(settings)` to the dev
-server's `--ui-codec-endpoint` when encryption is on.
+Run it with `python -m ttai.codec_server`; the local stack runs it itself
+(`codec_server_if_encrypted`) and passes its endpoint to the dev server's
+`--ui-codec-endpoint` when encryption is on.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import hmac
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 
 from aiohttp import hdrs, web
 from google.protobuf import json_format
@@ -148,6 +149,23 @@ async def start_codec_server(
         extra={"endpoint": codec_endpoint(settings), "token_required": token is not None},
     )
     return runner
+
+
+@asynccontextmanager
+async def codec_server_if_encrypted(settings: Settings) -> AsyncIterator[str | None]:
+    """For the local stack: serve the codec while encryption is configured.
+
+    Yields the endpoint for `--ui-codec-endpoint`, or None when encryption is off.
+    """
+    codec = codec_from_env()
+    if codec is None:
+        yield None
+        return
+    runner = await start_codec_server(settings, codec)
+    try:
+        yield codec_endpoint(settings)
+    finally:
+        await runner.cleanup()
 
 
 async def _serve() -> None:
