@@ -1,0 +1,138 @@
+"""Re-record the screener's replay histories (on purpose, after a deliberate change).
+
+    .venv/bin/python tests/histories/record_screener.py
+
+Runs each case on a throw-away dev server (in memory, free port; the server
+is told to suggest continue-as-new after 40 events so one case spans runs)
+with the real workflow code and the fake activities of the workflow tests,
+and writes tests/histories/<WorkflowType>-<case>.json.
+tests/test_screener_replay.py replays them: a workflow change that would
+break screens already in flight fails there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from temporalio import activity  # noqa: E402
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle  # noqa: E402
+
+from tests.test_screener_workflow import FakeScreenerActivities, TimedAnalysis  # noqa: E402
+from ttai.models.screener import (  # noqa: E402
+    ScreenInput,
+    ScreenProgress,
+    WatchlistCommand,
+    WatchlistCommandResult,
+)
+from ttai.stack.ports import free_port  # noqa: E402
+from ttai.stack.temporal_server import TemporalDevServer  # noqa: E402
+from ttai.temporal_client import data_converter  # noqa: E402
+from worker import build_worker  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+TASK_QUEUE = "record-screener"
+
+
+class FakeWatchlists(FakeScreenerActivities):
+    @activity.defn(name="watchlist_command")
+    async def watchlist_command(self, request: WatchlistCommand) -> WatchlistCommandResult:
+        return WatchlistCommandResult(symbols=self.watchlists.get(request.name or "", []))
+
+
+def workflow_id(case: str) -> str:
+    """The ID a case runs under; the replay test derives it from the file name
+    (`<case>.json`, or `<case>.runN.json` for an earlier run)."""
+    return f"record-{case}"
+
+
+async def save(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    history = await handle.fetch_history()
+    (HERE / f"{name}.json").write_text(history.to_json())
+    print("wrote", f"{name}.json")
+
+
+async def record(client: Client) -> None:
+    analysis = TimedAnalysis(
+        blocked=frozenset({"NVDA", "AMZN"}),
+        charts={"TSLA": "reject"},
+        unknown=frozenset({"XYZ"}),
+    )
+    screener = FakeWatchlists({"mine": ["KO", "PFE", "XYZ"]})
+    fakes = analysis.all() + screener.all()
+    async with build_worker(client, None, TASK_QUEUE, activities=fakes):
+
+        async def start(case: str, request: Any) -> WorkflowHandle[Any, Any]:
+            return await client.start_workflow(
+                "ScreenerWorkflow", request, id=workflow_id(case), task_queue=TASK_QUEUE
+            )
+
+        case = "ScreenerWorkflow-ranked-with-failure"
+        handle = await start(
+            case, ScreenInput(symbols=["AAPL", "XYZ", "TSLA", "KO"], top_n=2, notify=True)
+        )
+        await handle.result()
+        await save(handle, case)
+
+        case = "ScreenerWorkflow-watchlist"
+        handle = await start(case, ScreenInput(watchlist="mine", max_concurrent=2))
+        await handle.result()
+        await save(handle, case)
+
+        symbols = ["AAPL", "MSFT", "KO", "PFE", "JPM", "XOM", "BAC", "WMT"]
+        case = "ScreenerWorkflow-continued"
+        handle = await start(case, ScreenInput(symbols=symbols, max_concurrent=2))
+        await handle.result()
+        progress = await handle.query("progress", result_type=ScreenProgress)
+        assert progress.runs > 1, "expected continue-as-new"
+        await save(handle, case)
+        first = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+        await save(first, f"{case}.run1")
+
+        # NVDA and AMZN block; cancel once AAPL is done and both are running.
+        case = "ScreenerWorkflow-cancelled"
+        handle = await start(
+            case, ScreenInput(symbols=["AAPL", "NVDA", "AMZN", "META"], max_concurrent=2)
+        )
+        while True:
+            progress = await handle.query("progress", result_type=ScreenProgress)
+            if progress.done >= 1 and progress.running == 2:
+                break
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        with contextlib.suppress(WorkflowFailureError):  # it ends cancelled
+            await handle.result()
+        analysis.release.set()
+        await save(handle, case)
+
+        watchlist = await client.start_workflow(
+            "WatchlistWorkflow",
+            WatchlistCommand(action="show", name="mine"),
+            id=workflow_id("WatchlistWorkflow-show"),
+            task_queue=TASK_QUEUE,
+        )
+        await watchlist.result()
+        await save(watchlist, "WatchlistWorkflow-show")
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with TemporalDevServer(
+            log_path=Path(tmp) / "temporal.log",
+            port=free_port(),
+            dynamic_config={"limit.historyCount.suggestContinueAsNew": 40},
+            port_env_var=None,
+        ) as server:
+            client = await Client.connect(server.address, data_converter=data_converter())
+            await record(client)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
