@@ -23,6 +23,8 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from ttai import telemetry
+from ttai.bootstrap import bootstrap
+from ttai.broker import BrokerError
 from ttai.config import Settings
 from ttai.services import Services, open_services
 from ttai.temporal_client import connect
@@ -81,15 +83,29 @@ async def run_until_signalled(worker: Worker) -> None:
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task-queue", help="default: TTAI_TASK_QUEUE or 'ttai'")
+    parser.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="also start the monitors and apply the report schedules (idempotent)",
+    )
     args = parser.parse_args(argv)
     telemetry.configure_logging()
     settings = Settings.from_env()
-    task_queue = args.task_queue or settings.task_queue
+    if args.task_queue:
+        settings = settings.model_copy(update={"task_queue": args.task_queue})
     if not settings.database_url:
         parser.error("DATABASE_URL is not set (make run starts a local stack and sets it)")
-    client = await connect(settings, runtime=telemetry.worker_runtime(settings))
-    async with open_services(settings, settings.database_url) as services:
-        await run_until_signalled(build_worker(client, services, task_queue))
+    try:
+        client = await connect(settings, runtime=telemetry.worker_runtime(settings))
+        async with open_services(settings, settings.database_url) as services:
+            worker = build_worker(client, services, settings.task_queue)
+            if args.bootstrap:
+                await bootstrap(client, settings)
+            await run_until_signalled(worker)
+    except (RuntimeError, OSError, BrokerError) as err:
+        # Unreachable server, taken port, bad credentials: one line, not a traceback.
+        logger.error("worker cannot start: %s", err)
+        return 2
     return 0
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from ttai import telemetry
 from ttai.broker import Broker
 from ttai.broker.factory import open_broker
 from ttai.config import Settings
@@ -38,11 +39,12 @@ async def open_services(
         await migrate(pool)
         own_broker = broker is None
         broker = broker or await open_broker(settings, pool)
+        traced_broker = telemetry.traced(broker, "broker")
         try:
             yield Services(
                 settings=settings,
                 pool=pool,
-                broker=broker,
+                broker=traced_broker,
                 outbox=Outbox(pool, channels_from_urls(settings.notify_urls)),
             )
         finally:

@@ -6,6 +6,8 @@ import json
 
 import asyncpg
 
+from ttai import telemetry
+
 
 async def init_connection(conn: asyncpg.Connection) -> None:
     """Decode json/jsonb to Python values and encode Python values to JSON text."""
@@ -17,5 +19,10 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init_connection
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        # Each query a child span of the activity that made it (SQL text only).
+        connection_class=telemetry.TracedConnection,
     )
