@@ -1,6 +1,6 @@
 """Screen benchmark: the seed's in-process asyncio design against ScreenerWorkflow.
 
-    .venv/bin/python bench/screener.py                    # 100 and 500 symbols, 5 at once
+    .venv/bin/python bench/screener.py      # 100 and 500 symbols, 5 and 50 at once
     .venv/bin/python bench/screener.py --sizes 100 --max-concurrent 20
 
 Starts its own stack on free ports in a temporary folder: a private PostgreSQL
@@ -58,6 +58,7 @@ from worker import build_worker
 
 @dataclass(frozen=True)
 class Timing:
+    max_concurrent: int
     symbols: int
     in_process: float
     temporal: float
@@ -66,7 +67,8 @@ class Timing:
         overhead_ms = (self.temporal - self.in_process) / self.symbols * 1000
         n = self.symbols
         return (
-            f"{n:>7} | {self.in_process:>8.2f} s {n / self.in_process:>7.1f}/s"
+            f"{self.max_concurrent:>10} | {n:>7}"
+            f" | {self.in_process:>8.2f} s {n / self.in_process:>7.1f}/s"
             f" | {self.temporal:>8.2f} s {n / self.temporal:>7.1f}/s"
             f" | {self.temporal / self.in_process:>5.1f}x | {overhead_ms:>7.1f} ms"
         )
@@ -136,6 +138,22 @@ async def screen_temporal(
     return time.perf_counter() - start, result
 
 
+async def compare(
+    services: Services,
+    market: SimulatedMarket,
+    client: Client,
+    task_queue: str,
+    bound: int,
+    size: int,
+) -> Timing:
+    symbols = market.symbols[:size]
+    in_process = await screen_in_process(services, symbols, bound)
+    temporal, result = await screen_temporal(client, task_queue, symbols, bound)
+    if result.analysed + result.failed != size:
+        raise SystemExit(f"screen of {size} finished only {result.analysed + result.failed}")
+    return Timing(bound, size, in_process, temporal)
+
+
 def _config_value(item: str) -> tuple[str, object]:
     key, _, value = item.partition("=")
     return key, json.loads(value)
@@ -144,7 +162,7 @@ def _config_value(item: str) -> tuple[str, object]:
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500])
-    parser.add_argument("--max-concurrent", type=int, default=5)
+    parser.add_argument("--max-concurrent", type=int, nargs="+", default=[5, 50])
     parser.add_argument("--seed", type=int, default=7, help="simulated market seed")
     parser.add_argument(
         "--server-config",
@@ -176,20 +194,19 @@ async def main(argv: list[str] | None = None) -> int:
                 timings: list[Timing] = []
                 async with build_worker(client, services, task_queue):
                     # Warm both paths (imports, caches of the simulated market).
-                    warm = market.symbols[: args.max_concurrent]
-                    await screen_in_process(services, warm, args.max_concurrent)
-                    await screen_temporal(client, task_queue, warm, args.max_concurrent)
-                    for size in args.sizes:
-                        symbols = market.symbols[:size]
-                        in_process = await screen_in_process(services, symbols, args.max_concurrent)
-                        temporal, result = await screen_temporal(
-                            client, task_queue, symbols, args.max_concurrent
-                        )
-                        if result.analysed + result.failed != size:
-                            raise SystemExit(f"screen of {size} finished only {result.analysed}")
-                        timings.append(Timing(size, in_process, temporal))
-    print(f"max_concurrent={args.max_concurrent}, simulated market seed {args.seed}")
-    print("symbols |   in-process (asyncio)  |   ScreenerWorkflow      | ratio | overhead/symbol")
+                    warm = market.symbols[:10]
+                    await screen_in_process(services, warm, 5)
+                    await screen_temporal(client, task_queue, warm, 5)
+                    for bound in args.max_concurrent:
+                        for size in args.sizes:
+                            timings.append(
+                                await compare(services, market, client, task_queue, bound, size)
+                            )
+    print(f"simulated market seed {args.seed}; overhead = (Temporal - in-process) / symbols")
+    print(
+        "concurrent | symbols |   in-process (asyncio)  |   ScreenerWorkflow      "
+        "| ratio | overhead/symbol"
+    )
     for timing in timings:
         print(timing.row())
     return 0
