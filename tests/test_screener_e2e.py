@@ -90,7 +90,14 @@ async def test_500_symbol_watchlist_screen(
         )
         result = await handle.result()
         progress = await handle.query("progress", result_type=ScreenProgress)
+        first_run = client.get_workflow_handle(screen_id, run_id=handle.first_execution_run_id)
+        histories = [await first_run.fetch_history(), await handle.fetch_history()]
 
+    # Each run stays under the server's continue-as-new suggestion (4,096
+    # events, 4 MiB) that SYMBOLS_PER_RUN was sized for.
+    for history in histories:
+        assert len(history.events) < 4096
+        assert len(history.to_json()) < 4 * 1024 * 1024
     assert (result.status, result.watchlist, result.total) == ("completed", "sp500", SP500_SIZE)
     assert result.failed == 0 and result.analysed == SP500_SIZE
     # 500 symbols at 250 per run: the screen continued as new once.
