@@ -32,6 +32,7 @@ from ttai.models.market import (
     Quote,
 )
 from ttai.models.notifications import Notification
+from ttai.notify.channels import Channel
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
 from ttai.temporal_client import data_converter
@@ -128,7 +129,7 @@ class RecordingChannel:
 
 
 def monitor_worker(
-    client: Client, pool: asyncpg.Pool, broker: ScriptedBroker, channel: RecordingChannel, tq: str
+    client: Client, pool: asyncpg.Pool, broker: ScriptedBroker, channel: Channel, tq: str
 ) -> Worker:
     services = Services(
         settings=Settings(), pool=pool, broker=broker, outbox=Outbox(pool, [channel])

@@ -12,6 +12,7 @@ import importlib
 COMMAND_MODULES = [
     "ttai.cli.analysis",
     "ttai.cli.broker",
+    "ttai.cli.monitors",
     "ttai.cli.schedules",
     "ttai.cli.screen",
 ]
