@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import classified_errors
 from ttai import telemetry
 from ttai.db.screens import ScreenStore
-from ttai.db.watchlists import WatchlistStore, WatchlistTooLarge
+from ttai.db.watchlists import WatchlistStore
 from ttai.models.notifications import Notification, NotifyResult
 from ttai.models.screener import (
     MAX_SCREEN_SYMBOLS,
@@ -55,26 +56,29 @@ class ScreenerActivities:
 
     @activity.defn(name="resolve_watchlist")
     async def resolve_watchlist(self, request: WatchlistRequest) -> WatchlistSymbols:
-        await self._seed()
-        symbols = await self._watchlists.symbols(request.name)
-        if symbols is None:
-            raise _not_found(request.name)
-        if not symbols:
-            raise ApplicationError(
-                f"watchlist {request.name!r} is empty", type="InvalidInput", non_retryable=True
-            )
-        if len(symbols) > MAX_SCREEN_SYMBOLS:
-            raise ApplicationError(
-                f"watchlist {request.name!r} has {len(symbols)} symbols; "
-                f"a screen takes at most {MAX_SCREEN_SYMBOLS}",
-                type="InvalidInput",
-                non_retryable=True,
-            )
-        return WatchlistSymbols(name=request.name, symbols=symbols)
+        # Bad stored data (an empty or oversized list, an invalid symbol) is
+        # InvalidInput: retrying cannot fix it.
+        with classified_errors():
+            await self._seed()
+            symbols = await self._watchlists.symbols(request.name)
+            if symbols is None:
+                raise _not_found(request.name)
+            if not symbols:
+                raise ValueError(f"watchlist {request.name!r} is empty")
+            if len(symbols) > MAX_SCREEN_SYMBOLS:
+                raise ValueError(
+                    f"watchlist {request.name!r} has {len(symbols)} symbols; "
+                    f"a screen takes at most {MAX_SCREEN_SYMBOLS}"
+                )
+            return WatchlistSymbols(name=request.name, symbols=symbols)
 
     @activity.defn(name="watchlist_command")
     async def watchlist_command(self, request: WatchlistCommand) -> WatchlistCommandResult:
-        await self._seed()
+        with classified_errors():  # WatchlistTooLarge is a ValueError: InvalidInput
+            await self._seed()
+            return await self._command(request)
+
+    async def _command(self, request: WatchlistCommand) -> WatchlistCommandResult:
         name = request.name
         if request.action == "list":
             return WatchlistCommandResult(watchlists=await self._watchlists.list())
@@ -85,10 +89,7 @@ class ScreenerActivities:
                 raise _not_found(name)
             return WatchlistCommandResult(symbols=symbols)
         if request.action == "add":
-            try:
-                added, symbols = await self._watchlists.add(name, request.symbols)
-            except WatchlistTooLarge as err:
-                raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from err
+            added, symbols = await self._watchlists.add(name, request.symbols)
             return WatchlistCommandResult(symbols=symbols, changed=added)
         if not request.symbols:
             if not await self._watchlists.delete(name):

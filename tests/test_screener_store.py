@@ -98,7 +98,14 @@ async def test_resolve_errors_are_non_retryable(db_pool: asyncpg.Pool) -> None:
     await WatchlistStore(db_pool).remove("empty", ["KO"])
     with pytest.raises(ApplicationError, match="is empty") as empty:
         await acts.resolve_watchlist(WatchlistRequest(name="empty"))
-    assert empty.value.non_retryable
+    assert (empty.value.type, empty.value.non_retryable) == ("InvalidInput", True)
+    # A symbol written around the API (bad stored data) is not retried either.
+    await db_pool.execute(
+        "INSERT INTO watchlist_symbols (watchlist, symbol) VALUES ('empty', 'b@d')"
+    )
+    with pytest.raises(ApplicationError) as invalid:
+        await acts.resolve_watchlist(WatchlistRequest(name="empty"))
+    assert (invalid.value.type, invalid.value.non_retryable) == ("InvalidInput", True)
 
 
 async def test_watchlist_command(db_pool: asyncpg.Pool) -> None:
@@ -113,6 +120,14 @@ async def test_watchlist_command(db_pool: asyncpg.Pool) -> None:
     assert [w.name for w in listed.watchlists] == ["default", "mine"]
     deleted = await acts.watchlist_command(WatchlistCommand(action="remove", name="mine"))
     assert deleted.deleted
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    many = [a + b + c for a in letters for b in letters for c in letters]
+    await acts.watchlist_command(WatchlistCommand(action="add", name="big", symbols=many[:2000]))
+    with pytest.raises(ApplicationError) as too_large:
+        await acts.watchlist_command(
+            WatchlistCommand(action="add", name="big", symbols=many[2000:2001])
+        )
+    assert (too_large.value.type, too_large.value.non_retryable) == ("InvalidInput", True)
     for command in (
         WatchlistCommand(action="show", name="mine"),
         WatchlistCommand(action="remove", name="mine"),
