@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from temporalio.client import Client
@@ -62,16 +64,32 @@ class Timing:
     symbols: int
     in_process: float
     temporal: float
+    worker_cpu: float = 0.0  # this process (worker + client) during the Temporal run
+    server_cpu: float = 0.0  # the dev server process during the Temporal run
 
     def row(self) -> str:
-        overhead_ms = (self.temporal - self.in_process) / self.symbols * 1000
         n = self.symbols
+        overhead_ms = (self.temporal - self.in_process) / n * 1000
         return (
             f"{self.max_concurrent:>10} | {n:>7}"
             f" | {self.in_process:>8.2f} s {n / self.in_process:>7.1f}/s"
             f" | {self.temporal:>8.2f} s {n / self.temporal:>7.1f}/s"
             f" | {self.temporal / self.in_process:>5.1f}x | {overhead_ms:>7.1f} ms"
+            f" | {self.worker_cpu / n * 1000:>6.1f} / {self.server_cpu / n * 1000:>6.1f} ms"
         )
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def dev_server_process() -> psutil.Process:
+    """The `temporal server start-dev` child of this process."""
+    for child in psutil.Process().children(recursive=True):
+        if child.name() == "temporal":
+            return child
+    raise RuntimeError("no temporal dev server among this process's children")
 
 
 async def analyse_in_process(
@@ -148,10 +166,13 @@ async def compare(
 ) -> Timing:
     symbols = market.symbols[:size]
     in_process = await screen_in_process(services, symbols, bound)
+    me, server = psutil.Process(), dev_server_process()
+    worker_before, server_before = cpu_seconds(me), cpu_seconds(server)
     temporal, result = await screen_temporal(client, task_queue, symbols, bound)
+    worker_cpu, server_cpu = cpu_seconds(me) - worker_before, cpu_seconds(server) - server_before
     if result.analysed + result.failed != size:
         raise SystemExit(f"screen of {size} finished only {result.analysed + result.failed}")
-    return Timing(bound, size, in_process, temporal)
+    return Timing(bound, size, in_process, temporal, worker_cpu, server_cpu)
 
 
 def _config_value(item: str) -> tuple[str, object]:
@@ -202,10 +223,13 @@ async def main(argv: list[str] | None = None) -> int:
                             timings.append(
                                 await compare(services, market, client, task_queue, bound, size)
                             )
-    print(f"simulated market seed {args.seed}; overhead = (Temporal - in-process) / symbols")
+    print(
+        f"simulated market seed {args.seed}; overhead = (Temporal - in-process) / symbols; "
+        "CPU per symbol during the Temporal run: worker process / dev server"
+    )
     print(
         "concurrent | symbols |   in-process (asyncio)  |   ScreenerWorkflow      "
-        "| ratio | overhead/symbol"
+        "| ratio | overhead/symbol | CPU/symbol worker / server"
     )
     for timing in timings:
         print(timing.row())
