@@ -21,11 +21,14 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from tests.test_monitors_fakes import RecordingChannel, ScriptedBroker, monitor_worker
+from tests.test_monitors_worker_process import wall_clock
 from ttai.bootstrap_monitors import MONITOR_TYPES, ensure_monitors
 from ttai.config import PROJECT_ROOT, Settings
 from ttai.models.alerts import AddAlertInput, AlertRule, AlertRuleSpec
 from ttai.models.monitors import MonitorInput, MonitorStatus
 from ttai.temporal_client import data_converter
+from workflows.monitors import PriceAlertMonitorWorkflow
 
 WORKER_SCRIPT = Path(__file__).with_name("test_monitors_worker_process.py")
 INPUTS = {
@@ -168,3 +171,39 @@ async def test_killed_workers_resume_monitors_without_duplicate_notifications(
         described = await client.get_workflow_handle(workflow_id).describe()
         assert described.status == WorkflowExecutionStatus.RUNNING
         await client.get_workflow_handle(workflow_id).cancel()
+
+
+async def test_suggested_continue_as_new_carries_state(
+    make_dev_server: Callable[..., Awaitable[object]], db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    # The server suggests continue-as-new after 20 events (about two checks).
+    server = await make_dev_server(dynamic_config={"limit.historyCount.suggestContinueAsNew": 20})
+    client = await Client.connect(server.address, data_converter=data_converter())  # type: ignore[attr-defined]
+    broker = ScriptedBroker({"AAPL": lambda _: 100.0}, clock=wall_clock)
+    async with monitor_worker(client, db_pool, broker, RecordingChannel(), task_queue):
+        handle = await client.start_workflow(
+            PriceAlertMonitorWorkflow.run,
+            MonitorInput(hours="always", interval_seconds=3600),
+            id=f"price-{task_queue}",
+            task_queue=task_queue,
+        )
+        first_run = handle.first_execution_run_id
+        rule = AlertRuleSpec(symbol="AAPL", condition="crosses_up", threshold=110)
+        await handle.execute_update(PriceAlertMonitorWorkflow.add_alert, AddAlertInput(rule=rule))
+        await handle.signal(PriceAlertMonitorWorkflow.pause)
+        for _ in range(6):  # each check_now is one check, even while paused
+            before = (await handle.query(PriceAlertMonitorWorkflow.status)).state.iterations
+            await handle.signal(PriceAlertMonitorWorkflow.check_now)
+
+            async def checked(before: int = before) -> bool:
+                status = await handle.query(PriceAlertMonitorWorkflow.status)
+                return status.state.iterations > before
+
+            await eventually(checked, "a requested check")
+        status: MonitorStatus = await handle.query(PriceAlertMonitorWorkflow.status)
+        assert status.state.runs >= 3, "the server's suggestion was followed"
+        assert status.history_length < 40
+        assert status.state.paused and status.state.iterations == 7
+        assert status.state.last_prices == {"AAPL": 100.0}
+        assert (await handle.describe()).run_id != first_run
+        await handle.cancel()
