@@ -142,9 +142,10 @@ def _time(value: datetime | None) -> str:
 
 
 async def status_command(args: argparse.Namespace) -> int:
+    ids = _ids(args.name)
     client = await client_from(args)
     statuses: list[MonitorStatus] = []
-    for workflow_id in _ids(args.name):
+    for workflow_id in ids:
         handle = _handle(client, workflow_id)
         statuses.append(
             await _call(workflow_id, lambda h=handle: h.query("status", result_type=MonitorStatus))
@@ -173,8 +174,9 @@ async def status_command(args: argparse.Namespace) -> int:
 
 
 async def steer_command(args: argparse.Namespace) -> int:
+    ids = _ids(args.name)
     client = await client_from(args)
-    for workflow_id in _ids(args.name):
+    for workflow_id in ids:
         handle = _handle(client, workflow_id)
         if args.action == "stop":
             await _call(workflow_id, handle.cancel)
