@@ -74,7 +74,7 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
     def iv_rank(at: datetime) -> float:
         return 70.0 if at >= et(wed, 9, 45) else 40.0
 
-    broker = ScriptedBroker({"AAPL": aapl}, iv_ranks={"AAPL": iv_rank})
+    broker = ScriptedBroker({"AAPL": aapl, "MSFT": lambda _: 400.0}, iv_ranks={"AAPL": iv_rank})
     channel = RecordingChannel()
     await env.sleep(et(monday - timedelta(days=1), 12) - await env.get_current_time())
 
@@ -91,6 +91,7 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
         "iv": {"condition": "iv_rank_above", "threshold": 60},
         "never": {"condition": "price_below", "threshold": 90},
         "expired": {"condition": "price_above", "threshold": 105, "expires_at": et(tue, 10)},
+        "msft": {"symbol": "MSFT", "condition": "price_below", "threshold": 1},
     }
     expected = {
         "cross_once": [et(tue, 11)],
@@ -101,6 +102,7 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
         "iv": [et(wed, 10)],
         "never": [],
         "expired": [],
+        "msft": [],
     }
 
     async with monitor_worker(env.client, db_pool, broker, channel, task_queue):
@@ -114,7 +116,7 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
         for name, spec in rules.items():
             created: AlertRule = await handle.execute_update(
                 PriceAlertMonitorWorkflow.add_alert,
-                AddAlertInput(rule=AlertRuleSpec.model_validate({"symbol": "AAPL", **spec})),
+                AddAlertInput(rule=AlertRuleSpec.model_validate({"symbol": "AAPL"} | spec)),
             )
             ids[name] = created.alert_id
         await env.sleep(et(next_mon, 11, 45) - await env.get_current_time())
@@ -153,7 +155,9 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
     # Every check made one batched quote call; none ran on the holiday or after 13:00 Friday.
     checks_per_day = {monday: 13, tue: 13, wed: 13, fri: 7, next_mon: 5}  # 09:30 ... every 30 min
     assert result.state.iterations == sum(checks_per_day.values())
-    assert len(broker.quote_calls) == result.state.iterations + len(rules)  # + symbol checks
+    # + one call per add_alert (its symbol check); every check asks for both symbols at once.
+    assert len(broker.quote_calls) == result.state.iterations + len(rules)
+    assert broker.quote_calls[len(rules) :] == [["AAPL", "MSFT"]] * result.state.iterations
     assert result.state.triggers == total and result.state.errors == 0
-    assert status.state.last_prices == {"AAPL": 131.0}
+    assert status.state.last_prices == {"AAPL": 131.0, "MSFT": 400.0}
     assert result.stopped_at >= et(next_mon, 11, 45)
