@@ -86,6 +86,13 @@ CALENDAR_STEP: dict[str, Any] = {
 }
 
 
+# Signals and queries take an optional input: `temporal workflow signal --name
+# pause` with no --input works, and the exported schemas still describe it.
+NO_INPUT = SteeringSignal()
+NO_QUERY = StatusQuery()
+ALL_ACTIVE = ListAlertsInput()
+
+
 def _cause(err: BaseException) -> str:
     """The innermost message: 'unknown symbol: ZZZZ', not 'Activity task failed'."""
     while err.__cause__ is not None:
@@ -121,15 +128,15 @@ class MonitorLoop:
         self._wake = True
 
     @workflow.signal(name="pause")
-    def pause(self, signal: SteeringSignal | None = None) -> None:
+    def pause(self, signal: SteeringSignal = NO_INPUT) -> None:
         self._steer(paused=True)
 
     @workflow.signal(name="resume")
-    def resume(self, signal: SteeringSignal | None = None) -> None:
+    def resume(self, signal: SteeringSignal = NO_INPUT) -> None:
         self._steer(paused=False)
 
     @workflow.signal(name="check_now")
-    def check_now(self, signal: SteeringSignal | None = None) -> None:
+    def check_now(self, signal: SteeringSignal = NO_INPUT) -> None:
         """One check at once, even while paused or outside market hours."""
         self._check_requested = True
         self._wake = True
@@ -149,7 +156,7 @@ class MonitorLoop:
             )
 
     @workflow.query(name="status")
-    def status(self, query: StatusQuery | None = None) -> MonitorStatus:
+    def status(self, query: StatusQuery = NO_QUERY) -> MonitorStatus:
         return MonitorStatus(
             workflow_type=workflow.info().workflow_type,
             state=self._state.model_copy(update={"check_requested": self._check_requested}),
@@ -381,9 +388,9 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
             raise ApplicationError(_cause(err), type="InvalidAlert") from err
 
     @workflow.update(name="list_alerts")
-    async def list_alerts(self, request: ListAlertsInput | None = None) -> AlertList:
+    async def list_alerts(self, request: ListAlertsInput = ALL_ACTIVE) -> AlertList:
         return await workflow.execute_activity_method(
-            MonitorActivities.list_alerts, request or ListAlertsInput(), **UPDATE_STEP
+            MonitorActivities.list_alerts, request, **UPDATE_STEP
         )
 
 
