@@ -206,4 +206,12 @@ async def test_suggested_continue_as_new_carries_state(
         assert status.state.paused and status.state.iterations == 7
         assert status.state.last_prices == {"AAPL": 100.0}
         assert (await handle.describe()).run_id != first_run
+
+        # Updates alone (no checks: paused) also lead to a continue-as-new.
+        for _ in range(6):
+            listed = await handle.execute_update(PriceAlertMonitorWorkflow.list_alerts)
+            assert len(listed.alerts) == 1
+        later: MonitorStatus = await handle.query(PriceAlertMonitorWorkflow.status)
+        assert later.state.runs > status.state.runs and later.state.iterations == 7
+        assert later.state.paused and later.history_length < 40
         await handle.cancel()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -350,26 +351,26 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
             f"{len(result.triggers)} fired"
         )
 
+    async def _rule_step(self, step: Callable[..., Any], request: Any, failure: str) -> Any:
+        """An activity behind an update: its failure fails the update, not the monitor."""
+        try:
+            return await workflow.execute_activity_method(step, request, **UPDATE_STEP)
+        except ActivityError as err:
+            raise ApplicationError(f"{failure}{_cause(err)}", type="InvalidAlert") from err
+        finally:
+            # Updates grow the history too: let the loop follow the suggestion now.
+            if workflow.info().is_continue_as_new_suggested():
+                self._wake = True
+
     @workflow.update(name="add_alert")
     async def add_alert(self, request: AddAlertInput) -> AlertRule:
-        try:
-            await workflow.execute_activity_method(
-                MonitorActivities.check_symbols,
-                SymbolsInput(symbols=[request.rule.symbol]),
-                **UPDATE_STEP,
-            )
-        except ActivityError as err:
-            # Fails this update only; the monitor goes on.
-            raise ApplicationError(f"alert rejected: {_cause(err)}", type="InvalidAlert") from err
-        info = workflow.info()
-        return await workflow.execute_activity_method(
-            MonitorActivities.create_alert,
-            CreateAlertInput(
-                request_id=f"{info.workflow_id}:{workflow.current_update_info().id}",  # type: ignore[union-attr]
-                spec=request.rule,
-            ),
-            **UPDATE_STEP,
+        symbols = SymbolsInput(symbols=[request.rule.symbol])
+        await self._rule_step(MonitorActivities.check_symbols, symbols, "alert rejected: ")
+        update_id = workflow.current_update_info().id  # type: ignore[union-attr]
+        create = CreateAlertInput(
+            request_id=f"{workflow.info().workflow_id}:{update_id}", spec=request.rule
         )
+        return await self._rule_step(MonitorActivities.create_alert, create, "")
 
     @add_alert.validator
     def _validate_add_alert(self, request: AddAlertInput) -> None:
@@ -380,18 +381,11 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
 
     @workflow.update(name="remove_alert")
     async def remove_alert(self, request: RemoveAlertInput) -> RemoveAlertResult:
-        try:
-            return await workflow.execute_activity_method(
-                MonitorActivities.remove_alert, request, **UPDATE_STEP
-            )
-        except ActivityError as err:
-            raise ApplicationError(_cause(err), type="InvalidAlert") from err
+        return await self._rule_step(MonitorActivities.remove_alert, request, "")
 
     @workflow.update(name="list_alerts")
     async def list_alerts(self, request: ListAlertsInput = ALL_ACTIVE) -> AlertList:
-        return await workflow.execute_activity_method(
-            MonitorActivities.list_alerts, request, **UPDATE_STEP
-        )
+        return await self._rule_step(MonitorActivities.list_alerts, request, "")
 
 
 @workflow.defn(name="PositionSyncWorkflow")
