@@ -14,12 +14,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
 from temporalio.worker import Worker
 
 from tests.analysis_fakes import FakeAnalysisActivities
 from tests.conftest import MakeDevServer
-from tests.test_screener_workflow import FakeScreenerActivities
+from tests.test_screener_workflow import FakeScreenerActivities, TimedAnalysis
 from ttai.analytics.ranking import rank, screen_entry
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
@@ -165,6 +166,47 @@ async def test_unknown_symbol_fails_only_that_symbol(
     [failure] = result.failures
     assert (failure.symbol, failure.error_type) == ("QQQQ", "UnknownSymbol")
     assert "QQQQ" in failure.reason
+
+
+async def test_cancel_stops_children_and_keeps_partial_results(
+    client: Client, task_queue: str
+) -> None:
+    # On the dev server: the time-skipping server stops skipping time for good
+    # when a started activity never completes (its workflow was cancelled).
+    analysis = TimedAnalysis(blocked=frozenset({"NVDA", "AMZN"}))
+    screener = FakeScreenerActivities()
+    symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META"]
+    fakes = analysis.all() + screener.all()
+    async with build_worker(client, None, task_queue, activities=fakes):
+        handle = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=2),
+            id=f"screen-cancel-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=ScreenResult,
+        )
+        # AAPL and MSFT finish; NVDA and AMZN hold both slots.
+        await wait_for_progress(handle, lambda p: p.done == 2 and p.running == 2)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        assert isinstance(failed.value.cause, CancelledError)
+        analysis.release.set()  # let the abandoned activities end before the worker stops
+
+        described = await handle.describe()
+        assert described.status == WorkflowExecutionStatus.CANCELED
+        for symbol in ("NVDA", "AMZN"):
+            child = await client.get_workflow_handle(f"{handle.id}/{symbol}").describe()
+            assert child.status == WorkflowExecutionStatus.CANCELED
+        partial = await handle.query("result_so_far", result_type=ScreenResult)
+        progress = await handle.query("progress", result_type=ScreenProgress)
+
+    assert (partial.status, partial.analysed, partial.failed) == ("cancelled", 2, 0)
+    assert sorted(e.symbol for e in partial.top) == ["AAPL", "MSFT"]
+    assert (progress.status, progress.done, progress.running) == ("cancelled", 2, 0)
+    assert list(screener.saved.values()) == [partial]
+    # GOOGL and META never started.
+    assert {s for _, s in analysis.events} == {"AAPL", "MSFT", "NVDA", "AMZN"}
 
 
 async def test_continues_as_new_when_the_server_suggests(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,11 +12,10 @@ import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
-    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
 )
-from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.analysis_fakes import FakeAnalysisActivities
@@ -282,56 +280,3 @@ async def test_bad_raw_input_fails_at_once(
     with pytest.raises(WorkflowFailureError):
         await run_screen(time_skipping_env, task_queue, analysis, screener, raw)
     assert not analysis.calls and not screener.saved
-
-
-async def wait_for(
-    handle: WorkflowHandle[Any, Any], done: Callable[[ScreenProgress], bool]
-) -> ScreenProgress:
-    deadline = time.monotonic() + 30
-    while True:
-        progress = await handle.query("progress", result_type=ScreenProgress)
-        if done(progress):
-            return progress
-        assert time.monotonic() < deadline, f"screen stuck at {progress}"
-        await asyncio.sleep(0.05)
-
-
-async def test_cancel_stops_children_and_keeps_partial_results(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    env = time_skipping_env
-    analysis = TimedAnalysis(blocked=frozenset({"NVDA", "AMZN"}))
-    screener = FakeScreenerActivities()
-    symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META"]
-    async with build_worker(
-        env.client, None, task_queue, activities=analysis.all() + screener.all()
-    ):
-        handle = await env.client.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=2),
-            id=screen_id(),
-            task_queue=task_queue,
-            result_type=ScreenResult,
-        )
-        # AAPL and MSFT finish; NVDA and AMZN hold both slots.
-        await wait_for(handle, lambda p: p.done == 2 and p.running == 2)
-        await handle.cancel()
-        with pytest.raises(WorkflowFailureError) as failed:
-            await handle.result()
-        assert isinstance(failed.value.cause, CancelledError)
-        analysis.release.set()  # let the abandoned activities end before the worker stops
-
-        described = await handle.describe()
-        assert described.status == WorkflowExecutionStatus.CANCELED
-        for symbol in ("NVDA", "AMZN"):
-            child = await env.client.get_workflow_handle(f"{handle.id}/{symbol}").describe()
-            assert child.status == WorkflowExecutionStatus.CANCELED
-        partial = await handle.query("result_so_far", result_type=ScreenResult)
-        progress = await handle.query("progress", result_type=ScreenProgress)
-
-    assert (partial.status, partial.analysed, partial.failed) == ("cancelled", 2, 0)
-    assert sorted(e.symbol for e in partial.top) == ["AAPL", "MSFT"]
-    assert (progress.status, progress.done, progress.running) == ("cancelled", 2, 0)
-    assert list(screener.saved.values()) == [partial]
-    # GOOGL and META never started.
-    assert {s for _, s in analysis.events} == {"AAPL", "MSFT", "NVDA", "AMZN"}
