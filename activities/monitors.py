@@ -134,9 +134,8 @@ class MonitorActivities:
     async def market_sessions(self, request: SessionsInput) -> SessionsResult:
         """Trading windows of the NYSE days in [start, start + days)."""
         end = request.start + timedelta(days=request.days - 1)
-        # _window: the calendar's own regular/extended window rule (not re-derived here).
         windows = [
-            market_calendar._window(s, request.hours)
+            market_calendar.trading_window(s, request.hours)
             for s in market_calendar.sessions(request.start, end)
         ]
         return SessionsResult(windows=[SessionWindow(open=o, close=c) for o, c in windows])

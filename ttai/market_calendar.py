@@ -65,9 +65,9 @@ def session_on(day: date) -> Session | None:
     return found[0] if found else None
 
 
-def _window(session: Session, hours: Hours) -> tuple[datetime, datetime]:
+def trading_window(session: Session, hours: Hours) -> tuple[datetime, datetime]:
+    """When `session` trades: the regular session, or 04:00 ET to 4 h after the close."""
     if hours == "extended":
-        # Pre-market from 04:00 ET; post-market until 4 h after the close.
         pre = datetime.combine(session.day, time(4, 0), NEW_YORK).astimezone(UTC)
         return pre, session.close + timedelta(hours=4)
     return session.open, session.close
@@ -77,7 +77,7 @@ def is_open(at: datetime, hours: Hours = "regular") -> bool:
     session = session_on(at.astimezone(NEW_YORK).date())
     if session is None:
         return False
-    start, end = _window(session, hours)
+    start, end = trading_window(session, hours)
     return start <= at < end
 
 
@@ -87,7 +87,7 @@ def next_open(after: datetime, hours: Hours = "regular") -> datetime:
         return after
     local = after.astimezone(NEW_YORK).date()
     for s in sessions(local, local + timedelta(days=15)):
-        start, _ = _window(s, hours)
+        start, _ = trading_window(s, hours)
         if start > after:
             return start
     raise LookupError(f"no NYSE session within 15 days after {after.isoformat()}")
