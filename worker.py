@@ -28,7 +28,7 @@ from ttai.broker import BrokerError
 from ttai.config import Settings
 from ttai.services import Services, open_services
 from ttai.temporal_client import connect
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 
 logger = logging.getLogger("ttai.worker")
 

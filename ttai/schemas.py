@@ -40,7 +40,7 @@ def _pairs(prefix: str, arg_types: list[Any] | None, ret_type: Any) -> dict[str,
 
 def collect() -> dict[str, dict[str, Any]]:
     """{"AnalysisWorkflow/run.input.json": schema, ...}"""
-    from workflows import ALL_WORKFLOWS
+    from workflows.registry import ALL_WORKFLOWS
 
     files: dict[str, dict[str, Any]] = {}
     for cls in ALL_WORKFLOWS:

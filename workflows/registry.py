@@ -1,0 +1,19 @@
+"""Every workflow the worker hosts. Type names are part of the public contract.
+
+Kept out of `workflows/__init__.py` on purpose: the sandbox re-imports a
+workflow's module (and so its package `__init__`) for every workflow run, and
+importing all workflow modules there cost each analysis ~6 ms of CPU.
+"""
+
+from workflows.analysis import AnalysisWorkflow
+from workflows.monitors import MONITOR_WORKFLOWS
+from workflows.reports import REPORT_WORKFLOWS
+from workflows.screener import ScreenerWorkflow, WatchlistWorkflow
+
+ALL_WORKFLOWS: list[type] = [
+    AnalysisWorkflow,
+    *MONITOR_WORKFLOWS,
+    *REPORT_WORKFLOWS,
+    ScreenerWorkflow,
+    WatchlistWorkflow,
+]
