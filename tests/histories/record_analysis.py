@@ -51,7 +51,10 @@ async def main() -> None:
                 for case, request in CASES.items():
                     name = f"AnalysisWorkflow-{case}"
                     handle = await client.start_workflow(
-                        "AnalysisWorkflow", request, id=f"record-{name}", task_queue="record-analysis"
+                        "AnalysisWorkflow",
+                        request,
+                        id=f"record-{name}",
+                        task_queue="record-analysis",
                     )
                     await handle.result()
                     history = await handle.fetch_history()
