@@ -280,7 +280,7 @@ async def test_time_skipping_env_skips_an_hour(
 
 
 ABANDONING_SCRIPT = """
-import asyncio, sys
+import asyncio, os, signal, sys
 from pathlib import Path
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import PrivatePostgres
@@ -293,8 +293,10 @@ async def main() -> None:
     server = TemporalDevServer(log_path=state / "temporal.log", port=free_port())
     await server.start()
     postmaster = (pg.data_dir / "postmaster.pid").read_text().split()[0]
-    print(postmaster, server.pid_file.read_text().split()[0])
-    # Exits without stopping either server.
+    print(postmaster, server.pid_file.read_text().split()[0], flush=True)
+    if sys.argv[2] == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    # Otherwise exits without stopping either server.
 
 asyncio.run(main())
 """
@@ -303,19 +305,33 @@ asyncio.run(main())
 async def test_servers_never_outlive_a_process_that_forgot_to_stop_them(
     reachable_dir: Path,
 ) -> None:
-    state = reachable_dir / "state"
+    postmaster, server = await run_abandoning_script(reachable_dir / "state", "exit")
+    assert not process_alive(postmaster)
+    assert not process_alive(server)
+    await PrivatePostgres(reachable_dir / "state", port=free_port()).destroy()
+
+
+async def test_dev_server_dies_with_a_killed_parent(reachable_dir: Path) -> None:
+    postmaster, server = await run_abandoning_script(reachable_dir / "state", "sigkill")
+    # The kernel sends the parent-death signal; the server then shuts down.
+    async with asyncio.timeout(30):
+        while process_alive(server):  # noqa: ASYNC110 (another process: nothing to await)
+            await asyncio.sleep(0.1)
+    # PostgreSQL daemonizes; a later start takes it over (tested above).
+    await PrivatePostgres(reachable_dir / "state", port=free_port()).destroy()
+    assert not process_alive(postmaster)
+
+
+async def run_abandoning_script(state: Path, how: str) -> tuple[int, int]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         ABANDONING_SCRIPT,
         str(state),
+        how,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
     out, _ = await proc.communicate()
-    assert proc.returncode == 0
-    pids = [int(pid) for pid in out.split()]
-    assert len(pids) == 2
-    for pid in pids:
-        assert not process_alive(pid)
-    await PrivatePostgres(state, port=free_port()).destroy()
+    postmaster, server = (int(pid) for pid in out.split())
+    return postmaster, server
