@@ -26,8 +26,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
+from workflows.policies import step
+
 with workflow.unsafe.imports_passed_through():
-    from activities.errors import NON_RETRYABLE_TYPES
     from activities.monitors import MonitorActivities
     from ttai.models.alerts import (
         AddAlertInput,
@@ -53,27 +54,20 @@ with workflow.unsafe.imports_passed_through():
 
 # A check is retried briefly, then counted as failed: the next interval tries
 # again, so a broker outage never piles up attempts.
-CHECK_STEP: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=20),
-    "schedule_to_close_timeout": timedelta(seconds=60),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=10),
-        maximum_attempts=3,
-        non_retryable_error_types=NON_RETRYABLE_TYPES,
-    ),
-}
+CHECK_STEP = step(
+    timeout=timedelta(seconds=20),
+    total=timedelta(seconds=60),
+    attempts=3,
+    max_interval=timedelta(seconds=10),
+)
 
 # Steps behind an update: a caller is waiting, so fail fast with a clear error.
-UPDATE_STEP: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        maximum_attempts=3,
-        non_retryable_error_types=[*NON_RETRYABLE_TYPES, "UnknownAlert"],
-    ),
-}
+UPDATE_STEP = step(
+    timeout=timedelta(seconds=10),
+    attempts=3,
+    max_interval=timedelta(seconds=2),
+    also_non_retryable=["UnknownAlert"],
+)
 
 
 # The market calendar comes from a local activity, fetched three weeks at a

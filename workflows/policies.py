@@ -1,7 +1,8 @@
-"""Activity options shared by the workflows: explicit timeouts, bounded retries."""
+"""Activity options the workflows share: explicit timeouts, bounded retries."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -11,32 +12,37 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.errors import NON_RETRYABLE_TYPES
 
+
+def step(
+    *,
+    timeout: timedelta,
+    attempts: int,
+    max_interval: timedelta,
+    total: timedelta | None = None,
+    also_non_retryable: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Keyword arguments for `execute_activity`: one attempt may take `timeout`,
+    retries back off exponentially to `max_interval`, never past `attempts`."""
+    options: dict[str, Any] = {
+        "start_to_close_timeout": timeout,
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=max_interval,
+            maximum_attempts=attempts,
+            non_retryable_error_types=[*NON_RETRYABLE_TYPES, *also_non_retryable],
+        ),
+    }
+    if total is not None:
+        options["schedule_to_close_timeout"] = total
+    return options
+
+
 # Broker reads: short, retried with backoff, never forever.
-BROKER_STEP: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-        maximum_attempts=6,
-        non_retryable_error_types=NON_RETRYABLE_TYPES,
-    ),
-}
+BROKER_STEP = step(timeout=timedelta(seconds=30), attempts=6, max_interval=timedelta(seconds=30))
 
 # Database writes and deliveries: idempotent, so retried longer.
-DURABLE_STEP: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=1),
-        maximum_attempts=20,
-        non_retryable_error_types=NON_RETRYABLE_TYPES,
-    ),
-}
+DURABLE_STEP = step(timeout=timedelta(seconds=30), attempts=20, max_interval=timedelta(minutes=1))
 
-# Pure computation run as a local activity: no I/O, nothing to retry for long.
-COMPUTE_STEP: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE_TYPES),
-}
+# Pure computation run as a local activity: nothing to retry for long.
+COMPUTE_STEP = step(timeout=timedelta(seconds=10), attempts=3, max_interval=timedelta(seconds=5))
