@@ -305,21 +305,25 @@ asyncio.run(main())
 async def test_servers_never_outlive_a_process_that_forgot_to_stop_them(
     reachable_dir: Path,
 ) -> None:
-    postmaster, server = await run_abandoning_script(reachable_dir / "state", "exit")
-    assert not process_alive(postmaster)
-    assert not process_alive(server)
-    await PrivatePostgres(reachable_dir / "state", port=free_port()).destroy()
+    try:
+        postmaster, server = await run_abandoning_script(reachable_dir / "state", "exit")
+        assert not process_alive(postmaster)
+        assert not process_alive(server)
+    finally:
+        await PrivatePostgres(reachable_dir / "state", port=free_port()).destroy()
 
 
 async def test_dev_server_dies_with_a_killed_parent(reachable_dir: Path) -> None:
-    postmaster, server = await run_abandoning_script(reachable_dir / "state", "sigkill")
-    # The kernel sends the parent-death signal; the server then shuts down.
-    async with asyncio.timeout(30):
-        while process_alive(server):  # noqa: ASYNC110 (another process: nothing to await)
-            await asyncio.sleep(0.1)
-    # PostgreSQL daemonizes; a later start takes it over (tested above).
-    await PrivatePostgres(reachable_dir / "state", port=free_port()).destroy()
-    assert not process_alive(postmaster)
+    try:
+        _, server = await run_abandoning_script(reachable_dir / "state", "sigkill")
+        # The kernel sends the parent-death signal; the server then shuts down.
+        async with asyncio.timeout(30):
+            while process_alive(server):  # noqa: ASYNC110 (another process: nothing to await)
+                await asyncio.sleep(0.1)
+    finally:
+        # PostgreSQL daemonizes, so it survives; a later start takes it over
+        # (tested above), and destroy() stops it.
+        await PrivatePostgres(reachable_dir / "state", port=free_port()).destroy()
 
 
 async def run_abandoning_script(state: Path, how: str) -> tuple[int, int]:
