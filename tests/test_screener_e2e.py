@@ -186,8 +186,12 @@ async def test_cancel_stops_children_and_keeps_partial_results(
             task_queue=task_queue,
             result_type=ScreenResult,
         )
-        # AAPL and MSFT finish; NVDA and AMZN hold both slots.
+        # AAPL and MSFT finish; NVDA and AMZN hold both slots, their children
+        # started (their first activity is running): cancel reaches them.
         await wait_for_progress(handle, lambda p: p.done == 2 and p.running == 2)
+        async with asyncio.timeout(30):  # polls the fake's record: it has no event
+            while not {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failed:
             await handle.result()
