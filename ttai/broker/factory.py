@@ -8,18 +8,21 @@ import logging
 import asyncpg
 
 from ttai.broker.base import Broker
+from ttai.broker.credentials import load_credentials
 from ttai.config import Settings
 
 logger = logging.getLogger("ttai.broker")
 
 
 async def open_broker(settings: Settings, pool: asyncpg.Pool) -> Broker:
-    from ttai.broker.tastytrade import TastytradeBroker
+    credentials = load_credentials()
+    if credentials is not None:
+        # Imported only when used: the SDK and its dependencies cost a worker
+        # that runs on the simulated market ~20 MiB for nothing.
+        from ttai.broker.tastytrade import TastytradeBroker
 
-    real = TastytradeBroker.from_environment()
-    if real is not None:
         logger.info("broker: tastytrade")
-        return real
+        return TastytradeBroker(credentials)
     from ttai.broker.paper_account import PostgresPaperAccount
     from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 
