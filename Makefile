@@ -34,7 +34,7 @@ schemas: venv
 	$(PY) -m ttai.schemas
 
 bench: venv
-	@set -e; for script in bench/*.py; do \
+	@set -e; for script in bench/[!_]*.py; do \
 		[ -e "$$script" ] || continue; \
 		echo "== $$script"; $(PY) "$$script"; \
 	done

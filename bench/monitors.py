@@ -25,7 +25,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from bench._stack import bench_stack
 from ttai.bootstrap_monitors import MONITOR_TYPES, ensure_monitors
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
@@ -50,10 +50,6 @@ from ttai.models.market import Quote
 from ttai.models.monitors import MonitorInput
 from ttai.notify.outbox import NOTIFY_CHANNEL
 from ttai.services import open_services
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal_client import data_converter
 from worker import build_worker
 
 ALERT_SYMBOL = "AAPL"
@@ -148,75 +144,62 @@ async def main(argv: list[str] | None = None) -> int:
         "monitor-portfolio": args.portfolio_interval,
         "monitor-position-sync": args.sync_interval,
     }
-    with tempfile.TemporaryDirectory(prefix="ttai-bench-") as tmp:
-        state = Path(tmp)
+    async with bench_stack() as (dsn, client):
+        market = SimulatedMarket(seed=args.seed)
+        account = InMemoryPaperAccount()
+        await account.seed_if_empty(market, market.now())
+        broker = SteppedBroker(market, account)
+        task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+        settings = Settings(market_seed=args.seed, task_queue=task_queue)
         async with (
-            PrivatePostgres(state, port=free_port(), port_env_var=None) as postgres,
-            TemporalDevServer(
-                log_path=state / "temporal.log",
-                port=free_port(),
-                db_file=state / "temporal.db",
-                port_env_var=None,
-            ) as server,
+            open_services(settings, dsn, broker=broker) as services,
+            build_worker(client, services, task_queue),
         ):
-            client = await Client.connect(server.address, data_converter=data_converter())
-            market = SimulatedMarket(seed=args.seed)
-            account = InMemoryPaperAccount()
-            await account.seed_if_empty(market, market.now())
-            broker = SteppedBroker(market, account)
-            task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-            settings = Settings(market_seed=args.seed, task_queue=task_queue)
-            async with (
-                open_services(settings, postgres.dsn, broker=broker) as services,
-                build_worker(client, services, task_queue),
-            ):
-                baseline_rss = psutil.Process().memory_info().rss  # worker up, no monitors yet
-                await ensure_monitors(
-                    client,
-                    settings,
-                    inputs={
-                        workflow_id: MonitorInput(
-                            hours="always",
-                            interval_seconds=seconds,
-                            max_iterations_per_run=args.max_iterations,
-                        )
-                        for workflow_id, seconds in inputs.items()
-                    },
-                )
-                price = client.get_workflow_handle("monitor-price-alerts")
-                rule = AlertRuleSpec(
-                    symbol=ALERT_SYMBOL,
-                    condition="crosses_up",
-                    threshold=LEVEL,
-                    mode="rearm",
-                    cooldown_seconds=0,
-                )
-                await price.execute_update("add_alert", AddAlertInput(rule=rule))
-                await asyncio.sleep(args.sync_interval + 2)  # warm: every monitor checked
+            baseline_rss = psutil.Process().memory_info().rss  # worker up, no monitors yet
+            await ensure_monitors(
+                client,
+                settings,
+                inputs={
+                    workflow_id: MonitorInput(
+                        hours="always",
+                        interval_seconds=seconds,
+                        max_iterations_per_run=args.max_iterations,
+                    )
+                    for workflow_id, seconds in inputs.items()
+                },
+            )
+            price = client.get_workflow_handle("monitor-price-alerts")
+            rule = AlertRuleSpec(
+                symbol=ALERT_SYMBOL,
+                condition="crosses_up",
+                threshold=LEVEL,
+                mode="rearm",
+                cooldown_seconds=0,
+            )
+            await price.execute_update("add_alert", AddAlertInput(rule=rule))
+            await asyncio.sleep(args.sync_interval + 2)  # warm: every monitor checked
 
-                me, temporal = psutil.Process(), dev_server_process()
-                cpu0, server0, wall0 = (
-                    cpu_seconds(me),
-                    temporal and cpu_seconds(temporal),
-                    time.monotonic(),
-                )
-                rss = [me.memory_info().rss]
-                end = wall0 + args.seconds
-                while time.monotonic() < end:
-                    await asyncio.sleep(1)
-                    rss.append(me.memory_info().rss)
-                wall = time.monotonic() - wall0
-                worker_cpu = (cpu_seconds(me) - cpu0) / wall * 100
-                server_cpu = (
-                    (cpu_seconds(temporal) - server0) / wall * 100 if temporal else float("nan")
-                )
+            me, temporal = psutil.Process(), dev_server_process()
+            cpu0, server0, wall0 = (
+                cpu_seconds(me),
+                temporal and cpu_seconds(temporal),
+                time.monotonic(),
+            )
+            rss = [me.memory_info().rss]
+            end = wall0 + args.seconds
+            while time.monotonic() < end:
+                await asyncio.sleep(1)
+                rss.append(me.memory_info().rss)
+            wall = time.monotonic() - wall0
+            worker_cpu = (cpu_seconds(me) - cpu0) / wall * 100
+            server_cpu = (
+                (cpu_seconds(temporal) - server0) / wall * 100 if temporal else float("nan")
+            )
 
-                latencies = await measure_latency(
-                    broker, postgres.dsn, args.price_interval, args.crossings
-                )
-                histories = {wid: await run_histories(client, wid) for wid in MONITOR_TYPES}
-                for workflow_id in MONITOR_TYPES:
-                    await client.get_workflow_handle(workflow_id).cancel()
+            latencies = await measure_latency(broker, dsn, args.price_interval, args.crossings)
+            histories = {wid: await run_histories(client, wid) for wid in MONITOR_TYPES}
+            for workflow_id in MONITOR_TYPES:
+                await client.get_workflow_handle(workflow_id).cancel()
 
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; steady period {wall:.0f} s; intervals "

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from temporalio.client import Client
 
 from activities.analysis import AnalysisActivities
+from bench._stack import bench_stack
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
@@ -51,10 +51,6 @@ from ttai.models.analysis import (
 )
 from ttai.models.screener import ScreenInput, ScreenResult
 from ttai.services import Services, open_services
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal_client import data_converter
 from worker import build_worker
 
 
@@ -194,35 +190,26 @@ async def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="ttai-bench-") as tmp:
-        state = Path(tmp)
-        async with (
-            PrivatePostgres(state, port=free_port(), port_env_var=None) as postgres,
-            TemporalDevServer(
-                log_path=state / "temporal.log",
-                port=free_port(),
-                db_file=state / "temporal.db",
-                dynamic_config=dict(_config_value(item) for item in args.server_config),
-                port_env_var=None,
-            ) as server,
-        ):
-            client = await Client.connect(server.address, data_converter=data_converter())
-            market = SimulatedMarket(seed=args.seed)
-            broker = SimulatedBroker(market, InMemoryPaperAccount())
-            settings = Settings(market_seed=args.seed)
-            async with open_services(settings, postgres.dsn, broker=broker) as services:
-                task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-                timings: list[Timing] = []
-                async with build_worker(client, services, task_queue):
-                    # Warm both paths (imports, caches of the simulated market).
-                    warm = market.symbols[:10]
-                    await screen_in_process(services, warm, 5)
-                    await screen_temporal(client, task_queue, warm, 5)
-                    for bound in args.max_concurrent:
-                        for size in args.sizes:
-                            timings.append(
-                                await compare(services, market, client, task_queue, bound, size)
-                            )
+    async with bench_stack(dict(_config_value(item) for item in args.server_config)) as (
+        dsn,
+        client,
+    ):
+        market = SimulatedMarket(seed=args.seed)
+        broker = SimulatedBroker(market, InMemoryPaperAccount())
+        settings = Settings(market_seed=args.seed)
+        async with open_services(settings, dsn, broker=broker) as services:
+            task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+            timings: list[Timing] = []
+            async with build_worker(client, services, task_queue):
+                # Warm both paths (imports, caches of the simulated market).
+                warm = market.symbols[:10]
+                await screen_in_process(services, warm, 5)
+                await screen_temporal(client, task_queue, warm, 5)
+                for bound in args.max_concurrent:
+                    for size in args.sizes:
+                        timings.append(
+                            await compare(services, market, client, task_queue, bound, size)
+                        )
     print(
         f"simulated market seed {args.seed}; overhead = (Temporal - in-process) / symbols; "
         "CPU per symbol during the Temporal run: worker process / dev server"
