@@ -92,9 +92,9 @@ class FakeTastytrade:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.faults = Faults()
-        self.provider_secret = "fake-provider-secret-" + secrets.token_hex(8)
-        self.refresh_token = "fake-refresh-token-" + secrets.token_hex(8)
-        self.quote_token = "fake-dxlink-token-" + secrets.token_hex(8)
+        self.provider_secret = f"fake-provider-secret-{secrets.token_hex(8)}"
+        self.refresh_token = f"fake-refresh-token-{secrets.token_hex(8)}"
+        self.quote_token = f"fake-dxlink-token-{secrets.token_hex(8)}"
         self.access_tokens: list[str] = []  # every one issued, newest last
         self.requests: list[Request] = []
         self.subscriptions: list[dict[str, Any]] = []  # FEED_SUBSCRIPTION messages seen

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from temporalio.client import Client  # noqa: E402
 
 from tests.analysis_fakes import FakeAnalysisActivities  # noqa: E402
+from tests.history_files import write_history  # noqa: E402
 from ttai.models.analysis import AnalysisInput  # noqa: E402
 from ttai.stack.ports import free_port  # noqa: E402
 from ttai.stack.temporal_server import TemporalDevServer  # noqa: E402
@@ -58,7 +59,7 @@ async def main() -> None:
                     )
                     await handle.result()
                     history = await handle.fetch_history()
-                    (HERE / f"{name}.json").write_text(history.to_json())
+                    write_history(HERE / f"{name}.json", history)
                     print(f"wrote {name}.json")
 
 

@@ -24,6 +24,7 @@ from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from tests.history_files import write_history  # noqa: E402
 from tests.test_monitors_fakes import RecordingChannel, ScriptedBroker, monitor_worker  # noqa: E402
 from ttai import market_calendar  # noqa: E402
 from ttai.db.alerts import AlertStore  # noqa: E402
@@ -62,7 +63,7 @@ async def save_runs(client: Client, handle: WorkflowHandle, case: str) -> None:
         )
     for number, history in enumerate(histories, start=1):
         name = case if number == len(histories) else f"{case}.run{number}"
-        (HERE / f"{name}.json").write_text(history.to_json())
+        write_history(HERE / f"{name}.json", history)
         print("wrote", f"{name}.json")
 
 

@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.reports import market_day, week_start  # noqa: E402
+from tests.history_files import write_history  # noqa: E402
 from tests.reports_portfolio import BALANCES, METRICS, POSITIONS, new_york  # noqa: E402
 from ttai.models.notifications import NotifyResult  # noqa: E402
 from ttai.models.reports import (  # noqa: E402
@@ -133,7 +134,7 @@ async def main() -> None:
                 )
                 await handle.result()
                 history = await handle.fetch_history()
-                (HERE / f"{name}.json").write_text(history.to_json())
+                write_history(HERE / f"{name}.json", history)
                 print(f"wrote {name}.json")
     finally:
         await env.shutdown()

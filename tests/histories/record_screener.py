@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from temporalio import activity  # noqa: E402
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle  # noqa: E402
 
+from tests.history_files import write_history  # noqa: E402
 from tests.test_screener_workflow import FakeScreenerActivities, TimedAnalysis  # noqa: E402
 from ttai.models.screener import (  # noqa: E402
     ScreenInput,
@@ -55,7 +56,7 @@ def workflow_id(case: str) -> str:
 
 async def save(handle: WorkflowHandle[Any, Any], name: str) -> None:
     history = await handle.fetch_history()
-    (HERE / f"{name}.json").write_text(history.to_json())
+    write_history(HERE / f"{name}.json", history)
     print("wrote", f"{name}.json")
 
 
