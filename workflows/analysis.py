@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from ttai.models.analysis import (
         AnalysisInput,
         AnalysisResult,
+        AnalysisStage,
         OptionsRequest,
         ResearchRequest,
         SaveAnalysisRequest,
@@ -19,11 +20,6 @@ with workflow.unsafe.imports_passed_through():
         Synthesis,
         SynthesisRequest,
     )
-    from ttai.models.common import Model
-
-
-class AnalysisStage(Model):
-    stage: str
 
 
 @workflow.defn(name="AnalysisWorkflow")

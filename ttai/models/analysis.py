@@ -24,6 +24,12 @@ class AnalysisInput(Model):
     )
 
 
+class AnalysisStage(Model):
+    """The `stage` query: which step a running analysis is in."""
+
+    stage: str
+
+
 class SymbolRequest(Model):
     symbol: Symbol
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
@@ -12,6 +13,7 @@ _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 MAX_SYMBOL_LENGTH = 8
 
 
+@lru_cache(maxsize=8192)  # a chain validates the same underlying thousands of times
 def _check_symbol(value: str) -> str:
     head, sep, cls = value.replace("/", ".").partition(".")
     if not (
