@@ -9,11 +9,11 @@ value change per calendar day, vega the change per 1 volatility point (0.01).
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import ndtr
 
 OptionKind = Literal["put", "call"]
 DAYS_PER_YEAR = 365.0
@@ -33,6 +33,18 @@ class Valuation(NamedTuple):
     gamma: Value
     theta: Value
     vega: Value
+
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def ndtr(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Standard normal CDF, from the standard library's erfc (double precision).
+
+    Element-wise Python calls are fast enough for a chain (~0.1 ms per 1,000
+    contracts) and spare every worker SciPy's ~60 MiB.
+    """
+    return 0.5 * np.asarray(_erfc(-np.asarray(x) / math.sqrt(2.0)), dtype=np.float64)
 
 
 def _out(x: NDArray[np.float64]) -> Value:

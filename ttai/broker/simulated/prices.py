@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import lfilter
 
 from ttai import market_calendar
 from ttai.broker.simulated.universe import SymbolParams, stable_rng
@@ -88,6 +87,20 @@ def _shocks(seed: int, symbol: str, n: int) -> NDArray[np.float64]:
     return np.concatenate(blocks, axis=1)[:, :n]
 
 
+def _ar1(shocks: NDArray[np.float64], coef: float, start: float) -> NDArray[np.float64]:
+    """x[n] = coef * x[n-1] + shocks[n] with x[-1] = start: an AR(1) recursion.
+
+    A plain loop (~1 ms for a symbol's whole history, computed once and cached)
+    instead of SciPy's lfilter, which would cost every worker ~60 MiB.
+    """
+    out = np.empty_like(shocks)
+    previous = start
+    for i, shock in enumerate(shocks.tolist()):
+        previous = coef * previous + shock
+        out[i] = previous
+    return out
+
+
 def daily_path(seed: int, params: SymbolParams, table: SessionTable) -> DailyPath:
     n = len(table.days)
     z, gap, up, down, vol_noise, iv_noise = _shocks(seed, params.symbol, n)
@@ -97,7 +110,7 @@ def daily_path(seed: int, params: SymbolParams, table: SessionTable) -> DailyPat
     # Log price = trend + an AR(1) deviation (discrete Ornstein-Uhlenbeck).
     a = 1.0 - _PRICE_KAPPA / SESSIONS_PER_YEAR
     x0 = x_init * sigma_d / math.sqrt(1.0 - a * a)
-    x = lfilter([1.0], [1.0, -a], sigma_d * z, zi=[a * x0])[0]
+    x = _ar1(sigma_d * z, a, x0)
     years = (table.days - np.datetime64(REFERENCE_DAY)).astype(np.float64) / 365.25
     log_trend = math.log(params.ref_price) + params.drift * years
     log_close = log_trend + x
@@ -121,7 +134,7 @@ def daily_path(seed: int, params: SymbolParams, table: SessionTable) -> DailyPat
         _IV_PRICE_CORRELATION * z + math.sqrt(1.0 - _IV_PRICE_CORRELATION**2) * iv_noise
     )
     y0 = y_init * _IV_SHOCK / math.sqrt(1.0 - b * b)
-    y = lfilter([1.0], [1.0, -b], iv_shock, zi=[b * y0])[0]
+    y = _ar1(iv_shock, b, y0)
     iv = params.volatility * params.iv_premium * np.exp(y)
 
     return DailyPath(
