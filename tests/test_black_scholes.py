@@ -21,8 +21,8 @@ with warnings.catch_warnings():
 
 def test_hull_example_15_6() -> None:
     # Hull, Options Futures and Other Derivatives: S=42, K=40, r=10 %, sigma=20 %, 6 months.
-    assert bs.price("call", 42, 40, 0.5, 0.10, 0.20) == pytest.approx(4.76, abs=0.005)
-    assert bs.price("put", 42, 40, 0.5, 0.10, 0.20) == pytest.approx(0.81, abs=0.005)
+    assert bs.evaluate("call", 42, 40, 0.5, 0.10, 0.20).price == pytest.approx(4.76, abs=0.005)
+    assert bs.evaluate("put", 42, 40, 0.5, 0.10, 0.20).price == pytest.approx(0.81, abs=0.005)
 
 
 GRID = list(
@@ -73,11 +73,12 @@ def test_vectorised_equals_scalar() -> None:
     [(42, 40, 0.5, 0.1, 0.2, 0.0), (250, 230, 0.1, 0.04, 0.35, 0.02)],
 )
 def test_put_call_parity(s: float, k: float, t: float, r: float, sigma: float, q: float) -> None:
-    call = bs.price("call", s, k, t, r, sigma, q)
-    put = bs.price("put", s, k, t, r, sigma, q)
+    call = bs.evaluate("call", s, k, t, r, sigma, q).price
+    put = bs.evaluate("put", s, k, t, r, sigma, q).price
     assert call - put == pytest.approx(s * math.exp(-q * t) - k * math.exp(-r * t), abs=1e-10)
     # Delta parity: call delta - put delta = e^{-qT}.
-    diff = bs.delta("call", s, k, t, r, sigma, q) - bs.delta("put", s, k, t, r, sigma, q)
+    call_delta = bs.evaluate("call", s, k, t, r, sigma, q).delta
+    diff = call_delta - bs.evaluate("put", s, k, t, r, sigma, q).delta
     assert diff == pytest.approx(math.exp(-q * t), abs=1e-12)
 
 
@@ -85,18 +86,19 @@ def test_theta_is_one_day_of_decay() -> None:
     # Finite difference in calendar time: price(T - 1 day) - price(T) ~ theta.
     s, k, t, r, sigma, q = 100.0, 95.0, 60 / 365, 0.04, 0.3, 0.01
     day = 1 / 365
-    fd = bs.price("put", s, k, t - day, r, sigma, q) - bs.price("put", s, k, t, r, sigma, q)
-    assert bs.theta("put", s, k, t, r, sigma, q) == pytest.approx(fd, rel=0.02)
-    bump = bs.price("put", s, k, t, r, sigma + 0.01, q) - bs.price("put", s, k, t, r, sigma, q)
-    assert bs.vega(s, k, t, r, sigma, q) == pytest.approx(bump, rel=0.01)
+    now = bs.evaluate("put", s, k, t, r, sigma, q)
+    fd = bs.evaluate("put", s, k, t - day, r, sigma, q).price - now.price
+    assert now.theta == pytest.approx(fd, rel=0.02)
+    bump = bs.evaluate("put", s, k, t, r, sigma + 0.01, q).price - now.price
+    assert bs.evaluate("call", s, k, t, r, sigma, q).vega == pytest.approx(bump, rel=0.01)
 
 
 def test_expired_contract_is_worth_intrinsic() -> None:
-    assert bs.price("put", 90.0, 100.0, 0.0, 0.04, 0.3) == pytest.approx(10.0, abs=1e-9)
-    assert bs.price("put", 110.0, 100.0, 0.0, 0.04, 0.3) == pytest.approx(0.0, abs=1e-9)
-    assert bs.delta("put", 90.0, 100.0, 0.0, 0.04, 0.3) == pytest.approx(-1.0)
+    assert bs.evaluate("put", 90.0, 100.0, 0.0, 0.04, 0.3).price == pytest.approx(10.0, abs=1e-9)
+    assert bs.evaluate("put", 110.0, 100.0, 0.0, 0.04, 0.3).price == pytest.approx(0.0, abs=1e-9)
+    assert bs.evaluate("put", 90.0, 100.0, 0.0, 0.04, 0.3).delta == pytest.approx(-1.0)
     with pytest.raises(ValueError):
-        bs.price("straddle", 1, 1, 1, 0, 0.2)  # type: ignore[arg-type]
+        bs.evaluate("straddle", 1, 1, 1, 0, 0.2)  # type: ignore[arg-type]
 
 
 def _lognormal_prob_above(

@@ -105,57 +105,6 @@ def evaluate(
     )
 
 
-def price(
-    kind: OptionKind,
-    S: ArrayLike,
-    K: ArrayLike,
-    T: ArrayLike,
-    r: ArrayLike,
-    sigma: ArrayLike,
-    q: ArrayLike = 0.0,
-) -> Value:
-    return evaluate(kind, S, K, T, r, sigma, q).price
-
-
-def delta(
-    kind: OptionKind,
-    S: ArrayLike,
-    K: ArrayLike,
-    T: ArrayLike,
-    r: ArrayLike,
-    sigma: ArrayLike,
-    q: ArrayLike = 0.0,
-) -> Value:
-    return evaluate(kind, S, K, T, r, sigma, q).delta
-
-
-def gamma(
-    S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike, sigma: ArrayLike, q: ArrayLike = 0.0
-) -> Value:
-    """Gamma is the same for puts and calls."""
-    return evaluate("call", S, K, T, r, sigma, q).gamma
-
-
-def theta(
-    kind: OptionKind,
-    S: ArrayLike,
-    K: ArrayLike,
-    T: ArrayLike,
-    r: ArrayLike,
-    sigma: ArrayLike,
-    q: ArrayLike = 0.0,
-) -> Value:
-    """Value change per calendar day (negative for a long option that decays)."""
-    return evaluate(kind, S, K, T, r, sigma, q).theta
-
-
-def vega(
-    S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike, sigma: ArrayLike, q: ArrayLike = 0.0
-) -> Value:
-    """Value change per 1 volatility point; the same for puts and calls."""
-    return evaluate("call", S, K, T, r, sigma, q).vega
-
-
 def probability_above(
     S: ArrayLike,
     level: ArrayLike,
