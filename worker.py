@@ -110,4 +110,4 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    telemetry.run_main(lambda: asyncio.run(main()))

@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from ttai.telemetry.redaction import register_secret
+
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 _NONCE_BYTES = 12
@@ -122,6 +124,8 @@ def parse_keys(text: str) -> tuple[dict[str, bytes], str]:
             )
         if key_id in keys:
             raise EncryptionConfigError(f"key id {key_id!r} is listed twice")
+        register_secret(encoded.strip())  # never in a log line of this process
+        register_secret(key.hex())
         keys[key_id] = key
     if not keys:
         raise EncryptionConfigError("the encryption key list is empty")

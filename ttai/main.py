@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -113,10 +112,10 @@ async def main() -> int:
     except Stopped:
         console.print("stopped during start-up")
     except StackError as err:
-        print(f"error: {err}", file=sys.stderr)
+        logger.error("cannot start the local stack: %s", err)
         return 2
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    telemetry.run_main(lambda: asyncio.run(main()))
