@@ -2,8 +2,8 @@
 
 Each check is idempotent under retry: what it records is keyed by the check
 (workflow ID:run ID:iteration) or by durable rows, and notifications go
-through the outbox in the same transaction. Pending outbox rows (left by a
-crash or a failed channel) are delivered by every check, so none is lost.
+through the outbox in the same transaction. Due outbox rows (left by a crash
+or a refusing channel) are delivered by every check, so none is lost.
 """
 
 from __future__ import annotations
@@ -59,12 +59,15 @@ class MonitorActivities:
         self._outbox = outbox
 
     async def _deliver_pending(self) -> tuple[int, str | None]:
-        """Deliver what is pending; a failing channel leaves rows for the next check."""
+        """Deliver the due outbox rows; a refusing channel's rows back off (see the outbox)."""
         try:
-            return await self._outbox.deliver_pending(), None
-        except Exception as err:
+            run = await self._outbox.deliver_pending()
+        except Exception as err:  # the database: the check's own result still counts
             logger.warning("notification delivery failed, retried next check: %s", err)
             return 0, str(err)[:300]
+        if run.error is not None:
+            logger.warning("notification delivery: %s", run.error)
+        return run.delivered, run.error[:300] if run.error else None
 
     @activity.defn(name="check_price_alerts")
     async def check_price_alerts(self, request: CheckInput) -> PriceCheckResult:

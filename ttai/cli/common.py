@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.text import Text
 from temporalio.client import Client
 
 from ttai.config import Settings
@@ -69,6 +70,15 @@ def print_json(value: Any) -> None:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     console.print_json(json.dumps(value, default=str))
+
+
+def plain(value: object) -> Text:
+    """Text shown exactly as written: Rich markup in it (`[bold]`, `[/]`) is not parsed.
+
+    For every table cell, title or message holding text others control: error
+    messages, workflow IDs, notes, notification titles.
+    """
+    return Text("" if value is None else str(value))
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
