@@ -18,7 +18,7 @@ from activities.errors import classified_errors
 from ttai import market_calendar, telemetry
 from ttai.alerts.rules import evaluate_position_rules, evaluate_price_rules
 from ttai.broker import Broker
-from ttai.db.alerts import AlertStore
+from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.db.positions import PositionStore
 from ttai.models.alerts import (
     IV_CONDITIONS,
@@ -31,6 +31,7 @@ from ttai.models.alerts import (
     RemoveAlertResult,
 )
 from ttai.models.monitors import (
+    MAX_TRACKED_PRICES,
     CheckInput,
     CreateAlertInput,
     PortfolioCheckResult,
@@ -73,6 +74,15 @@ class MonitorActivities:
     async def check_price_alerts(self, request: CheckInput) -> PriceCheckResult:
         rules = await self._alerts.active(PRICE_RULES)
         symbols = sorted({r.spec.symbol for r in rules})
+        if len(symbols) > MAX_TRACKED_PRICES:
+            # Only reachable by writing rules into the table directly (adding
+            # refuses past MAX_ACTIVE_ALERTS): check the oldest rules' symbols.
+            logger.warning(
+                "%d alert symbols; checking the first %d", len(symbols), MAX_TRACKED_PRICES
+            )
+            kept = set(list(dict.fromkeys(r.spec.symbol for r in rules))[:MAX_TRACKED_PRICES])
+            symbols = sorted(kept)
+            rules = [r for r in rules if r.spec.symbol in kept]
         iv_symbols = sorted({r.spec.symbol for r in rules if r.spec.condition in IV_CONDITIONS})
         with classified_errors():
             # One batched call for every alert symbol, not one per alert.
@@ -157,7 +167,10 @@ class MonitorActivities:
 
     @activity.defn(name="create_alert")
     async def create_alert(self, request: CreateAlertInput) -> AlertRule:
-        return await self._alerts.create(request.request_id, request.spec)
+        try:
+            return await self._alerts.create(request.request_id, request.spec)
+        except TooManyAlerts as err:
+            raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from None
 
     @activity.defn(name="list_alerts")
     async def list_alerts(self, request: ListAlertsInput) -> AlertList:

@@ -26,6 +26,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
+from workflows.bounds import require_bounded_id
 from workflows.policies import step
 
 with workflow.unsafe.imports_passed_through():
@@ -80,6 +81,9 @@ CALENDAR_STEP: dict[str, Any] = {
     "retry_policy": RetryPolicy(maximum_attempts=3),
 }
 
+
+# The add_alert request ID is `<workflow ID>:<update ID>` (at most 300 characters).
+MAX_UPDATE_ID_LENGTH = 99
 
 # Signals and queries take an optional input: `temporal workflow signal --name
 # pause` with no --input works, and the exported schemas still describe it.
@@ -251,6 +255,7 @@ class MonitorLoop:
         )
 
     async def _loop(self) -> MonitorResult:
+        require_bounded_id()  # check keys are `<ID>:<run ID>:<iteration>`
         if self._state.interval_seconds < self.min_interval:
             raise ApplicationError(
                 f"interval_seconds must be at least {self.min_interval} for this monitor",
@@ -369,6 +374,9 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
     @add_alert.validator
     def _validate_add_alert(self, request: AddAlertInput) -> None:
         # The model checked fields and combinations already, while decoding.
+        update_id = workflow.current_update_info().id  # type: ignore[union-attr]
+        if len(update_id) > MAX_UPDATE_ID_LENGTH:
+            raise ValueError(f"update ID is longer than {MAX_UPDATE_ID_LENGTH} characters")
         expires = request.rule.expires_at
         if expires is not None and expires <= workflow.now():
             raise ValueError(f"expires_at {expires.isoformat()} is in the past")
