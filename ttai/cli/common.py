@@ -13,6 +13,7 @@ from rich.text import Text
 from temporalio.client import Client
 
 from ttai.config import Settings
+from ttai.models.common import MAX_WORKFLOW_ID_LENGTH
 from ttai.temporal_client import connect
 
 M = TypeVar("M", bound=BaseModel)
@@ -64,6 +65,15 @@ def parse_model(model: type[M], data: dict[str, Any]) -> M:
         return model.model_validate(data)
     except ValidationError as err:
         raise CliError(f"invalid input: {validation_message(err)}") from err
+
+
+def workflow_id_arg(value: str | None, limit: int = MAX_WORKFLOW_ID_LENGTH) -> str | None:
+    """A `--id` option, checked before it reaches Temporal (the workflow checks again)."""
+    if value is None:
+        return None
+    if not value or len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise CliError(f"invalid --id: 1-{limit} characters, no control characters")
+    return value
 
 
 def print_json(value: Any) -> None:
