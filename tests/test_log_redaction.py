@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -166,7 +167,8 @@ def test_harmless_values_are_not_registered() -> None:
 
 def test_apprise_logger_is_held_at_info() -> None:
     root = logging.getLogger()
-    handlers, level, hook = root.handlers[:], root.level, sys.excepthook
+    handlers, level = root.handlers[:], root.level
+    hooks = (sys.excepthook, threading.excepthook)
     try:
         telemetry.configure_logging("DEBUG")
         for name in ("apprise", "tastytrade", "urllib3"):
@@ -175,7 +177,8 @@ def test_apprise_logger_is_held_at_info() -> None:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
-        sys.excepthook = hook
+        sys.excepthook, threading.excepthook = hooks
+        logging.captureWarnings(False)
 
 
 def _run(script: str, **env: str) -> subprocess.CompletedProcess[str]:
