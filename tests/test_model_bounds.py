@@ -135,6 +135,15 @@ async def test_over_long_workflow_id_fails_at_start_before_any_step(
                 task_queue=task_queue,
                 execution_timeout=timedelta(minutes=1),
             )
+        with pytest.raises(WorkflowFailureError) as control:
+            await client.execute_workflow(
+                "AnalysisWorkflow",
+                AnalysisInput(symbol="AAPL"),
+                id="analysis-AAPL\nforged",
+                task_queue=task_queue,
+                execution_timeout=timedelta(minutes=1),
+            )
+        assert "control characters" in str(control.value.cause)
         # The longest allowed ID still works end to end.
         await client.execute_workflow(
             "AnalysisWorkflow",

@@ -16,12 +16,17 @@ with workflow.unsafe.imports_passed_through():
 
 
 def require_bounded_id(limit: int = MAX_WORKFLOW_ID_LENGTH) -> None:
-    """Fail the workflow (non-retryable InvalidInput) when its ID is longer than `limit`."""
+    """Fail the workflow (non-retryable InvalidInput) when its ID is longer than `limit`
+    or holds control characters (keys and saved rows are built from it)."""
     workflow_id = workflow.info().workflow_id
     if len(workflow_id) > limit:
-        raise ApplicationError(
-            f"workflow ID is {len(workflow_id)} characters long; this workflow takes at most "
-            f"{limit}: start it with a shorter ID",
-            type="InvalidInput",
-            non_retryable=True,
-        )
+        problem = f"is {len(workflow_id)} characters long; this workflow takes at most {limit}"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in workflow_id):
+        problem = "holds control characters"
+    else:
+        return
+    raise ApplicationError(
+        f"workflow ID {problem}: start it with a shorter, printable ID",
+        type="InvalidInput",
+        non_retryable=True,
+    )
