@@ -1,4 +1,4 @@
-# The TTAI worker image (also runs the codec server: `python -m ttai.codec_server`).
+# The TTAI worker image (also runs the codec server: `python -m ttai.temporal.codec_server`).
 # Configuration comes from the environment only; see docs/operations.md.
 FROM python:3.11-slim
 

@@ -31,7 +31,7 @@ format: venv
 	$(PY) -m ruff format .
 
 schemas: venv
-	$(PY) -m ttai.schemas
+	$(PY) -m ttai.temporal.schemas
 
 bench: venv
 	@set -e; for script in bench/[!_]*.py; do \

@@ -23,11 +23,11 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from ttai import telemetry
-from ttai.bootstrap import bootstrap
 from ttai.broker import BrokerError
 from ttai.config import Settings
 from ttai.services import Services, open_services
-from ttai.temporal_client import connect
+from ttai.temporal.bootstrap import bootstrap
+from ttai.temporal.client import connect
 from workflows.registry import ALL_WORKFLOWS
 
 logger = logging.getLogger("ttai.worker")

@@ -6,12 +6,12 @@ from temporalio import activity
 
 from activities.errors import classified_errors
 from ttai import telemetry
-from ttai.analytics.csp import analyze_csp
-from ttai.analytics.research import analyze_research
-from ttai.analytics.synthesis import synthesize
-from ttai.analytics.technicals import analyze_chart
 from ttai.broker import Broker
 from ttai.db.analyses import AnalysisStore
+from ttai.domain.analytics.csp import analyze_csp
+from ttai.domain.analytics.research import analyze_research
+from ttai.domain.analytics.synthesis import synthesize
+from ttai.domain.analytics.technicals import analyze_chart
 from ttai.models.analysis import (
     AnalysisResult,
     ChartAnalysis,

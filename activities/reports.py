@@ -12,10 +12,12 @@ from datetime import date, datetime, time, timedelta
 from temporalio import activity
 
 from activities.errors import classified_errors
-from ttai import market_calendar, telemetry
+from ttai import telemetry
 from ttai.broker import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import NlvSnapshot, ReportStore
+from ttai.domain import market_calendar
+from ttai.domain.reports import content, markdown
 from ttai.models.notifications import Notification, NotifyResult
 from ttai.models.reports import (
     EndOfDaySummary,
@@ -30,7 +32,6 @@ from ttai.models.reports import (
     WeeklyReview,
 )
 from ttai.notify.outbox import Outbox
-from ttai.reports import content, markdown
 
 
 def new_york_day(at: datetime) -> date:

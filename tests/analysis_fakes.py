@@ -14,7 +14,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ttai.analytics.synthesis import synthesize
+from ttai.domain.analytics.synthesis import synthesize
 from ttai.models.analysis import (
     AnalysisResult,
     ChartAnalysis,

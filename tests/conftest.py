@@ -45,7 +45,7 @@ from ttai.stack import hard_stop_all
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import DatabaseFactory, PrivatePostgres, create_database, drop_database
 from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
 
 TEARDOWN_GRACE_SECONDS = 30
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 import asyncpg
 
 from ttai.broker import BrokerUnavailable
-from ttai.market_calendar import NEW_YORK
+from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.analysis import AnalysisResult, ChartAnalysis
 from ttai.models.market import (
     Account,

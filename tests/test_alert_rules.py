@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from ttai.alerts.rules import evaluate_position_rules, evaluate_price_rules, is_armed
+from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules, is_armed
 from ttai.models.alerts import AlertRule, AlertRuleSpec
 from ttai.models.market import Position
 

@@ -241,7 +241,7 @@ async def _attempts(handle: WorkflowHandle, *names: str) -> dict[str, int]:
 
 async def _symbol_that_passes_the_chart(services: Services) -> str:
     """A well-known symbol whose simulated chart is not a reject today."""
-    from ttai.analytics.technicals import analyze_chart
+    from ttai.domain.analytics.technicals import analyze_chart
 
     for symbol in ("AAPL", "MSFT", "KO", "JPM", "SPY", "QQQ", "XOM", "PFE", "AMD", "NVDA"):
         candles = await services.broker.get_daily_candles(symbol, 260)

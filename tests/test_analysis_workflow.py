@@ -12,8 +12,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.analysis_fakes import FakeAnalysisActivities
-from ttai import search_attributes
 from ttai.models.analysis import AnalysisInput, AnalysisResult
+from ttai.temporal import search_attributes
 from worker import build_worker
 
 pytestmark = pytest.mark.usefixtures("without_search_attribute_upserts")

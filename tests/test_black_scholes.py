@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ttai.analytics import black_scholes as bs
+from ttai.domain.analytics import black_scholes as bs
 
 with warnings.catch_warnings():
     # py_vollib announces its rename to vollib; the maths is what we compare against.

@@ -18,7 +18,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
-    from ttai.codec import (
+    from ttai.config import Settings
+    from ttai.models.common import Model
+    from ttai.stack.temporal_server import TemporalDevServer
+    from ttai.temporal.client import connect, data_converter
+    from ttai.temporal.codec import (
         ENCODING,
         KEY_ID_METADATA,
         EncryptionCodec,
@@ -28,10 +32,6 @@ with workflow.unsafe.imports_passed_through():
         new_key_entry,
         parse_keys,
     )
-    from ttai.config import Settings
-    from ttai.models.common import Model
-    from ttai.stack.temporal_server import TemporalDevServer
-    from ttai.temporal_client import connect, data_converter
 
 ACCOUNT = "5WT-ACCOUNT-00777"
 BALANCE = "123456.78"

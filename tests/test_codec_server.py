@@ -13,10 +13,14 @@ from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from ttai.codec import ENCODING, EncryptionCodec, new_key_entry, parse_keys
-from ttai.codec_server import allowed_origins, codec_server_if_encrypted, start_codec_server
 from ttai.config import Settings
 from ttai.stack.ports import free_port
+from ttai.temporal.codec import ENCODING, EncryptionCodec, new_key_entry, parse_keys
+from ttai.temporal.codec_server import (
+    allowed_origins,
+    codec_server_if_encrypted,
+    start_codec_server,
+)
 
 UI = "http://localhost:18233"
 TOKEN = "codec-test-token-1234"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ttai import search_attributes
 from ttai.config import PROJECT_ROOT
+from ttai.temporal import search_attributes
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ttai.analytics.csp import RISK_FREE_RATE, analyze_csp, annualized_return
-from ttai.analytics.research import analyze_research
+from ttai.domain.analytics.csp import RISK_FREE_RATE, analyze_csp, annualized_return
+from ttai.domain.analytics.research import analyze_research
 from ttai.models.analysis import ChartAnalysis
 from ttai.models.market import MarketMetrics, OptionChain, OptionQuote
 

@@ -14,7 +14,7 @@ from starter import build_parser, run
 from tests.test_monitors_fakes import RecordingChannel, ScriptedBroker, monitor_worker
 from tests.test_monitors_worker_process import wall_clock
 from ttai.cli.common import CliError
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
 
 
 async def cli(*argv: str) -> int:

@@ -23,11 +23,11 @@ from temporalio.service import RPCError
 
 from tests.test_monitors_fakes import RecordingChannel, ScriptedBroker, monitor_worker
 from tests.test_monitors_worker_process import wall_clock
-from ttai.bootstrap_monitors import MONITOR_TYPES, ensure_monitors
 from ttai.config import PROJECT_ROOT, Settings
 from ttai.models.alerts import AddAlertInput, AlertRule, AlertRuleSpec
 from ttai.models.monitors import MonitorInput, MonitorStatus
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
+from ttai.temporal.monitors import MONITOR_TYPES, ensure_monitors
 from workflows.monitors import PriceAlertMonitorWorkflow
 
 WORKER_SCRIPT = Path(__file__).with_name("test_monitors_worker_process.py")

@@ -35,7 +35,7 @@ from ttai.models.notifications import Notification
 from ttai.notify.channels import Channel
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
 from workflows.monitors import MONITOR_WORKFLOWS
 
 PricePath = Callable[[datetime], float]

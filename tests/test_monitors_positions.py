@@ -19,9 +19,9 @@ from tests.test_monitors_fakes import (
     monitor_worker,
     own_time_skipping_env,  # noqa: F401 (a fixture)
 )
-from ttai import market_calendar
 from ttai.db.alerts import AlertStore
-from ttai.market_calendar import NEW_YORK
+from ttai.domain import market_calendar
+from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.alerts import AlertRuleSpec
 from ttai.models.market import Position
 from ttai.models.monitors import MonitorInput, MonitorResult

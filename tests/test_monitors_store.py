@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 
 from tests.test_monitors_fakes import utc
-from ttai.alerts.rules import Firing
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
+from ttai.domain.alerts.rules import Firing
 from ttai.models.alerts import PRICE_CONDITIONS, AlertRuleSpec
 from ttai.models.market import Position
 

@@ -25,7 +25,7 @@ from tests.test_monitors_fakes import ScriptedBroker, monitor_worker
 from ttai.db.pool import create_pool
 from ttai.models.market import Position
 from ttai.models.notifications import Notification
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
 
 
 class FileChannel:

@@ -16,7 +16,7 @@ from ttai.broker.paper_account import (
     PostgresPaperAccount,
 )
 from ttai.broker.simulated import SimulatedMarket
-from ttai.market_calendar import NEW_YORK
+from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.market import Position
 
 NOON = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)

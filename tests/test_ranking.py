@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from tests.analysis_fakes import fake_chart, fake_options, fake_research
-from ttai.analytics.ranking import rank, screen_entry
+from ttai.domain.analytics.ranking import rank, screen_entry
 from ttai.models.analysis import AnalysisResult
 from ttai.models.screener import ScreenEntry
 

@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
 from workflows.registry import ALL_WORKFLOWS
 
 HISTORY_DIR = Path(__file__).parent / "histories"

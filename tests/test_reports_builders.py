@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pytest
 
 from tests.reports_portfolio import BALANCES, analysis, metrics, new_york
+from ttai.domain.reports import content, markdown
 from ttai.models.market import Position
 from ttai.models.reports import AlertLine
-from ttai.reports import content, markdown
 
 DAY = date(2026, 12, 1)
 

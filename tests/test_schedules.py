@@ -31,16 +31,16 @@ from tests.reports_portfolio import FakeBroker
 from ttai.config import Settings
 from ttai.models.reports import ReportResult
 from ttai.notify.outbox import Outbox
-from ttai.schedules import (
+from ttai.services import Services
+from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal.client import data_converter
+from ttai.temporal.schedules import (
     SCHEDULE_IDS,
     ScheduleSetupError,
     apply_schedules,
     build_schedule,
     by_id,
 )
-from ttai.services import Services
-from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal_client import data_converter
 from worker import build_worker
 
 NY = ZoneInfo("America/New_York")

@@ -16,8 +16,8 @@ from temporalio.service import RPCError
 from starter import build_parser, run
 from ttai.cli.common import CliError
 from ttai.cli.schedules import MAX_BACKFILL, backfill_range
-from ttai.schedules import SCHEDULE_IDS
 from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal.schedules import SCHEDULE_IDS
 
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 

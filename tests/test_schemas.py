@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from ttai.models.analysis import AnalysisInput
-from ttai.schemas import SCHEMA_DIR, stale
+from ttai.temporal.schemas import SCHEMA_DIR, stale
 
 
 def test_checked_in_schemas_are_current() -> None:

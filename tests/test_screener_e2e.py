@@ -21,16 +21,16 @@ from temporalio.worker import Worker
 from tests.analysis_fakes import FakeAnalysisActivities
 from tests.conftest import MakeDevServer
 from tests.test_screener_workflow import FakeScreenerActivities, TimedAnalysis
-from ttai.analytics.ranking import rank, screen_entry
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
 from ttai.db.watchlists import SP500_SIZE
+from ttai.domain.analytics.ranking import rank, screen_entry
 from ttai.models.analysis import AnalysisResult
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent

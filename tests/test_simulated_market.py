@@ -18,7 +18,6 @@ import pandas_market_calendars as mcal
 import pytest
 from pydantic import TypeAdapter
 
-from ttai.analytics import black_scholes as bs
 from ttai.broker import Broker, UnknownSymbol
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import (
@@ -28,7 +27,8 @@ from ttai.broker.simulated import (
     SimulatedBroker,
     SimulatedMarket,
 )
-from ttai.market_calendar import NEW_YORK
+from ttai.domain.analytics import black_scholes as bs
+from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.common import Symbol
 from ttai.models.market import OptionChain
 

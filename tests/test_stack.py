@@ -22,13 +22,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from ttai import search_attributes
 from ttai.config import PROJECT_ROOT, Settings
 from ttai.stack import StackError, process_alive
 from ttai.stack import postgres as pg_stack
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import PrivatePostgres, local_database
 from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal import search_attributes
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from ttai.analytics.synthesis import synthesize
+from ttai.domain.analytics.synthesis import synthesize
 from ttai.models.analysis import ChartAnalysis, OptionsAnalysis, ResearchAnalysis
 
 

@@ -21,7 +21,6 @@ import pytest
 
 from tests.fake_tastytrade import FakeTastytrade, HttpFault, Scenario
 from tests.fake_tastytrade.scenario import occ_symbol
-from ttai.analytics.pnl import day_pnl
 from ttai.broker.base import (
     Broker,
     BrokerAuthError,
@@ -34,6 +33,7 @@ from ttai.broker.credentials import TastytradeCredentials, load_credentials
 from ttai.broker.tastytrade import TastytradeBroker, candle_day
 from ttai.cli import broker as broker_cli
 from ttai.cli.common import CliError
+from ttai.domain.analytics.pnl import day_pnl
 from ttai.models.market import Position, Quote
 
 

@@ -22,11 +22,11 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 
 from tests.fake_tastytrade import FakeTastytrade, HttpFault, Scenario
-from ttai.analytics.technicals import analyze_chart
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.broker.tastytrade import TastytradeBroker
 from ttai.config import Settings
+from ttai.domain.analytics.technicals import analyze_chart
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.models.screener import ScreenInput, ScreenResult
 from ttai.notify.outbox import Outbox

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ttai.analytics.technicals import analyze_chart, atr, nearest_support, rsi, sma
+from ttai.domain.analytics.technicals import analyze_chart, atr, nearest_support, rsi, sma
 from ttai.models.market import Candle
 
 

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from ttai.models.common import Model
     from ttai.stack.ports import free_port
     from ttai.stack.temporal_server import TemporalDevServer
-    from ttai.temporal_client import connect
+    from ttai.temporal.client import connect
 
 
 class ProbeInput(Model):

@@ -21,17 +21,17 @@ from typing import Any, TypeVar
 from rich.console import Console
 
 from ttai import telemetry
-from ttai.bootstrap import bootstrap
 from ttai.cli.analysis import analysis_table
-from ttai.codec import codec_from_env
-from ttai.codec_server import codec_endpoint, start_codec_server
 from ttai.config import Settings
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.services import open_services
 from ttai.stack import StackError
 from ttai.stack.postgres import local_database
 from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal_client import connect
+from ttai.temporal.bootstrap import bootstrap
+from ttai.temporal.client import connect
+from ttai.temporal.codec import codec_from_env
+from ttai.temporal.codec_server import codec_endpoint, start_codec_server
 from worker import build_worker
 
 logger = logging.getLogger("ttai.main")

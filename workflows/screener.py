@@ -16,8 +16,7 @@ from workflows.policies import DURABLE_STEP
 
 with workflow.unsafe.imports_passed_through():
     from activities.screener import ScreenerActivities
-    from ttai import search_attributes
-    from ttai.analytics.ranking import rank, screen_entry
+    from ttai.domain.analytics.ranking import rank, screen_entry
     from ttai.models.analysis import AnalysisInput
     from ttai.models.screener import (
         MAX_REASON_LENGTH,
@@ -34,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         WatchlistCommandResult,
         WatchlistRequest,
     )
+    from ttai.temporal import search_attributes
 
 SYMBOLS_PER_RUN = 250
 """Symbols a run starts before it continues as new.

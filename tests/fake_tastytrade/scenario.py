@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from ttai.analytics.black_scholes import evaluate
 from ttai.broker.base import Broker
+from ttai.domain.analytics.black_scholes import evaluate
 from ttai.models.market import (
     Account,
     Balances,

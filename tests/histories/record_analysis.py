@@ -26,7 +26,7 @@ from tests.history_files import write_history  # noqa: E402
 from ttai.models.analysis import AnalysisInput  # noqa: E402
 from ttai.stack.ports import free_port  # noqa: E402
 from ttai.stack.temporal_server import TemporalDevServer  # noqa: E402
-from ttai.temporal_client import data_converter  # noqa: E402
+from ttai.temporal.client import data_converter  # noqa: E402
 from worker import build_worker  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -26,17 +26,17 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from tests.history_files import write_history  # noqa: E402
 from tests.test_monitors_fakes import RecordingChannel, ScriptedBroker, monitor_worker  # noqa: E402
-from ttai import market_calendar  # noqa: E402
 from ttai.db.alerts import AlertStore  # noqa: E402
 from ttai.db.migrate import migrate  # noqa: E402
 from ttai.db.pool import create_pool  # noqa: E402
-from ttai.market_calendar import NEW_YORK  # noqa: E402
+from ttai.domain import market_calendar  # noqa: E402
+from ttai.domain.market_calendar import NEW_YORK  # noqa: E402
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec  # noqa: E402
 from ttai.models.market import Position  # noqa: E402
 from ttai.models.monitors import MonitorInput, SetIntervalInput  # noqa: E402
 from ttai.stack.ports import free_port  # noqa: E402
 from ttai.stack.postgres import PrivatePostgres  # noqa: E402
-from ttai.temporal_client import data_converter  # noqa: E402
+from ttai.temporal.client import data_converter  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TASK_QUEUE = "record-monitors"

@@ -27,6 +27,7 @@ from temporalio.worker import Worker  # noqa: E402
 from activities.reports import market_day, week_start  # noqa: E402
 from tests.history_files import write_history  # noqa: E402
 from tests.reports_portfolio import BALANCES, METRICS, POSITIONS, new_york  # noqa: E402
+from ttai.domain.reports import content, markdown  # noqa: E402
 from ttai.models.notifications import NotifyResult  # noqa: E402
 from ttai.models.reports import (  # noqa: E402
     MarketDay,
@@ -38,8 +39,7 @@ from ttai.models.reports import (  # noqa: E402
     SaveReportRequest,
     SaveReportResult,
 )
-from ttai.reports import content, markdown  # noqa: E402
-from ttai.temporal_client import data_converter  # noqa: E402
+from ttai.temporal.client import data_converter  # noqa: E402
 from workflows.reports import (  # noqa: E402
     REPORT_WORKFLOWS,
     EndOfDaySummaryWorkflow,

@@ -35,7 +35,7 @@ from ttai.models.screener import (  # noqa: E402
 )
 from ttai.stack.ports import free_port  # noqa: E402
 from ttai.stack.temporal_server import TemporalDevServer  # noqa: E402
-from ttai.temporal_client import data_converter  # noqa: E402
+from ttai.temporal.client import data_converter  # noqa: E402
 from worker import build_worker  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import asyncpg
 
-from ttai.market_calendar import NEW_YORK
+from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.market import Position
 
 if TYPE_CHECKING:

@@ -18,10 +18,10 @@ from typing import IO
 
 from temporalio.client import Client
 
-from ttai import search_attributes
 from ttai.config import Settings
 from ttai.stack import StackError, process_alive, register_hard_stop, unregister_hard_stop
 from ttai.stack.ports import LOOPBACK, ensure_port_free
+from ttai.temporal import search_attributes
 
 
 def temporal_cli() -> Path:

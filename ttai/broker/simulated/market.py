@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from ttai.analytics import black_scholes as bs
 from ttai.broker.base import UnknownSymbol
 from ttai.broker.simulated import options as opt
 from ttai.broker.simulated.prices import (
@@ -23,7 +22,8 @@ from ttai.broker.simulated.prices import (
     session_table,
 )
 from ttai.broker.simulated.universe import SymbolParams, stable_rng, universe
-from ttai.market_calendar import NEW_YORK
+from ttai.domain.analytics import black_scholes as bs
+from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.market import Candle, MarketMetrics, OptionChain, Quote
 
 IV_RANK_SESSIONS = 252

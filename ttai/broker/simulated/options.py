@@ -9,9 +9,9 @@ from datetime import date, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
-from ttai.analytics import black_scholes as bs
 from ttai.broker.simulated.prices import SessionTable
 from ttai.broker.simulated.universe import SymbolParams
+from ttai.domain.analytics import black_scholes as bs
 
 RISK_FREE_RATE = 0.04
 """The simulated market's constant continuously-compounded risk-free rate."""

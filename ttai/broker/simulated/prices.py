@@ -15,8 +15,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from ttai import market_calendar
 from ttai.broker.simulated.universe import SymbolParams, stable_rng
+from ttai.domain import market_calendar
 
 EPOCH = date(2019, 1, 2)
 # The day each symbol's trend passes through its reference price.

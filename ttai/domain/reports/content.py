@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Protocol
 
-from ttai.analytics.pnl import day_pnl
+from ttai.domain.analytics.pnl import day_pnl
 from ttai.models.analysis import AnalysisResult
 from ttai.models.market import Balances, MarketMetrics, Position
 from ttai.models.reports import (

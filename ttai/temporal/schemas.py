@@ -1,7 +1,7 @@
 """Export the JSON Schemas of every workflow's public messages.
 
-    python -m ttai.schemas            # write schemas/
-    python -m ttai.schemas --check    # exit 1 when schemas/ is stale
+    python -m ttai.temporal.schemas            # write schemas/
+    python -m ttai.temporal.schemas --check    # exit 1 when schemas/ is stale
 
 Read from the workflow definitions themselves (run input/result, signals,
 queries, updates), so a new handler cannot be forgotten. Another app can

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ttai.analytics.black_scholes import probability_above
+from ttai.domain.analytics.black_scholes import probability_above
 from ttai.models.analysis import ChartAnalysis, OptionsAnalysis, PutCandidate
 from ttai.models.market import OptionChain, OptionQuote
 

@@ -18,15 +18,15 @@ from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
 from ttai import telemetry
-from ttai.codec import codec_from_env
 from ttai.config import Settings
+from ttai.temporal.codec import codec_from_env
 
 
 def data_converter() -> DataConverter:
     """The pydantic converter, so plain JSON from any SDK or the CLI decodes.
 
     With `TTAI_ENCRYPTION_KEYS` set, payloads and failure messages are also
-    AES-GCM encrypted (see `ttai.codec`); the codec server decodes them for the UI.
+    AES-GCM encrypted (see `ttai.temporal.codec`); the codec server decodes them for the UI.
     """
     codec = codec_from_env()
     if codec is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ttai.alerts.rules import Firing
+from ttai.domain.alerts.rules import Firing
 from ttai.models.alerts import AlertRule
 from ttai.models.notifications import Notification
 

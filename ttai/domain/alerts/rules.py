@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ttai.market_calendar import NEW_YORK
+from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.alerts import IV_CONDITIONS, POSITION_CONDITIONS, PRICE_CONDITIONS, AlertRule
 from ttai.models.market import Position
 

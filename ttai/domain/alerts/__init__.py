@@ -1,6 +1,6 @@
 """Alert rule evaluation: pure functions over rules, prices and positions."""
 
-from ttai.alerts.rules import (
+from ttai.domain.alerts.rules import (
     Firing,
     evaluate_position_rules,
     evaluate_price_rules,

@@ -8,7 +8,7 @@ configured UI origins get CORS headers (default: the local UI on
 every encode/decode call when set, and it binds to loopback unless
 `TTAI_CODEC_HOST` says otherwise.
 
-Run it with `python -m ttai.codec_server`; the local stack runs it itself
+Run it with `python -m ttai.temporal.codec_server`; the local stack runs it itself
 (`codec_server_if_encrypted`) and passes its endpoint to the dev server's
 `--ui-codec-endpoint` when encryption is on.
 """
@@ -28,8 +28,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
-from ttai.codec import EncryptionCodec, UnknownKeyError, codec_from_env
 from ttai.config import Settings
+from ttai.temporal.codec import EncryptionCodec, UnknownKeyError, codec_from_env
 
 log = logging.getLogger("ttai.codec_server")  # also when run with -m
 

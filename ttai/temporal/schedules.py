@@ -3,7 +3,7 @@
 Calendar times are read in America/New_York, so the UTC instants move by an
 hour when daylight saving starts or ends. The daily reports skip the NYSE
 closures from January 1 of this year to December 31 of next year (computed
-from `ttai.market_calendar`; the list only changes when the year turns, so
+from `ttai.domain.market_calendar`; the list only changes when the year turns, so
 applying twice changes nothing, and `schedules apply` refreshes it). The
 workflows check the calendar again as their first step.
 
@@ -36,9 +36,10 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from ttai import market_calendar, search_attributes
 from ttai.config import Settings
+from ttai.domain import market_calendar
 from ttai.models.reports import ReportInput
+from ttai.temporal import search_attributes
 
 TIME_ZONE = "America/New_York"
 CATCHUP_WINDOW = timedelta(minutes=10)
@@ -166,7 +167,7 @@ async def check_search_attributes(client: Client) -> None:
     """Fail setup with the fix spelled out, not the first analysis a schedule leads to.
 
     The dev server registers them from flags (`make run`); a remote namespace
-    needs `ttai.search_attributes.register` or the printed CLI command once.
+    needs `ttai.temporal.search_attributes.register` or the printed CLI command once.
     """
     listed = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=client.namespace)

@@ -10,7 +10,7 @@ payloads stay plain JSON. Key material is never logged or put in errors.
 Search attributes and workflow IDs are never encrypted by a payload codec:
 keep account numbers and balances out of them.
 
-`python -m ttai.codec new-key [ID]` prints a fresh `id:key` entry.
+`python -m ttai.temporal.codec new-key [ID]` prints a fresh `id:key` entry.
 """
 
 from __future__ import annotations
@@ -148,5 +148,5 @@ def new_key_entry(key_id: str) -> str:
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] != "new-key":
-        sys.exit("usage: python -m ttai.codec new-key [ID]")
+        sys.exit("usage: python -m ttai.temporal.codec new-key [ID]")
     print(new_key_entry(sys.argv[2] if len(sys.argv) > 2 else f"k{secrets.token_hex(3)}"))

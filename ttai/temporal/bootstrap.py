@@ -11,10 +11,10 @@ import logging
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from ttai import search_attributes
-from ttai.bootstrap_monitors import ensure_monitors
 from ttai.config import Settings
-from ttai.schedules import apply_schedules
+from ttai.temporal import search_attributes
+from ttai.temporal.monitors import ensure_monitors
+from ttai.temporal.schedules import apply_schedules
 
 logger = logging.getLogger("ttai.bootstrap")
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TypeVar
 
+from ttai.domain.reports.content import contract_label
 from ttai.models.reports import (
     AlertLine,
     AnalysisLine,
@@ -15,7 +16,6 @@ from ttai.models.reports import (
     ReportKind,
     WeeklyReview,
 )
-from ttai.reports.content import contract_label
 
 MAX_LINES = 12  # per section; the rest is counted, not listed
 
