@@ -1,7 +1,6 @@
 """ScreenerWorkflow: one child AnalysisWorkflow per symbol, bounded, ranked, saved.
 
-WatchlistWorkflow: list/show/add/remove watchlists, so watchlists are managed
-through Temporal like everything else (one activity, no state of its own).
+Watchlists it screens by name are managed by WatchlistWorkflow (workflows/watchlists.py).
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ with workflow.unsafe.imports_passed_through():
         ScreenResultStatus,
         ScreenState,
         ScreenStatus,
-        WatchlistCommand,
-        WatchlistCommandResult,
         WatchlistRequest,
     )
     from ttai.temporal import search_attributes
@@ -229,12 +226,3 @@ class ScreenerWorkflow:
         self._status = result.status
         self._report()
         return result
-
-
-@workflow.defn(name="WatchlistWorkflow")
-class WatchlistWorkflow:
-    @workflow.run
-    async def run(self, command: WatchlistCommand) -> WatchlistCommandResult:
-        return await workflow.execute_activity_method(
-            ScreenerActivities.watchlist_command, command, **DURABLE_STEP
-        )
