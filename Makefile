@@ -31,7 +31,7 @@ format: venv
 	$(PY) -m ruff format .
 
 schemas: venv
-	$(PY) -m ttai.temporal.schemas
+	$(PY) -m workflows.schemas
 
 bench: venv
 	@set -e; for script in bench/[!_]*.py; do \

@@ -1,11 +1,12 @@
-"""Export the JSON Schemas of every workflow's public messages.
-
-    python -m ttai.temporal.schemas            # write schemas/
-    python -m ttai.temporal.schemas --check    # exit 1 when schemas/ is stale
+"""Export the JSON Schemas of workflows' public messages (the generic part).
 
 Read from the workflow definitions themselves (run input/result, signals,
 queries, updates), so a new handler cannot be forgotten. Another app can
 build a valid request from these files without reading any Python.
+
+The workflow classes come in as an argument: the library never imports
+`workflows/`. The entry point with the worker's list is `python -m
+workflows.schemas [--check]` (`make schemas`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +40,10 @@ def _pairs(prefix: str, arg_types: list[Any] | None, ret_type: Any) -> dict[str,
     return {name: schema for name, schema in found.items() if schema is not None}
 
 
-def collect() -> dict[str, dict[str, Any]]:
+def collect(workflows: Iterable[type]) -> dict[str, dict[str, Any]]:
     """{"AnalysisWorkflow/run.input.json": schema, ...}"""
-    from workflows.registry import ALL_WORKFLOWS
-
     files: dict[str, dict[str, Any]] = {}
-    for cls in ALL_WORKFLOWS:
+    for cls in workflows:
         defn = workflow._Definition.must_from_class(cls)
         entries = _pairs("run", defn.arg_types, defn.ret_type)
         for kind, handlers in (
@@ -65,9 +65,9 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
-def stale(directory: Path = SCHEMA_DIR) -> list[str]:
+def stale(workflows: Iterable[type], directory: Path = SCHEMA_DIR) -> list[str]:
     """Files that differ from the code, are missing, or should not exist."""
-    expected = {name: render(schema) for name, schema in collect().items()}
+    expected = {name: render(schema) for name, schema in collect(workflows).items()}
     on_disk = {str(p.relative_to(directory)): p for p in directory.glob("*/*.json")}
     differing = [
         name
@@ -77,8 +77,8 @@ def stale(directory: Path = SCHEMA_DIR) -> list[str]:
     return sorted(differing + [name for name in on_disk if name not in expected])
 
 
-def write(directory: Path = SCHEMA_DIR) -> int:
-    expected = collect()
+def write(workflows: Iterable[type], directory: Path = SCHEMA_DIR) -> int:
+    expected = collect(workflows)
     for old in directory.glob("*/*.json"):
         if str(old.relative_to(directory)) not in expected:
             old.unlink()
@@ -89,19 +89,16 @@ def write(directory: Path = SCHEMA_DIR) -> int:
     return len(expected)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(workflows: Iterable[type], argv: list[str] | None = None) -> int:
+    workflows = list(workflows)
     parser = argparse.ArgumentParser(description="Export workflow JSON Schemas.")
     parser.add_argument("--check", action="store_true", help="fail when schemas/ is stale")
     args = parser.parse_args(argv)
     if args.check:
-        differing = stale()
+        differing = stale(workflows)
         if differing:
             print(f"stale schemas (run `make schemas`): {', '.join(differing)}", file=sys.stderr)
             return 1
         return 0
-    print(f"wrote {write()} schemas to {SCHEMA_DIR.relative_to(PROJECT_ROOT)}/")
+    print(f"wrote {write(workflows)} schemas to {SCHEMA_DIR.relative_to(PROJECT_ROOT)}/")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
