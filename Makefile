@@ -16,7 +16,7 @@ $(STAMP): requirements.lock
 	touch $@
 
 run: venv
-	$(PY) -m ttai.main
+	$(PY) worker.py --local
 
 # pytest's own exit codes pass through: 5 (no tests collected) fails too.
 test: venv

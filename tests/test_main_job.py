@@ -1,4 +1,5 @@
-"""`make run`'s main job end to end: up, demo, SIGTERM, clean exit, state kept."""
+"""`make run`'s main job (`python worker.py --local`) end to end: up, demo, SIGTERM,
+clean exit, state kept."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ READY = "Ctrl-C stops everything"
 async def run_main_job(
     env: dict[str, str], while_up: Callable[[], Awaitable[None]] | None = None
 ) -> tuple[int, str]:
-    """Start `python -m ttai.main`, wait until it is up, run `while_up`, SIGTERM it;
+    """Start `python worker.py --local`, wait until it is up, run `while_up`, SIGTERM it;
     return (exit code, output)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ttai.main",
+        sys.executable, "worker.py", "--local",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert proc.stdout is not None

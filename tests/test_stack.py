@@ -25,8 +25,9 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from ttai.config import PROJECT_ROOT, Settings
 from ttai.stack import StackError, process_alive
 from ttai.stack import postgres as pg_stack
+from ttai.stack.local import LocalStack, local_stack
 from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres, local_database
+from ttai.stack.postgres import PrivatePostgres
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal import search_attributes
 
@@ -153,14 +154,17 @@ async def test_no_binaries_and_no_database_url_says_what_to_do(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(pg_stack, "DEBIAN_INSTALL_ROOT", tmp_path / "nothing")
+    monkeypatch.delenv("TTAI_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.delenv("TTAI_ENCRYPTION_KEYS_FILE", raising=False)
     settings = Settings(state_dir=tmp_path / "state", database_url=None)
     with pytest.raises(StackError, match=r"apt-get install postgresql.*DATABASE_URL"):
-        async with local_database(settings):
+        async with local_stack(settings):
             pass
-    # With DATABASE_URL set, no local binaries are needed at all.
+    # With DATABASE_URL set and a remote cluster, the local stack starts nothing.
     url = "postgresql://someone@db.example:5432/ttai"
-    async with local_database(settings.model_copy(update={"database_url": url})) as dsn:
-        assert dsn == url
+    remote = settings.model_copy(update={"database_url": url, "use_remote_temporal": True})
+    async with local_stack(remote) as stack:
+        assert stack == LocalStack(database_url=url, ui_url=None)
 
 
 async def test_dev_server_registers_search_attributes(client: Client) -> None:

@@ -20,13 +20,18 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from ttai.config import Settings
-from ttai.stack import StackError, process_alive, register_hard_stop, unregister_hard_stop
+from ttai.stack import (
+    LocalServer,
+    StackError,
+    process_alive,
+    register_hard_stop,
+    unregister_hard_stop,
+)
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 
 SERVICE_USER = "postgres"
@@ -70,7 +75,7 @@ def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", name))
 
 
-class PrivatePostgres:
+class PrivatePostgres(LocalServer):
     """One PostgreSQL cluster owned by this project, listening on 127.0.0.1 only.
 
     `async with PrivatePostgres(state_dir, port=p) as pg:` starts it (running
@@ -125,18 +130,6 @@ class PrivatePostgres:
     @property
     def owner_file(self) -> Path:
         return self.root / "owner.pid"
-
-    async def __aenter__(self) -> PrivatePostgres:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         await self._prepare_root()

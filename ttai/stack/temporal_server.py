@@ -13,13 +13,18 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from temporalio.client import Client
 
 from ttai.config import Settings
-from ttai.stack import StackError, process_alive, register_hard_stop, unregister_hard_stop
+from ttai.stack import (
+    LocalServer,
+    StackError,
+    process_alive,
+    register_hard_stop,
+    unregister_hard_stop,
+)
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 from ttai.temporal import search_attributes
 
@@ -37,7 +42,7 @@ def temporal_cli() -> Path:
     return Path(found)
 
 
-class TemporalDevServer:
+class TemporalDevServer(LocalServer):
     """`temporal server start-dev` on 127.0.0.1, with the project's search attributes.
 
     `ui_port=None` runs headless; `db_file=None` keeps history in memory (tests),
@@ -126,18 +131,6 @@ class TemporalDevServer:
         for key, value in self.dynamic_config.items():
             args += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
         return args
-
-    async def __aenter__(self) -> TemporalDevServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def pid_file(self) -> Path:
