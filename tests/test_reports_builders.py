@@ -50,10 +50,9 @@ def test_briefing_rules_at_their_boundaries() -> None:
 
 
 def test_end_of_day_without_a_previous_snapshot_has_no_change() -> None:
-    summary = content.end_of_day([], BALANCES, None, None, [], early_close=False)
+    summary = content.end_of_day([], BALANCES, None, [], [], early_close=False)
     assert summary.net_liquidating_value == 75_000
     assert summary.nlv_change is None and summary.total_day_pnl == 0
-    assert summary.alerts_triggered is None
 
 
 def test_top_picks_best_per_symbol_no_rejects_ties_by_score_then_symbol() -> None:
@@ -75,7 +74,7 @@ def test_top_picks_best_per_symbol_no_rejects_ties_by_score_then_symbol() -> Non
 
 
 def test_weekly_review_without_a_start_snapshot_estimates_nothing() -> None:
-    review = content.weekly_review(DAY, DAY, [], None, None, [], BALANCES, None, None)
+    review = content.weekly_review(DAY, DAY, [], [], [], [], BALANCES, None, None)
     assert review.nlv_change is None and review.realized_estimate is None
     assert review.unrealized_pnl == 0 and review.recommendations == {}
 
@@ -88,7 +87,7 @@ def test_signed_money(value: float, text: str) -> None:
     assert markdown.signed(value) == text
 
 
-def test_markdown_sections_cap_long_lists_and_mark_missing_features() -> None:
+def test_markdown_sections_cap_long_lists() -> None:
     alerts = [AlertLine(alert_id=str(i), symbol="XYZ", description=f"rule {i}") for i in range(15)]
     briefing = content.morning_briefing([], {}, alerts, DAY)
     text = markdown.render_morning_briefing(briefing)
@@ -96,9 +95,6 @@ def test_markdown_sections_cap_long_lists_and_mark_missing_features() -> None:
     assert "- … and 3 more" in text
     assert "**Open positions: 0**" in text
     assert "**Expiring within 7 days**\n- none" in text
-
-    missing = markdown.render_morning_briefing(content.morning_briefing([], {}, None, DAY))
-    assert "**Armed alerts**\n- not available (feature not installed)" in missing
 
 
 def test_end_of_day_markdown_reads_on_a_phone() -> None:

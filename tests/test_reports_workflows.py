@@ -97,7 +97,7 @@ async def test_morning_briefing_content(
     ]
     assert [p.symbol for p in briefing.near_the_money_puts] == ["AAPL  261204P00150000"]
     # Only the active, unexpired rule is armed.
-    assert [(a.symbol, a.description) for a in briefing.armed_alerts or []] == [
+    assert [(a.symbol, a.description) for a in briefing.armed_alerts] == [
         ("AAPL", "price below 150 (add on dip)")
     ]
     assert [(e.underlying, e.date, e.days_away) for e in briefing.earnings] == [
@@ -147,7 +147,7 @@ async def test_end_of_day_summary_content(
     assert summary.previous_net_liquidating_value == 74_000
     assert summary.nlv_change == 1_000
     assert not summary.early_close
-    assert [a.symbol for a in summary.alerts_triggered or []] == ["AAPL"]
+    assert [a.symbol for a in summary.alerts_triggered] == ["AAPL"]
     assert [a.symbol for a in summary.analyses] == ["NVDA"]  # yesterday's AMD is not today's
     # Today's NLV is recorded for tomorrow's change and the weekly review.
     snapshot = await db_pool.fetchrow("SELECT * FROM nlv_snapshots WHERE day = $1", DAY)
@@ -179,11 +179,8 @@ async def test_weekly_review_content(
     ]:
         await insert_analysis(db_pool, analysis(symbol, rec, score, new_york(day, 12)))
 
-    # The screener's table (migration 003) may not be installed: then "not available".
-    has_screens = await db_pool.fetchval("SELECT to_regclass('screens') IS NOT NULL")
-    if has_screens:
-        await insert_screen(db_pool, "screen-this-week", new_york(date(2026, 12, 2), 10))
-        await insert_screen(db_pool, "screen-last-week", new_york(date(2026, 11, 27), 10))
+    await insert_screen(db_pool, "screen-this-week", new_york(date(2026, 12, 2), 10))
+    await insert_screen(db_pool, "screen-last-week", new_york(date(2026, 11, 27), 10))
 
     result = await run_report(
         time_skipping_env, db_pool, FakeBroker(as_of), task_queue, WeeklyReviewWorkflow, as_of
@@ -192,12 +189,9 @@ async def test_weekly_review_content(
     assert result.status == "reported"
     [row] = await saved(db_pool)
     review = WeeklyReview.model_validate(row["content"])
-    if has_screens:
-        assert [(s.screen_id, s.analysed, s.top) for s in review.screens or []] == [
-            ("screen-this-week", 12, ["NVDA", "JPM"])
-        ]
-    else:
-        assert review.screens is None
+    assert [(s.screen_id, s.analysed, s.top) for s in review.screens] == [
+        ("screen-this-week", 12, ["NVDA", "JPM"])
+    ]
     assert (review.week_start, review.week_end) == (date(2026, 11, 30), friday)
     assert review.analyses_count == 5
     assert review.recommendations == {
@@ -299,20 +293,6 @@ async def test_broker_outage_retries_then_fails_visibly(
     assert cause.cause.type == "BrokerUnavailable"
     assert broker.calls.count("positions") == 6  # BROKER_STEP's bounded attempts
     assert await saved(db_pool) == [] and await notifications(db_pool) == []
-
-
-async def test_sections_without_their_tables_say_not_available(
-    time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, task_queue: str
-) -> None:
-    await db_pool.execute("DROP TABLE alert_triggers, alert_rules")
-    as_of = new_york(DAY, 9, 30)
-    result = await run_report(
-        time_skipping_env, db_pool, FakeBroker(as_of), task_queue, MorningBriefingWorkflow, as_of
-    )
-    assert result.status == "reported"
-    [row] = await saved(db_pool)
-    assert MorningBriefing.model_validate(row["content"]).armed_alerts is None
-    assert "**Armed alerts**\n- not available" in row["body"]
 
 
 async def test_reports_run_against_the_simulated_market(

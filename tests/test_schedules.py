@@ -36,10 +36,10 @@ from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 from ttai.temporal.schedules import (
     SCHEDULE_IDS,
+    SCHEDULES,
     ScheduleSetupError,
     apply_schedules,
     build_schedule,
-    by_id,
 )
 from worker import build_worker
 
@@ -140,7 +140,8 @@ async def test_apply_updates_in_place_and_keeps_a_pause(clean: Client) -> None:
 
 async def next_times(client: Client, schedule_id: str, start: datetime) -> list[datetime]:
     """The applied spec, starting at `start`, under a throwaway ID."""
-    schedule = build_schedule(by_id(schedule_id), "tq-none", TODAY)
+    (report,) = (s for s in SCHEDULES if s.schedule_id == schedule_id)
+    schedule = build_schedule(report, "tq-none", TODAY)
     schedule = dataclasses.replace(
         schedule, spec=dataclasses.replace(schedule.spec, start_at=start)
     )

@@ -73,26 +73,6 @@ def trading_window(session: Session, hours: Hours) -> tuple[datetime, datetime]:
     return session.open, session.close
 
 
-def is_open(at: datetime, hours: Hours = "regular") -> bool:
-    session = session_on(at.astimezone(NEW_YORK).date())
-    if session is None:
-        return False
-    start, end = trading_window(session, hours)
-    return start <= at < end
-
-
-def next_open(after: datetime, hours: Hours = "regular") -> datetime:
-    """The next moment the market opens strictly after `after` (or `after` if open)."""
-    if is_open(after, hours):
-        return after
-    local = after.astimezone(NEW_YORK).date()
-    for s in sessions(local, local + timedelta(days=15)):
-        start, _ = trading_window(s, hours)
-        if start > after:
-            return start
-    raise LookupError(f"no NYSE session within 15 days after {after.isoformat()}")
-
-
 def closed_weekdays(start: date, end: date) -> list[date]:
     """Weekdays without a session: the holidays a schedule must skip."""
     open_days = {s.day for s in sessions(start, end)}

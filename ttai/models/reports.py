@@ -84,9 +84,7 @@ class MorningBriefing(Model):
         description="Short puts whose |delta| is at or above the threshold."
     )
     delta_threshold: float
-    armed_alerts: list[AlertLine] | None = Field(
-        description="None when the alerts table does not exist (monitors not installed)."
-    )
+    armed_alerts: list[AlertLine]
     earnings: list[EarningsLine] = Field(description="Holdings reporting within 7 days.")
 
 
@@ -115,9 +113,7 @@ class EndOfDaySummary(Model):
     )
     nlv_change: float | None
     early_close: bool
-    alerts_triggered: list[AlertLine] | None = Field(
-        description="None when the alerts table does not exist."
-    )
+    alerts_triggered: list[AlertLine]
     analyses: list[AnalysisLine]
 
 
@@ -134,10 +130,8 @@ class WeeklyReview(Model):
     analyses_count: int
     recommendations: dict[str, int] = Field(description="Analyses per recommendation.")
     top_picks: list[AnalysisLine]
-    screens: list[ScreenLine] | None = Field(
-        description="None when the screens table does not exist."
-    )
-    alerts_triggered: list[AlertLine] | None
+    screens: list[ScreenLine]
+    alerts_triggered: list[AlertLine]
     net_liquidating_value: float
     start_net_liquidating_value: float | None = Field(
         description="From the last NLV snapshot before the week; None without one."

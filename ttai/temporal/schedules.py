@@ -103,13 +103,6 @@ class ScheduleSetupError(Exception):
     """The namespace cannot host the schedules (e.g. search attributes missing)."""
 
 
-def by_id(schedule_id: str) -> ReportSchedule:
-    for s in SCHEDULES:
-        if s.schedule_id == schedule_id:
-            return s
-    raise KeyError(schedule_id)
-
-
 def skip_window(today: date) -> tuple[date, date]:
     return date(today.year, 1, 1), date(today.year + 1, 12, 31)
 

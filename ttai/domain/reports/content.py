@@ -67,7 +67,7 @@ def position_line(position: Position, day: date) -> PositionLine:
 def morning_briefing(
     positions: Sequence[Position],
     metrics: Mapping[str, MarketMetrics],
-    armed_alerts: list[AlertLine] | None,
+    armed_alerts: list[AlertLine],
     day: date,
     delta_threshold: float = NEAR_MONEY_DELTA,
 ) -> MorningBriefing:
@@ -130,7 +130,7 @@ def end_of_day(
     positions: Sequence[Position],
     balances: Sequence[Balances],
     previous_nlv: float | None,
-    alerts_triggered: list[AlertLine] | None,
+    alerts_triggered: list[AlertLine],
     analyses: Sequence[AnalysisResult],
     early_close: bool,
 ) -> EndOfDaySummary:
@@ -177,8 +177,8 @@ def weekly_review(
     week_start: date,
     week_end: date,
     analyses: Sequence[AnalysisResult],
-    screens: list[ScreenLine] | None,
-    alerts_triggered: list[AlertLine] | None,
+    screens: list[ScreenLine],
+    alerts_triggered: list[AlertLine],
     positions: Sequence[Position],
     balances: Sequence[Balances],
     start_nlv: float | None,

@@ -60,12 +60,10 @@ def _analysis(a: AnalysisLine) -> str:
 
 
 def _section(
-    heading: str, items: Sequence[T] | None, show: Callable[[T], str], empty: str = "none"
+    heading: str, items: Sequence[T], show: Callable[[T], str], empty: str = "none"
 ) -> list[str]:
     lines = [f"**{heading}**"]
-    if items is None:
-        lines.append("- not available (feature not installed)")
-    elif not items:
+    if not items:
         lines.append(f"- {empty}")
     else:
         lines.extend(f"- {show(item)}" for item in items[:MAX_LINES])
