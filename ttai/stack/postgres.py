@@ -17,7 +17,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -390,7 +389,8 @@ def database_dsn(dsn: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _identifier(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """`name` as a quoted SQL identifier, for plain database names only."""
     if not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"not a plain database name: {name!r}")
     return f'"{name}"'
@@ -404,36 +404,11 @@ async def create_database(
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not (exists and exist_ok):
-            copy = f" TEMPLATE {_identifier(template)}" if template else ""
-            await conn.execute(f"CREATE DATABASE {_identifier(name)}{copy}")
+            copy = f" TEMPLATE {quote_identifier(template)}" if template else ""
+            await conn.execute(f"CREATE DATABASE {quote_identifier(name)}{copy}")
     finally:
         await conn.close()
     return database_dsn(admin_dsn, name)
-
-
-async def drop_database(admin_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        # FORCE ends sessions a test left open (PostgreSQL 13+).
-        await conn.execute(f"DROP DATABASE IF EXISTS {_identifier(name)} WITH (FORCE)")
-    finally:
-        await conn.close()
-
-
-class DatabaseFactory:
-    """Fresh databases copied from a migrated template (a file copy: fast enough per test)."""
-
-    def __init__(self, admin_dsn: str, template: str) -> None:
-        self.admin_dsn = admin_dsn
-        self.template = template
-
-    async def create(self) -> tuple[str, str]:
-        """A new database: (name, dsn)."""
-        name = f"ttai_test_{uuid.uuid4().hex[:12]}"
-        return name, await create_database(self.admin_dsn, name, template=self.template)
-
-    async def drop(self, name: str) -> None:
-        await drop_database(self.admin_dsn, name)
 
 
 @contextlib.asynccontextmanager
