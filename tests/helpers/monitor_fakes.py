@@ -140,7 +140,3 @@ def monitor_worker(
         workflows=MONITOR_WORKFLOWS,
         activities=monitor_activities(services),
     )
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)

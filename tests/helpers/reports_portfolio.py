@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import asyncpg
 
 from ttai.broker import BrokerUnavailable
-from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.analysis import AnalysisResult, ChartAnalysis
 from ttai.models.market import (
     Account,
@@ -19,11 +18,6 @@ from ttai.models.market import (
     Position,
     Quote,
 )
-
-
-def new_york(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), NEW_YORK)
-
 
 # Tuesday 2026-12-01 (a regular session) unless a test says otherwise.
 DAY = date(2026, 12, 1)

@@ -13,7 +13,7 @@ fails there.
 from __future__ import annotations
 
 import tempfile
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowUpdateFailedError
@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers.histories import run_recorder, save_runs, workflow_id
 from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, monitor_worker
 from tests.helpers.temporal import start_time_skipping
+from tests.helpers.times import new_york
 from ttai.db.alerts import AlertStore
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
@@ -34,10 +35,6 @@ from ttai.stack.ports import free_port
 from ttai.stack.postgres import PrivatePostgres
 
 TASK_QUEUE = "record-monitors"
-
-
-def et(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), NEW_YORK)
 
 
 async def record_price_monitor(env: WorkflowEnvironment, broker: ScriptedBroker) -> None:
@@ -84,7 +81,7 @@ async def record_weekend(env: WorkflowEnvironment, pool: object) -> None:
     while monday.weekday() != 0 or not market_calendar.session_on(monday):
         monday += timedelta(days=1)
     saturday = monday - timedelta(days=2)
-    await env.sleep(et(saturday, 12) - now)
+    await env.sleep(new_york(saturday, 12) - now)
     handles = {}
     for case, workflow, request in (
         (
@@ -101,7 +98,7 @@ async def record_weekend(env: WorkflowEnvironment, pool: object) -> None:
         handles[case] = await env.client.start_workflow(
             workflow, request, id=workflow_id(case), task_queue=TASK_QUEUE
         )
-    await env.sleep(et(monday, 10, 30) - await env.get_current_time())
+    await env.sleep(new_york(monday, 10, 30) - await env.get_current_time())
     for case, handle in handles.items():
         await handle.cancel()
         await handle.result()

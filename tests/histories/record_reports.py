@@ -19,8 +19,9 @@ from temporalio.worker import Worker
 
 from activities.reports import market_day, week_start
 from tests.helpers.histories import run_recorder, save, workflow_id
-from tests.helpers.reports_portfolio import BALANCES, METRICS, POSITIONS, new_york
+from tests.helpers.reports_portfolio import BALANCES, METRICS, POSITIONS
 from tests.helpers.temporal import start_time_skipping
+from tests.helpers.times import new_york
 from ttai.domain.reports import content, markdown
 from ttai.models.notifications import NotifyResult
 from ttai.models.reports import (

@@ -8,7 +8,7 @@ sleeps through the weekend and fires position rules once.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
@@ -18,6 +18,7 @@ from tests.helpers.monitor_fakes import (
     ScriptedBroker,
     monitor_worker,
 )
+from tests.helpers.times import new_york
 from ttai.db.alerts import AlertStore
 from ttai.domain import market_calendar
 from ttai.domain.market_calendar import NEW_YORK
@@ -39,10 +40,6 @@ def next_full_week(after: datetime) -> date:
             return day
 
 
-def et(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), NEW_YORK)
-
-
 async def test_sync_and_portfolio_rules_over_a_weekend(
     time_skipping_env: WorkflowEnvironment,
     db_pool: asyncpg.Pool,
@@ -59,16 +56,16 @@ async def test_sync_and_portfolio_rules_over_a_weekend(
             symbol="AAPL  261218P00180000",
             underlying="AAPL",
             instrument="option",
-            quantity=-2 if at >= et(monday, 9, 41) else -1,
+            quantity=-2 if at >= new_york(monday, 9, 41) else -1,
             average_open_price=2.5,
             multiplier=100,
             option_kind="put",
             strike=180,
             expiration=expiry,
-            delta=-0.45 if at >= et(monday, 10, 12) else -0.25,
+            delta=-0.45 if at >= new_york(monday, 10, 12) else -0.25,
         )
         held = [put]
-        if et(monday, 9, 32) <= at < et(monday, 9, 51):
+        if new_york(monday, 9, 32) <= at < new_york(monday, 9, 51):
             held.append(
                 Position(
                     account="A1",
@@ -90,7 +87,7 @@ async def test_sync_and_portfolio_rules_over_a_weekend(
     dte_rule = await store.create(
         "r2", AlertRuleSpec(symbol="AAPL", condition="dte_at_most", threshold=3)
     )
-    await env.sleep(et(saturday, 12) - await env.get_current_time())
+    await env.sleep(new_york(saturday, 12) - await env.get_current_time())
 
     async with monitor_worker(env.client, db_pool, broker, channel, task_queue):
         sync = await env.client.start_workflow(
@@ -105,20 +102,20 @@ async def test_sync_and_portfolio_rules_over_a_weekend(
             id=f"portfolio-{task_queue}",
             task_queue=task_queue,
         )
-        await env.sleep(et(saturday, 15, 15) - await env.get_current_time())
+        await env.sleep(new_york(saturday, 15, 15) - await env.get_current_time())
         weekend = await sync.query(PositionSyncWorkflow.status)
         assert weekend.state.iterations == 7  # 12:00, 12:30 ... 15:00
         assert not weekend.market_open
         assert (await portfolio.query(PortfolioMonitorWorkflow.status)).state.iterations == 0
 
-        await env.sleep(et(monday, 10, 2) - await env.get_current_time())
+        await env.sleep(new_york(monday, 10, 2) - await env.get_current_time())
         monday_sync = await sync.query(PositionSyncWorkflow.status)
         # Every 30 min from Saturday 12:00 until Monday's open, then every 5 min to 10:00.
         closed = (
-            et(monday, 9, 30).astimezone(UTC) - et(saturday, 12).astimezone(UTC)
+            new_york(monday, 9, 30).astimezone(UTC) - new_york(saturday, 12).astimezone(UTC)
         ) // timedelta(minutes=30)
         assert monday_sync.state.iterations == closed + 7
-        await env.sleep(et(tuesday, 9, 32) - await env.get_current_time())
+        await env.sleep(new_york(tuesday, 9, 32) - await env.get_current_time())
         for handle in (sync, portfolio):
             await handle.cancel()
         sync_result: MonitorResult = await sync.result()
@@ -133,17 +130,17 @@ async def test_sync_and_portfolio_rules_over_a_weekend(
     ]
     aapl, msft = rows
     assert aapl["closed_at"] is None
-    assert abs(aapl["opened_at"] - et(saturday, 12)) < timedelta(seconds=1)
+    assert abs(aapl["opened_at"] - new_york(saturday, 12)) < timedelta(seconds=1)
     # Seen at the first sync after it appeared (09:35) and after it vanished (09:55).
-    assert abs(msft["opened_at"] - et(monday, 9, 35)) < timedelta(seconds=1)
-    assert abs(msft["closed_at"] - et(monday, 9, 55)) < timedelta(seconds=1)
+    assert abs(msft["opened_at"] - new_york(monday, 9, 35)) < timedelta(seconds=1)
+    assert abs(msft["closed_at"] - new_york(monday, 9, 55)) < timedelta(seconds=1)
 
     triggers = await db_pool.fetch("SELECT alert_id, triggered_at FROM alert_triggers ORDER BY id")
     fired = [(t["alert_id"], t["triggered_at"]) for t in triggers]
     assert [a for a, _ in fired] == [delta_rule.alert_id, dte_rule.alert_id]
     # Delta reached 0.45 at 10:12 -> the 10:15 check; 3 days to expiry on Tuesday's open.
-    assert abs(fired[0][1] - et(monday, 10, 15)) < timedelta(seconds=1)
-    assert abs(fired[1][1] - et(tuesday, 9, 30)) < timedelta(seconds=1)
+    assert abs(fired[0][1] - new_york(monday, 10, 15)) < timedelta(seconds=1)
+    assert abs(fired[1][1] - new_york(tuesday, 9, 30)) < timedelta(seconds=1)
 
     keys = sorted(n.idempotency_key for n in channel.sent)
     assert len(keys) == len(set(keys)) == 5  # AAPL opened, MSFT opened + closed, 2 alerts

@@ -8,7 +8,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from tests.helpers.monitor_fakes import utc
+from tests.helpers.times import utc
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
 from ttai.domain.alerts.rules import Firing

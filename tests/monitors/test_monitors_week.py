@@ -9,7 +9,7 @@ rearmed rule).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 from temporalio.client import WorkflowHandle
@@ -20,8 +20,8 @@ from tests.helpers.monitor_fakes import (
     ScriptedBroker,
     monitor_worker,
 )
+from tests.helpers.times import new_york
 from ttai.domain import market_calendar
-from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.alerts import AddAlertInput, AlertRule, AlertRuleSpec
 from ttai.models.monitors import MonitorInput, MonitorResult, MonitorStatus
 from workflows.monitors import PriceAlertMonitorWorkflow
@@ -34,13 +34,9 @@ def thanksgiving_monday(after: datetime) -> date:
         first = date(year, 11, 1)
         thursday = first + timedelta(days=(3 - first.weekday()) % 7 + 21)
         monday = thursday - timedelta(days=3)
-        if datetime.combine(monday, time(0), NEW_YORK) > after + timedelta(days=2):
+        if new_york(monday, 0) > after + timedelta(days=2):
             return monday
         year += 1
-
-
-def et(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), NEW_YORK)
 
 
 async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
@@ -54,15 +50,15 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
     # The week really has what this test is about.
     assert thu in market_calendar.closed_weekdays(monday, fri)
     friday = market_calendar.session_on(fri)
-    assert friday is not None and friday.close == et(fri, 13)
+    assert friday is not None and friday.close == new_york(fri, 13)
 
     def aapl(at: datetime) -> float:
         steps = [
-            (et(tue, 10, 45), 111.0),  # crosses up through 110 (seen by the 11:00 check)
-            (et(tue, 13, 45), 108.0),  # back below
-            (et(tue, 14, 45), 112.0),  # crosses up again (15:00 check)
-            (et(thu, 12), 95.0),  # crosses down through 100 on the holiday
-            (et(fri, 13, 30), 131.0),  # above 130 only after the early close
+            (new_york(tue, 10, 45), 111.0),  # crosses up through 110 (seen by the 11:00 check)
+            (new_york(tue, 13, 45), 108.0),  # back below
+            (new_york(tue, 14, 45), 112.0),  # crosses up again (15:00 check)
+            (new_york(thu, 12), 95.0),  # crosses down through 100 on the holiday
+            (new_york(fri, 13, 30), 131.0),  # above 130 only after the early close
         ]
         price = 100.0
         for start, value in steps:
@@ -71,11 +67,11 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
         return price
 
     def iv_rank(at: datetime) -> float:
-        return 70.0 if at >= et(wed, 9, 45) else 40.0
+        return 70.0 if at >= new_york(wed, 9, 45) else 40.0
 
     broker = ScriptedBroker({"AAPL": aapl, "MSFT": lambda _: 400.0}, iv_ranks={"AAPL": iv_rank})
     channel = RecordingChannel()
-    await env.sleep(et(monday - timedelta(days=1), 12) - await env.get_current_time())
+    await env.sleep(new_york(monday - timedelta(days=1), 12) - await env.get_current_time())
 
     rules = {
         "cross_once": {"condition": "crosses_up", "threshold": 110},
@@ -89,16 +85,16 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
         "after_early_close": {"condition": "price_above", "threshold": 130},
         "iv": {"condition": "iv_rank_above", "threshold": 60},
         "never": {"condition": "price_below", "threshold": 90},
-        "expired": {"condition": "price_above", "threshold": 105, "expires_at": et(tue, 10)},
+        "expired": {"condition": "price_above", "threshold": 105, "expires_at": new_york(tue, 10)},
         "msft": {"symbol": "MSFT", "condition": "price_below", "threshold": 1},
     }
     expected = {
-        "cross_once": [et(tue, 11)],
+        "cross_once": [new_york(tue, 11)],
         # The gap from Friday's 95 to Monday's 131 crosses 110 too.
-        "cross_rearm": [et(tue, 11), et(tue, 15), et(next_mon, 9, 30)],
-        "down_on_holiday": [et(fri, 9, 30)],
-        "after_early_close": [et(next_mon, 9, 30)],
-        "iv": [et(wed, 10)],
+        "cross_rearm": [new_york(tue, 11), new_york(tue, 15), new_york(next_mon, 9, 30)],
+        "down_on_holiday": [new_york(fri, 9, 30)],
+        "after_early_close": [new_york(next_mon, 9, 30)],
+        "iv": [new_york(wed, 10)],
         "never": [],
         "expired": [],
         "msft": [],
@@ -118,7 +114,7 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
                 AddAlertInput(rule=AlertRuleSpec.model_validate({"symbol": "AAPL"} | spec)),
             )
             ids[name] = created.alert_id
-        await env.sleep(et(next_mon, 11, 45) - await env.get_current_time())
+        await env.sleep(new_york(next_mon, 11, 45) - await env.get_current_time())
         status: MonitorStatus = await handle.query(PriceAlertMonitorWorkflow.status)
         await handle.cancel()
         result: MonitorResult = await handle.result()
@@ -159,4 +155,4 @@ async def test_alerts_fire_exactly_once_when_they_should_over_a_holiday_week(
     assert broker.quote_calls[len(rules) :] == [["AAPL", "MSFT"]] * result.state.iterations
     assert result.state.triggers == total and result.state.errors == 0
     assert status.state.last_prices == {"AAPL": 131.0, "MSFT": 400.0}
-    assert result.stopped_at >= et(next_mon, 11, 45)
+    assert result.stopped_at >= new_york(next_mon, 11, 45)

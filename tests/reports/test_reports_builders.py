@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.helpers.reports_portfolio import BALANCES, analysis, metrics, new_york
+from tests.helpers.reports_portfolio import BALANCES, analysis, metrics
+from tests.helpers.times import new_york
 from ttai.domain.reports import content, markdown
 from ttai.models.market import Position
 from ttai.models.reports import AlertLine

@@ -21,8 +21,8 @@ from tests.helpers.reports_portfolio import (
     insert_screen,
     insert_snapshot,
     insert_trigger,
-    new_york,
 )
+from tests.helpers.times import new_york
 from ttai.broker.factory import open_broker
 from ttai.config import Settings
 from ttai.models.reports import (
