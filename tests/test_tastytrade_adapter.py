@@ -19,8 +19,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.fake_tastytrade import FakeTastytrade, HttpFault, Scenario
-from tests.fake_tastytrade.scenario import occ_symbol
+from tests.fake_tastytrade.app import FakeTastytrade
+from tests.fake_tastytrade.faults import HttpFault
+from tests.fake_tastytrade.scenario import Scenario, occ_symbol
 from ttai.analytics.pnl import day_pnl
 from ttai.broker.base import (
     Broker,
@@ -31,7 +32,8 @@ from ttai.broker.base import (
     UnknownSymbol,
 )
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
-from ttai.broker.tastytrade import TastytradeBroker, candle_day
+from ttai.broker.tastytrade.broker import TastytradeBroker
+from ttai.broker.tastytrade.candles import candle_day
 from ttai.cli import broker as broker_cli
 from ttai.cli.common import CliError
 from ttai.models.market import Position, Quote

@@ -21,11 +21,13 @@ import asyncpg
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
-from tests.fake_tastytrade import FakeTastytrade, HttpFault, Scenario
+from tests.fake_tastytrade.app import FakeTastytrade
+from tests.fake_tastytrade.faults import HttpFault
+from tests.fake_tastytrade.scenario import Scenario
 from ttai.analytics.technicals import analyze_chart
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
-from ttai.broker.tastytrade import TastytradeBroker
+from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.config import Settings
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.models.screener import ScreenInput, ScreenResult

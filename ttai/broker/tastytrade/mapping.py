@@ -1,0 +1,148 @@
+"""SDK objects to the project's market models: symbols, numbers and scales."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tastytrade.account import AccountBalance, CurrentPosition
+from tastytrade.dxfeed import Event, Greeks, Summary
+from tastytrade.dxfeed import Quote as DXQuote
+from tastytrade.market_data import MarketData
+from tastytrade.metrics import MarketMetricInfo
+
+from ttai.broker.tastytrade.contracts import Contract
+from ttai.models.market import Balances, MarketMetrics, OptionQuote, Position, Quote
+
+_OCC_TAIL_LENGTH = 15  # YYMMDD + C/P + strike x 1000 in 8 digits
+
+
+def tt_symbol(symbol: str) -> str:
+    """Project symbols use BRK.B; tastytrade lists class shares as BRK/B."""
+    return symbol.replace(".", "/")
+
+
+def project_symbol(symbol: str) -> str:
+    """tastytrade's BRK/B as the project writes it, BRK.B."""
+    return symbol.replace("/", ".")
+
+
+def unique(symbols: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(symbols))
+
+
+def num(*values: Decimal | int | None) -> float:
+    """The first value that is present and finite, else 0."""
+    for value in values:
+        if value is not None and math.isfinite(float(value)):
+            return float(value)
+    return 0.0
+
+
+def mark(data: MarketData) -> float:
+    mid = (data.bid + data.ask) / 2 if data.bid and data.ask else None
+    return num(data.mark, data.mid, mid, data.last, data.prev_close)
+
+
+def to_quote(symbol: str, data: MarketData) -> Quote:
+    price = mark(data)
+    return Quote(
+        symbol=symbol,
+        bid=num(data.bid, price),
+        ask=num(data.ask, price),
+        last=num(data.last, price),
+        prev_close=num(data.prev_close, data.prev_day_close, data.close),
+        time=data.updated_at,
+    )
+
+
+def to_option_quote(
+    underlying: str, contract: Contract, quote: DXQuote, greek: Greeks, summary: Event | None
+) -> OptionQuote:
+    return OptionQuote(
+        occ_symbol=contract.occ,
+        underlying=underlying,
+        expiration=contract.expiration,
+        strike=contract.strike,
+        kind=contract.kind,
+        bid=num(quote.bid_price),
+        ask=num(quote.ask_price),
+        open_interest=summary.open_interest if isinstance(summary, Summary) else 0,
+        # Summary carries the previous session's volume; there is no intraday one.
+        volume=int(num(summary.prev_day_volume)) if isinstance(summary, Summary) else 0,
+        implied_volatility=num(greek.volatility),
+        delta=num(greek.delta),
+        gamma=num(greek.gamma),
+        theta=num(greek.theta),
+        vega=num(greek.vega),
+    )
+
+
+def to_metrics(symbol: str, info: MarketMetricInfo) -> MarketMetrics:
+    # Ranks and percentile come as 0-1 fractions (the rank as a string); the
+    # project's model wants 0-100. IV index is a fraction; the 30-day IV is in percent.
+    rank = info.implied_volatility_index_rank or info.tw_implied_volatility_index_rank
+    iv = num(info.implied_volatility_index)
+    if not iv and info.implied_volatility_30_day is not None:
+        iv = float(info.implied_volatility_30_day) / 100
+    earnings = info.earnings.expected_report_date if info.earnings else None
+    return MarketMetrics(
+        symbol=symbol,
+        iv_rank=round(_fraction(rank) * 100, 4),
+        iv_percentile=round(_fraction(info.implied_volatility_percentile) * 100, 4),
+        implied_volatility=iv,
+        liquidity_rating=min(max(info.liquidity_rating or 0, 0), 5),
+        # A missing beta is read as the market's own (1.0) rather than as no risk.
+        beta=num(info.beta, 1),
+        next_earnings=earnings,
+    )
+
+
+def _fraction(value: str | Decimal | None) -> float:
+    """A 0-1 value from the API (strings or decimals); missing or unreadable -> 0."""
+    if value is None:
+        return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        return 0.0
+    return min(max(number, 0.0), 1.0) if math.isfinite(number) else 0.0
+
+
+def to_balances(b: AccountBalance) -> Balances:
+    return Balances(
+        account=b.account_number,
+        cash=float(b.cash_balance),
+        net_liquidating_value=float(b.net_liquidating_value),
+        # Option buying power: what a cash-secured put consumes.
+        buying_power=float(b.derivative_buying_power),
+        maintenance_requirement=float(b.maintenance_requirement),
+    )
+
+
+def to_position(p: CurrentPosition, greek: Event | None) -> Position:
+    sign = -1 if p.quantity_direction == "Short" else 1
+    common: dict[str, Any] = {
+        "account": p.account_number,
+        "symbol": p.symbol,
+        "underlying": project_symbol(p.underlying_symbol),
+        "quantity": sign * abs(float(p.quantity)),
+        "average_open_price": float(p.average_open_price),
+        "multiplier": int(p.multiplier),
+        "mark": num(p.mark_price, p.mark, p.close_price),
+        "prev_close": float(p.close_price),
+    }
+    if p.instrument_type != "Equity Option":
+        return Position(instrument="equity", delta=1.0, **common)
+    tail = p.symbol[-_OCC_TAIL_LENGTH:]
+    return Position(
+        instrument="option",
+        option_kind="put" if tail[6] == "P" else "call",
+        strike=int(tail[7:]) / 1000,
+        expiration=datetime.strptime(tail[:6], "%y%m%d").date(),
+        delta=float(greek.delta) if isinstance(greek, Greeks) else None,
+        **common,
+    )
