@@ -10,19 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import traceback
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
+from pydantic import TypeAdapter
 
 from tests.fake_tastytrade.app import FakeTastytrade
 from tests.fake_tastytrade.faults import HttpFault
 from tests.fake_tastytrade.scenario import Scenario, occ_symbol
+from ttai import telemetry
 from ttai.analytics.pnl import day_pnl
+from ttai.analytics.technicals import atr
 from ttai.broker.base import (
     Broker,
     BrokerAuthError,
@@ -36,7 +41,7 @@ from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.candles import candle_day
 from ttai.cli import broker as broker_cli
 from ttai.cli.common import CliError
-from ttai.models.market import Position, Quote
+from ttai.models.market import Candle, Position, Quote
 
 
 @pytest.fixture
@@ -49,6 +54,18 @@ async def broker(fake: FakeTastytrade) -> AsyncIterator[TastytradeBroker]:
     b = fake.broker(stream_timeout=5)
     yield b
     await b.close()
+
+
+@pytest.fixture
+def counts(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
+    """What the code under test counted through `ttai.telemetry.count`, by (name, kind)."""
+    seen: Counter[tuple[str, str]] = Counter()
+
+    def count(name: str, value: int = 1, **attributes: str) -> None:
+        seen[name, attributes.get("kind", "")] += value
+
+    monkeypatch.setattr(telemetry, "count", count)
+    return seen
 
 
 def assert_no_secrets(fake: FakeTastytrade, *texts: str) -> None:
@@ -195,6 +212,49 @@ async def test_candles_of_unknown_symbol(broker: TastytradeBroker) -> None:
     with pytest.raises(UnknownSymbol) as err:
         await broker.get_daily_candles("ZZZZ", 10)
     assert err.value.symbol == "ZZZZ"
+
+
+async def test_bad_candles_are_repaired_or_dropped(
+    fake: FakeTastytrade,
+    broker: TastytradeBroker,
+    counts: Counter[tuple[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    served = fake.scenario.candles["AAPL"]
+    day = [c.day for c in served]
+    fake.faults.candle_overrides = {
+        day[-2]: {"high": "NaN", "low": "NaN"},  # as dxFeed writes a missing price
+        day[-3]: {"high": float("nan"), "low": float("inf")},  # JSON NaN / Infinity
+        day[-4]: {"high": served[-4].low, "low": served[-4].high},  # swapped
+        day[-5]: {"close": "NaN"},  # no close: nothing to repair from
+        day[-6]: {"open": -1.0, "volume": "NaN"},
+        day[-7]: {"low": 0.0, "high": served[-7].close - 0.5},  # high below the close
+    }
+    candles = await broker.get_daily_candles("AAPL", 40)
+
+    by_day = {c.day: c for c in candles}
+    for i in (-2, -3):  # high and low rebuilt from the open and close
+        c, s = by_day[day[i]], served[i]
+        assert (c.open, c.close) == (s.open, s.close)
+        assert (c.high, c.low) == (max(s.open, s.close), min(s.open, s.close))
+    assert by_day[day[-4]] == served[-4]  # swapped back
+    assert day[-5] not in by_day
+    assert by_day[day[-6]].open == served[-6].close and by_day[day[-6]].volume == 0
+    seventh = by_day[day[-7]]
+    assert (seventh.high, seventh.low) == (served[-7].close, min(served[-7].open, seventh.close))
+    untouched = {day[i] for i in range(-7, -1)}
+    assert [c for c in candles if c.day not in untouched] == [
+        c for c in served if c.day not in untouched
+    ]
+    for c in candles:
+        assert 0 < c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high
+    # The chart step's numbers stay finite and cross the data converter intact.
+    assert math.isfinite(atr(candles))
+    as_json = TypeAdapter(list[Candle]).dump_json(candles)
+    assert TypeAdapter(list[Candle]).validate_json(as_json) == candles
+    assert counts["ttai_broker_records_repaired_total", "candle"] == 5
+    assert counts["ttai_broker_records_skipped_total", "candle"] == 1
+    assert "AAPL" in caplog.text and "repaired 5" in caplog.text
 
 
 async def test_option_chain_maps_every_contract(

@@ -231,6 +231,7 @@ class DXLink:
                     "vwap": (c.high + c.low + c.close) / 3,
                     "impVolatility": NAN,
                     "openInterest": NAN,
+                    **self.faults.candle_overrides.get(c.day, {}),
                 }
             )
         return events

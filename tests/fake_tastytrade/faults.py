@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 
 @dataclass
@@ -29,6 +31,10 @@ class Faults:
     drop_websocket: bool = False  # close the socket when a subscription arrives
     empty_candle_snapshot: bool = False  # answer AUTO-contract candles with an empty snapshot
     silent_symbols: set[str] = field(default_factory=set)  # streamer symbols never answered
+    # Daily candle fields sent as given for a day, e.g. {"high": "NaN"}: values the
+    # models cannot hold (dxFeed writes NaN as the string "NaN"; floats nan/inf go
+    # out as the JSON literals NaN/Infinity).
+    candle_overrides: dict[date, dict[str, Any]] = field(default_factory=dict)
 
     def take(self, path: str) -> HttpFault | None:
         for fault in self.http:

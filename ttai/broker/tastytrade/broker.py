@@ -29,6 +29,7 @@ from tastytrade.metrics import MarketMetricInfo, get_market_metrics
 
 from ttai.broker.base import BrokerUnavailable, UnknownSymbol
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
+from ttai.broker.records import data_problem
 from ttai.broker.tastytrade.candles import to_candles
 from ttai.broker.tastytrade.contracts import select_contracts
 from ttai.broker.tastytrade.errors import ErrorTranslator, raise_for_status
@@ -174,19 +175,28 @@ class TastytradeBroker:
         what = f"fetching daily candles for {symbol}"
         async with self._errors.translating(what, [symbol]):
             events = await daily_candle_snapshot(self._session, tt, start, self._stream_timeout)
-            candles = to_candles(events)
-            if not candles:
+            result = to_candles(events)
+            if not result.candles:
                 events = await daily_candle_snapshot(
                     self._session, tt, start, self._stream_timeout, history_contract=True
                 )
-                candles = to_candles(events)
-            if not candles:
+                result = to_candles(events)
+            if not result.candles:
                 if tt not in await self._market_data([tt]):
                     raise UnknownSymbol(symbol)
                 raise BrokerUnavailable(
                     f"tastytrade sent no daily candles for {symbol} (empty snapshot twice)"
                 )
-        return candles[-days:]
+        if result.repaired or result.dropped:
+            bad = ", ".join(d.isoformat() for d in sorted(result.repaired + result.dropped)[:5])
+            data_problem(
+                self.name,
+                "candle",
+                f"daily candles for {symbol} with bad prices on {bad}",
+                repaired=len(result.repaired),
+                skipped=len(result.dropped),
+            )
+        return result.candles[-days:]
 
     # -- option chains ---------------------------------------------------------------
 
