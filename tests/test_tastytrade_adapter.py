@@ -15,7 +15,7 @@ import os
 import traceback
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx2
@@ -26,6 +26,7 @@ from tests.fake_tastytrade.app import FakeTastytrade
 from tests.fake_tastytrade.faults import HttpFault
 from tests.fake_tastytrade.scenario import Scenario, occ_symbol
 from ttai import telemetry
+from ttai.analytics import csp
 from ttai.analytics.pnl import day_pnl
 from ttai.analytics.technicals import atr
 from ttai.broker.base import (
@@ -39,9 +40,10 @@ from ttai.broker.base import (
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.candles import candle_day
+from ttai.broker.tastytrade.contracts import DTE_MARGIN_DAYS, STRATEGY_DTE_WINDOW
 from ttai.cli import broker as broker_cli
 from ttai.cli.common import CliError
-from ttai.models.market import Candle, Position, Quote
+from ttai.models.market import Candle, OptionChain, OptionQuote, Position, Quote
 
 
 @pytest.fixture
@@ -257,16 +259,22 @@ async def test_bad_candles_are_repaired_or_dropped(
     assert "AAPL" in caplog.text and "repaired 5" in caplog.text
 
 
+def in_window(options: list[OptionQuote], today: date) -> list[OptionQuote]:
+    first, last = STRATEGY_DTE_WINDOW
+    return [o for o in options if first <= (o.expiration - today).days <= last]
+
+
 async def test_option_chain_maps_every_contract(
     fake: FakeTastytrade, broker: TastytradeBroker
 ) -> None:
     chain = await broker.get_option_chain("AAPL")
-    served = fake.scenario.chains["AAPL"]
+    served = in_window(fake.scenario.chains["AAPL"].options, fake.scenario.today)
+    assert {(o.expiration - fake.scenario.today).days for o in served} == {35, 42}
     assert chain.underlying == "AAPL"
     assert chain.underlying_price == fake.scenario.quotes["AAPL"].mark
     assert chain.missing == []
     assert sorted(chain.options, key=lambda o: o.occ_symbol) == sorted(
-        served.options, key=lambda o: o.occ_symbol
+        served, key=lambda o: o.occ_symbol
     )
     # One streamer connection for the whole chain.
     assert fake.websockets_opened == 1
@@ -274,7 +282,7 @@ async def test_option_chain_maps_every_contract(
 
 async def test_option_chain_limits_expirations_and_strikes(fake: FakeTastytrade) -> None:
     spot = fake.scenario.quotes["AAPL"].mark
-    broker = fake.broker(max_dte=20, strike_band=0.06)
+    broker = fake.broker(dte_window=(1, 20), strike_band=0.06)
     try:
         chain = await broker.get_option_chain("AAPL")
     finally:
@@ -287,20 +295,61 @@ async def test_option_chain_limits_expirations_and_strikes(fake: FakeTastytrade)
     assert expected and {o.occ_symbol for o in chain.options} == expected
 
 
-async def test_option_chain_spreads_a_capped_number_of_expirations(fake: FakeTastytrade) -> None:
-    served = sorted({o.expiration for o in fake.scenario.chains["AAPL"].options})
-    assert len(served) == 3
-    broker = fake.broker(max_expirations=2)
+def daily_chain(symbol: str, spot: float, today: date, days: int) -> OptionChain:
+    """Expirations every weekday for `days` days, two strikes each, puts and calls."""
+    options = [
+        OptionQuote(
+            occ_symbol=occ_symbol(symbol, expiration, kind, strike),
+            underlying=symbol,
+            expiration=expiration,
+            strike=strike,
+            kind=kind,
+            bid=1.0,
+            ask=1.1,
+            open_interest=100,
+            volume=10,
+            implied_volatility=0.3,
+            delta=-0.25 if kind == "put" else 0.5,
+            gamma=0.01,
+            theta=-0.02,
+            vega=0.1,
+        )
+        for expiration in (today + timedelta(days=n) for n in range(1, days + 1))
+        if expiration.weekday() < 5
+        for strike in (round(spot * 0.95), round(spot))
+        for kind in ("put", "call")
+    ]
+    now = datetime.now(UTC)
+    return OptionChain(underlying=symbol, underlying_price=spot, as_of=now, options=options)
+
+
+async def test_option_chain_keeps_every_expiration_in_the_strategy_window() -> None:
+    scenario = Scenario.small()
+    today, spot = scenario.today, scenario.quotes["AAPL"].mark
+    scenario.chains["AAPL"] = daily_chain("AAPL", spot, today, days=60)
+    served = {o.expiration for o in scenario.chains["AAPL"].options}
+    fake = FakeTastytrade(scenario)
+    broker = fake.broker()
     try:
         chain = await broker.get_option_chain("AAPL")
     finally:
         await broker.close()
-    # The nearest and the farthest, not the two nearest.
-    assert sorted({o.expiration for o in chain.options}) == [served[0], served[-1]]
+    got = {o.expiration for o in chain.options}
+
+    def dte(day: date) -> int:
+        return (day - today).days
+
+    in_window = {e for e in served if csp.MIN_DTE <= dte(e) <= csp.MAX_DTE}
+    assert len(in_window) >= 11
+    assert in_window <= got  # every expiration the strategy can use
+    low, high = csp.MIN_DTE - DTE_MARGIN_DAYS, csp.MAX_DTE + DTE_MARGIN_DAYS
+    assert DTE_MARGIN_DAYS == 1  # at most one day either side
+    assert got and all(low <= dte(e) <= high for e in got)
 
 
 async def test_option_chain_reports_contracts_without_data(fake: FakeTastytrade) -> None:
-    put = next(o for o in fake.scenario.chains["AAPL"].options if o.kind == "put")
+    served = in_window(fake.scenario.chains["AAPL"].options, fake.scenario.today)
+    put = next(o for o in served if o.kind == "put")
     fake.faults.silent_symbols = {
         f".AAPL{put.expiration:%y%m%d}P{put.strike:g}",
     }
@@ -311,7 +360,7 @@ async def test_option_chain_reports_contracts_without_data(fake: FakeTastytrade)
         await broker.close()
     assert chain.missing == [put.occ_symbol]
     assert put.occ_symbol not in {o.occ_symbol for o in chain.options}
-    assert len(chain.options) == len(fake.scenario.chains["AAPL"].options) - 1
+    assert len(chain.options) == len(served) - 1
 
 
 async def test_unknown_symbols(broker: TastytradeBroker) -> None:

@@ -31,7 +31,7 @@ from ttai.broker.base import BrokerUnavailable, UnknownSymbol
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
 from ttai.broker.records import data_problem
 from ttai.broker.tastytrade.candles import to_candles
-from ttai.broker.tastytrade.contracts import select_contracts
+from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, select_contracts
 from ttai.broker.tastytrade.errors import ErrorTranslator, raise_for_status
 from ttai.broker.tastytrade.mapping import (
     mark,
@@ -73,15 +73,13 @@ class TastytradeBroker:
         *,
         client_kwargs: dict[str, Any] | None = None,
         stream_timeout: float = 10.0,
-        min_dte: int = 1,
-        max_dte: int = 60,
-        max_expirations: int = 8,
+        dte_window: tuple[int, int] = STRATEGY_DTE_WINDOW,
         strike_band: float = 0.2,
     ) -> None:
         """`client_kwargs` go to the SDK's httpx clients (tests pass a transport).
 
-        The option chain covers expirations `min_dte`..`max_dte` days out (at most
-        `max_expirations`, spread evenly over that range) and strikes within
+        The option chain covers every expiration `dte_window` days out (by default
+        the strategy's window plus a day either side) and the strikes within
         `strike_band` (a fraction) of the underlying price (see `contracts`).
         """
         logging.getLogger("tastytrade").setLevel(logging.INFO)
@@ -102,9 +100,7 @@ class TastytradeBroker:
         self._errors = ErrorTranslator(lambda: (*secrets, self._session.session_token))
         self.is_test = credentials.is_test
         self._stream_timeout = stream_timeout
-        self._min_dte = min_dte
-        self._max_dte = max_dte
-        self._max_expirations = max_expirations
+        self._dte_window = dte_window
         self._strike_band = strike_band
 
     @classmethod
@@ -213,9 +209,7 @@ class TastytradeBroker:
         contracts = select_contracts(
             standard[0],
             price,
-            min_dte=self._min_dte,
-            max_dte=self._max_dte,
-            max_expirations=self._max_expirations,
+            dte_window=self._dte_window,
             strike_band=self._strike_band,
         )
         async with self._errors.translating(what, [symbol]):

@@ -1,8 +1,15 @@
 """Which contracts of an option chain are worth streaming.
 
 A full chain of a busy underlying has tens of thousands of contracts, far more
-than one streamer call should subscribe to: only some expirations and the
-strikes within a band around the underlying's price are kept.
+than one streamer call should subscribe to. Kept are every expiration inside the
+window the strategy trades, and the strikes within a band around the price.
+
+The window comes from the strategy itself (`ttai.analytics.csp`, 30-45 days),
+widened by `DTE_MARGIN_DAYS` on each side: tastytrade counts days to expiration
+on its server's date while the options step counts from its own "today", and a
+step may run after midnight on a chain read before it, so the two counts can
+differ by one day. (Sampling 8 expirations evenly over 1-60 days instead kept 2
+of the 12 in the window of a symbol with daily expirations.)
 """
 
 from __future__ import annotations
@@ -12,6 +19,11 @@ from datetime import date
 from typing import Literal
 
 from tastytrade.instruments import NestedOptionChain
+
+from ttai.analytics import csp
+
+DTE_MARGIN_DAYS = 1
+STRATEGY_DTE_WINDOW = (csp.MIN_DTE - DTE_MARGIN_DAYS, csp.MAX_DTE + DTE_MARGIN_DAYS)
 
 
 @dataclass(frozen=True)
@@ -27,21 +39,16 @@ def select_contracts(
     chain: NestedOptionChain,
     price: float,
     *,
-    min_dte: int,
-    max_dte: int,
-    max_expirations: int,
+    dte_window: tuple[int, int] = STRATEGY_DTE_WINDOW,
     strike_band: float,
 ) -> list[Contract]:
-    """Puts and calls of expirations `min_dte`..`max_dte` days out (at most
-    `max_expirations`, spread evenly over that range) whose strikes lie within
-    `strike_band` (a fraction) of `price`."""
+    """Puts and calls of every expiration `dte_window` days out (both ends
+    included) whose strikes lie within `strike_band` (a fraction) of `price`."""
+    first, last = dte_window
     expirations = sorted(
-        (e for e in chain.expirations if min_dte <= e.days_to_expiration <= max_dte),
+        (e for e in chain.expirations if first <= e.days_to_expiration <= last),
         key=lambda e: e.days_to_expiration,
     )
-    if len(expirations) > max_expirations:
-        step = (len(expirations) - 1) / max(max_expirations - 1, 1)
-        expirations = [expirations[round(i * step)] for i in range(max_expirations)]
     low, high = price * (1 - strike_band), price * (1 + strike_band)
     contracts: list[Contract] = []
     for expiration in expirations:
