@@ -21,7 +21,9 @@ from pathlib import Path
 import httpx2
 import pytest
 from pydantic import TypeAdapter
+from tastytrade.metrics import MarketMetricInfo
 
+from tests.fake_tastytrade import rest
 from tests.fake_tastytrade.app import FakeTastytrade
 from tests.fake_tastytrade.faults import HttpFault
 from tests.fake_tastytrade.scenario import Scenario, occ_symbol
@@ -43,7 +45,7 @@ from ttai.broker.tastytrade.candles import candle_day
 from ttai.broker.tastytrade.contracts import DTE_MARGIN_DAYS, STRATEGY_DTE_WINDOW
 from ttai.cli import broker as broker_cli
 from ttai.cli.common import CliError
-from ttai.models.market import Candle, OptionChain, OptionQuote, Position, Quote
+from ttai.models.market import Candle, MarketMetrics, OptionChain, OptionQuote, Position, Quote
 
 
 @pytest.fixture
@@ -138,6 +140,58 @@ async def test_market_metrics_scales(fake: FakeTastytrade, broker: TastytradeBro
             served.model_dump(exclude={"iv_rank", "iv_percentile", "implied_volatility"})
         )
     assert metrics["AAPL"].next_earnings is not None
+
+
+def test_fake_market_metrics_use_the_api_scales() -> None:
+    """Pins the fake to what the real /market-metrics sends (the SDK's model, the
+    developer docs' example and captured responses agree): IV rank, its tos/tw
+    variants and the IV percentile are 0-1 fractions (rank and percentile as
+    strings), the IV index is a fraction, the 30-day IV and HV are percentages."""
+    m = MarketMetrics(
+        symbol="AAPL",
+        iv_rank=42.5,
+        iv_percentile=61.25,
+        implied_volatility=0.3,
+        liquidity_rating=4,
+        beta=1.2,
+    )
+    item = rest.market_metrics("AAPL", m, datetime(2026, 11, 27, 15, tzinfo=UTC))
+    assert item["implied-volatility-index-rank"] == "0.425"
+    assert item["tos-implied-volatility-index-rank"] == "0.425"
+    assert 0 <= float(item["tw-implied-volatility-index-rank"]) <= 1
+    assert item["implied-volatility-percentile"] == "0.6125"
+    assert item["implied-volatility-index"] == "0.3"
+    assert item["implied-volatility-30-day"] == "30.0"
+    assert float(item["historical-volatility-30-day"]) > 1
+    info = MarketMetricInfo(**item)  # the SDK's model reads it as the real API's
+    assert info.implied_volatility_index_rank == "0.425"
+    assert info.implied_volatility_percentile == "0.6125"
+
+
+async def test_iv_rank_outside_0_1_is_not_read_as_a_fraction(
+    fake: FakeTastytrade,
+    broker: TastytradeBroker,
+    counts: Counter[tuple[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 42.5 would be a percentage: never clamp it to a rank of 100.
+    fake.faults.metrics_overrides["AAPL"] = {
+        "implied-volatility-index-rank": "42.5",
+        "tos-implied-volatility-index-rank": "42.5",
+        "tw-implied-volatility-index-rank": "0.4",
+    }
+    fake.faults.metrics_overrides["BRK/B"] = {
+        "implied-volatility-index-rank": "NaN",
+        "tos-implied-volatility-index-rank": None,
+        "tw-implied-volatility-index-rank": "-3.0",
+        "implied-volatility-percentile": "250.0",
+    }
+    metrics = await broker.get_market_metrics(["AAPL", "BRK.B"])
+    assert metrics["AAPL"].iv_rank == 40.0  # the next rank field that is a fraction
+    # None readable: 0, which reads as low IV (no put is sold on it), never as high.
+    assert (metrics["BRK.B"].iv_rank, metrics["BRK.B"].iv_percentile) == (0.0, 0.0)
+    assert counts["ttai_broker_records_repaired_total", "market_metrics"] == 2
+    assert "BRK/B" in caplog.text and "implied-volatility-index-rank" in caplog.text
 
 
 async def test_balances(fake: FakeTastytrade, broker: TastytradeBroker) -> None:

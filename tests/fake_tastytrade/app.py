@@ -165,6 +165,7 @@ class FakeTastytrade:
         return {
             "items": [
                 rest.market_metrics(symbol, by_tt[symbol], self.scenario.now)
+                | self.faults.metrics_overrides.get(symbol, {})
                 for symbol in wanted
                 if symbol in by_tt
             ]

@@ -152,11 +152,17 @@ class TastytradeBroker:
                 for info in await get_market_metrics(self._session, chunk):
                     found[info.symbol] = info
         metrics: dict[str, MarketMetrics] = {}
+        unreadable: list[str] = []
         for symbol in wanted:
             info = found.get(tt_symbol(symbol))
             if info is None:
                 raise UnknownSymbol(symbol)
-            metrics[symbol] = to_metrics(symbol, info)
+            metrics[symbol], ignored = to_metrics(symbol, info)
+            if ignored:
+                unreadable.append(f"{info.symbol}: {', '.join(ignored)} not within 0-1")
+        if unreadable:
+            detail = "; ".join(unreadable[:5])
+            data_problem(self.name, "market_metrics", detail, repaired=len(unreadable))
         return metrics
 
     # -- candles -----------------------------------------------------------------------

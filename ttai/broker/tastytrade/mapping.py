@@ -81,35 +81,63 @@ def to_option_quote(
     )
 
 
-def to_metrics(symbol: str, info: MarketMetricInfo) -> MarketMetrics:
-    # Ranks and percentile come as 0-1 fractions (the rank as a string); the
-    # project's model wants 0-100. IV index is a fraction; the 30-day IV is in percent.
-    rank = info.implied_volatility_index_rank or info.tw_implied_volatility_index_rank
+# The rank fields in the order they are read: the rank tastytrade shows (its source
+# is named by `implied-volatility-index-rank-source`), then each source's own.
+_RANK_FIELDS = (
+    "implied_volatility_index_rank",
+    "tos_implied_volatility_index_rank",
+    "tw_implied_volatility_index_rank",
+)
+
+
+def to_metrics(symbol: str, info: MarketMetricInfo) -> tuple[MarketMetrics, list[str]]:
+    """The metrics, and the API fields that were present but not 0-1 fractions.
+
+    Scales (the SDK's model, tastytrade's docs example and captured responses
+    agree): IV rank, its tos/tw variants and IV percentile are 0-1 fractions (rank
+    and percentile as strings); the IV index is a fraction; the 30-day IV is in
+    percent. The project's model holds rank and percentile as 0-100. A value
+    outside 0-1 is not a fraction: it is ignored (never clamped to 0 or 100) and
+    the next rank field is read; with none readable the rank is 0, which reads
+    as low IV, so no put is sold on a rank nobody could read.
+    """
+    ignored: list[str] = []
+
+    def fraction(name: str) -> float | None:
+        value = getattr(info, name)
+        if value is None or value == "":
+            return None
+        number = _fraction(value)
+        if number is None:
+            ignored.append(name.replace("_", "-"))
+        return number
+
+    rank = next((r for r in map(fraction, _RANK_FIELDS) if r is not None), 0.0)
+    percentile = fraction("implied_volatility_percentile") or 0.0
     iv = num(info.implied_volatility_index)
     if not iv and info.implied_volatility_30_day is not None:
         iv = float(info.implied_volatility_30_day) / 100
     earnings = info.earnings.expected_report_date if info.earnings else None
-    return MarketMetrics(
+    metrics = MarketMetrics(
         symbol=symbol,
-        iv_rank=round(_fraction(rank) * 100, 4),
-        iv_percentile=round(_fraction(info.implied_volatility_percentile) * 100, 4),
+        iv_rank=round(rank * 100, 4),
+        iv_percentile=round(percentile * 100, 4),
         implied_volatility=iv,
         liquidity_rating=min(max(info.liquidity_rating or 0, 0), 5),
         # A missing beta is read as the market's own (1.0) rather than as no risk.
         beta=num(info.beta, 1),
         next_earnings=earnings,
     )
+    return metrics, ignored
 
 
-def _fraction(value: str | Decimal | None) -> float:
-    """A 0-1 value from the API (strings or decimals); missing or unreadable -> 0."""
-    if value is None:
-        return 0.0
+def _fraction(value: str | Decimal) -> float | None:
+    """A 0-1 value from the API (a string or a decimal); None when it is not one."""
     try:
         number = float(value)
     except ValueError:
-        return 0.0
-    return min(max(number, 0.0), 1.0) if math.isfinite(number) else 0.0
+        return None
+    return number if 0.0 <= number <= 1.0 else None
 
 
 def to_balances(b: AccountBalance) -> Balances:
