@@ -7,6 +7,7 @@ are switched on per test through `FakeTastytrade.faults`.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -100,6 +101,8 @@ class FakeTastytrade:
             if fault is not None and fault.kind == "missing_field":
                 for item in result.get("items", [result]):
                     item.pop(fault.field_name, None)
+            if request.url.path in self.faults.extra_items:
+                result["items"] += copy.deepcopy(self.faults.extra_items[request.url.path])
             return JSONResponse({"data": result, "context": request.url.path})
 
         return endpoint

@@ -35,6 +35,8 @@ class Faults:
     # models cannot hold (dxFeed writes NaN as the string "NaN"; floats nan/inf go
     # out as the JSON literals NaN/Infinity).
     candle_overrides: dict[date, dict[str, Any]] = field(default_factory=dict)
+    # Raw items appended to a list response, by exact path (a malformed record).
+    extra_items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # /market-metrics fields sent as given for a (tastytrade) symbol.
     metrics_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 

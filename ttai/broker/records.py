@@ -10,6 +10,10 @@ counter goes up:
 
 - `ttai_broker_records_repaired_total{broker, kind}`
 - `ttai_broker_records_skipped_total{broker, kind}`
+
+A response in which not one record can be read is not an odd record but a
+format the adapter does not know: that is a `BrokerSchemaError`, so an empty
+portfolio is never reported (and every position "closed") because of it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from ttai import telemetry
+from ttai.broker.base import BrokerSchemaError
 
 logger = logging.getLogger("ttai.broker")
 
@@ -28,7 +33,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 # What reading one malformed record raises (pydantic's ValidationError is a ValueError).
-RECORD_ERRORS = (ValueError, ArithmeticError, TypeError, KeyError, IndexError, AttributeError)
+# Not TypeError or AttributeError: those are bugs in the adapter, not odd data.
+RECORD_ERRORS = (ValueError, ArithmeticError, KeyError, IndexError)
 
 
 def data_problem(
@@ -62,16 +68,19 @@ def read_each(
 ) -> list[T]:
     """`read(record)` for every record; None results are left out on purpose,
     records whose reading raises a `RECORD_ERRORS` error are skipped, logged
-    (by `name(record)`) and counted."""
+    (by `name(record)`) and counted. Raises `BrokerSchemaError` when records
+    were given and every one failed."""
     out: list[T] = []
     skipped: list[str] = []
+    read_any = False  # a record read, even one left out on purpose
     for record in records:
         try:
             value = read(record)
+            read_any = True
         except RECORD_ERRORS as exc:
             try:
                 label = name(record)
-            except RECORD_ERRORS:
+            except Exception:  # only a label for the log line
                 label = "?"
             skipped.append(f"{label[:40]}: {reason(exc)}")
             continue
@@ -79,4 +88,9 @@ def read_each(
             out.append(value)
     if skipped:
         data_problem(broker, kind, "; ".join(skipped[:5]), skipped=len(skipped))
+        if not read_any:
+            raise BrokerSchemaError(
+                f"{broker} sent {len(skipped)} {kind} record(s) and none could be read "
+                f"({skipped[0]})"
+            )
     return out

@@ -29,9 +29,9 @@ from tastytrade.metrics import MarketMetricInfo, get_market_metrics
 
 from ttai.broker.base import BrokerUnavailable, UnknownSymbol
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
-from ttai.broker.records import data_problem
+from ttai.broker.records import data_problem, read_each
 from ttai.broker.tastytrade.candles import to_candles
-from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, select_contracts
+from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, Contract, select_contracts
 from ttai.broker.tastytrade.errors import ErrorTranslator, raise_for_status
 from ttai.broker.tastytrade.mapping import (
     mark,
@@ -42,6 +42,7 @@ from ttai.broker.tastytrade.mapping import (
     to_quote,
     tt_symbol,
     unique,
+    with_greek,
 )
 from ttai.broker.tastytrade.streaming import chunks, daily_candle_snapshot, latest_events
 from ttai.models.market import (
@@ -50,7 +51,6 @@ from ttai.models.market import (
     Candle,
     MarketMetrics,
     OptionChain,
-    OptionQuote,
     Position,
     Quote,
 )
@@ -60,6 +60,7 @@ logging.getLogger("tastytrade").setLevel(logging.INFO)
 
 MAX_MARKET_DATA_SYMBOLS = 100  # the API's limit per market-data call
 MAX_METRICS_SYMBOLS = 100
+_HELD = ("Equity", "Equity Option")  # the instruments this project's models hold
 
 
 class TastytradeBroker:
@@ -231,14 +232,21 @@ class TastytradeBroker:
                 f"no option data arrived from the tastytrade streamer for {symbol} "
                 f"within {self._stream_timeout:g}s"
             )
-        options: list[OptionQuote] = []
+        streamed: list[tuple[Contract, DXQuote, Greeks]] = []
         missing: list[str] = []
         for c in contracts:
             quote, greek = quotes.get(c.streamer), greeks.get(c.streamer)
-            if not isinstance(quote, DXQuote) or not isinstance(greek, Greeks):
+            if isinstance(quote, DXQuote) and isinstance(greek, Greeks):
+                streamed.append((c, quote, greek))
+            else:
                 missing.append(c.occ)
-                continue
-            options.append(to_option_quote(symbol, c, quote, greek, summaries.get(c.streamer)))
+        options = read_each(
+            streamed,
+            lambda s: to_option_quote(symbol, *s, summaries.get(s[0].streamer)),
+            broker=self.name,
+            kind="option_quote",
+            name=lambda s: s[0].occ,
+        )
         return OptionChain(
             underlying=symbol,
             underlying_price=price,
@@ -272,16 +280,28 @@ class TastytradeBroker:
         return [to_balances(b) for b in balances]
 
     async def get_positions(self) -> list[Position]:
+        """Equity and equity-option positions; a position that cannot be read is
+        skipped (logged and counted, `ttai.broker.records`), not the whole call."""
         async with self._errors.translating("fetching positions"):
-            held: list[CurrentPosition] = []
+            items: list[Any] = []
             for account in await self._tt_accounts():
-                held += await account.get_positions(self._session, include_marks=True)
+                # Read item by item (the SDK's get_positions fails the whole list
+                # on one item its model refuses).
+                path = f"/accounts/{account.account_number}/positions"
+                items += (await self._session._get(path, params={"include-marks": "true"}))["items"]
         # Futures, crypto and other instruments are outside this project's models.
-        held = [p for p in held if p.instrument_type in ("Equity", "Equity Option")]
+        held = [i for i in items if not isinstance(i, dict) or i.get("instrument-type") in _HELD]
+        positions = read_each(
+            held,
+            lambda item: to_position(CurrentPosition.model_validate(item)),
+            broker=self.name,
+            kind="position",
+            name=lambda item: str(item.get("symbol")),
+        )
         streamer_symbols = {
             p.symbol: Option.occ_to_streamer_symbol(p.symbol)
-            for p in held
-            if p.instrument_type == "Equity Option"
+            for p in positions
+            if p.instrument == "option"
         }
         async with self._errors.translating("fetching position greeks"):
             greeks = (
@@ -289,4 +309,4 @@ class TastytradeBroker:
                     self._session, list(streamer_symbols.values()), (Greeks,), self._stream_timeout
                 )
             )[Greeks]
-        return [to_position(p, greeks.get(streamer_symbols.get(p.symbol, ""))) for p in held]
+        return [with_greek(p, greeks.get(streamer_symbols.get(p.symbol, ""))) for p in positions]

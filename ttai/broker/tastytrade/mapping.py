@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -151,7 +152,16 @@ def to_balances(b: AccountBalance) -> Balances:
     )
 
 
-def to_position(p: CurrentPosition, greek: Event | None) -> Position:
+# OCC 2010 after the root: YYMMDD, C/P, strike x 1000 in 8 digits.
+_OCC_TAIL = re.compile(r"(\d{6})([CP])(\d{8})")
+
+
+def to_position(p: CurrentPosition) -> Position:
+    """An equity or equity-option position (delta 1 for stock; an option's comes
+    from the streamer, see `with_greek`). Raises ValueError for anything else or
+    an option symbol that is not OCC."""
+    if p.instrument_type not in ("Equity", "Equity Option"):
+        raise ValueError(f"not an equity or equity option: {p.instrument_type}")
     sign = -1 if p.quantity_direction == "Short" else 1
     common: dict[str, Any] = {
         "account": p.account_number,
@@ -163,14 +173,25 @@ def to_position(p: CurrentPosition, greek: Event | None) -> Position:
         "mark": num(p.mark_price, p.mark, p.close_price),
         "prev_close": float(p.close_price),
     }
-    if p.instrument_type != "Equity Option":
+    if p.instrument_type == "Equity":
         return Position(instrument="equity", delta=1.0, **common)
-    tail = p.symbol[-_OCC_TAIL_LENGTH:]
+    tail = _OCC_TAIL.fullmatch(p.symbol[-_OCC_TAIL_LENGTH:])
+    if tail is None:
+        raise ValueError("not an OCC option symbol")
+    expiration, flag, strike = tail.groups()
     return Position(
         instrument="option",
-        option_kind="put" if tail[6] == "P" else "call",
-        strike=int(tail[7:]) / 1000,
-        expiration=datetime.strptime(tail[:6], "%y%m%d").date(),
-        delta=float(greek.delta) if isinstance(greek, Greeks) else None,
+        option_kind="put" if flag == "P" else "call",
+        strike=int(strike) / 1000,
+        expiration=datetime.strptime(expiration, "%y%m%d").date(),
         **common,
     )
+
+
+def with_greek(position: Position, greek: Event | None) -> Position:
+    """An option position with the per-contract delta from its `Greeks` event."""
+    if position.instrument != "option" or not isinstance(greek, Greeks):
+        return position
+    if greek.delta is None or not math.isfinite(delta := float(greek.delta)):
+        return position  # no delta rather than a made-up one
+    return position.model_copy(update={"delta": delta})
