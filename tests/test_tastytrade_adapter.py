@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -45,7 +46,15 @@ from ttai.broker.tastytrade.candles import candle_day
 from ttai.broker.tastytrade.contracts import DTE_MARGIN_DAYS, STRATEGY_DTE_WINDOW
 from ttai.cli import broker as broker_cli
 from ttai.cli.common import CliError
-from ttai.models.market import Candle, MarketMetrics, OptionChain, OptionQuote, Position, Quote
+from ttai.models.market import (
+    Candle,
+    Fill,
+    MarketMetrics,
+    OptionChain,
+    OptionQuote,
+    Position,
+    Quote,
+)
 
 
 @pytest.fixture
@@ -238,6 +247,92 @@ async def test_day_pnl_over_adapter_positions(
         (p.mark - p.prev_close) * p.quantity * p.multiplier for p in fake.scenario.positions
     )
     assert day_pnl(await broker.get_positions()) == pytest.approx(expected, abs=0.01)
+
+
+def day_of_fills(scenario: Scenario) -> list[Fill]:
+    """Yesterday's purchase, and today's: a short put opened, stock bought, a
+    put closed."""
+    now = scenario.now
+    put = next(p for p in scenario.positions if p.instrument == "option")
+    other = next(o for o in scenario.chains["AAPL"].options if o.kind == "put" and o.strike < 200)
+
+    def fill(symbol: str, quantity: float, price: float, at: datetime, **kw: Any) -> Fill:
+        option = len(symbol) == 21
+        return Fill(
+            account="5WT00012",
+            symbol=symbol,
+            underlying=kw.pop("underlying", "AAPL"),
+            instrument="option" if option else "equity",
+            quantity=quantity,
+            price=price,
+            multiplier=100 if option else 1,
+            executed_at=at,
+            **kw,
+        )
+
+    return [
+        fill("AAPL", 50, 179.0, now - timedelta(days=1, hours=2)),
+        fill(put.symbol, -1, 4.0, now - timedelta(hours=3)),
+        fill("AAPL", 50, 182.0, now - timedelta(hours=2)),
+        fill(other.occ_symbol, 2, 1.15, now - timedelta(minutes=45)),
+        fill("BRK/B", -10, 471.25, now - timedelta(minutes=5), underlying="BRK.B"),
+    ]
+
+
+async def test_fills_are_the_trades_since(fake: FakeTastytrade, broker: TastytradeBroker) -> None:
+    fake.scenario.fills = day_of_fills(fake.scenario)
+    since = fake.scenario.now - timedelta(hours=4)
+    fills = await broker.get_fills(since)
+    # Trades only (no deposit, no dividend), signed by the action, oldest first.
+    assert fills == [f for f in fake.scenario.fills if f.executed_at >= since]
+    short_put = fills[0]
+    assert (short_put.quantity, short_put.price, short_put.multiplier) == (-1, 4.0, 100)
+    assert fills[-1].underlying == "BRK.B" and fills[-1].quantity == -10
+    asked = [r for r in fake.requests if r.url.path.endswith("/transactions")]
+    assert {r.query_params["type"] for r in asked} == {"Trade"}
+    assert {r.url.path for r in asked} == {
+        f"/accounts/{a.account_number}/transactions" for a in fake.scenario.accounts
+    }
+
+
+async def test_fills_read_every_page(fake: FakeTastytrade, broker: TastytradeBroker) -> None:
+    start = fake.scenario.now - timedelta(hours=6)
+    fake.scenario.fills = [
+        Fill(
+            account="5WT00012",
+            symbol="AAPL",
+            underlying="AAPL",
+            instrument="equity",
+            quantity=1 if n % 2 else -1,
+            price=180 + n / 100,
+            executed_at=start + timedelta(seconds=n),
+        )
+        for n in range(600)
+    ]
+    fills = await broker.get_fills(start)
+    assert fills == fake.scenario.fills
+    offsets = [
+        r.query_params["page-offset"]
+        for r in fake.requests
+        if r.url.path == "/accounts/5WT00012/transactions"
+    ]
+    assert offsets == ["0", "1", "2"]
+
+
+async def test_an_unreadable_transaction_is_skipped(
+    fake: FakeTastytrade, broker: TastytradeBroker, counts: Counter[tuple[str, str]]
+) -> None:
+    fake.scenario.fills = day_of_fills(fake.scenario)
+    since = fake.scenario.now - timedelta(hours=4)
+    good = rest.trade(99, fake.scenario.fills[-1], opening=False)
+    fake.faults.extra_items["/accounts/5WT00012/transactions"] = [
+        good | {"id": 100, "price": None},  # a trade without a price
+        good | {"id": 101, "instrument-type": "Spaceship"},  # not an instrument type
+        good | {"id": 102, "quantity": "0.0"},
+    ]
+    fills = await broker.get_fills(since)
+    assert fills == [f for f in fake.scenario.fills if f.executed_at >= since]
+    assert counts["ttai_broker_records_skipped_total", "fill"] == 3
 
 
 async def test_daily_candles(fake: FakeTastytrade, broker: TastytradeBroker) -> None:

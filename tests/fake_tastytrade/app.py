@@ -8,8 +8,11 @@ are switched on per test through `FakeTastytrade.faults`.
 from __future__ import annotations
 
 import copy
+import math
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,6 +30,15 @@ from ttai.broker.credentials import TastytradeCredentials
 from ttai.broker.tastytrade.broker import TastytradeBroker
 
 MARKET_DATA_LIMIT = 100
+MAX_PER_PAGE = 250  # transactions per page
+
+
+@dataclass
+class Page:
+    """A list response with the API's top-level `pagination` block."""
+
+    data: dict[str, Any]
+    pagination: dict[str, Any]
 
 
 class FakeTastytrade:
@@ -46,6 +58,7 @@ class FakeTastytrade:
                 Route("/oauth/token", self._endpoint(self._token, auth=False), methods=["POST"]),
                 Route("/customers/me/accounts", self._endpoint(self._accounts)),
                 Route("/accounts/{account}/positions", self._endpoint(self._positions)),
+                Route("/accounts/{account}/transactions", self._endpoint(self._transactions)),
                 Route("/accounts/{account}/balances/{currency}", self._endpoint(self._balances)),
                 Route("/market-data/by-type", self._endpoint(self._market_data)),
                 Route("/market-metrics", self._endpoint(self._metrics)),
@@ -98,12 +111,13 @@ class FakeTastytrade:
             result = await handler(request)
             if isinstance(result, Response):
                 return result
+            body: dict[str, Any] = {"context": request.url.path}
+            if isinstance(result, Page):
+                result, body["pagination"] = result.data, result.pagination
             if fault is not None and fault.kind == "missing_field":
                 for item in result.get("items", [result]):
                     item.pop(fault.field_name, None)
-            if request.url.path in self.faults.extra_items:
-                result["items"] += copy.deepcopy(self.faults.extra_items[request.url.path])
-            return JSONResponse({"data": result, "context": request.url.path})
+            return JSONResponse({"data": result, **body})
 
         return endpoint
 
@@ -127,6 +141,9 @@ class FakeTastytrade:
     async def _accounts(self, request: Request) -> Any:
         return {"items": [rest.account(a, self.scenario.now) for a in self.scenario.accounts]}
 
+    def _extra(self, request: Request) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.faults.extra_items.get(request.url.path, []))
+
     async def _positions(self, request: Request) -> Any:
         account = request.path_params["account"]
         return {
@@ -135,7 +152,46 @@ class FakeTastytrade:
                 for p in self.scenario.positions
                 if p.account == account
             ]
+            + self._extra(request)
         }
+
+    async def _transactions(self, request: Request) -> Any:
+        """The account's history: the scenario's fills as trades, a deposit and a
+        dividend; filtered by type and start-at/end-at, sorted, paginated."""
+        account = request.path_params["account"]
+        now = self.scenario.now
+        items = [
+            rest.money_movement(1, account, "Deposit", 5000.0, now - timedelta(days=2)),
+            rest.money_movement(2, account, "Dividend", 12.5, now - timedelta(minutes=30)),
+        ]
+        held = {(p.symbol, p.quantity > 0) for p in self.scenario.positions}
+        for n, f in enumerate(self.scenario.fills, start=3):
+            if f.account == account:
+                items.append(rest.trade(n, f, opening=(f.symbol, f.quantity > 0) in held))
+        items += self._extra(request)
+        query = request.query_params
+        if "type" in query:
+            items = [i for i in items if i.get("transaction-type") == query["type"]]
+        for key, keep in (("start-at", lambda t, at: t >= at), ("end-at", lambda t, at: t <= at)):
+            if key in query:
+                at = datetime.fromisoformat(query[key])
+                items = [i for i in items if keep(datetime.fromisoformat(i["executed-at"]), at)]
+        items.sort(key=lambda i: i["executed-at"], reverse=query.get("sort", "Desc") == "Desc")
+        per_page = min(int(query.get("per-page", 250)), MAX_PER_PAGE)
+        offset = int(query.get("page-offset", 0))
+        page = items[offset * per_page : (offset + 1) * per_page]
+        pagination = {
+            "per-page": per_page,
+            "page-offset": offset,
+            "item-offset": offset * per_page,
+            "total-items": len(items),
+            "total-pages": max(math.ceil(len(items) / per_page), 1),
+            "current-item-count": len(page),
+            "previous-link": None,
+            "next-link": None,
+            "paging-link-template": None,
+        }
+        return Page({"items": page}, pagination)
 
     async def _balances(self, request: Request) -> Any:
         account = request.path_params["account"]

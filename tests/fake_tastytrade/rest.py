@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.responses import JSONResponse
 from tastytrade.account import AccountBalance
@@ -18,6 +19,7 @@ from tests.fake_tastytrade.scenario import occ_symbol, streamer_symbol, tt_symbo
 from ttai.models.market import (
     Account,
     Balances,
+    Fill,
     MarketMetrics,
     OptionChain,
     Position,
@@ -219,6 +221,70 @@ def nested_chains(symbol: str, chain: OptionChain, today: date) -> list[dict[str
         {**adjusted, "expirations": expirations[:1]},
         {**common, "option-chain-type": "Standard", "expirations": expirations},
     ]
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def trade(transaction_id: int, f: Fill, opening: bool) -> dict[str, Any]:
+    """A fill as the transaction history lists it: a "Trade" whose quantity is
+    unsigned (the action says buy or sell) and whose price is per share; the
+    value is price x quantity x multiplier, its effect Debit for a purchase."""
+    bought = f.quantity > 0
+    action = ("Buy" if bought else "Sell") + (" to Open" if opening else " to Close")
+    value = abs(f.quantity) * f.price * f.multiplier
+    fees = 1.0 if f.instrument == "option" else 0.0
+    effect = "Debit" if bought else "Credit"
+    return {
+        "id": transaction_id,
+        "account-number": f.account,
+        "symbol": f.symbol,
+        "instrument-type": "Equity Option" if f.instrument == "option" else "Equity",
+        "underlying-symbol": tt_symbol(f.underlying),
+        "transaction-type": "Trade",
+        "transaction-sub-type": action,
+        "description": f"{'Bought' if bought else 'Sold'} {abs(f.quantity):g} {f.symbol} "
+        f"@ {f.price:g}",
+        "action": action,
+        "quantity": decimal(abs(f.quantity)),
+        "price": decimal(f.price),
+        "executed-at": iso(f.executed_at),
+        "transaction-date": f.executed_at.astimezone(NEW_YORK).date().isoformat(),
+        "value": decimal(value),
+        "value-effect": effect,
+        "net-value": decimal(value + fees if bought else value - fees),
+        "net-value-effect": effect,
+        "commission": decimal(fees),
+        "commission-effect": "Debit" if fees else "None",
+        "clearing-fees": "0.0",
+        "clearing-fees-effect": "None",
+        "regulatory-fees": "0.0",
+        "regulatory-fees-effect": "None",
+        "is-estimated-fee": True,
+        "ext-exchange-order-number": str(900000 + transaction_id),
+        "order-id": 700000 + transaction_id,
+        "leg-count": 1,
+    }
+
+
+def money_movement(
+    transaction_id: int, account: str, sub_type: str, amount: float, at: datetime
+) -> dict[str, Any]:
+    """A non-trade history entry (a deposit, a dividend): no symbol, price or action."""
+    return {
+        "id": transaction_id,
+        "account-number": account,
+        "transaction-type": "Money Movement",
+        "transaction-sub-type": sub_type,
+        "description": sub_type,
+        "executed-at": iso(at),
+        "transaction-date": at.astimezone(NEW_YORK).date().isoformat(),
+        "value": decimal(amount),
+        "value-effect": "Credit",
+        "net-value": decimal(amount),
+        "net-value-effect": "Credit",
+        "is-estimated-fee": False,
+    }
 
 
 def quote_token(token: str, dxlink_url: str, now: datetime) -> dict[str, Any]:

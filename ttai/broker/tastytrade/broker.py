@@ -20,7 +20,7 @@ from typing import Any
 
 from tastytrade import Session
 from tastytrade.account import Account as TTAccount
-from tastytrade.account import AccountBalance, CurrentPosition
+from tastytrade.account import AccountBalance, CurrentPosition, Transaction
 from tastytrade.dxfeed import Greeks, Summary
 from tastytrade.dxfeed import Quote as DXQuote
 from tastytrade.instruments import NestedOptionChain, Option
@@ -36,6 +36,7 @@ from ttai.broker.tastytrade.errors import ErrorTranslator, raise_for_status
 from ttai.broker.tastytrade.mapping import (
     mark,
     to_balances,
+    to_fill,
     to_metrics,
     to_option_quote,
     to_position,
@@ -44,11 +45,13 @@ from ttai.broker.tastytrade.mapping import (
     unique,
     with_greek,
 )
+from ttai.broker.tastytrade.rest import get_all_pages, get_items
 from ttai.broker.tastytrade.streaming import chunks, daily_candle_snapshot, latest_events
 from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
     Position,
@@ -285,10 +288,8 @@ class TastytradeBroker:
         async with self._errors.translating("fetching positions"):
             items: list[Any] = []
             for account in await self._tt_accounts():
-                # Read item by item (the SDK's get_positions fails the whole list
-                # on one item its model refuses).
                 path = f"/accounts/{account.account_number}/positions"
-                items += (await self._session._get(path, params={"include-marks": "true"}))["items"]
+                items += await get_items(self._session, path, {"include-marks": "true"})
         # Futures, crypto and other instruments are outside this project's models.
         held = [i for i in items if not isinstance(i, dict) or i.get("instrument-type") in _HELD]
         positions = read_each(
@@ -310,3 +311,23 @@ class TastytradeBroker:
                 )
             )[Greeks]
         return [with_greek(p, greeks.get(streamer_symbols.get(p.symbol, ""))) for p in positions]
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        """Equity and equity-option trades executed at or after `since` (a naive
+        time is read as UTC), across all accounts, oldest first. A transaction
+        that cannot be read is skipped (logged and counted), not the whole call."""
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        params = {"type": "Trade", "start-at": since.isoformat(), "sort": "Asc"}
+        async with self._errors.translating("fetching fills"):
+            items: list[Any] = []
+            for account in await self._tt_accounts():
+                path = f"/accounts/{account.account_number}/transactions"
+                items += await get_all_pages(self._session, path, params)
+        fills = read_each(
+            items,
+            lambda item: to_fill(Transaction.model_validate(item)),
+            broker=self.name,
+            kind="fill",
+            name=lambda item: f"transaction {item.get('id')} {item.get('symbol') or ''}".strip(),
+        )
+        return sorted((f for f in fills if f.executed_at >= since), key=lambda f: f.executed_at)

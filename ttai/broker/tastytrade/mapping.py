@@ -7,16 +7,17 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from tastytrade.account import AccountBalance, CurrentPosition
+from tastytrade.account import AccountBalance, CurrentPosition, Transaction
 from tastytrade.dxfeed import Event, Greeks, Summary
 from tastytrade.dxfeed import Quote as DXQuote
 from tastytrade.market_data import MarketData
 from tastytrade.metrics import MarketMetricInfo
+from tastytrade.order import InstrumentType
 
 from ttai.broker.tastytrade.contracts import Contract
-from ttai.models.market import Balances, MarketMetrics, OptionQuote, Position, Quote
+from ttai.models.market import Balances, Fill, MarketMetrics, OptionQuote, Position, Quote
 
 _OCC_TAIL_LENGTH = 15  # YYMMDD + C/P + strike x 1000 in 8 digits
 
@@ -195,3 +196,48 @@ def with_greek(position: Position, greek: Event | None) -> Position:
     if greek.delta is None or not math.isfinite(delta := float(greek.delta)):
         return position  # no delta rather than a made-up one
     return position.model_copy(update={"delta": delta})
+
+
+STANDARD_OPTION_MULTIPLIER = 100
+_FILL_INSTRUMENTS: dict[InstrumentType | None, Literal["equity", "option"]] = {
+    InstrumentType.EQUITY: "equity",
+    InstrumentType.EQUITY_OPTION: "option",
+}
+
+
+def to_fill(t: Transaction) -> Fill | None:
+    """A trade of the transaction history as a fill; None for anything else
+    (money movements, receive/deliver entries such as assignments and
+    expirations, other instruments). Raises ValueError for a trade without a
+    usable symbol, action, quantity or price.
+
+    The history's quantity is unsigned (shares or contracts): the sign comes from
+    the action (Buy... +, Sell... -). Its price is per share, also for options
+    ("Sold 40 ... Call @ 0.47" has value 40 x 0.47 x 100); an option's
+    multiplier is what its value says (value / (price x quantity)), 100 when the
+    value cannot tell (a zero price).
+    """
+    if t.transaction_type != "Trade" or t.instrument_type not in _FILL_INSTRUMENTS:
+        return None
+    if not t.symbol or t.action is None or t.quantity is None or t.price is None:
+        raise ValueError("a trade without symbol, action, quantity or price")
+    quantity, price = float(t.quantity), float(t.price)
+    if not (math.isfinite(quantity) and quantity > 0 and math.isfinite(price) and price >= 0):
+        raise ValueError("a trade without a positive quantity and a price")
+    instrument = _FILL_INSTRUMENTS[t.instrument_type]
+    multiplier = 1
+    if instrument == "option":
+        multiplier = STANDARD_OPTION_MULTIPLIER
+        implied = abs(float(t.value)) / (price * quantity) if price else 0.0
+        if implied >= 1 and abs(implied - round(implied)) < 0.01:
+            multiplier = round(implied)
+    return Fill(
+        account=t.account_number,
+        symbol=t.symbol,
+        underlying=project_symbol(t.underlying_symbol or t.symbol),
+        instrument=instrument,
+        quantity=t.action.multiplier * quantity,
+        price=price,
+        multiplier=multiplier,
+        executed_at=t.executed_at,
+    )
