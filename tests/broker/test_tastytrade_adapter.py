@@ -10,17 +10,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import traceback
+from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
+from pydantic import TypeAdapter
+from tastytrade.metrics import MarketMetricInfo
 
-from tests.helpers.fake_tastytrade import FakeTastytrade, HttpFault, Scenario
-from tests.helpers.fake_tastytrade.scenario import occ_symbol
+from tests.helpers.fake_tastytrade import rest
+from tests.helpers.fake_tastytrade.app import FakeTastytrade
+from tests.helpers.fake_tastytrade.faults import HttpFault
+from tests.helpers.fake_tastytrade.scenario import Scenario, occ_symbol
+from ttai import telemetry
 from ttai.broker.base import (
     Broker,
     BrokerAuthError,
@@ -30,11 +38,23 @@ from ttai.broker.base import (
     UnknownSymbol,
 )
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
-from ttai.broker.tastytrade import TastytradeBroker, candle_day
+from ttai.broker.tastytrade.broker import TastytradeBroker
+from ttai.broker.tastytrade.candles import candle_day
+from ttai.broker.tastytrade.contracts import DTE_MARGIN_DAYS, STRATEGY_DTE_WINDOW
 from ttai.cli import broker as broker_cli
 from ttai.cli.common import CliError
+from ttai.domain.analytics import csp
 from ttai.domain.analytics.pnl import day_pnl
-from ttai.models.market import Position, Quote
+from ttai.domain.analytics.technicals import atr
+from ttai.models.market import (
+    Candle,
+    Fill,
+    MarketMetrics,
+    OptionChain,
+    OptionQuote,
+    Position,
+    Quote,
+)
 
 
 @pytest.fixture
@@ -47,6 +67,18 @@ async def broker(fake: FakeTastytrade) -> AsyncIterator[TastytradeBroker]:
     b = fake.broker(stream_timeout=5)
     yield b
     await b.close()
+
+
+@pytest.fixture
+def counts(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
+    """What the code under test counted through `ttai.telemetry.count`, by (name, kind)."""
+    seen: Counter[tuple[str, str]] = Counter()
+
+    def count(name: str, value: int = 1, **attributes: str) -> None:
+        seen[name, attributes.get("kind", "")] += value
+
+    monkeypatch.setattr(telemetry, "count", count)
+    return seen
 
 
 def assert_no_secrets(fake: FakeTastytrade, *texts: str) -> None:
@@ -119,6 +151,58 @@ async def test_market_metrics_scales(fake: FakeTastytrade, broker: TastytradeBro
     assert metrics["AAPL"].next_earnings is not None
 
 
+def test_fake_market_metrics_use_the_api_scales() -> None:
+    """Pins the fake to what the real /market-metrics sends (the SDK's model, the
+    developer docs' example and captured responses agree): IV rank, its tos/tw
+    variants and the IV percentile are 0-1 fractions (rank and percentile as
+    strings), the IV index is a fraction, the 30-day IV and HV are percentages."""
+    m = MarketMetrics(
+        symbol="AAPL",
+        iv_rank=42.5,
+        iv_percentile=61.25,
+        implied_volatility=0.3,
+        liquidity_rating=4,
+        beta=1.2,
+    )
+    item = rest.market_metrics("AAPL", m, datetime(2026, 11, 27, 15, tzinfo=UTC))
+    assert item["implied-volatility-index-rank"] == "0.425"
+    assert item["tos-implied-volatility-index-rank"] == "0.425"
+    assert 0 <= float(item["tw-implied-volatility-index-rank"]) <= 1
+    assert item["implied-volatility-percentile"] == "0.6125"
+    assert item["implied-volatility-index"] == "0.3"
+    assert item["implied-volatility-30-day"] == "30.0"
+    assert float(item["historical-volatility-30-day"]) > 1
+    info = MarketMetricInfo(**item)  # the SDK's model reads it as the real API's
+    assert info.implied_volatility_index_rank == "0.425"
+    assert info.implied_volatility_percentile == "0.6125"
+
+
+async def test_iv_rank_outside_0_1_is_not_read_as_a_fraction(
+    fake: FakeTastytrade,
+    broker: TastytradeBroker,
+    counts: Counter[tuple[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 42.5 would be a percentage: never clamp it to a rank of 100.
+    fake.faults.metrics_overrides["AAPL"] = {
+        "implied-volatility-index-rank": "42.5",
+        "tos-implied-volatility-index-rank": "42.5",
+        "tw-implied-volatility-index-rank": "0.4",
+    }
+    fake.faults.metrics_overrides["BRK/B"] = {
+        "implied-volatility-index-rank": "NaN",
+        "tos-implied-volatility-index-rank": None,
+        "tw-implied-volatility-index-rank": "-3.0",
+        "implied-volatility-percentile": "250.0",
+    }
+    metrics = await broker.get_market_metrics(["AAPL", "BRK.B"])
+    assert metrics["AAPL"].iv_rank == 40.0  # the next rank field that is a fraction
+    # None readable: 0, which reads as low IV (no put is sold on it), never as high.
+    assert (metrics["BRK.B"].iv_rank, metrics["BRK.B"].iv_percentile) == (0.0, 0.0)
+    assert counts["ttai_broker_records_repaired_total", "market_metrics"] == 2
+    assert "BRK/B" in caplog.text and "implied-volatility-index-rank" in caplog.text
+
+
 async def test_balances(fake: FakeTastytrade, broker: TastytradeBroker) -> None:
     assert await broker.get_balances() == fake.scenario.balances
 
@@ -165,6 +249,92 @@ async def test_day_pnl_over_adapter_positions(
     assert day_pnl(await broker.get_positions()) == pytest.approx(expected, abs=0.01)
 
 
+def day_of_fills(scenario: Scenario) -> list[Fill]:
+    """Yesterday's purchase, and today's: a short put opened, stock bought, a
+    put closed."""
+    now = scenario.now
+    put = next(p for p in scenario.positions if p.instrument == "option")
+    other = next(o for o in scenario.chains["AAPL"].options if o.kind == "put" and o.strike < 200)
+
+    def fill(symbol: str, quantity: float, price: float, at: datetime, **kw: Any) -> Fill:
+        option = len(symbol) == 21
+        return Fill(
+            account="5WT00012",
+            symbol=symbol,
+            underlying=kw.pop("underlying", "AAPL"),
+            instrument="option" if option else "equity",
+            quantity=quantity,
+            price=price,
+            multiplier=100 if option else 1,
+            executed_at=at,
+            **kw,
+        )
+
+    return [
+        fill("AAPL", 50, 179.0, now - timedelta(days=1, hours=2)),
+        fill(put.symbol, -1, 4.0, now - timedelta(hours=3)),
+        fill("AAPL", 50, 182.0, now - timedelta(hours=2)),
+        fill(other.occ_symbol, 2, 1.15, now - timedelta(minutes=45)),
+        fill("BRK/B", -10, 471.25, now - timedelta(minutes=5), underlying="BRK.B"),
+    ]
+
+
+async def test_fills_are_the_trades_since(fake: FakeTastytrade, broker: TastytradeBroker) -> None:
+    fake.scenario.fills = day_of_fills(fake.scenario)
+    since = fake.scenario.now - timedelta(hours=4)
+    fills = await broker.get_fills(since)
+    # Trades only (no deposit, no dividend), signed by the action, oldest first.
+    assert fills == [f for f in fake.scenario.fills if f.executed_at >= since]
+    short_put = fills[0]
+    assert (short_put.quantity, short_put.price, short_put.multiplier) == (-1, 4.0, 100)
+    assert fills[-1].underlying == "BRK.B" and fills[-1].quantity == -10
+    asked = [r for r in fake.requests if r.url.path.endswith("/transactions")]
+    assert {r.query_params["type"] for r in asked} == {"Trade"}
+    assert {r.url.path for r in asked} == {
+        f"/accounts/{a.account_number}/transactions" for a in fake.scenario.accounts
+    }
+
+
+async def test_fills_read_every_page(fake: FakeTastytrade, broker: TastytradeBroker) -> None:
+    start = fake.scenario.now - timedelta(hours=6)
+    fake.scenario.fills = [
+        Fill(
+            account="5WT00012",
+            symbol="AAPL",
+            underlying="AAPL",
+            instrument="equity",
+            quantity=1 if n % 2 else -1,
+            price=180 + n / 100,
+            executed_at=start + timedelta(seconds=n),
+        )
+        for n in range(600)
+    ]
+    fills = await broker.get_fills(start)
+    assert fills == fake.scenario.fills
+    offsets = [
+        r.query_params["page-offset"]
+        for r in fake.requests
+        if r.url.path == "/accounts/5WT00012/transactions"
+    ]
+    assert offsets == ["0", "1", "2"]
+
+
+async def test_an_unreadable_transaction_is_skipped(
+    fake: FakeTastytrade, broker: TastytradeBroker, counts: Counter[tuple[str, str]]
+) -> None:
+    fake.scenario.fills = day_of_fills(fake.scenario)
+    since = fake.scenario.now - timedelta(hours=4)
+    good = rest.trade(99, fake.scenario.fills[-1], opening=False)
+    fake.faults.extra_items["/accounts/5WT00012/transactions"] = [
+        good | {"id": 100, "price": None},  # a trade without a price
+        good | {"id": 101, "instrument-type": "Spaceship"},  # not an instrument type
+        good | {"id": 102, "quantity": "0.0"},
+    ]
+    fills = await broker.get_fills(since)
+    assert fills == [f for f in fake.scenario.fills if f.executed_at >= since]
+    assert counts["ttai_broker_records_skipped_total", "fill"] == 3
+
+
 async def test_daily_candles(fake: FakeTastytrade, broker: TastytradeBroker) -> None:
     served = fake.scenario.candles["AAPL"]
     assert await broker.get_daily_candles("AAPL", 10) == served[-10:]
@@ -195,16 +365,65 @@ async def test_candles_of_unknown_symbol(broker: TastytradeBroker) -> None:
     assert err.value.symbol == "ZZZZ"
 
 
+async def test_bad_candles_are_repaired_or_dropped(
+    fake: FakeTastytrade,
+    broker: TastytradeBroker,
+    counts: Counter[tuple[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    served = fake.scenario.candles["AAPL"]
+    day = [c.day for c in served]
+    fake.faults.candle_overrides = {
+        day[-2]: {"high": "NaN", "low": "NaN"},  # as dxFeed writes a missing price
+        day[-3]: {"high": float("nan"), "low": float("inf")},  # JSON NaN / Infinity
+        day[-4]: {"high": served[-4].low, "low": served[-4].high},  # swapped
+        day[-5]: {"close": "NaN"},  # no close: nothing to repair from
+        day[-6]: {"open": -1.0, "volume": "NaN"},
+        day[-7]: {"low": 0.0, "high": served[-7].close - 0.5},  # high below the close
+    }
+    candles = await broker.get_daily_candles("AAPL", 40)
+
+    by_day = {c.day: c for c in candles}
+    for i in (-2, -3):  # high and low rebuilt from the open and close
+        c, s = by_day[day[i]], served[i]
+        assert (c.open, c.close) == (s.open, s.close)
+        assert (c.high, c.low) == (max(s.open, s.close), min(s.open, s.close))
+    assert by_day[day[-4]] == served[-4]  # swapped back
+    assert day[-5] not in by_day
+    assert by_day[day[-6]].open == served[-6].close and by_day[day[-6]].volume == 0
+    seventh = by_day[day[-7]]
+    assert (seventh.high, seventh.low) == (served[-7].close, min(served[-7].open, seventh.close))
+    untouched = {day[i] for i in range(-7, -1)}
+    assert [c for c in candles if c.day not in untouched] == [
+        c for c in served if c.day not in untouched
+    ]
+    for c in candles:
+        assert 0 < c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high
+    # The chart step's numbers stay finite and cross the data converter intact.
+    assert math.isfinite(atr(candles))
+    as_json = TypeAdapter(list[Candle]).dump_json(candles)
+    assert TypeAdapter(list[Candle]).validate_json(as_json) == candles
+    assert counts["ttai_broker_records_repaired_total", "candle"] == 5
+    assert counts["ttai_broker_records_skipped_total", "candle"] == 1
+    assert "AAPL" in caplog.text and "repaired 5" in caplog.text
+
+
+def in_window(options: list[OptionQuote], today: date) -> list[OptionQuote]:
+    first, last = STRATEGY_DTE_WINDOW
+    return [o for o in options if first <= (o.expiration - today).days <= last]
+
+
 async def test_option_chain_maps_every_contract(
     fake: FakeTastytrade, broker: TastytradeBroker
 ) -> None:
     chain = await broker.get_option_chain("AAPL")
-    served = fake.scenario.chains["AAPL"]
+    served = in_window(fake.scenario.chains["AAPL"].options, fake.scenario.today)
+    assert {(o.expiration - fake.scenario.today).days for o in served} == {35, 42}
     assert chain.underlying == "AAPL"
     assert chain.underlying_price == fake.scenario.quotes["AAPL"].mark
     assert chain.missing == []
     assert sorted(chain.options, key=lambda o: o.occ_symbol) == sorted(
-        served.options, key=lambda o: o.occ_symbol
+        served, key=lambda o: o.occ_symbol
     )
     # One streamer connection for the whole chain.
     assert fake.websockets_opened == 1
@@ -212,7 +431,7 @@ async def test_option_chain_maps_every_contract(
 
 async def test_option_chain_limits_expirations_and_strikes(fake: FakeTastytrade) -> None:
     spot = fake.scenario.quotes["AAPL"].mark
-    broker = fake.broker(max_dte=20, strike_band=0.06)
+    broker = fake.broker(dte_window=(1, 20), strike_band=0.06)
     try:
         chain = await broker.get_option_chain("AAPL")
     finally:
@@ -225,20 +444,61 @@ async def test_option_chain_limits_expirations_and_strikes(fake: FakeTastytrade)
     assert expected and {o.occ_symbol for o in chain.options} == expected
 
 
-async def test_option_chain_spreads_a_capped_number_of_expirations(fake: FakeTastytrade) -> None:
-    served = sorted({o.expiration for o in fake.scenario.chains["AAPL"].options})
-    assert len(served) == 3
-    broker = fake.broker(max_expirations=2)
+def daily_chain(symbol: str, spot: float, today: date, days: int) -> OptionChain:
+    """Expirations every weekday for `days` days, two strikes each, puts and calls."""
+    options = [
+        OptionQuote(
+            occ_symbol=occ_symbol(symbol, expiration, kind, strike),
+            underlying=symbol,
+            expiration=expiration,
+            strike=strike,
+            kind=kind,
+            bid=1.0,
+            ask=1.1,
+            open_interest=100,
+            volume=10,
+            implied_volatility=0.3,
+            delta=-0.25 if kind == "put" else 0.5,
+            gamma=0.01,
+            theta=-0.02,
+            vega=0.1,
+        )
+        for expiration in (today + timedelta(days=n) for n in range(1, days + 1))
+        if expiration.weekday() < 5
+        for strike in (round(spot * 0.95), round(spot))
+        for kind in ("put", "call")
+    ]
+    now = datetime.now(UTC)
+    return OptionChain(underlying=symbol, underlying_price=spot, as_of=now, options=options)
+
+
+async def test_option_chain_keeps_every_expiration_in_the_strategy_window() -> None:
+    scenario = Scenario.small()
+    today, spot = scenario.today, scenario.quotes["AAPL"].mark
+    scenario.chains["AAPL"] = daily_chain("AAPL", spot, today, days=60)
+    served = {o.expiration for o in scenario.chains["AAPL"].options}
+    fake = FakeTastytrade(scenario)
+    broker = fake.broker()
     try:
         chain = await broker.get_option_chain("AAPL")
     finally:
         await broker.close()
-    # The nearest and the farthest, not the two nearest.
-    assert sorted({o.expiration for o in chain.options}) == [served[0], served[-1]]
+    got = {o.expiration for o in chain.options}
+
+    def dte(day: date) -> int:
+        return (day - today).days
+
+    in_window = {e for e in served if csp.MIN_DTE <= dte(e) <= csp.MAX_DTE}
+    assert len(in_window) >= 11
+    assert in_window <= got  # every expiration the strategy can use
+    low, high = csp.MIN_DTE - DTE_MARGIN_DAYS, csp.MAX_DTE + DTE_MARGIN_DAYS
+    assert DTE_MARGIN_DAYS == 1  # at most one day either side
+    assert got and all(low <= dte(e) <= high for e in got)
 
 
 async def test_option_chain_reports_contracts_without_data(fake: FakeTastytrade) -> None:
-    put = next(o for o in fake.scenario.chains["AAPL"].options if o.kind == "put")
+    served = in_window(fake.scenario.chains["AAPL"].options, fake.scenario.today)
+    put = next(o for o in served if o.kind == "put")
     fake.faults.silent_symbols = {
         f".AAPL{put.expiration:%y%m%d}P{put.strike:g}",
     }
@@ -249,7 +509,7 @@ async def test_option_chain_reports_contracts_without_data(fake: FakeTastytrade)
         await broker.close()
     assert chain.missing == [put.occ_symbol]
     assert put.occ_symbol not in {o.occ_symbol for o in chain.options}
-    assert len(chain.options) == len(fake.scenario.chains["AAPL"].options) - 1
+    assert len(chain.options) == len(served) - 1
 
 
 async def test_unknown_symbols(broker: TastytradeBroker) -> None:

@@ -21,10 +21,12 @@ import asyncpg
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
-from tests.helpers.fake_tastytrade import FakeTastytrade, HttpFault, Scenario
+from tests.helpers.fake_tastytrade.app import FakeTastytrade
+from tests.helpers.fake_tastytrade.faults import HttpFault
+from tests.helpers.fake_tastytrade.scenario import Scenario
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
-from ttai.broker.tastytrade import TastytradeBroker
+from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.config import Settings
 from ttai.domain.analytics.technicals import analyze_chart
 from ttai.models.analysis import AnalysisInput, AnalysisResult
@@ -89,8 +91,14 @@ async def test_mapping_over_the_simulated_market(
     by_occ = {o.occ_symbol: o for o in served.chains["MSFT"].options}
     assert chain.options and chain.missing == []
     assert all(by_occ[o.occ_symbol] == o for o in chain.options)
-    # The contracts a 30-45 DTE put screen needs are all there.
-    assert any(30 <= (o.expiration - served.today).days <= 45 for o in chain.options)
+    # Every contract a 30-45 DTE put screen can pick is there (strikes within 20 %).
+    spot = chain.underlying_price
+    wanted = {
+        o.occ_symbol
+        for o in served.chains["MSFT"].options
+        if 30 <= (o.expiration - served.today).days <= 45 and abs(o.strike / spot - 1) <= 0.2
+    }
+    assert wanted and wanted <= {o.occ_symbol for o in chain.options}
 
 
 async def test_analysis_workflow_over_fake_tastytrade_leaks_no_secret(

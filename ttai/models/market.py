@@ -95,6 +95,17 @@ class Position(Model):
     )
 
 
+class Fill(Model):
+    account: str
+    symbol: str  # broker symbol: ticker or OCC option symbol
+    underlying: Symbol
+    instrument: Literal["equity", "option"]
+    quantity: float  # signed: + bought, - sold (shares or contracts)
+    price: float  # per share (an option's premium per share)
+    multiplier: int = 1
+    executed_at: datetime
+
+
 class Balances(Model):
     account: str
     cash: float

@@ -20,6 +20,7 @@ from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
     OptionQuote,
@@ -63,6 +64,7 @@ class Scenario:
     accounts: list[Account] = field(default_factory=list)
     positions: list[Position] = field(default_factory=list)
     balances: list[Balances] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)  # the transaction history's trades
 
     @property
     def today(self) -> date:
