@@ -12,6 +12,7 @@ from ttai.analytics.synthesis import synthesize
 from ttai.analytics.technicals import analyze_chart
 from ttai.broker import Broker
 from ttai.db.analyses import AnalysisStore
+from ttai.market_calendar import new_york_date
 from ttai.models.analysis import (
     AnalysisResult,
     ChartAnalysis,
@@ -47,14 +48,14 @@ class AnalysisActivities:
     async def options_analysis(self, request: OptionsRequest) -> OptionsAnalysis:
         with classified_errors():
             chain = await self._broker.get_option_chain(request.symbol)
-            today = (await self._broker.now()).date()
+            today = new_york_date(await self._broker.now())
             return analyze_csp(chain, request.chart, today)
 
     @activity.defn(name="research_analysis")
     async def research_analysis(self, request: ResearchRequest) -> ResearchAnalysis:
         with classified_errors():
             metrics = await self._broker.get_market_metrics([request.symbol])
-            today = (await self._broker.now()).date()
+            today = new_york_date(await self._broker.now())
             return analyze_research(metrics[request.symbol], request.expiration, today)
 
     @activity.defn(name="synthesize_analysis")

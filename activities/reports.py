@@ -7,15 +7,14 @@ backfilled run lists that day's rows.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-
 from temporalio import activity
 
 from activities.errors import classified_errors
-from ttai import market_calendar, telemetry
+from ttai import telemetry
 from ttai.broker import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import NlvSnapshot, ReportStore
+from ttai.market_calendar import day_window, market_day, new_york_date, week_start
 from ttai.models.notifications import Notification, NotifyResult
 from ttai.models.reports import (
     EndOfDaySummary,
@@ -31,36 +30,6 @@ from ttai.models.reports import (
 )
 from ttai.notify.outbox import Outbox
 from ttai.reports import content, markdown
-
-
-def new_york_day(at: datetime) -> date:
-    return at.astimezone(market_calendar.NEW_YORK).date()
-
-
-def day_window(first: date, last: date) -> tuple[datetime, datetime]:
-    """[first 00:00, the day after last 00:00) in New York, as aware datetimes."""
-    tz = market_calendar.NEW_YORK
-    return (
-        datetime.combine(first, time(0), tz),
-        datetime.combine(last + timedelta(days=1), time(0), tz),
-    )
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def market_day(request: MarketDayRequest) -> MarketDay:
-    day = new_york_day(request.as_of)
-    first = week_start(day) if request.scope == "week" else day
-    found = market_calendar.sessions(first, day)
-    today = next((s for s in found if s.day == day), None)
-    return MarketDay(
-        day=day,
-        open=bool(found),
-        sessions=len(found),
-        early_close=today is not None and today.early_close,
-    )
 
 
 class ReportActivities:
@@ -92,7 +61,7 @@ class ReportActivities:
         with classified_errors():
             positions = await self._broker.get_positions()
             balances = await self._broker.get_balances()
-            broker_day = new_york_day(await self._broker.now())
+            broker_day = new_york_date(await self._broker.now())
         start, end = day_window(request.day, request.day)
         previous = await self._store.snapshot_before(request.day)
         summary = content.end_of_day(

@@ -24,9 +24,9 @@ from temporalio import activity  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
-from activities.reports import market_day, week_start  # noqa: E402
 from tests.history_files import write_history  # noqa: E402
 from tests.reports_portfolio import BALANCES, METRICS, POSITIONS, new_york  # noqa: E402
+from ttai.market_calendar import market_day, week_start  # noqa: E402
 from ttai.models.notifications import NotifyResult  # noqa: E402
 from ttai.models.reports import (  # noqa: E402
     MarketDay,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from ttai.analytics.black_scholes import probability_above
+from ttai.market_calendar import days_to_expiry
 from ttai.models.analysis import ChartAnalysis, OptionsAnalysis, PutCandidate
 from ttai.models.market import OptionChain, OptionQuote
 
@@ -27,7 +28,7 @@ def annualized_return(credit: float, strike: float, days_to_expiry: int) -> floa
 def _candidate(
     option: OptionQuote, spot: float, today: date, support: float | None
 ) -> PutCandidate | None:
-    dte = (option.expiration - today).days
+    dte = days_to_expiry(option.expiration, today)
     mid = option.mid
     if not (MIN_DTE <= dte <= MAX_DTE) or option.kind != "put" or option.bid <= 0 or mid <= 0:
         return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import asyncpg
 
-from ttai.market_calendar import NEW_YORK
+from ttai.market_calendar import new_york_date
 from ttai.models.market import Position
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def default_portfolio(
                 average_open_price=bought.close,
             )
         )
-    today = now.astimezone(NEW_YORK).date()
+    today = new_york_date(now)
     for symbol in DEFAULT_SHORT_PUTS:
         chain = market.get_option_chain(symbol, at=now)
         expirations = sorted(

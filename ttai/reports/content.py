@@ -8,6 +8,7 @@ from datetime import date
 from typing import Protocol
 
 from ttai.analytics.pnl import day_pnl
+from ttai.market_calendar import days_to_expiry
 from ttai.models.analysis import AnalysisResult
 from ttai.models.market import Balances, MarketMetrics, Position
 from ttai.models.reports import (
@@ -59,7 +60,7 @@ def position_line(position: Position, day: date) -> PositionLine:
         option_kind=position.option_kind,
         strike=position.strike,
         expiration=expiration,
-        days_to_expiry=(expiration - day).days if expiration else None,
+        days_to_expiry=days_to_expiry(expiration, day) if expiration else None,
         delta=position.delta,
     )
 
@@ -88,7 +89,7 @@ def morning_briefing(
             EarningsLine(underlying=m.symbol, date=m.next_earnings, days_away=away)
             for m in metrics.values()
             if m.next_earnings is not None
-            and 0 <= (away := (m.next_earnings - day).days) <= EARNINGS_DAYS
+            and 0 <= (away := days_to_expiry(m.next_earnings, day)) <= EARNINGS_DAYS
         ),
         key=lambda e: (e.date, e.underlying),
     )

@@ -23,7 +23,7 @@ from ttai.broker.simulated.prices import (
     session_table,
 )
 from ttai.broker.simulated.universe import SymbolParams, stable_rng, universe
-from ttai.market_calendar import NEW_YORK
+from ttai.market_calendar import new_york_date
 from ttai.models.market import Candle, MarketMetrics, OptionChain, Quote
 
 IV_RANK_SESSIONS = 252
@@ -164,7 +164,7 @@ class SimulatedMarket:
         return found
 
     def next_earnings(self, symbol: str, at: datetime | None = None) -> date | None:
-        today = datetime.fromtimestamp(self._ts(at), NEW_YORK).date()
+        today = new_york_date(datetime.fromtimestamp(self._ts(at), UTC))
         upcoming = self.earnings_dates(symbol, today, today + timedelta(days=EARNINGS_CYCLE_DAYS))
         return upcoming[0] if upcoming else None
 
@@ -197,7 +197,7 @@ class SimulatedMarket:
         strikes = opt.strikes_around(float(path.close[table.last_completed(ts)]))
         n_exp, n_k = len(exp_idx), len(strikes)
         exp_days = [table.day(i) for i in exp_idx]
-        today = datetime.fromtimestamp(ts, NEW_YORK).date()
+        today = new_york_date(datetime.fromtimestamp(ts, UTC))
 
         grid_k = np.tile(strikes, n_exp)
         expiry_ts = np.repeat(table.closes[exp_idx], n_k)
@@ -301,7 +301,7 @@ class SimulatedMarket:
         expiry_ts = float(table.closes[i])
         if expiry_ts <= ts:
             return bs.evaluate(kind, float(path.close[i]), strike, 0.0, opt.RISK_FREE_RATE, 1.0)
-        today = datetime.fromtimestamp(ts, NEW_YORK).date()
+        today = new_york_date(datetime.fromtimestamp(ts, UTC))
         values = opt.value_contracts(
             params,
             opt.UnderlyingState(spot=spot, iv=float(path.iv[session]), ts=ts),
