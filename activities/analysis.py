@@ -47,9 +47,11 @@ class AnalysisActivities:
     @activity.defn(name="options_analysis")
     async def options_analysis(self, request: OptionsRequest) -> OptionsAnalysis:
         with classified_errors():
+            # The dividend yield lowers the forward, hence the POP.
+            metrics = await self._broker.get_market_metrics([request.symbol])
             chain = await self._broker.get_option_chain(request.symbol)
             today = new_york_date(await self._broker.now())
-            return analyze_csp(chain, request.chart, today)
+            return analyze_csp(chain, request.chart, today, metrics[request.symbol].dividend_yield)
 
     @activity.defn(name="research_analysis")
     async def research_analysis(self, request: ResearchRequest) -> ResearchAnalysis:

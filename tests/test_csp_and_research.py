@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -74,6 +75,55 @@ def test_picks_liquid_put_below_support_with_best_return() -> None:
     )
     assert best.below_support
     assert result.recommendation == "select"
+
+
+def digital_reference(spot: float, level: float, years: float, vol: float, q: float) -> float:
+    """P(S_T >= level) = -e^(rT) dC/dK at K = level, from py_vollib's BSM call prices."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # py_vollib -> vollib rename
+        from py_vollib.black_scholes_merton import black_scholes_merton as bsm
+    h = 1e-3
+    up = bsm("c", spot, level + h, years, RISK_FREE_RATE, vol, q)
+    down = bsm("c", spot, level - h, years, RISK_FREE_RATE, vol, q)
+    return -math.exp(RISK_FREE_RATE * years) * (up - down) / (2 * h)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.015, 0.03, 0.06])
+def test_pop_includes_the_dividend_yield(q: float) -> None:
+    result = analyze_csp(
+        chain(put(92, -0.25, 1.40, 1.50, 300)), chart(93.0), TODAY, dividend_yield=q
+    )
+    assert result.best is not None
+    expected = digital_reference(100.0, 92 - 1.45, 37 / 365, 0.30, q)
+    assert result.best.probability_of_profit == pytest.approx(expected, abs=2e-6)
+
+
+BORDERLINE = put(97, -0.30, 2.02, 2.12, 500)  # breakeven 94.93, 37 DTE, IV 30 %
+
+
+def test_a_dividend_yield_pushes_a_borderline_put_below_the_70_percent_cut() -> None:
+    without = analyze_csp(chain(BORDERLINE), chart(None), TODAY)
+    assert without.best is not None
+    assert without.best.probability_of_profit == pytest.approx(0.7052, abs=1e-4)
+    assert without.recommendation == "select"
+    with_dividend = analyze_csp(chain(BORDERLINE), chart(None), TODAY, dividend_yield=0.03)
+    assert with_dividend.best is not None
+    # About one point lower at a 3 % yield: the forward is lower by q x T.
+    assert with_dividend.best.probability_of_profit == pytest.approx(0.6941, abs=1e-4)
+    assert with_dividend.recommendation == "watchlist"
+    assert "POP 69% below 70%" in with_dividend.reasons
+
+
+async def test_options_step_prices_pop_with_the_brokers_dividend_yield() -> None:
+    at = datetime(2026, 11, 25, 15, tzinfo=UTC)
+    broker = DatedBroker(at, chain(BORDERLINE), metrics(dividend_yield=0.03))
+    steps = AnalysisActivities(broker, None, None)  # type: ignore[arg-type]
+    options = await steps.options_analysis(OptionsRequest(symbol="XYZ", chart=chart(None)))
+    assert options.best is not None
+    assert options.best.probability_of_profit == pytest.approx(
+        digital_reference(100.0, 97 - 2.07, 37 / 365, 0.30, 0.03), abs=2e-6
+    )
+    assert options.recommendation == "watchlist"
 
 
 def test_illiquid_best_is_only_watchlist_and_no_candidates_reject() -> None:

@@ -73,6 +73,11 @@ class MarketMetrics(Model):
     liquidity_rating: int = Field(ge=0, le=5)
     beta: float
     next_earnings: date | None = None
+    dividend_yield: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Annual dividend yield as a fraction (0.03 = 3 %); 0 when none or unknown.",
+    )
 
 
 class Position(Model):

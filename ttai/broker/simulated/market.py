@@ -182,6 +182,7 @@ class SimulatedMarket:
             liquidity_rating=params.liquidity,
             beta=params.beta,
             next_earnings=self.next_earnings(symbol, at),
+            dividend_yield=params.dividend_yield,
         )
 
     # -- options -----------------------------------------------------------
