@@ -14,8 +14,9 @@ from ttai.broker.paper_account import (
     InMemoryPaperAccount,
     PaperAccount,
     PostgresPaperAccount,
+    opening_cash,
 )
-from ttai.broker.simulated import SimulatedMarket
+from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.market_calendar import NEW_YORK
 from ttai.models.market import Position
 
@@ -42,13 +43,13 @@ async def test_seed_creates_default_portfolio_once(
     assert await account.seed_if_empty(market, NOON) is False
     positions = await account.get_positions()
     assert len(positions) == 6
-    assert await account.get_cash() == STARTING_CASH
+    assert await account.get_cash() == opening_cash(positions) < STARTING_CASH
     assert all(p.account == PAPER_ACCOUNT == account.account_number for p in positions)
 
     stocks = {p.symbol: p for p in positions if p.instrument == "equity"}
     assert {s: p.quantity for s, p in stocks.items()} == {"AAPL": 100, "KO": 200, "SPY": 50}
     for p in stocks.values():
-        assert p.multiplier == 1 and p.average_open_price > 0
+        assert p.multiplier == 1 and p.average_open_price == market.get_quote(p.symbol).ask > 0
 
     today = NOON.astimezone(NEW_YORK).date()
     puts = [p for p in positions if p.instrument == "option"]
@@ -64,8 +65,48 @@ async def test_seed_creates_default_portfolio_once(
         assert p.average_open_price == listed[p.symbol].bid > 0
 
 
+async def test_seeded_portfolio_is_paid_for_and_balances(
+    account: PaperAccount, market: SimulatedMarket
+) -> None:
+    """The stock is bought out of the deposit and the put premium credited, so the
+    opening NLV is the deposit less what crossing the spread cost."""
+    await account.seed_if_empty(market, NOON)
+    positions = await account.get_positions()
+    stock_cost = sum(
+        p.quantity * p.average_open_price for p in positions if p.instrument == "equity"
+    )
+    premium = sum(
+        -p.quantity * p.average_open_price * p.multiplier
+        for p in positions
+        if p.instrument == "option"
+    )
+    assert stock_cost > 50_000 and premium > 0
+    assert await account.get_cash() == pytest.approx(STARTING_CASH - stock_cost + premium, abs=0.01)
+
+    broker = SimulatedBroker(market, account)
+    marked = await broker.get_positions()
+    (balances,) = await broker.get_balances()
+    # NLV = cash + marked positions.
+    assert balances.net_liquidating_value == pytest.approx(
+        balances.cash + sum(p.mark * p.quantity * p.multiplier for p in marked), abs=0.01
+    )
+    # Stock bought at the ask, puts sold at the bid: each costs half its spread.
+    spread = 0.0
+    for p in marked:
+        if p.instrument == "equity":
+            quote = market.get_quote(p.symbol)
+            assert p.average_open_price == quote.ask
+            spread += (quote.ask - quote.bid) * abs(p.quantity)
+        else:
+            listed = {o.occ_symbol: o for o in market.get_option_chain(p.underlying).options}
+            spread += (listed[p.symbol].ask - listed[p.symbol].bid) * p.multiplier
+    shortfall = STARTING_CASH - balances.net_liquidating_value
+    assert 0 < shortfall <= spread / 2 + 0.01
+
+
 async def test_open_and_close_move_cash(account: PaperAccount, market: SimulatedMarket) -> None:
     await account.seed_if_empty(market, NOON)
+    start = await account.get_cash()
     put = Position(
         account=account.account_number,
         symbol="AMD   270115P00120000",
@@ -79,20 +120,20 @@ async def test_open_and_close_move_cash(account: PaperAccount, market: Simulated
         expiration=date(2027, 1, 15),
     )
     await account.open_position(put)
-    assert await account.get_cash() == pytest.approx(STARTING_CASH + 250.0)
+    assert await account.get_cash() == pytest.approx(start + 250.0)
     await account.open_position(put.model_copy(update={"quantity": -1, "average_open_price": 1.55}))
     held = next(p for p in await account.get_positions() if p.symbol == put.symbol)
     assert held.quantity == -3
     assert held.average_open_price == pytest.approx((2 * 1.25 + 1.55) / 3, abs=1e-6)
     assert held.expiration == date(2027, 1, 15) and held.strike == 120.0
-    assert await account.get_cash() == pytest.approx(STARTING_CASH + 405.0)
+    assert await account.get_cash() == pytest.approx(start + 405.0)
 
     with pytest.raises(ValueError):  # reducing goes through close_position
         await account.open_position(put.model_copy(update={"quantity": 1}))
 
     closed = await account.close_position(put.symbol, 0.40)
     assert closed.quantity == -3
-    assert await account.get_cash() == pytest.approx(STARTING_CASH + 405.0 - 120.0)
+    assert await account.get_cash() == pytest.approx(start + 405.0 - 120.0)
     assert put.symbol not in {p.symbol for p in await account.get_positions()}
     with pytest.raises(KeyError):
         await account.close_position(put.symbol, 0.40)
@@ -107,11 +148,12 @@ async def test_open_and_close_move_cash(account: PaperAccount, market: Simulated
             average_open_price=400.0,
         )
     )
-    assert await account.get_cash() == pytest.approx(STARTING_CASH + 285.0 - 4000.0)
+    assert await account.get_cash() == pytest.approx(start + 285.0 - 4000.0)
 
 
 async def test_rejects_malformed_trades(account: PaperAccount, market: SimulatedMarket) -> None:
     await account.seed_if_empty(market, NOON)
+    start = await account.get_cash()
     stock = Position(
         account=account.account_number,
         symbol="KO",
@@ -127,7 +169,7 @@ async def test_rejects_malformed_trades(account: PaperAccount, market: Simulated
     ):
         with pytest.raises(ValueError):
             await account.open_position(bad)
-    assert await account.get_cash() == STARTING_CASH
+    assert await account.get_cash() == start
 
 
 async def test_concurrent_seeding_inserts_once(

@@ -4,6 +4,8 @@ Positions are stored unmarked (`mark` 0); `SimulatedBroker` marks them to the
 simulated market when asked. Opening or closing a position moves cash by the
 trade's value (a short option credits its premium); there are no fees, no
 automatic exercise or assignment, and expired options stay until closed.
+Seeding deposits STARTING_CASH and pays for the default portfolio out of it,
+so the opening NLV is the deposit less the half-spreads crossed.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ if TYPE_CHECKING:
 PAPER_ACCOUNT = "SIM-0001"
 STARTING_CASH = 100_000.0
 OPTION_MULTIPLIER = 100
-# Stock lots of the default portfolio, bought this many sessions before seeding.
+# Stock lots of the default portfolio, bought at the ask when the account is seeded.
 DEFAULT_STOCKS: tuple[tuple[str, int], ...] = (("AAPL", 100), ("KO", 200), ("SPY", 50))
-_STOCK_HOLDING_SESSIONS = 60
 # Short puts of the default portfolio: one contract each, ~7 % out of the money,
 # on the listed expiration nearest 38 days within 30-45 days.
 DEFAULT_SHORT_PUTS: tuple[str, ...] = ("MSFT", "JPM", "QQQ")
@@ -66,10 +67,10 @@ def multiplier(instrument: Literal["equity", "option"]) -> int:
 def default_portfolio(
     market: SimulatedMarket, now: datetime, account: str = PAPER_ACCOUNT
 ) -> list[Position]:
-    """A few stock lots and short puts, priced from the market at `now`."""
+    """A few stock lots and short puts, traded at `now`: stock bought at the ask,
+    puts sold at the bid."""
     positions: list[Position] = []
     for symbol, quantity in DEFAULT_STOCKS:
-        bought = market.get_daily_candles(symbol, _STOCK_HOLDING_SESSIONS, at=now)[0]
         positions.append(
             Position(
                 account=account,
@@ -77,7 +78,7 @@ def default_portfolio(
                 underlying=symbol,
                 instrument="equity",
                 quantity=quantity,
-                average_open_price=bought.close,
+                average_open_price=market.get_quote(symbol, now).ask,
             )
         )
     today = new_york_date(now)
@@ -116,6 +117,11 @@ def default_portfolio(
             )
         )
     return positions
+
+
+def opening_cash(positions: list[Position]) -> float:
+    """The deposit after paying for the seeded trades (a short put credits its premium)."""
+    return round(STARTING_CASH - sum(_trade_value(p) for p in positions), 2)
 
 
 def _merge(existing: Position | None, trade: Position) -> Position:
@@ -163,7 +169,7 @@ class InMemoryPaperAccount:
                 return False
             positions = default_portfolio(market, now, self.account_number)
             self._positions = {p.symbol: p for p in positions}
-            self._cash = STARTING_CASH
+            self._cash = opening_cash(positions)
             return True
 
     async def get_positions(self) -> list[Position]:
@@ -258,7 +264,7 @@ class PostgresPaperAccount:
                 "INSERT INTO paper_balances (account, cash) VALUES ($1, $2) "
                 "ON CONFLICT (account) DO NOTHING RETURNING true",
                 self.account_number,
-                _decimal(STARTING_CASH),
+                _decimal(opening_cash(positions)),
             )
             if not created:
                 return False
