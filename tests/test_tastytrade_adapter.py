@@ -64,6 +64,11 @@ def error_text(exc: BaseException) -> str:
 # -- mapping -----------------------------------------------------------------------------
 
 
+@pytest.mark.xfail(
+    not hasattr(TastytradeBroker, "get_fills"),
+    reason="Broker.get_fills (issue 13 #3) is implemented by the `tastytrade` branch",
+    strict=True,
+)
 async def test_is_a_broker(broker: TastytradeBroker) -> None:
     assert isinstance(broker, Broker)
     assert broker.name == "tastytrade"

@@ -74,7 +74,7 @@ async def fake_briefing(request: ReportRequest) -> Report:
 
 @activity.defn(name="build_end_of_day_summary")
 async def fake_summary(request: ReportRequest) -> Report:
-    body = content.end_of_day(POSITIONS, BALANCES, 74_000, [], [], request.early_close)
+    body = content.end_of_day(POSITIONS, [], {}, BALANCES, 74_000, [], [], request.early_close)
     return _report(request, body, markdown.render_end_of_day)
 
 

@@ -100,6 +100,21 @@ class Position(Model):
     )
 
 
+class Fill(Model):
+    """One execution in an account: an opening or closing trade, whole or partial."""
+
+    account: str
+    symbol: str = Field(description="Broker symbol: the ticker or the OCC option symbol.")
+    underlying: Symbol
+    instrument: Literal["equity", "option"]
+    quantity: float = Field(
+        description="Signed: positive bought, negative sold (shares or contracts)."
+    )
+    price: float = Field(description="Per share (an option's premium per share).")
+    multiplier: int = 1
+    executed_at: datetime
+
+
 class Balances(Model):
     account: str
     cash: float

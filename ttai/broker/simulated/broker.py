@@ -11,6 +11,7 @@ from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
     Position,
@@ -120,6 +121,9 @@ class SimulatedBroker:
                 maintenance_requirement=round(requirement, 2),
             )
         ]
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        return await self.account.get_fills(since)
 
     async def now(self) -> datetime:
         return self.market.now()
