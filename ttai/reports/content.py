@@ -121,7 +121,7 @@ def morning_briefing(
             EarningsLine(underlying=m.symbol, date=m.next_earnings, days_away=away)
             for m in metrics.values()
             if m.next_earnings is not None
-            and 0 <= (away := days_to_expiry(m.next_earnings, day)) <= EARNINGS_DAYS
+            and 0 <= (away := (m.next_earnings - day).days) <= EARNINGS_DAYS
         ),
         key=lambda e: (e.date, e.underlying),
     )
