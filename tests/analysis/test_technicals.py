@@ -46,6 +46,24 @@ def test_rsi_all_gains_is_100() -> None:
     assert rsi(list(range(1, 40))) == 100.0
 
 
+def test_rsi_all_losses_is_0() -> None:
+    assert rsi(list(range(40, 1, -1))) == 0.0
+
+
+def test_rsi_of_a_flat_series_is_50() -> None:
+    # No gains and no losses: RS is 0/0. The convention is 50 (neither side
+    # dominates), not 100 ("overbought").
+    assert rsi([25.0] * 30) == 50.0
+    assert rsi([7.5] * 4, period=3) == 50.0
+
+
+def test_flat_chart_is_balanced_not_overbought() -> None:
+    closes = [50.0] * 260
+    result = analyze_chart("FLAT", candles_from(closes, spread=0.5))
+    assert result.rsi_14 == 50.0
+    assert "RSI 50: balanced" in result.reasons
+
+
 def _random_walk(n: int, seed: int) -> list[float]:
     rng = np.random.default_rng(seed)
     return list(100 * np.exp(np.cumsum(rng.normal(0, 0.015, n))))

@@ -284,6 +284,7 @@ def test_market_metrics_rank_and_percentile(market: SimulatedMarket) -> None:
         assert metrics.implied_volatility == current
         assert 0 <= metrics.liquidity_rating <= 5
         assert metrics.beta == market.params(symbol).beta
+        assert metrics.dividend_yield == market.params(symbol).dividend_yield
     # The IV moves from day to day.
     later = fixed(NOON + timedelta(days=7))
     assert later.get_market_metrics("AAPL").implied_volatility != current or any(
@@ -291,6 +292,60 @@ def test_market_metrics_rank_and_percentile(market: SimulatedMarket) -> None:
         != market.get_market_metrics(s).implied_volatility
         for s in SAMPLE
     )
+
+
+def chain_iv30(market: SimulatedMarket, chain: OptionChain) -> float:
+    """The 30-day IV a broker reads off `chain`: each expiration's at-the-money IV
+    (interpolated between the strikes around the forward), then total variance
+    interpolated linearly in time to 30 calendar days."""
+    q = market.params(chain.underlying).dividend_yield
+    points = []
+    for expiration in sorted({o.expiration for o in chain.options}):
+        years = (_expiry_close(expiration) - chain.as_of).total_seconds() / (365 * 86400)
+        if years <= 0:
+            continue
+        forward = chain.underlying_price * math.exp((RISK_FREE_RATE - q) * years)
+        strikes, ivs = zip(
+            *sorted(
+                (o.strike, o.implied_volatility)
+                for o in chain.options
+                if o.expiration == expiration and o.kind == "put"
+            ),
+            strict=True,
+        )
+        atm = float(np.interp(forward, strikes, ivs))
+        points.append((years, atm * atm * years))
+    years, variances = zip(*points, strict=True)
+    target = 30 / 365
+    return math.sqrt(float(np.interp(target, years, variances)) / target)
+
+
+def test_iv_behind_iv_rank_is_the_30_day_constant_maturity_iv(market: SimulatedMarket) -> None:
+    # The issue's example: AAPL showed 0.18 (the short-end session IV) against
+    # 0.27 for the 30-DTE at-the-money put.
+    chain = market.get_option_chain("AAPL")
+    today = NOON.astimezone(NEW_YORK).date()
+    thirty = today + timedelta(days=30)  # Thu 24 Dec 2026: a listed weekly
+    atm_put = min(
+        (o for o in chain.options if o.kind == "put" and o.expiration == thirty),
+        key=lambda o: abs(o.strike - chain.underlying_price),
+    )
+    metrics = market.get_market_metrics("AAPL")
+    assert metrics.implied_volatility == pytest.approx(atm_put.implied_volatility, abs=0.005)
+    for symbol in [*SAMPLE, *generated(market)]:
+        iv30 = chain_iv30(market, market.get_option_chain(symbol))
+        assert market.get_market_metrics(symbol).implied_volatility == pytest.approx(
+            iv30, abs=0.002
+        )
+
+
+def test_iv_history_is_the_30_day_iv_of_each_past_close(market: SimulatedMarket) -> None:
+    closes = _nyse_closes()
+    for symbol in ["AAPL", "KO", *generated(market, 2)]:
+        history = market.iv_history(symbol)
+        for day, iv in history[-200:-1:37]:
+            past = market.get_option_chain(symbol, at=closes[day])
+            assert iv == pytest.approx(chain_iv30(market, past), abs=0.002), (symbol, day)
 
 
 def test_earnings_dates(market: SimulatedMarket, nyse_sessions: set[date]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 
@@ -13,6 +13,7 @@ from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
     Position,
@@ -41,12 +42,31 @@ POSITIONS = [
         mark=3.0, prev_close=2.5, option_kind="put", strike=300,
         expiration=date(2027, 1, 15), delta=-0.20,
     ),
-    # Opened today: no previous close.
+    # Opened today (see FILLS): no previous close.
     Position(
         account="5WX02", symbol="KO", underlying="KO", instrument="equity",
         quantity=10, average_open_price=60, mark=61, prev_close=0,
     ),
 ]  # fmt: skip
+
+# Today's trades (the previous close was Monday 30 Nov 16:00 ET).
+CLOSED_PUT = "AAPL  261218P00140000"
+FILLS = [
+    # KO bought today: measured from its fill, not from a previous close.
+    Fill(account="5WX02", symbol="KO", underlying="KO", instrument="equity", quantity=10,
+         price=60, executed_at=datetime(2026, 12, 1, 15, 0, tzinfo=UTC)),
+    # JPM (50 held overnight, previous close 218.00) sold: realised 50 x (220.40 - 218.00).
+    Fill(account="5WX01", symbol="JPM", underlying="JPM", instrument="equity", quantity=-50,
+         price=220.40, executed_at=datetime(2026, 12, 1, 16, 0, tzinfo=UTC)),
+    # A short put (1.30 at Monday's close, from Monday's snapshot) bought back at 0.90.
+    Fill(account="5WX01", symbol=CLOSED_PUT, underlying="AAPL", instrument="option",
+         quantity=1, price=0.90, multiplier=100,
+         executed_at=datetime(2026, 12, 1, 17, 0, tzinfo=UTC)),
+]  # fmt: skip
+QUOTES = {
+    "JPM": Quote(symbol="JPM", bid=220.1, ask=220.2, last=220.15, prev_close=218.0,
+                 time=datetime(2026, 12, 1, 21, 0, tzinfo=UTC)),
+}  # fmt: skip
 
 BALANCES = [
     Balances(account="5WX01", cash=20_000, net_liquidating_value=50_000,
@@ -101,7 +121,12 @@ class FakeBroker:
         return self.clock
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
-        raise NotImplementedError
+        self._read("quotes")
+        return {s: QUOTES[s] for s in symbols}
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        self._read("fills")
+        return [f for f in FILLS if f.executed_at >= since]
 
     async def get_daily_candles(self, symbol: str, days: int) -> list[Candle]:
         raise NotImplementedError
@@ -143,13 +168,20 @@ async def insert_analysis(pool: asyncpg.Pool, result: AnalysisResult) -> None:
     )
 
 
-async def insert_snapshot(pool: asyncpg.Pool, day: date, nlv: float, unrealized: float) -> None:
+async def insert_snapshot(
+    pool: asyncpg.Pool,
+    day: date,
+    nlv: float,
+    unrealized: float,
+    marks: dict[str, float] | None = None,
+) -> None:
     await pool.execute(
-        "INSERT INTO nlv_snapshots (day, net_liquidating_value, unrealized_pnl)"
-        " VALUES ($1, $2, $3)",
+        "INSERT INTO nlv_snapshots (day, net_liquidating_value, unrealized_pnl, marks)"
+        " VALUES ($1, $2, $3, $4)",
         day,
         nlv,
         unrealized,
+        marks or {},
     )
 
 

@@ -17,11 +17,11 @@ from datetime import date, datetime
 from temporalio import activity
 from temporalio.worker import Worker
 
-from activities.reports import market_day, week_start
 from tests.helpers.histories import run_recorder, save, workflow_id
 from tests.helpers.reports_portfolio import BALANCES, METRICS, POSITIONS
 from tests.helpers.temporal import start_time_skipping
 from tests.helpers.times import new_york
+from ttai.domain.market_calendar import market_day, week_start
 from ttai.domain.reports import content, markdown
 from ttai.models.notifications import NotifyResult
 from ttai.models.reports import (
@@ -68,7 +68,7 @@ async def fake_briefing(request: ReportRequest) -> Report:
 
 @activity.defn(name="build_end_of_day_summary")
 async def fake_summary(request: ReportRequest) -> Report:
-    body = content.end_of_day(POSITIONS, BALANCES, 74_000, [], [], request.early_close)
+    body = content.end_of_day(POSITIONS, [], {}, BALANCES, 74_000, [], [], request.early_close)
     return _report(request, body, markdown.render_end_of_day)
 
 

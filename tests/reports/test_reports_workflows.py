@@ -12,7 +12,9 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.reports import ReportActivities
 from tests.helpers.reports_portfolio import (
+    CLOSED_PUT,
     DAY,
     FakeBroker,
     analysis,
@@ -24,11 +26,17 @@ from tests.helpers.reports_portfolio import (
 )
 from tests.helpers.times import new_york
 from ttai.broker.factory import open_broker
+from ttai.broker.paper_account import STARTING_CASH, PostgresPaperAccount
+from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
+from ttai.db.analyses import AnalysisStore
+from ttai.db.reports import ReportStore
+from ttai.models.market import Position
 from ttai.models.reports import (
     EndOfDaySummary,
     MorningBriefing,
     ReportInput,
+    ReportRequest,
     ReportResult,
     WeeklyReview,
 )
@@ -116,7 +124,7 @@ async def test_end_of_day_summary_content(
 ) -> None:
     as_of = new_york(DAY, 16)
     await insert_snapshot(db_pool, date(2026, 11, 27), 73_000, 0)
-    await insert_snapshot(db_pool, date(2026, 11, 30), 74_000, 0)
+    await insert_snapshot(db_pool, date(2026, 11, 30), 74_000, 0, {CLOSED_PUT: 1.30, "JPM": 217.9})
     await insert_analysis(db_pool, analysis("NVDA", "select", 8, new_york(DAY, 11)))
     await insert_analysis(
         db_pool, analysis("AMD", "watchlist", 5, new_york(date(2026, 11, 30), 15))
@@ -132,17 +140,22 @@ async def test_end_of_day_summary_content(
     [row] = await saved(db_pool)
     summary = EndOfDaySummary.model_validate(row["content"])
     by_symbol = {p.symbol: p.day_pnl for p in summary.positions}
-    # (mark - previous close) x quantity x multiplier, by hand.
+    # By hand: held overnight, (mark - previous close) x quantity x multiplier;
+    # traded today, from the fill.
     assert by_symbol == {
         "AAPL": 200.0,  # (160 - 158) x 100
         "AAPL  261204P00150000": 30.0,  # (1.20 - 1.50) x -1 x 100
         "MSFT  270115P00300000": -100.0,  # (3.00 - 2.50) x -2 x 100
-        "KO": None,  # opened today: no previous close
+        "KO": 10.0,  # bought today at 60, marked 61: (61 - 60) x 10
+        "JPM": 120.0,  # closed: sold 50 at 220.40, previous close 218.00 (broker quote)
+        CLOSED_PUT: 40.0,  # closed: bought back at 0.90, 1.30 at Monday's close (snapshot)
     }
-    assert {p.symbol: p.label for p in summary.positions}["AAPL  261204P00150000"] == (
-        "AAPL 150P 2026-12-04"
-    )
-    assert summary.total_day_pnl == 130.0
+    lines = {p.symbol: p for p in summary.positions}
+    assert lines["AAPL  261204P00150000"].label == "AAPL 150P 2026-12-04"
+    assert lines[CLOSED_PUT].label == "AAPL 140P 2026-12-18"
+    assert (lines["JPM"].quantity, lines["JPM"].traded) == (0, -50)
+    assert (lines["KO"].quantity, lines["KO"].traded) == (10, 10)
+    assert summary.total_day_pnl == 300.0
     assert summary.net_liquidating_value == 75_000
     assert summary.previous_net_liquidating_value == 74_000
     assert summary.nlv_change == 1_000
@@ -154,8 +167,15 @@ async def test_end_of_day_summary_content(
     assert snapshot["net_liquidating_value"] == 75_000
     # Unrealised: (160-150)x100 + (1.2-2.0)x-1x100 + (3.0-4.0)x-2x100 + (61-60)x10
     assert snapshot["unrealized_pnl"] == pytest.approx(1_000 + 80 + 200 + 10)
+    # ... with each position's mark: tomorrow's previous close of what closes then.
+    assert snapshot["marks"] == {
+        "AAPL": 160, "AAPL  261204P00150000": 1.2, "MSFT  270115P00300000": 3.0, "KO": 61,
+    }  # fmt: skip
     [note] = await notifications(db_pool)
-    assert "**Day P&L: +$130.00**" in note["body"]
+    assert "**Day P&L: +$300.00**" in note["body"]
+    assert "- JPM closed (sold 50): +$120.00" in note["body"]
+    assert "- AAPL 140P 2026-12-18 closed (bought 1): +$40.00" in note["body"]
+    assert "- KO +10 (opened today): +$10.00" in note["body"]
     assert "+$1,000.00 since the last close" in note["body"]
     assert "- AAPL 150P 2026-12-04 -1: +$30.00" in note["body"]
 
@@ -341,3 +361,81 @@ async def test_raw_input_without_a_utc_offset_fails_at_once(
             )
     assert "timezone" in str(failure.value.cause)
     assert broker.calls == [] and await saved(db_pool) == []
+
+
+async def test_simulated_day_pnl_with_trades_adds_up_to_the_nlv_change(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """Monday: the paper account is seeded (every position opened that day). Tuesday:
+    KO is sold, a seeded short put bought back and a new put sold. Each day's
+    P&L, fills included, adds up to the day's NLV change."""
+    monday, tuesday = date(2026, 11, 30), DAY
+    clock = [new_york(monday, 11)]
+    market = SimulatedMarket(seed=7, clock=lambda: clock[0])
+    account = PostgresPaperAccount(db_pool)
+    await account.seed_if_empty(market, clock[0])
+    broker = SimulatedBroker(market, account)
+    steps = ReportActivities(
+        broker, ReportStore(db_pool), AnalysisStore(db_pool), Outbox(db_pool, [])
+    )
+
+    async def end_of_day(day: date) -> EndOfDaySummary:
+        clock[0] = new_york(day, 16, 30)
+        report = await steps.build_end_of_day_summary(
+            ReportRequest(kind="end_of_day", as_of=clock[0], day=day)
+        )
+        assert isinstance(report.content, EndOfDaySummary)
+        return report.content
+
+    first = await end_of_day(monday)
+    # All opened today: the day's P&L is the NLV less the deposit (the spreads crossed).
+    assert first.total_day_pnl == pytest.approx(
+        first.net_liquidating_value - STARTING_CASH, abs=0.02
+    )
+    assert first.total_day_pnl < 0
+    held_overnight = await broker.get_positions()
+    half_spreads = 0.0
+    for p in held_overnight:
+        if p.instrument == "equity":
+            quote = market.get_quote(p.symbol)
+            half_spread = (quote.ask - quote.bid) / 2
+        else:
+            listed = {o.occ_symbol: o for o in market.get_option_chain(p.underlying).options}
+            half_spread = (listed[p.symbol].ask - listed[p.symbol].bid) / 2
+        half_spreads += half_spread * abs(p.quantity) * p.multiplier
+
+    clock[0] = new_york(tuesday, 10)
+    sold = market.get_quote("KO").bid
+    await account.close_position("KO", sold, at=clock[0])
+    put = next(p for p in held_overnight if p.instrument == "option")
+    listed = {o.occ_symbol: o for o in market.get_option_chain(put.underlying).options}
+    bought_back = listed[put.symbol].ask
+    await account.close_position(put.symbol, bought_back, at=clock[0])
+    clock[0] = new_york(tuesday, 11)
+    chain = market.get_option_chain("AAPL")
+    new_put = next(o for o in chain.options if o.kind == "put" and -0.3 <= o.delta <= -0.2)
+    await account.open_position(
+        Position(
+            account=account.account_number, symbol=new_put.occ_symbol, underlying="AAPL",
+            instrument="option", quantity=-1, average_open_price=new_put.bid, multiplier=100,
+            option_kind="put", strike=new_put.strike, expiration=new_put.expiration,
+        ),
+        at=clock[0],
+    )  # fmt: skip
+
+    second = await end_of_day(tuesday)
+    lines = {p.symbol: p for p in second.positions}
+    ko_close = market.get_daily_candles("KO", 2, at=new_york(tuesday, 16, 30))[0].close
+    assert lines["KO"].quantity == 0 and lines["KO"].prev_close == ko_close
+    assert lines["KO"].day_pnl == pytest.approx((sold - ko_close) * 200, abs=0.01)
+    monday_mark = next(p.mark for p in held_overnight if p.symbol == put.symbol)
+    assert lines[put.symbol].day_pnl == pytest.approx((monday_mark - bought_back) * 100, abs=0.01)
+    assert lines[new_put.occ_symbol].day_pnl == pytest.approx(
+        (new_put.bid - lines[new_put.occ_symbol].mark) * 100, abs=0.01
+    )
+    # Positions held overnight are measured from the broker's previous close
+    # (the close, or the option's value then), the NLV from Monday's mids:
+    # they may differ by up to half a spread each.
+    nlv_change = second.net_liquidating_value - first.net_liquidating_value
+    assert second.nlv_change == pytest.approx(nlv_change, abs=0.01)
+    assert abs(second.total_day_pnl - nlv_change) <= half_spreads + 0.05

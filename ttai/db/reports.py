@@ -9,7 +9,7 @@ so those tables always exist.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +23,9 @@ class NlvSnapshot:
     day: date
     net_liquidating_value: float
     unrealized_pnl: float
+    # Broker symbol -> mark of each position held when recorded (after the close):
+    # the next session's previous close of a position closed then.
+    marks: dict[str, float] = field(default_factory=dict)
 
 
 class ReportStore:
@@ -57,16 +60,18 @@ class ReportStore:
         async with self._pool.acquire() as conn:
             await conn.execute(
                 """
-                INSERT INTO nlv_snapshots (day, net_liquidating_value, unrealized_pnl)
-                VALUES ($1, $2, $3)
+                INSERT INTO nlv_snapshots (day, net_liquidating_value, unrealized_pnl, marks)
+                VALUES ($1, $2, $3, $4)
                 ON CONFLICT (day) DO UPDATE
                 SET net_liquidating_value = EXCLUDED.net_liquidating_value,
                     unrealized_pnl = EXCLUDED.unrealized_pnl,
+                    marks = EXCLUDED.marks,
                     recorded_at = now()
                 """,
                 snapshot.day,
                 snapshot.net_liquidating_value,
                 snapshot.unrealized_pnl,
+                snapshot.marks,
             )
 
     async def snapshot_before(self, day: date) -> NlvSnapshot | None:
@@ -74,12 +79,12 @@ class ReportStore:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 """
-                SELECT day, net_liquidating_value, unrealized_pnl FROM nlv_snapshots
+                SELECT day, net_liquidating_value, unrealized_pnl, marks FROM nlv_snapshots
                 WHERE day < $1 ORDER BY day DESC LIMIT 1
                 """,
                 day,
             )
-        return None if row is None else NlvSnapshot(**dict(row))
+        return None if row is None else NlvSnapshot(**{**dict(row), "marks": _json(row["marks"])})
 
     async def armed_alerts(self, at: datetime) -> list[AlertLine]:
         rows = await self._rows(

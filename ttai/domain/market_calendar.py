@@ -1,7 +1,10 @@
-"""NYSE sessions (holidays and early closes) from `pandas_market_calendars`.
+"""Trading dates and NYSE sessions (holidays and early closes).
 
-Monitors use it to sleep until the next open; schedules use it to build their
-skip lists; reports use it to end as "market closed" on a missed closure.
+Every trading date in the project comes from here: "today" is the New York
+calendar date (`new_york_date`), never the UTC date a broker's clock reads,
+and days to expiry count calendar days from it. Monitors use the sessions to
+sleep until the next open; schedules use them to build their skip lists;
+reports use them to end as "market closed" on a missed closure.
 """
 
 from __future__ import annotations
@@ -14,10 +17,41 @@ from zoneinfo import ZoneInfo
 import pandas_market_calendars as mcal
 from pydantic import BaseModel, ConfigDict
 
+from ttai.models.reports import MarketDay, MarketDayRequest
+
 NEW_YORK = ZoneInfo("America/New_York")
 REGULAR_CLOSE = time(16, 0)
 
 Hours = Literal["regular", "extended"]
+
+
+def new_york_date(at: datetime) -> date:
+    """The trading date at `at`: the calendar date in New York.
+
+    Brokers' clocks answer in UTC, whose date turns at 19:00/20:00 New York
+    time; a trading date must not. `at` must carry its UTC offset.
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"a trading date needs an aware time, got naive {at.isoformat()}")
+    return at.astimezone(NEW_YORK).date()
+
+
+def days_to_expiry(expiration: date, today: date) -> int:
+    """Calendar days from the New York date `today` to `expiration` (0 on expiry day)."""
+    return (expiration - today).days
+
+
+def day_window(first: date, last: date) -> tuple[datetime, datetime]:
+    """[first 00:00, the day after last 00:00) in New York, as aware datetimes."""
+    return (
+        datetime.combine(first, time(0), NEW_YORK),
+        datetime.combine(last + timedelta(days=1), time(0), NEW_YORK),
+    )
+
+
+def week_start(day: date) -> date:
+    """The Monday of `day`'s week."""
+    return day - timedelta(days=day.weekday())
 
 
 class Session(BaseModel):
@@ -63,6 +97,28 @@ def sessions(start: date, end: date) -> list[Session]:
 def session_on(day: date) -> Session | None:
     found = sessions(day, day)
     return found[0] if found else None
+
+
+def previous_session(day: date) -> Session:
+    """The last session strictly before `day`."""
+    found = sessions(day - timedelta(days=15), day - timedelta(days=1))
+    if not found:
+        raise LookupError(f"no NYSE session within 15 days before {day.isoformat()}")
+    return found[-1]
+
+
+def market_day(request: MarketDayRequest) -> MarketDay:
+    """Is the New York date of `request.as_of` (or its week so far) a trading day?"""
+    day = new_york_date(request.as_of)
+    first = week_start(day) if request.scope == "week" else day
+    found = sessions(first, day)
+    today = next((s for s in found if s.day == day), None)
+    return MarketDay(
+        day=day,
+        open=bool(found),
+        sessions=len(found),
+        early_close=today is not None and today.early_close,
+    )
 
 
 def trading_window(session: Session, hours: Hours) -> tuple[datetime, datetime]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -186,7 +186,7 @@ async def apply_schedules(
     an update keeps its paused state and note.
     """
     await check_search_attributes(client)
-    today = today or datetime.now(market_calendar.NEW_YORK).date()
+    today = today or market_calendar.new_york_date(datetime.now(UTC))
     outcomes: dict[str, Outcome] = {}
     for report in SCHEDULES:
         desired = build_schedule(report, settings.task_queue, today)

@@ -12,6 +12,7 @@ from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
     Position,
@@ -131,6 +132,9 @@ class SimulatedBroker:
                 maintenance_requirement=round(requirement, 2),
             )
         ]
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        return await self.account.get_fills(since)
 
     async def now(self) -> datetime:
         return self.market.now()

@@ -73,7 +73,9 @@ class DailyPath:
     low: NDArray[np.float64]
     close: NDArray[np.float64]
     volume: NDArray[np.int64]
-    iv: NDArray[np.float64]  # the symbol's at-the-money implied volatility per session
+    # The session's short-end at-the-money IV: the surface's level before term
+    # structure and earnings (IV rank reads the 30-day IV built from it).
+    iv: NDArray[np.float64]
 
     def __len__(self) -> int:
         return len(self.close)

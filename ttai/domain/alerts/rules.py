@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ttai.domain.market_calendar import NEW_YORK
+from ttai.domain import market_calendar
 from ttai.models.alerts import IV_CONDITIONS, POSITION_CONDITIONS, PRICE_CONDITIONS, AlertRule
 from ttai.models.market import Position
 
@@ -91,7 +91,7 @@ def evaluate_price_rules(
 def days_to_expiry(position: Position, now: datetime) -> int | None:
     if position.expiration is None:
         return None
-    return (position.expiration - now.astimezone(NEW_YORK).date()).days
+    return market_calendar.days_to_expiry(position.expiration, market_calendar.new_york_date(now))
 
 
 def _position_value(rule: AlertRule, position: Position, now: datetime) -> float | None:

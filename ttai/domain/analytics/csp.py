@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from ttai.domain.analytics.black_scholes import probability_above
+from ttai.domain.market_calendar import days_to_expiry
 from ttai.models.analysis import ChartAnalysis, OptionsAnalysis, PutCandidate
 from ttai.models.market import OptionChain, OptionQuote
 
@@ -25,9 +26,9 @@ def annualized_return(credit: float, strike: float, days_to_expiry: int) -> floa
 
 
 def _candidate(
-    option: OptionQuote, spot: float, today: date, support: float | None
+    option: OptionQuote, spot: float, today: date, support: float | None, dividend_yield: float
 ) -> PutCandidate | None:
-    dte = (option.expiration - today).days
+    dte = days_to_expiry(option.expiration, today)
     mid = option.mid
     if not (MIN_DTE <= dte <= MAX_DTE) or option.kind != "put" or option.bid <= 0 or mid <= 0:
         return None
@@ -45,7 +46,12 @@ def _candidate(
         annualized_return=round(annualized_return(mid, option.strike, dte), 6),
         probability_of_profit=round(
             probability_above(
-                spot, breakeven, dte / 365, RISK_FREE_RATE, option.implied_volatility
+                spot,
+                breakeven,
+                dte / 365,
+                RISK_FREE_RATE,
+                option.implied_volatility,
+                dividend_yield,
             ),
             6,
         ),
@@ -66,11 +72,19 @@ def _preference(c: PutCandidate) -> tuple[bool, bool, float, float, date]:
     return (_liquid(c), c.below_support, c.annualized_return, -c.strike, c.expiration)
 
 
-def analyze_csp(chain: OptionChain, chart: ChartAnalysis, today: date) -> OptionsAnalysis:
+def analyze_csp(
+    chain: OptionChain, chart: ChartAnalysis, today: date, dividend_yield: float = 0.0
+) -> OptionsAnalysis:
+    """The best cash-secured put in `chain` as of the New York date `today`.
+
+    POP is the risk-neutral P(S_T >= strike - credit) with the underlying's
+    continuous `dividend_yield` (a dividend lowers the forward, so the POP).
+    """
     candidates = [
         c
         for option in chain.options
-        if (c := _candidate(option, chain.underlying_price, today, chart.support)) is not None
+        if (c := _candidate(option, chain.underlying_price, today, chart.support, dividend_yield))
+        is not None
     ]
     if not candidates:
         return OptionsAnalysis(

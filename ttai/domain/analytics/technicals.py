@@ -32,13 +32,17 @@ def _wilder(values: np.ndarray, period: int) -> float:
 
 
 def rsi(closes: Sequence[float], period: int = 14) -> float:
+    """Wilder's RSI. With no gains and no losses at all (a flat series) RS is 0/0:
+    the RSI is then 50, the neutral value, not 100. Only gains give 100, only
+    losses 0.
+    """
     if len(closes) <= period:
         raise ValueError(f"RSI {period} needs more than {period} closes")
     changes = np.diff(np.asarray(closes, dtype=float))
     gain = _wilder(np.clip(changes, 0, None), period)
     loss = _wilder(np.clip(-changes, 0, None), period)
     if loss == 0:
-        return 100.0
+        return 50.0 if gain == 0 else 100.0
     return 100.0 - 100.0 / (1.0 + gain / loss)
 
 

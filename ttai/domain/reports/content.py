@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
-from ttai.domain.analytics.pnl import day_pnl
+from ttai.domain.analytics.pnl import DayPnlLine, day_pnl_lines, total_day_pnl
+from ttai.domain.market_calendar import days_to_expiry
 from ttai.models.analysis import AnalysisResult
-from ttai.models.market import Balances, MarketMetrics, Position
+from ttai.models.market import Balances, Fill, MarketMetrics, Position
 from ttai.models.reports import (
     AlertLine,
     AnalysisLine,
@@ -48,6 +50,37 @@ def contract_label(c: Contract) -> str:
     return c.underlying
 
 
+@dataclass(frozen=True)
+class OccContract:
+    """The contract an OCC option symbol names (for instruments no longer held)."""
+
+    underlying: str
+    instrument: str
+    option_kind: str | None
+    strike: float | None
+    expiration: date | None
+
+
+def occ_contract(symbol: str, underlying: str) -> OccContract:
+    """Read "AAPL  261218P00140000": root, YYMMDD, P/C, strike x 1000 in 8 digits."""
+    tail = symbol[-15:]
+    try:
+        expiration = datetime.strptime(tail[:6], "%y%m%d").date()
+        kind = {"P": "put", "C": "call"}[tail[6]]
+        strike = int(tail[7:]) / 1000
+    except (ValueError, KeyError):
+        return OccContract(underlying, "option", None, None, None)
+    return OccContract(underlying, "option", kind, strike, expiration)
+
+
+def _label(line: DayPnlLine, position: Position | None) -> str:
+    if position is not None and (position.strike is not None or line.instrument != "option"):
+        return contract_label(position)
+    if line.instrument == "option":
+        return contract_label(occ_contract(line.symbol, line.underlying))
+    return line.underlying
+
+
 def position_line(position: Position, day: date) -> PositionLine:
     expiration = position.expiration
     return PositionLine(
@@ -59,7 +92,7 @@ def position_line(position: Position, day: date) -> PositionLine:
         option_kind=position.option_kind,
         strike=position.strike,
         expiration=expiration,
-        days_to_expiry=(expiration - day).days if expiration else None,
+        days_to_expiry=days_to_expiry(expiration, day) if expiration else None,
         delta=position.delta,
     )
 
@@ -128,27 +161,35 @@ def analysis_line(result: AnalysisResult) -> AnalysisLine:
 
 def end_of_day(
     positions: Sequence[Position],
+    fills: Sequence[Fill],
+    previous_closes: Mapping[str, float],
     balances: Sequence[Balances],
     previous_nlv: float | None,
     alerts_triggered: list[AlertLine],
     analyses: Sequence[AnalysisResult],
     early_close: bool,
 ) -> EndOfDaySummary:
+    """`fills` are today's (since the previous close); `previous_closes` those of
+    instruments the broker gives none for, e.g. closed today (see `analytics.pnl`)."""
+    held = {p.symbol: p for p in positions}
+    lines = day_pnl_lines(positions, fills, previous_closes)
     rows = [
         PositionPnl(
-            symbol=p.symbol,
-            label=contract_label(p),
-            quantity=p.quantity,
-            mark=p.mark,
-            prev_close=p.prev_close,
-            day_pnl=day_pnl([p]) if p.prev_close > 0 else None,
+            symbol=line.symbol,
+            label=_label(line, held.get(line.symbol)),
+            quantity=line.quantity,
+            mark=line.mark,
+            prev_close=line.prev_close,
+            bought=line.bought,
+            sold=line.sold,
+            day_pnl=line.day_pnl,
         )
-        for p in sorted(positions, key=lambda p: p.symbol)
+        for line in lines
     ]
     nlv = net_liquidating_value(balances)
     return EndOfDaySummary(
         positions=rows,
-        total_day_pnl=day_pnl(positions),
+        total_day_pnl=total_day_pnl(lines),
         net_liquidating_value=nlv,
         previous_net_liquidating_value=previous_nlv,
         nlv_change=_change(nlv, previous_nlv),

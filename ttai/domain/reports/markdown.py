@@ -13,6 +13,7 @@ from ttai.models.reports import (
     EndOfDaySummary,
     MorningBriefing,
     PositionLine,
+    PositionPnl,
     ReportKind,
     WeeklyReview,
 )
@@ -93,6 +94,23 @@ def render_morning_briefing(report: MorningBriefing) -> str:
     return "\n".join(lines).rstrip()
 
 
+def _position_pnl(p: PositionPnl) -> str:
+    """ "KO closed (sold 200): +$220.00", "AAPL 150P 2026-12-04 -1 (opened today): ..." """
+    if p.quantity == 0:
+        trades = [
+            f"{verb} {size:g}" for verb, size in (("bought", p.bought), ("sold", p.sold)) if size
+        ]
+        held = f"closed ({', '.join(trades)})"
+    elif p.traded == p.quantity:
+        held = f"{_qty(p.quantity)} (opened today)"
+    elif p.traded:
+        held = f"{_qty(p.quantity)} ({_qty(p.traded)} today)"
+    else:
+        held = _qty(p.quantity)
+    pnl = "no previous close" if p.day_pnl is None else signed(p.day_pnl)
+    return f"{p.label} {held}: {pnl}"
+
+
 def render_end_of_day(report: EndOfDaySummary) -> str:
     nlv = f"**Net liquidating value: {money(report.net_liquidating_value)}**"
     if report.nlv_change is not None:
@@ -101,14 +119,7 @@ def render_end_of_day(report: EndOfDaySummary) -> str:
     if report.early_close:
         lines.append("_Early close today (13:00 ET)._")
     lines.append("")
-    lines += _section(
-        "P&L by position",
-        report.positions,
-        lambda p: (
-            f"{p.label} {_qty(p.quantity)}: "
-            + ("no previous close" if p.day_pnl is None else signed(p.day_pnl))
-        ),
-    )
+    lines += _section("P&L by position", report.positions, _position_pnl)
     lines += _section("Alerts triggered today", report.alerts_triggered, _alert)
     lines += _section("Analyses today", report.analyses, _analysis)
     return "\n".join(lines).rstrip()
