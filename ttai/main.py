@@ -29,6 +29,7 @@ from ttai.config import Settings
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.services import open_services
 from ttai.stack import StackError
+from ttai.stack.files import ensure_state_dir
 from ttai.stack.postgres import local_database
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal_client import connect
@@ -60,7 +61,7 @@ async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, T]) -> 
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_state_dir(settings.state_dir)  # 0700: histories and passwords live there
     async with contextlib.AsyncExitStack() as stack:
         # Servers start in a second or two; a stop meanwhile is handled after.
         dsn = await stack.enter_async_context(local_database(settings))
