@@ -25,6 +25,7 @@ from activities import build_activities
 from ttai import telemetry
 from ttai.bootstrap import bootstrap
 from ttai.broker import BrokerError
+from ttai.codec import EncryptionConfigError
 from ttai.config import Settings
 from ttai.services import Services, open_services
 from ttai.temporal_client import connect
@@ -102,7 +103,7 @@ async def main(argv: list[str] | None = None) -> int:
             if args.bootstrap:
                 await bootstrap(client, settings)
             await run_until_signalled(worker)
-    except (RuntimeError, OSError, BrokerError) as err:
+    except (RuntimeError, OSError, BrokerError, EncryptionConfigError) as err:
         # Unreachable server, taken port, bad credentials: one line, not a traceback.
         logger.error("worker cannot start: %s", err)
         return 2

@@ -23,7 +23,7 @@ from rich.console import Console
 from ttai import telemetry
 from ttai.bootstrap import bootstrap
 from ttai.cli.analysis import analysis_table
-from ttai.codec import codec_from_env
+from ttai.codec import EncryptionConfigError, codec_from_env
 from ttai.codec_server import codec_endpoint, start_codec_server
 from ttai.config import Settings
 from ttai.models.analysis import AnalysisInput, AnalysisResult
@@ -67,7 +67,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         dsn = await stack.enter_async_context(local_database(settings))
         ui_codec = None
         if codec_from_env() is not None:
-            runner = await start_codec_server(settings)
+            try:
+                runner = await start_codec_server(settings)
+            except RuntimeError as err:  # taken port, missing or short token
+                raise StackError(str(err)) from None
             stack.push_async_callback(runner.cleanup)
             ui_codec = codec_endpoint(settings)
         ui_url = None
@@ -113,7 +116,7 @@ async def main() -> int:
         await run(Settings.from_env(), stop)
     except Stopped:
         console.print("stopped during start-up")
-    except StackError as err:
+    except (StackError, EncryptionConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
