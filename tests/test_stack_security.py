@@ -313,3 +313,19 @@ async def test_a_shared_state_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="everyone may write"):
         await PrivatePostgres(shared, port=free_port()).start()
     assert _mode(shared) == 0o1777
+
+
+async def test_a_state_folder_linked_elsewhere_by_its_owner_works(tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "ttai-state"
+    real.mkdir(parents=True)
+    state = tmp_path / "state"
+    state.symlink_to(real)
+    pg = PrivatePostgres(state, port=free_port(), durable=False)
+    try:
+        async with pg:
+            conn = await asyncpg.connect(pg.dsn)
+            await conn.close()
+        assert _mode(real) == 0o700
+        assert (real / "pgpass").exists()
+    finally:
+        await pg.destroy()

@@ -26,14 +26,20 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 def ensure_state_dir(path: Path) -> Path:
     """Create the state folder with mode 0700 (parents as needed), or tighten it to 0700.
 
-    The folder itself may be a symlink its owner made on purpose (e.g. to
-    another disk); what it points at must be a folder of ours that others
-    cannot write, or it is refused.
+    The folder itself may be a symlink we made on purpose (e.g. to another
+    disk); a symlink someone else made is refused, and what it points at must
+    be a folder of ours that others cannot write.
     """
     path = Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, PRIVATE_DIR)
+    link = os.lstat(path)
+    if stat.S_ISLNK(link.st_mode) and link.st_uid not in (os.geteuid(), 0):
+        raise StackError(
+            f"refusing the state folder {path}: it is a symbolic link made by another user "
+            f"(uid {link.st_uid}); set TTAI_STATE_DIR to a folder of your own"
+        )
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
@@ -58,8 +64,9 @@ def ensure_state_dir(path: Path) -> Path:
 
 
 def grant_group_traverse(path: Path, gid: int) -> None:
-    """Let group `gid` pass through `path` (mode 0710), nothing more: no listing, no reading."""
-    with opened_dir(path) as fd:
+    """Let group `gid` pass through the state folder `path` (mode 0710), nothing
+    more: no listing, no reading. (`path` was checked by `ensure_state_dir`.)"""
+    with opened_dir(path, follow=True) as fd:
         info = os.fstat(fd)
         if info.st_gid != gid:
             os.fchown(fd, -1, gid)
@@ -68,10 +75,11 @@ def grant_group_traverse(path: Path, gid: int) -> None:
 
 
 @contextlib.contextmanager
-def opened_dir(path: Path) -> Iterator[int]:
-    """A descriptor on the folder `path`; refused if its last component is a symlink."""
+def opened_dir(path: Path, *, follow: bool = False) -> Iterator[int]:
+    """A descriptor on the folder `path`; refused if its last component is a
+    symlink, unless `follow` (for the state folder, checked by `ensure_state_dir`)."""
     try:
-        fd = os.open(path, _DIR_FLAGS)
+        fd = os.open(path, _DIR_FLAGS & ~os.O_NOFOLLOW if follow else _DIR_FLAGS)
     except OSError as exc:
         raise _refusal(path, exc) from None
     try:
@@ -137,8 +145,9 @@ def write_private_file(
 
 
 def write_private_file_atomically(directory: Path, name: str, text: str) -> None:
-    """`directory/name` (mode 0600) appears whole or not at all, never through a link."""
-    with opened_dir(directory) as dir_fd:
+    """`directory/name` (mode 0600) appears whole or not at all, never through a
+    link. `directory` is the state folder (see `ensure_state_dir`)."""
+    with opened_dir(directory, follow=True) as dir_fd:
         temporary = f".{name}.{os.getpid()}.tmp"
         write_private_file(dir_fd, temporary, text)
         os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

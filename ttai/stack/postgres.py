@@ -309,7 +309,7 @@ class PrivatePostgres:
         if root is None:
             if await self._service_user_can_reach(self.state_dir.parent):
                 root = self.pointer
-                with opened_dir(self.state_dir) as state_fd:
+                with opened_dir(self.state_dir, follow=True) as state_fd:
                     make_private_dir(state_fd, root.name, **self._owner(), where=root)
             else:
                 # The state folder sits under a directory the postgres user

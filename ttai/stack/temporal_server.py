@@ -175,7 +175,7 @@ class TemporalDevServer:
             umask=0o077,
         )
         # "<server pid> <our pid>": a later start can tell a leftover from a live run.
-        with opened_dir(self.pid_file.parent) as folder:
+        with opened_dir(self.pid_file.parent, follow=True) as folder:
             write_private_file(folder, self.pid_file.name, f"{self._proc.pid} {os.getpid()}")
         register_hard_stop(self, functools.partial(_kill_group, self._proc.pid))
         try:
