@@ -329,3 +329,19 @@ async def test_a_state_folder_linked_elsewhere_by_its_owner_works(tmp_path: Path
         assert (real / "pgpass").exists()
     finally:
         await pg.destroy()
+
+
+async def test_a_replaced_passwords_file_is_one_clear_error(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    pg = PrivatePostgres(state, port=free_port(), durable=False)
+    try:
+        async with pg:
+            pass
+        pg.passfile.write_text("127.0.0.1:*:*:ttai:other\n127.0.0.1:*:*:ttai_app:other\n")
+        again = PrivatePostgres(state, port=free_port(), durable=False)
+        with pytest.raises(StackError, match=r"refused the password in .*pgpass"):
+            await again.start()
+        # Not left running behind the error.
+        assert not (again.data_dir / "postmaster.pid").exists()
+    finally:
+        await pg.destroy()

@@ -254,12 +254,14 @@ class PrivatePostgres:
             if convert:
                 await self._require_passwords(passwords[SUPERUSER])
             await ensure_app_database(self.admin_dsn, passwords[ROLE], role=ROLE, database=DATABASE)
-        except asyncpg.InvalidPasswordError:
+        except BaseException as err:
             await self.stop()
-            raise StackError(
-                f"PostgreSQL refused the password in {self.passfile}: restore that file, "
-                "or delete the state folder (make clean) to start over"
-            ) from None
+            if isinstance(err, asyncpg.InvalidPasswordError):
+                raise StackError(
+                    f"PostgreSQL refused the password in {self.passfile}: restore that file, "
+                    "or delete the state folder (make clean) to start over"
+                ) from None
+            raise
 
     async def stop(self) -> None:
         unregister_hard_stop(self)
