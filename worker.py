@@ -44,6 +44,7 @@ from ttai.stack import StackError
 from ttai.stack.local import local_stack
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
+from ttai.temporal.codec import EncryptionConfigError
 from workflows.registry import ALL_WORKFLOWS
 
 logger = logging.getLogger("ttai.worker")
@@ -114,7 +115,7 @@ async def run_worker(settings: Settings, *, with_bootstrap: bool) -> int:
             if with_bootstrap:
                 await bootstrap(client, settings)
             await run_until_signalled(worker)
-    except (RuntimeError, OSError, BrokerError) as err:
+    except (RuntimeError, OSError, BrokerError, EncryptionConfigError) as err:
         # Unreachable server, taken port, bad credentials: one line, not a traceback.
         logger.error("worker cannot start: %s", err)
         return 2
@@ -183,7 +184,7 @@ async def run_main_job(settings: Settings) -> int:
         await main_job(settings, stop)
     except Stopped:
         console.print("stopped during start-up")
-    except StackError as err:
+    except (StackError, EncryptionConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -45,8 +45,9 @@ from tests.helpers.temporal import MakeDevServer, headless_dev_server, start_tim
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
 from ttai.stack import hard_stop_all
+from ttai.stack import postgres as pg_stack
 from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres, create_database
+from ttai.stack.postgres import PrivatePostgres, create_database, database_dsn
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 
@@ -78,22 +79,24 @@ def _give_up(signum: int, frame: FrameType | None) -> None:
 async def postgres(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DatabaseFactory]:
     cluster: PrivatePostgres | None = None
     admin_dsn = os.environ.get("DATABASE_URL")
+    app_dsn, owner = admin_dsn, None
     if not admin_dsn:
         cluster = PrivatePostgres(
             tmp_path_factory.mktemp("state"), port=free_port(), port_env_var=None, durable=False
         )
         await cluster.start()
-        admin_dsn = cluster.admin_dsn
+        # Tests run as the application's role (not a superuser), as the app does.
+        admin_dsn, app_dsn, owner = cluster.admin_dsn, cluster.dsn, pg_stack.ROLE
     # Unique per session: several runs may share one DATABASE_URL server.
     template = f"ttai_template_{uuid.uuid4().hex[:12]}"
     try:
-        template_dsn = await create_database(admin_dsn, template)
-        conn = await asyncpg.connect(template_dsn)
+        await create_database(admin_dsn, template, owner=owner)
+        conn = await asyncpg.connect(database_dsn(app_dsn, template))
         try:
             await migrate(conn)
         finally:
             await conn.close()  # CREATE DATABASE ... TEMPLATE needs it idle
-        yield DatabaseFactory(admin_dsn, template)
+        yield DatabaseFactory(admin_dsn, template, app_dsn=app_dsn, owner=owner)
     finally:
         await drop_database(admin_dsn, template)
         if cluster is not None:

@@ -67,7 +67,10 @@ async def test_main_job_runs_stops_cleanly_and_keeps_its_state(tmp_path: Path) -
         client = await Client.connect(f"127.0.0.1:{ports['TEMPORAL']}")
         ids = [wf.id async for wf in client.list_workflows("WorkflowType = 'AnalysisWorkflow'")]
         assert len(ids) == 2, ids
-        conn = await asyncpg.connect(f"postgresql://ttai@127.0.0.1:{ports['POSTGRES']}/ttai")
+        conn = await asyncpg.connect(
+            f"postgresql://ttai_app@127.0.0.1:{ports['POSTGRES']}/ttai",
+            passfile=str(tmp_path / "state" / "pgpass"),
+        )
         try:
             assert await conn.fetchval("SELECT count(*) FROM analyses") == 2
         finally:
@@ -76,6 +79,9 @@ async def test_main_job_runs_stops_cleanly_and_keeps_its_state(tmp_path: Path) -
     code, output = await run_main_job(env, both_demos_are_there)
     assert code == 0, output
     assert "'report-morning-briefing': 'unchanged'" in output
+    # The generated database passwords never reach the output.
+    for line in (tmp_path / "state" / "pgpass").read_text().splitlines()[1:]:
+        assert line.rsplit(":", 1)[1] not in output
 
 
 def _port_free(port: int) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
+import shutil
 import signal
 import socket
 import sys
@@ -116,14 +118,28 @@ async def test_postgres_left_running_by_a_killed_parent_is_taken_over(
 async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Path) -> None:
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
-    # A cluster folder whose state folder was deleted (a killed test run).
-    abandoned = pg_stack.FALLBACK_PARENT / f"ttai-pg-test-{uuid.uuid4().hex}"
-    (abandoned / "data").mkdir(parents=True)
+    # A cluster folder whose state folder was deleted (a killed test run),
+    # made as the project makes them: private and owned by the postgres user.
+    postgres_user = pwd.getpwnam(pg_stack.SERVICE_USER)
+    abandoned = (
+        pg_stack.FALLBACK_PARENT
+        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=pg_stack.FALLBACK_PARENT)).name
+    )
+    (abandoned / "data").mkdir()
     (abandoned / "pointer").write_text(str(tmp_path / "deleted" / "postgres"))
+    os.chown(abandoned, postgres_user.pw_uid, postgres_user.pw_gid)
+    # Lookalikes the project did not make (wrong owner, open mode) are not its to delete.
+    foreign = (
+        pg_stack.FALLBACK_PARENT
+        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=pg_stack.FALLBACK_PARENT)).name
+    )
+    os.chmod(foreign, 0o755)
+    (foreign / "pointer").write_text(str(tmp_path / "deleted" / "postgres"))
     pg = PrivatePostgres(private / "state", port=free_port())
     try:
         async with pg:
             assert not abandoned.exists()
+            assert foreign.exists()
             pointer = private / "state" / "postgres"
             assert pointer.is_symlink()
             target = pointer.readlink()
@@ -134,6 +150,7 @@ async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Pat
             await conn.close()
     finally:
         await pg.destroy()
+        shutil.rmtree(foreign)
     assert not target.exists()
 
 

@@ -5,6 +5,7 @@ ciphertext only."""
 from __future__ import annotations
 
 import base64
+import os
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     from ttai.config import Settings
     from ttai.models.common import Model
     from ttai.stack.temporal_server import TemporalDevServer
@@ -25,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from ttai.temporal.codec import (
         ENCODING,
         KEY_ID_METADATA,
+        CorruptPayloadError,
         EncryptionCodec,
         EncryptionConfigError,
         UnknownKeyError,
@@ -148,10 +152,90 @@ def test_bad_key_lists_are_rejected(text: str, message: str) -> None:
 def test_keys_from_file(tmp_path: Path) -> None:
     key_file = tmp_path / "keys"
     key_file.write_text(f"# newest first\n{new_key_entry('b')}\n{new_key_entry('a')}\n")
+    key_file.chmod(0o600)
     codec = codec_from_env({"TTAI_ENCRYPTION_KEYS_FILE": str(key_file)})
     assert codec is not None
     assert codec.key_ids == ["b", "a"]
     assert codec.active_key_id == "b"
+
+
+def test_keys_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"k1:{_key(1)}\n")
+    key_file.chmod(0o644)
+    with pytest.raises(EncryptionConfigError, match="chmod 600") as caught:
+        codec_from_env({"TTAI_ENCRYPTION_KEYS_FILE": str(key_file)})
+    assert _key(1) not in str(caught.value)
+
+
+async def test_key_id_is_bound_to_the_ciphertext() -> None:
+    # Two ids for one key: moving a payload to the other id must not decrypt.
+    codec = EncryptionCodec(*parse_keys(f"a:{_key(1)},b:{_key(1)}"))
+    [encrypted] = await codec.encode([_payload('"secret"')])
+    assert encrypted.metadata[KEY_ID_METADATA] == b"a"
+    encrypted.metadata[KEY_ID_METADATA] = b"b"
+    with pytest.raises(UnknownKeyError, match="altered"):
+        await codec.decode([encrypted])
+
+
+async def test_payloads_written_before_the_id_was_bound_still_decode() -> None:
+    nonce = bytes(12)
+    plain = _payload('"older"')
+    legacy = Payload(
+        metadata={"encoding": ENCODING, KEY_ID_METADATA: b"k1"},
+        data=nonce + AESGCM(bytes([1]) * 32).encrypt(nonce, plain.SerializeToString(), None),
+    )
+    codec = EncryptionCodec(*parse_keys(f"k1:{_key(1)}"))
+    assert await codec.decode([legacy]) == [plain]
+
+
+def _alnum_key(size: int) -> str:
+    """A base64 key made only of letters and digits: it fits any lax id pattern."""
+    while True:
+        text = base64.b64encode(os.urandom(size)).decode()
+        if text.isalnum():
+            return text
+
+
+@pytest.mark.parametrize("size", [16, 24, 32])
+def test_a_key_where_the_id_goes_is_refused_without_echoing_it(size: int) -> None:
+    key = _alnum_key(size) if size == 24 else base64.b64encode(os.urandom(size)).decode()
+    for text in (f"{key}:k1", f"{key}:{_key(2)}", key, f"k1:{_key(1)},{key}:k2"):
+        with pytest.raises(EncryptionConfigError) as caught:
+            parse_keys(text)
+        assert key not in str(caught.value)
+        assert key[:12] not in str(caught.value)
+
+
+async def test_short_or_garbage_ciphertext_is_a_clear_error() -> None:
+    codec = EncryptionCodec(*parse_keys(f"k1:{_key(1)}"))
+
+    def encrypted(data: bytes, key_id: bytes = b"k1") -> Payload:
+        return Payload(metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id}, data=data)
+
+    for payload in (encrypted(b""), encrypted(b"short"), encrypted(bytes(27))):
+        with pytest.raises(CorruptPayloadError, match="too short"):
+            await codec.decode([payload])
+    with pytest.raises(UnknownKeyError, match="wrong key"):
+        await codec.decode([encrypted(os.urandom(64))])
+    for key_id in (b"", b"\xff\xfe", b"a" * 21, b"id with spaces"):
+        with pytest.raises(CorruptPayloadError, match="key id"):
+            await codec.decode([encrypted(os.urandom(64), key_id)])
+    # Authentic ciphertext of something that is not a payload.
+    nonce = bytes(12)
+    not_a_payload = AESGCM(bytes([1]) * 32).encrypt(nonce, b"\xff" * 10, b"k1")
+    with pytest.raises(CorruptPayloadError, match="not a Temporal payload"):
+        await codec.decode([encrypted(nonce + not_a_payload)])
+
+
+async def test_plain_payloads_pass_through_when_encryption_is_on() -> None:
+    # Decided: histories from before encryption and plain-JSON clients keep
+    # working (see ttai.temporal.codec); outputs are still always encrypted.
+    codec = EncryptionCodec(*parse_keys(f"k1:{_key(1)}"))
+    plain = _payload('{"symbol": "AAPL"}')
+    assert await codec.decode([plain]) == [plain]
+    [encoded] = await codec.encode([plain])
+    assert encoded.metadata["encoding"] == ENCODING
 
 
 async def test_history_on_the_server_holds_ciphertext_only(

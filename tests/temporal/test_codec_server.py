@@ -1,9 +1,11 @@
 """The remote codec server: decodes for the configured UI origin (and the CLI),
-refuses other origins and calls without the bearer token."""
+refuses other origins and calls without the bearer token, needs a token beyond
+loopback, and answers bad input with a 400 that names no key."""
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -15,10 +17,17 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from ttai.config import Settings
 from ttai.stack.ports import free_port
-from ttai.temporal.codec import ENCODING, EncryptionCodec, new_key_entry, parse_keys
+from ttai.temporal.codec import (
+    ENCODING,
+    KEY_ID_METADATA,
+    EncryptionCodec,
+    new_key_entry,
+    parse_keys,
+)
 from ttai.temporal.codec_server import (
     allowed_origins,
     codec_server_if_encrypted,
+    is_loopback,
     start_codec_server,
 )
 
@@ -185,3 +194,64 @@ async def test_local_stack_helper_runs_only_when_encrypted(
     # Stopped on exit: the port is free again.
     runner = await start_codec_server(settings)
     await runner.cleanup()
+
+
+async def _decode_status(server: str, payloads: list[Payload]) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server}/decode",
+            data=_body(payloads),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        ) as response,
+    ):
+        return response.status, await response.text()
+
+
+def _encrypted_raw(data: bytes, key_id: bytes = b"k1") -> Payload:
+    return Payload(metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id}, data=data)
+
+
+async def test_short_or_garbage_ciphertext_is_a_client_error(server: str) -> None:
+    for payload in (_encrypted_raw(b""), _encrypted_raw(b"short"), _encrypted_raw(b"x" * 64)):
+        status, text = await _decode_status(server, [payload])
+        assert status == 400, text
+        assert "Traceback" not in text
+        assert json.loads(text)["error"]
+
+
+async def test_errors_never_name_the_configured_key_ids(server: str) -> None:
+    configured = CODEC.key_ids
+    for payload in (_encrypted_raw(b"x" * 64, b"retired"), _encrypted_raw(b"x" * 64)):
+        status, text = await _decode_status(server, [payload])
+        assert status == 400
+        for key_id in configured:
+            assert key_id not in text
+
+
+async def test_plain_payloads_pass_through_decode(server: str) -> None:
+    plain = [Payload(metadata={"encoding": b"json/plain"}, data=b'{"symbol":"AAPL"}')]
+    status, text = await _decode_status(server, plain)
+    assert status == 200
+    assert list(json_format.Parse(text, Payloads()).payloads) == plain
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "codec.internal"])
+async def test_listening_beyond_loopback_needs_a_token(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.delenv("TTAI_CODEC_TOKEN", raising=False)
+    settings = Settings(codec_host=host, codec_port=free_port())
+    with pytest.raises(RuntimeError, match="TTAI_CODEC_TOKEN is required"):
+        await start_codec_server(settings, CODEC)
+
+
+async def test_a_short_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTAI_CODEC_TOKEN", "short")
+    with pytest.raises(RuntimeError, match="at least 16"):
+        await start_codec_server(Settings(codec_port=free_port()), CODEC)
+
+
+def test_loopback_hosts() -> None:
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.com"))

@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from ttai.config import Settings
+from ttai.stack import StackError
+from ttai.stack.files import ensure_state_dir
 from ttai.stack.postgres import local_database
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.codec_server import codec_server_if_encrypted
@@ -35,10 +37,13 @@ class LocalStack:
 @contextlib.asynccontextmanager
 async def local_stack(settings: Settings) -> AsyncIterator[LocalStack]:
     """The running stack; everything it started is stopped on exit, also on errors."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_state_dir(settings.state_dir)  # 0700: histories and passwords live there
     async with contextlib.AsyncExitStack() as stack:
         database_url = await stack.enter_async_context(local_database(settings))
-        ui_codec = await stack.enter_async_context(codec_server_if_encrypted(settings))
+        try:
+            ui_codec = await stack.enter_async_context(codec_server_if_encrypted(settings))
+        except RuntimeError as err:  # taken port, missing or short token
+            raise StackError(str(err)) from None
         ui_url = None
         if not settings.use_remote_temporal:
             server = TemporalDevServer.from_settings(settings, ui_codec_endpoint=ui_codec)

@@ -25,6 +25,7 @@ from ttai.stack import (
     register_hard_stop,
     unregister_hard_stop,
 )
+from ttai.stack.files import PRIVATE_DIR, make_private, opened_dir, write_private_file
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 from ttai.temporal import search_attributes
 
@@ -141,10 +142,18 @@ class TemporalDevServer(LocalServer):
         ensure_port_free(self.port, "Temporal frontend", env_var=self.port_env_var)
         if self.ui_port is not None:
             ensure_port_free(self.ui_port, "Temporal Web UI", env_var=self.ui_port_env_var)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # Histories are readable in plaintext without encryption keys: new
+        # folders are 0700, and files from older versions are made 0600.
+        self.log_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         if self.db_file is not None:
-            self.db_file.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
+            self.db_file.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                make_private(Path(f"{self.db_file}{suffix}"))
+        make_private(self.log_path)
+        self._log = os.fdopen(
+            os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600),
+            "ab",
+        )
         self._proc = await asyncio.create_subprocess_exec(
             *_die_with_parent(),
             *self.command(),
@@ -154,9 +163,13 @@ class TemporalDevServer(LocalServer):
             # Own process group: Ctrl-C reaches only us, and stop() can signal
             # the whole group so nothing is left behind.
             start_new_session=True,
+            # SQLite creates the database 0644 by default, and its -wal and
+            # -shm files with the database's mode: make them all 0600.
+            umask=0o077,
         )
         # "<server pid> <our pid>": a later start can tell a leftover from a live run.
-        self.pid_file.write_text(f"{self._proc.pid} {os.getpid()}")
+        with opened_dir(self.pid_file.parent, follow=True) as folder:
+            write_private_file(folder, self.pid_file.name, f"{self._proc.pid} {os.getpid()}")
         register_hard_stop(self, functools.partial(_kill_group, self._proc.pid))
         try:
             await self._wait_healthy()

@@ -2,11 +2,19 @@
 encrypted payloads in clear, without the UI or the server ever holding keys.
 
 Speaks Temporal's remote codec protocol: `POST /encode` and `POST /decode`
-take and return `{"payloads": [...]}` (protobuf JSON, base64 fields). Only the
-configured UI origins get CORS headers (default: the local UI on
-`TTAI_UI_PORT`), an optional bearer token (`TTAI_CODEC_TOKEN`) is required on
-every encode/decode call when set, and it binds to loopback unless
-`TTAI_CODEC_HOST` says otherwise.
+take and return `{"payloads": [...]}` (protobuf JSON, base64 fields).
+
+Who may call it:
+- Only the configured UI origins get CORS headers (default: the local UI on
+  `TTAI_UI_PORT`); browsers from other origins are refused.
+- `TTAI_CODEC_TOKEN` (at least 16 characters) is then required on every call
+  as `Authorization: Bearer <token>`. It is mandatory whenever the server
+  listens beyond loopback (`TTAI_CODEC_HOST` other than 127.0.0.1/::1/
+  localhost): it refuses to start without one. On loopback without a token,
+  any local process may decode (as it may read the dev server's history).
+- Bad input is a 400 with a fixed message; nothing names the configured key
+  IDs (details go to the server's own log), nothing returns a traceback.
+- Plain payloads pass through /decode unchanged (see `ttai.temporal.codec`).
 
 Run it with `python -m ttai.temporal.codec_server`; the local stack runs it itself
 (`codec_server_if_encrypted`) and passes its endpoint to the dev server's
@@ -17,10 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from aiohttp import hdrs, web
@@ -29,13 +38,45 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
 from ttai.config import Settings
-from ttai.temporal.codec import EncryptionCodec, UnknownKeyError, codec_from_env
+from ttai.temporal.codec import (
+    CorruptPayloadError,
+    EncryptionCodec,
+    EncryptionConfigError,
+    UnknownKeyError,
+    codec_from_env,
+)
 
-log = logging.getLogger("ttai.codec_server")  # also when run with -m
+log = logging.getLogger("ttai.temporal.codec_server")  # also when run with -m
 
 _CodecFn = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 # The UI sends x-namespace, and authorization when told to pass credentials.
 _ALLOWED_HEADERS = "content-type,x-namespace,authorization"
+MIN_TOKEN_LENGTH = 16
+_MAX_BODY = 16 * 1024 * 1024  # a page of history payloads; more is not a UI request
+
+
+def is_loopback(host: str) -> bool:
+    """Does binding `host` keep the server reachable from this machine only?"""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def codec_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
+    """`TTAI_CODEC_TOKEN`, checked: required beyond loopback, never trivially short."""
+    env = os.environ if environ is None else environ
+    token = env.get("TTAI_CODEC_TOKEN", "").strip() or None
+    if token is None and not is_loopback(settings.codec_host):
+        raise RuntimeError(
+            f"TTAI_CODEC_TOKEN is required when the codec server listens beyond loopback "
+            f"(TTAI_CODEC_HOST={settings.codec_host}): anyone who reaches it could decrypt"
+        )
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise RuntimeError(f"TTAI_CODEC_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
+    return token
 
 
 def allowed_origins(settings: Settings) -> set[str]:
@@ -83,19 +124,29 @@ def build_app(codec: EncryptionCodec, origins: set[str], token: str | None) -> w
             return web.Response(status=403)
         return web.Response(headers=headers)
 
+    def failed(request: web.Request, status: int, message: str) -> web.Response:
+        return web.json_response({"error": message}, status=status, headers=cors_headers(request))
+
     async def apply(fn: _CodecFn, request: web.Request) -> web.Response:
         refused = refuse(request)
         if refused is not None:
             return refused
         try:
             payloads = json_format.Parse(await request.read(), Payloads())
+        except (json_format.ParseError, DecodeError, UnicodeDecodeError):
+            return failed(request, 400, 'bad payloads: expected {"payloads": [...]} JSON')
+        try:
             result = Payloads(payloads=await fn(payloads.payloads))
-        except (json_format.ParseError, DecodeError, UnicodeDecodeError) as err:
-            return web.json_response(
-                {"error": f"bad payloads: {err}"}, status=400, headers=cors_headers(request)
-            )
         except UnknownKeyError as err:
-            return web.json_response({"error": str(err)}, status=400, headers=cors_headers(request))
+            # The detail (payload key id, configured ids) stays in our log.
+            log.warning("codec request refused: %s", err)
+            return failed(request, 400, "a payload cannot be decrypted with the keys held here")
+        except CorruptPayloadError as err:
+            log.warning("codec request refused: %s", err)
+            return failed(request, 400, "a payload is not valid ciphertext")
+        except Exception:
+            log.exception("codec request failed")
+            return failed(request, 500, "internal error")
         return web.Response(
             text=json_format.MessageToJson(result),
             content_type="application/json",
@@ -108,7 +159,7 @@ def build_app(codec: EncryptionCodec, origins: set[str], token: str | None) -> w
     async def decode(request: web.Request) -> web.Response:
         return await apply(codec.decode, request)
 
-    app = web.Application()
+    app = web.Application(client_max_size=_MAX_BODY)
     app.add_routes(
         [
             web.post("/encode", encode),
@@ -125,14 +176,15 @@ async def start_codec_server(
 ) -> web.AppRunner:
     """Serve the codec on `settings.codec_host:codec_port`; `await runner.cleanup()` stops it.
 
-    Raises RuntimeError when no encryption key is configured or the port is taken.
+    Raises RuntimeError when no encryption key is configured, the port is
+    taken, or a token is missing (beyond loopback) or too short.
     """
     codec = codec or codec_from_env()
     if codec is None:
         raise RuntimeError(
             "no encryption key configured (TTAI_ENCRYPTION_KEYS or TTAI_ENCRYPTION_KEYS_FILE)"
         )
-    token = os.environ.get("TTAI_CODEC_TOKEN") or None
+    token = codec_token(settings)
     app = build_app(codec, allowed_origins(settings), token)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -186,5 +238,5 @@ if __name__ == "__main__":
     configure_logging()
     try:
         asyncio.run(_serve())
-    except (RuntimeError, ValueError, OSError) as err:
+    except (RuntimeError, EncryptionConfigError, OSError) as err:
         raise SystemExit(f"codec server: {err}") from None
