@@ -6,12 +6,13 @@ from temporalio import activity
 
 from activities.errors import classified_errors
 from ttai import telemetry
-from ttai.analytics.csp import analyze_csp
-from ttai.analytics.research import analyze_research
-from ttai.analytics.synthesis import synthesize
-from ttai.analytics.technicals import analyze_chart
 from ttai.broker import Broker
 from ttai.db.analyses import AnalysisStore
+from ttai.domain.analytics.csp import analyze_csp
+from ttai.domain.analytics.research import analyze_research
+from ttai.domain.analytics.synthesis import synthesize
+from ttai.domain.analytics.technicals import analyze_chart
+from ttai.domain.market_calendar import new_york_date
 from ttai.models.analysis import (
     AnalysisResult,
     ChartAnalysis,
@@ -46,15 +47,17 @@ class AnalysisActivities:
     @activity.defn(name="options_analysis")
     async def options_analysis(self, request: OptionsRequest) -> OptionsAnalysis:
         with classified_errors():
+            # The dividend yield lowers the forward, hence the POP.
+            metrics = await self._broker.get_market_metrics([request.symbol])
             chain = await self._broker.get_option_chain(request.symbol)
-            today = (await self._broker.now()).date()
-            return analyze_csp(chain, request.chart, today)
+            today = new_york_date(await self._broker.now())
+            return analyze_csp(chain, request.chart, today, metrics[request.symbol].dividend_yield)
 
     @activity.defn(name="research_analysis")
     async def research_analysis(self, request: ResearchRequest) -> ResearchAnalysis:
         with classified_errors():
             metrics = await self._broker.get_market_metrics([request.symbol])
-            today = (await self._broker.now()).date()
+            today = new_york_date(await self._broker.now())
             return analyze_research(metrics[request.symbol], request.expiration, today)
 
     @activity.defn(name="synthesize_analysis")

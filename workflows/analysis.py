@@ -9,7 +9,6 @@ from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP
 
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
-    from ttai import search_attributes
     from ttai.models.analysis import (
         AnalysisInput,
         AnalysisResult,
@@ -21,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         Synthesis,
         SynthesisRequest,
     )
+    from ttai.temporal import search_attributes
 
 
 @workflow.defn(name="AnalysisWorkflow")

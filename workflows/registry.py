@@ -9,7 +9,8 @@ from workflows.analysis import AnalysisWorkflow
 from workflows.monitors import MONITOR_WORKFLOWS
 from workflows.notifications import NotificationsWorkflow
 from workflows.reports import REPORT_WORKFLOWS
-from workflows.screener import ScreenerWorkflow, WatchlistWorkflow
+from workflows.screener import ScreenerWorkflow
+from workflows.watchlists import WatchlistWorkflow
 
 ALL_WORKFLOWS: list[type] = [
     AnalysisWorkflow,

@@ -1,7 +1,6 @@
 """ScreenerWorkflow: one child AnalysisWorkflow per symbol, bounded, ranked, saved.
 
-WatchlistWorkflow: list/show/add/remove watchlists, so watchlists are managed
-through Temporal like everything else (one activity, no state of its own).
+Watchlists it screens by name are managed by WatchlistWorkflow (workflows/watchlists.py).
 """
 
 from __future__ import annotations
@@ -17,8 +16,7 @@ from workflows.policies import DURABLE_STEP
 
 with workflow.unsafe.imports_passed_through():
     from activities.screener import ScreenerActivities
-    from ttai import search_attributes
-    from ttai.analytics.ranking import rank, screen_entry
+    from ttai.domain.analytics.ranking import rank, screen_entry
     from ttai.models.analysis import AnalysisInput
     from ttai.models.common import MAX_SCREEN_ID_LENGTH
     from ttai.models.screener import (
@@ -32,10 +30,9 @@ with workflow.unsafe.imports_passed_through():
         ScreenResultStatus,
         ScreenState,
         ScreenStatus,
-        WatchlistCommand,
-        WatchlistCommandResult,
         WatchlistRequest,
     )
+    from ttai.temporal import search_attributes
 
 SYMBOLS_PER_RUN = 250
 """Symbols a run starts before it continues as new.
@@ -232,12 +229,3 @@ class ScreenerWorkflow:
         self._status = result.status
         self._report()
         return result
-
-
-@workflow.defn(name="WatchlistWorkflow")
-class WatchlistWorkflow:
-    @workflow.run
-    async def run(self, command: WatchlistCommand) -> WatchlistCommandResult:
-        return await workflow.execute_activity_method(
-            ScreenerActivities.watchlist_command, command, **DURABLE_STEP
-        )

@@ -1,39 +1,30 @@
 """Re-record NotificationsWorkflow's replay histories (on purpose, after a deliberate change).
 
-    .venv/bin/python tests/histories/record_notifications.py
+    .venv/bin/python -m tests.histories.record_notifications
 
 Runs each case on a throw-away dev server with the real workflow code and a
-fake activity, and writes tests/histories/NotificationsWorkflow-<case>.json.
+fake `notifications_command` activity, and writes
+tests/histories/NotificationsWorkflow-<case>.json for tests/replay/test_replay.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import sys
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from temporalio import activity
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
-from temporalio import activity  # noqa: E402
-from temporalio.client import Client, WorkflowFailureError  # noqa: E402
-from temporalio.exceptions import ApplicationError  # noqa: E402
-
-from tests.history_files import write_history  # noqa: E402
-from ttai.models.notifications import (  # noqa: E402
+from tests.helpers.histories import run_recorder, save, workflow_id
+from tests.helpers.temporal import throwaway_dev_server
+from ttai.models.notifications import (
     NotificationInfo,
     NotificationsCommand,
     NotificationsCommandResult,
 )
-from ttai.stack.ports import free_port  # noqa: E402
-from ttai.stack.temporal_server import TemporalDevServer  # noqa: E402
-from ttai.temporal_client import data_converter  # noqa: E402
-from worker import build_worker  # noqa: E402
+from worker import build_worker
 
-HERE = Path(__file__).resolve().parent
 TASK_QUEUE = "record-notifications"
 AT = datetime(2026, 11, 30, 15, tzinfo=UTC)
 DEAD = NotificationInfo(
@@ -59,30 +50,26 @@ async def fake_notifications(command: NotificationsCommand) -> NotificationsComm
 
 async def record(client: Client) -> None:
     cases = {
-        "list-dead": NotificationsCommand(action="list", dead_only=True),
-        "retry": NotificationsCommand(action="retry", notification_id=7),
-        "retry-unknown": NotificationsCommand(action="retry", notification_id=99),
+        "NotificationsWorkflow-list-dead": NotificationsCommand(action="list", dead_only=True),
+        "NotificationsWorkflow-retry": NotificationsCommand(action="retry", notification_id=7),
+        "NotificationsWorkflow-retry-unknown": NotificationsCommand(
+            action="retry", notification_id=99
+        ),
     }
     async with build_worker(client, None, TASK_QUEUE, activities=[fake_notifications]):
         for case, command in cases.items():
-            name = f"NotificationsWorkflow-{case}"
             handle = await client.start_workflow(
-                "NotificationsWorkflow", command, id=f"record-{name}", task_queue=TASK_QUEUE
+                "NotificationsWorkflow", command, id=workflow_id(case), task_queue=TASK_QUEUE
             )
-            with contextlib.suppress(WorkflowFailureError):
+            with contextlib.suppress(WorkflowFailureError):  # retry-unknown fails, as designed
                 await handle.result()
-            write_history(HERE / f"{name}.json", await handle.fetch_history())
-            print("wrote", f"{name}.json")
+            await save(handle, case)
 
 
 async def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        async with TemporalDevServer(
-            log_path=Path(tmp) / "temporal.log", port=free_port(), port_env_var=None
-        ) as server:
-            client = await Client.connect(server.address, data_converter=data_converter())
-            await record(client)
+    async with throwaway_dev_server() as client:
+        await record(client)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_recorder(main)

@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from ttai.config import Settings
 from ttai.models.common import MAX_WORKFLOW_ID_LENGTH
-from ttai.temporal_client import connect
+from ttai.temporal.client import connect
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[argparse.Namespace], Awaitable[int]]

@@ -55,6 +55,7 @@ SECRET_VARIABLES = frozenset(
     {
         "TTAI_CODEC_TOKEN",
         "TTAI_ENCRYPTION_KEYS",
+        "TTAI_DB_PASSWORD",
         "TEMPORAL_API_KEY",
         "TEMPORAL_TLS_CLIENT_KEY_DATA",
         "PGPASSWORD",
