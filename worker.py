@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -185,7 +184,7 @@ async def run_main_job(settings: Settings) -> int:
     except Stopped:
         console.print("stopped during start-up")
     except (StackError, EncryptionConfigError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        logger.error("cannot start the main job: %s", err)  # through the redacting formatter
         return 2
     return 0
 
@@ -217,4 +216,4 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    telemetry.run_main(lambda: asyncio.run(main()))

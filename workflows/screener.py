@@ -11,12 +11,14 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError, is_cancelled_exception
 
 from workflows.analysis import AnalysisWorkflow
+from workflows.bounds import require_bounded_id
 from workflows.policies import DURABLE_STEP
 
 with workflow.unsafe.imports_passed_through():
     from activities.screener import ScreenerActivities
     from ttai.domain.analytics.ranking import rank, screen_entry
     from ttai.models.analysis import AnalysisInput
+    from ttai.models.common import MAX_SCREEN_ID_LENGTH
     from ttai.models.screener import (
         MAX_REASON_LENGTH,
         ScreenEntry,
@@ -100,6 +102,7 @@ class ScreenerWorkflow:
 
     @workflow.run
     async def run(self, request: ScreenInput) -> ScreenResult:
+        require_bounded_id(MAX_SCREEN_ID_LENGTH)  # children are `<ID>/<symbol>`
         self._request = request
         try:
             if request.resume is not None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from ttai.models.analysis import Recommendation
-from ttai.models.common import Model, Strategy, Symbol
+from ttai.models.common import Model, RunId, ScreenId, Strategy, Symbol
 
 MAX_SCREEN_SYMBOLS = 2000
 """Largest screen (after duplicates are dropped). The workflow carries one compact
@@ -125,7 +125,7 @@ class ScreenProgress(Model):
 
 
 class ScreenResult(Model):
-    screen_id: str
+    screen_id: ScreenId
     strategy: Strategy
     watchlist: str | None
     status: ScreenResultStatus = Field(description="running only in the result_so_far query.")
@@ -151,8 +151,8 @@ class WatchlistSymbols(Model):
 class ScreenRecord(Model):
     """A finished (or cancelled) screen, to save and to announce."""
 
-    workflow_id: str
-    run_id: str = Field(description="The first run of the screen: stable across continue-as-new.")
+    workflow_id: ScreenId
+    run_id: RunId = Field(description="The first run of the screen: stable across continue-as-new.")
     result: ScreenResult
 
 
