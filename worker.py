@@ -14,6 +14,12 @@ DATABASE_URL / TEMPORAL_ADDRESS point elsewhere; see `ttai.stack.local`), this
 worker, the monitors and report schedules, a demo analysis, and where to look.
 Ctrl-C or SIGTERM drains the worker and stops everything (exit 0). Everything
 persists under the state folder, so the next run carries on.
+
+`--local --no-demo --ready-fd N` is the same job without the demo, for a
+supervising process (mcp_server.py's embedded stack): once the stack, the
+worker, the monitors and the schedules are up it writes one JSON line to
+descriptor N, `{"ready": true, "ui_url": ...}`, or `{"error": "..."}` when the
+start failed, and closes it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
@@ -144,7 +152,25 @@ async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, T]) -> 
     return task.result()
 
 
-async def main_job(settings: Settings, stop: asyncio.Event) -> None:
+class ReadyPipe:
+    """`--ready-fd`: tells a supervising process, once, that the job is up or why it is not."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+
+    def send(self, **message: object) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):  # the supervisor may be gone already
+            os.write(fd, json.dumps(message).encode() + b"\n")
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+async def main_job(
+    settings: Settings, stop: asyncio.Event, *, demo: bool = True, ready: ReadyPipe | None = None
+) -> None:
     # Servers start in a second or two; a stop meanwhile is handled after.
     async with local_stack(settings) as stack:
         client = await connect(settings, runtime=telemetry.worker_runtime(settings))
@@ -154,19 +180,10 @@ async def main_job(settings: Settings, stop: asyncio.Event) -> None:
         ):
             await _unless_stopped(stop, bootstrap(client, settings))
             console.print(f"[bold]Temporal Web UI:[/bold] {stack.ui_url or 'your cluster UI'}")
-            handle = await client.start_workflow(
-                "AnalysisWorkflow",
-                AnalysisInput(symbol=DEMO_SYMBOL),
-                id=f"demo-analysis-{DEMO_SYMBOL}-{datetime.now(UTC):%Y%m%d-%H%M%S}",
-                task_queue=settings.task_queue,
-                result_type=AnalysisResult,
-            )
-            console.print(f"demo analysis started: {handle.id}")
-            result = await _unless_stopped(stop, handle.result())
-            console.print(analysis_table(result))
-            if stack.ui_url:
-                where = f"{stack.ui_url}/namespaces/{settings.namespace}/workflows/{handle.id}"
-                console.print(f"see it at {where}")
+            if ready is not None:
+                ready.send(ready=True, ui_url=stack.ui_url)
+            if demo:
+                await _demo(settings, client, stack.ui_url, stop)
             console.print(
                 "running: monitors, report schedules, worker on task queue "
                 f"'{settings.task_queue}'. Try `.venv/bin/python starter.py --help`. "
@@ -177,15 +194,41 @@ async def main_job(settings: Settings, stop: asyncio.Event) -> None:
     console.print("stopped cleanly")
 
 
-async def run_main_job(settings: Settings) -> int:
+async def _demo(
+    settings: Settings, client: Client, ui_url: str | None, stop: asyncio.Event
+) -> None:
+    """One analysis of DEMO_SYMBOL, its table, and where to see it."""
+    handle = await client.start_workflow(
+        "AnalysisWorkflow",
+        AnalysisInput(symbol=DEMO_SYMBOL),
+        id=f"demo-analysis-{DEMO_SYMBOL}-{datetime.now(UTC):%Y%m%d-%H%M%S}",
+        task_queue=settings.task_queue,
+        result_type=AnalysisResult,
+    )
+    console.print(f"demo analysis started: {handle.id}")
+    result = await _unless_stopped(stop, handle.result())
+    console.print(analysis_table(result))
+    if ui_url:
+        where = f"{ui_url}/namespaces/{settings.namespace}/workflows/{handle.id}"
+        console.print(f"see it at {where}")
+
+
+async def run_main_job(
+    settings: Settings, *, demo: bool = True, ready_fd: int | None = None
+) -> int:
     stop = stop_on_signals()
+    ready = ReadyPipe(ready_fd)
     try:
-        await main_job(settings, stop)
+        await main_job(settings, stop, demo=demo, ready=ready)
     except Stopped:
+        ready.send(error="stopped during start-up")
         console.print("stopped during start-up")
     except (StackError, EncryptionConfigError) as err:
+        ready.send(error=str(err))
         logger.error("cannot start the main job: %s", err)  # through the redacting formatter
         return 2
+    finally:
+        ready.send(error="the main job ended during start-up")  # no-op once sent
     return 0
 
 
@@ -203,13 +246,24 @@ async def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the main job (make run): local stack, this worker, bootstrap, a demo analysis",
     )
+    parser.add_argument(
+        "--no-demo", action="store_true", help="with --local: skip the demo analysis"
+    )
+    parser.add_argument(
+        "--ready-fd",
+        type=int,
+        metavar="FD",
+        help="with --local: write one JSON line to this descriptor when up (or failed)",
+    )
     args = parser.parse_args(argv)
+    if (args.no_demo or args.ready_fd is not None) and not args.local:
+        parser.error("--no-demo and --ready-fd go with --local")
     telemetry.configure_logging()
     settings = Settings.from_env()
     if args.task_queue:
         settings = settings.model_copy(update={"task_queue": args.task_queue})
     if args.local:
-        return await run_main_job(settings)
+        return await run_main_job(settings, demo=not args.no_demo, ready_fd=args.ready_fd)
     if not settings.database_url:
         parser.error("DATABASE_URL is not set (--local starts a local stack, as make run does)")
     return await run_worker(settings, with_bootstrap=args.bootstrap)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import shutil
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -47,6 +48,18 @@ def process_alive(pid: int) -> bool:
             return bool(cmdline.read())  # a zombie's command line is empty
     except OSError:
         return False
+
+
+def die_with_parent() -> list[str]:
+    """Command prefix that makes the kernel SIGTERM the child if we die (even by SIGKILL).
+
+    `setpriv` (util-linux) sets the parent-death signal and execs the command;
+    without it, atexit and the orderly stop are the only guards. The signal
+    comes when the *thread* that started the child ends: start children from
+    the event loop's thread, never from `asyncio.to_thread`.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
 
 # Synchronous last-resort stops of the servers this process runs, keyed by

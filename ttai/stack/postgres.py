@@ -167,8 +167,7 @@ class PrivatePostgres(LocalServer):
         return self._dsn(SUPERUSER, "postgres")
 
     def _dsn(self, user: str, database: str) -> str:
-        passfile = quote(str(self.passfile), safe="/")
-        return f"postgresql://{user}@{LOOPBACK}:{self.port}/{database}?passfile={passfile}"
+        return _cluster_dsn(self.state_dir, self.port, user, database)
 
     @property
     def pointer(self) -> Path:
@@ -618,6 +617,19 @@ async def create_database(
     finally:
         await conn.close()
     return database_dsn(admin_dsn, name)
+
+
+def _cluster_dsn(state_dir: Path, port: int, user: str, database: str) -> str:
+    passfile = quote(str(Path(state_dir).absolute() / PASSWORDS_FILE), safe="/")
+    return f"postgresql://{user}@{LOOPBACK}:{port}/{database}?passfile={passfile}"
+
+
+def database_url(settings: Settings) -> str:
+    """The application's DSN: `DATABASE_URL` when set, else the private cluster's
+    (running or not; `local_database` starts it). Names the passwords file, never a password."""
+    return settings.database_url or _cluster_dsn(
+        settings.state_dir, settings.postgres_port, ROLE, DATABASE
+    )
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ from ttai.config import Settings
 from ttai.stack import (
     LocalServer,
     StackError,
+    die_with_parent,
     process_alive,
     register_hard_stop,
     unregister_hard_stop,
@@ -155,7 +156,7 @@ class TemporalDevServer(LocalServer):
             "ab",
         )
         self._proc = await asyncio.create_subprocess_exec(
-            *_die_with_parent(),
+            *die_with_parent(),
             *self.command(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=self._log,
@@ -258,13 +259,3 @@ def _running_dev_server(pid_file: Path) -> int | None:
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-
-
-def _die_with_parent() -> list[str]:
-    """Prefix that makes the kernel SIGTERM the server if we die (even by SIGKILL).
-
-    `setpriv` (util-linux) sets the parent-death signal and execs the server;
-    without it, atexit and the orderly stop are the only guards.
-    """
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []

@@ -77,6 +77,7 @@ PLAIN_SCHEMES = frozenset(
     {
         "http", "https", "ws", "wss", "postgres", "postgresql", "grpc", "grpcs",
         "file", "unix", "json", "jsons", "xml", "xmls", "form", "forms",
+        "ttai",  # the MCP server's resource URIs (ttai://portfolio)
     }
 )  # fmt: skip
 

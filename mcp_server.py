@@ -1,0 +1,480 @@
+"""TTAI's MCP server: the trading assistant's tools for an AI host, over Temporal.
+
+    python mcp_server.py                  # stdio (what an MCP host launches)
+    python mcp_server.py --http 8765      # streamable HTTP on 127.0.0.1:8765/mcp
+    python mcp_server.py --http 0.0.0.0:8765   # any other host needs TTAI_MCP_TOKEN
+
+It is a Temporal client like starter.py: every tool starts, queries, signals or
+updates workflows, or reads the project's stores, through the same layer of
+operations. When nothing answers at the local Temporal address it brings up
+the local stack itself (as `make run` does, without the demo) and stops it
+when the host closes the connection; see ttai/mcp/stack.py.
+
+stdout carries the protocol and nothing else; logs go to stderr, one
+structured line each, secrets redacted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__":
+    # Before any other import: nothing but the protocol may reach stdout.
+    from ttai.mcp.stdio import guard_stdout
+
+    guard_stdout()
+
+import argparse
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from ttai.config import Settings
+from ttai.mcp import logs
+from ttai.mcp.bridge import NOTIFICATIONS_URI, NotificationBridge
+from ttai.mcp.errors import explain
+from ttai.mcp.server import TtaiServer
+from ttai.mcp.stack import Connection, Stack, StackStatus
+from ttai.mcp.stdio import guard_stdout, release_stdout
+from ttai.models.alerts import AlertMode, AlertRule, Condition
+from ttai.models.analysis import AnalysisResult
+from ttai.models.common import Strategy, Symbol
+from ttai.models.screener import (
+    MAX_CONCURRENT_LIMIT,
+    MAX_SCREEN_SYMBOLS,
+    MAX_TOP_N,
+    ScreenResult,
+    WatchlistName,
+)
+
+logger = logging.getLogger("ttai.mcp")
+
+VERSION = "0.1.0"
+SERVER_URI = "ttai://server"
+PROGRESS_POLL_SECONDS = 0.5
+SIGNAL_GRACE_SECONDS = 1.5  # the SDK's stdio client SIGKILLs 2 s after its SIGTERM
+
+INSTRUCTIONS = """\
+TTAI is an options-trading assistant (cash-secured puts) on a tastytrade account, \
+read-only towards the broker: it analyses and screens symbols, watches alerts and \
+positions, and writes reports. Long work runs as Temporal workflows: tools wait for \
+results by default, or return a task ID to poll with get_task. The first call may \
+take a few seconds while the local stack starts."""
+
+
+# --- the application state behind every call ----------------------------------------------
+
+
+@dataclass
+class App:
+    """One per connection (stdio) or per process (HTTP): the stack and the notification bridge."""
+
+    server: TtaiServer
+    stack: Stack
+    bridge: NotificationBridge = field(init=False)
+    _boot: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.bridge = NotificationBridge(self.stack, self.server.publish)
+
+    async def start(self) -> None:
+        """Returns at once: the handshake never waits for the stack."""
+        self._boot = asyncio.create_task(self._boot_up(), name="ttai-boot")
+
+    async def _boot_up(self) -> None:
+        # The heavy imports in a thread, so `initialize` is answered meanwhile.
+        await asyncio.to_thread(logs.configure)
+        await asyncio.to_thread(_warm_imports)
+        self.stack.on_change(lambda _status: self.server.publish([SERVER_URI]))
+        self.stack.start()
+        self.bridge.start()
+
+    async def stop(self) -> None:
+        with anyio.CancelScope(shield=True):
+            if self._boot is not None and not self._boot.done():
+                self._boot.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._boot
+            await self.bridge.stop()
+            await self.stack.stop()
+
+    async def connection(self, ctx: Context | None = None) -> Connection:
+        """The stack's connection; while it starts, the caller hears why it waits."""
+
+        async def tell(message: str) -> None:
+            if ctx is not None:
+                await ctx.report_progress(0, None, message)
+
+        return await self.stack.connection(on_wait=tell)
+
+
+def _warm_imports() -> None:
+    import asyncpg  # noqa: F401
+    import temporalio.client  # noqa: F401
+
+    import ttai.stack.postgres
+    import ttai.temporal.client  # noqa: F401
+
+
+def app_of(ctx: Context) -> App:
+    return ctx.request_context.lifespan_context
+
+
+# --- tool results -------------------------------------------------------------------------
+
+
+class Started(BaseModel):
+    """A workflow this call started and did not wait for."""
+
+    task_id: str = Field(description="The workflow ID: pass it to get_task or cancel_task.")
+    status: Literal["running"] = "running"
+
+
+class AnalysisOutcome(BaseModel):
+    """An analysis: its result when waited for, else only its task ID."""
+
+    task_id: str
+    status: Literal["running", "completed"]
+    result: AnalysisResult | None = Field(default=None, description="Set when status=completed.")
+
+
+class ScreenOutcome(BaseModel):
+    """A screen: the ranked result when waited for, else only its task ID."""
+
+    task_id: str
+    status: Literal["running", "completed", "cancelled"]
+    result: ScreenResult | None = Field(default=None, description="Set unless status=running.")
+
+
+# --- tools ----------------------------------------------------------------------------------
+
+SymbolArg = Annotated[Symbol, Field(description="Ticker, upper case: AAPL, BRK.B")]
+WaitArg = Annotated[
+    bool,
+    Field(
+        description="true: wait for the result (cancelling this call cancels the work); "
+        "false: return the task ID at once and poll it with get_task"
+    ),
+]
+
+
+async def analyze_symbol(
+    ctx: Context,
+    symbol: SymbolArg,
+    strategy: Annotated[Strategy, Field(description="csp: cash-secured puts")] = "csp",
+    wait: WaitArg = True,
+) -> AnalysisOutcome:
+    """Analyse one symbol for a strategy: chart, options chain, research, and a recommendation.
+
+    Use it when the user asks about one ticker. With wait=true (default) it returns the
+    analysis (recommendation strong_select/select/watchlist/reject, score, chart
+    figures, the best put to sell with credit, annualised return and probability of
+    profit, IV rank and earnings); with wait=false only the task ID.
+    """
+    conn = await app_of(ctx).connection(ctx)
+    from ttai.models.analysis import AnalysisInput
+
+    request = AnalysisInput(symbol=symbol, strategy=strategy)
+    handle = await conn.client.start_workflow(
+        "AnalysisWorkflow",
+        request,
+        id=f"analysis-{request.symbol}-{uuid.uuid4().hex[:8]}",
+        task_queue=conn.settings.task_queue,
+        result_type=AnalysisResult,
+    )
+    if not wait:
+        return AnalysisOutcome(task_id=handle.id, status="running")
+    result = await _result_or_cancel(handle)
+    return AnalysisOutcome(task_id=handle.id, status="completed", result=result)
+
+
+async def screen_symbols(
+    ctx: Context,
+    symbols: Annotated[
+        list[Symbol] | None,
+        Field(description=f"Tickers to screen (at most {MAX_SCREEN_SYMBOLS}); or give watchlist"),
+    ] = None,
+    watchlist: Annotated[
+        WatchlistName | None, Field(description="Screen this watchlist's symbols instead")
+    ] = None,
+    strategy: Annotated[Strategy, Field(description="csp: cash-secured puts")] = "csp",
+    top_n: Annotated[int, Field(ge=1, le=MAX_TOP_N, description="Rows in the ranking")] = 10,
+    max_concurrent: Annotated[
+        int, Field(ge=1, le=MAX_CONCURRENT_LIMIT, description="Analyses at once")
+    ] = 5,
+    wait: WaitArg = True,
+) -> ScreenOutcome:
+    """Screen many symbols (or a watchlist) and rank the best candidates.
+
+    Use it to find candidates among several tickers. Progress notifications report
+    done/total while it runs. With wait=true (default) it returns the ranked top_n
+    (symbol, recommendation, score, best put, credit, annualised return, POP, IV rank)
+    and the failures; with wait=false only the task ID.
+    """
+    conn = await app_of(ctx).connection(ctx)
+    from ttai.models.screener import ScreenInput, ScreenProgress
+
+    data: dict[str, Any] = {"strategy": strategy, "top_n": top_n, "max_concurrent": max_concurrent}
+    if symbols is not None:
+        data["symbols"] = symbols
+    if watchlist is not None:
+        data["watchlist"] = watchlist
+    from pydantic import ValidationError
+
+    try:
+        request = ScreenInput.model_validate(data)
+    except ValidationError as err:
+        raise ToolError(err.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    handle = await conn.client.start_workflow(
+        "ScreenerWorkflow",
+        request,
+        id=f"screen-{uuid.uuid4().hex[:8]}",
+        task_queue=conn.settings.task_queue,
+        result_type=ScreenResult,
+    )
+    if not wait:
+        return ScreenOutcome(task_id=handle.id, status="running")
+    outcome = asyncio.ensure_future(_result_or_cancel(handle))
+    try:
+        while not outcome.done():
+            with contextlib.suppress(Exception):  # the result decides, not a query
+                progress = await handle.query("progress", result_type=ScreenProgress)
+                if progress.total:
+                    await ctx.report_progress(
+                        progress.done,
+                        progress.total,
+                        f"{progress.done}/{progress.total} analysed, {progress.failed} failed",
+                    )
+            await asyncio.wait([outcome], timeout=PROGRESS_POLL_SECONDS)
+    finally:
+        if not outcome.done():
+            outcome.cancel()
+            with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
+                await outcome
+    result = outcome.result()
+    return ScreenOutcome(task_id=handle.id, status=result.status, result=result)
+
+
+async def _result_or_cancel(handle: Any) -> Any:
+    """The workflow's result; if the caller gives up, the workflow is cancelled too."""
+    try:
+        return await handle.result()
+    except asyncio.CancelledError:
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await asyncio.wait_for(handle.cancel(), 5)
+            logger.info("call cancelled: cancelled workflow %s", handle.id)
+        raise
+
+
+async def add_alert(
+    ctx: Context,
+    symbol: SymbolArg,
+    condition: Annotated[Condition, Field(description="What to watch")],
+    threshold: Annotated[float, Field(ge=0, allow_inf_nan=False, description="The level")],
+    mode: Annotated[AlertMode, Field(description="once, or rearm after the cooldown")] = "once",
+    cooldown_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 3600,
+    note: Annotated[str, Field(max_length=200)] = "",
+) -> AlertRule:
+    """Add an alert rule to the price-alert monitor; returns the stored rule with its ID."""
+    conn = await app_of(ctx).connection(ctx)
+    from ttai.models.alerts import AddAlertInput, AlertRuleSpec
+
+    spec = AlertRuleSpec(
+        symbol=symbol,
+        condition=condition,
+        threshold=threshold,
+        mode=mode,
+        cooldown_seconds=cooldown_seconds,
+        note=note,
+    )
+    handle = conn.client.get_workflow_handle("monitor-price-alerts")
+    return await handle.execute_update("add_alert", AddAlertInput(rule=spec), result_type=AlertRule)
+
+
+TOOLS: list[tuple[Callable[..., Any], ToolAnnotations]] = [
+    (analyze_symbol, ToolAnnotations(read_only_hint=False, open_world_hint=True)),
+    (screen_symbols, ToolAnnotations(read_only_hint=False, open_world_hint=True)),
+    (add_alert, ToolAnnotations(read_only_hint=False, idempotent_hint=False)),
+]
+
+
+# --- resources ----------------------------------------------------------------------------
+# Static resources get no Context (the SDK refuses one): they take the App.
+
+
+async def server_status(app: App) -> StackStatus:
+    return app.stack.status()
+
+
+async def recent_notifications(app: App) -> str:
+    conn = await app.connection()
+    from ttai.notify.outbox import Outbox
+
+    rows = await Outbox(await conn.pool(), []).notifications(limit=50)
+    return "[" + ",".join(row.model_dump_json() for row in rows) + "]"
+
+
+RESOURCES: list[tuple[str, str, str, Callable[[App], Any]]] = [
+    (
+        SERVER_URI,
+        "server",
+        "Where this server's Temporal stack is, whether it is ready, and who runs it.",
+        server_status,
+    ),
+    (
+        NOTIFICATIONS_URI,
+        "notifications",
+        "The 50 most recent notifications (alerts fired, positions opened or closed, reports "
+        "ready, analyses done), newest first. Subscribe to hear of new ones.",
+        recent_notifications,
+    ),
+]
+
+
+# --- assembly ------------------------------------------------------------------------------
+
+
+def build_server(
+    settings: Settings | None = None, *, make_stack: Callable[[Settings], Stack] | None = None
+) -> TtaiServer:
+    """The server; `make_stack` lets tests point it at their own Temporal and database."""
+    settings = settings or Settings.from_env()
+    apps: list[App] = []
+
+    def explain_error(err: BaseException) -> str | None:
+        def kick() -> None:
+            for app in apps:
+                app.stack.trouble()
+
+        return explain(err, kick)
+
+    @asynccontextmanager
+    async def lifespan(server: TtaiServer) -> AsyncIterator[App]:
+        app = App(server, (make_stack or Stack)(settings))
+        apps.append(app)
+        await app.start()
+        try:
+            yield app
+        finally:
+            apps.remove(app)
+            await app.stop()
+
+    server = TtaiServer(
+        "ttai", version=VERSION, instructions=INSTRUCTIONS, lifespan=lifespan, explain=explain_error
+    )
+    for fn, hints in TOOLS:
+        server.add_tool(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=hints)
+
+    def current_app() -> App:
+        if not apps:
+            raise ResourceError("the server is not connected yet")
+        return apps[-1]  # stdio: the one connection; HTTP: the one process-wide app
+
+    for uri, name, description, read in RESOURCES:
+
+        def reader_of(read: Callable[[App], Any]) -> Callable[[], Any]:
+            async def reader() -> Any:
+                return await read(current_app())
+
+            reader.__name__ = read.__name__
+            return reader
+
+        server.resource(uri, name=name, mime_type="application/json", description=description)(
+            reader_of(read)
+        )
+    server.current_apps = apps  # type: ignore[attr-defined]  (signal handling, tests)
+    return server
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+async def serve_stdio(server: TtaiServer) -> None:
+    """stdio until the host closes stdin; SIGTERM/SIGINT/SIGHUP stop the stack first."""
+    apps: list[App] = server.current_apps  # type: ignore[attr-defined]
+
+    async with anyio.create_task_group() as tasks:
+
+        async def on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+                async for signum in sigs:
+                    logger.info("signal %s: stopping", signal.Signals(signum).name)
+                    with anyio.move_on_after(SIGNAL_GRACE_SECONDS, shield=True):
+                        for app in list(apps):
+                            await app.stop()
+                    _exit(128 + signum)
+
+        tasks.start_soon(on_signal)
+        release_stdout()
+        try:
+            # Returns when the host closes stdin; the lifespan (stack stop) has run.
+            await server.run_stdio_async()
+        finally:
+            guard_stdout()
+        tasks.cancel_scope.cancel()
+
+
+def _exit(code: int) -> None:
+    """Leave now: flushed logs, and no interpreter finalisation for the Temporal
+    runtime to abort in (sdk-python#300)."""
+    logs.configure()
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mcp_server.py", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--http",
+        metavar="[HOST:]PORT",
+        help="serve streamable HTTP at /mcp instead of stdio (loopback unless HOST is given; "
+        "any other host requires TTAI_MCP_TOKEN)",
+    )
+    args = parser.parse_args(argv)
+    logs.hold_logs()
+    try:
+        settings = Settings.from_env()
+        server = build_server(settings)
+        if args.http is None:
+            anyio.run(serve_stdio, server)
+            return 0
+        from ttai.mcp.http import HttpConfigError, parse_address, required_token, serve_http
+
+        try:
+            host, port = parse_address(args.http)
+            token = required_token(host)
+        except HttpConfigError as err:
+            logger.error("%s", err)
+            return 2
+        logger.info("serving streamable HTTP on http://%s:%s/mcp", host, port)
+        anyio.run(serve_http, server, host, port, token)
+        return 0
+    except ValueError as err:  # a bad setting in the environment
+        logger.error("cannot start: %s", err)
+        return 2
+
+
+if __name__ == "__main__":
+    code = 1
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        logger.critical("uncaught exception", exc_info=True)
+    _exit(code)

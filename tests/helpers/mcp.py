@@ -1,0 +1,96 @@
+"""What the MCP server's tests share: monitor settings, environments for a
+spawned `mcp_server.py`, process and port checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from mcp import StdioServerParameters
+
+from ttai.config import PROJECT_ROOT
+from ttai.models.monitors import MonitorInput
+from ttai.stack import StackError, process_alive
+from ttai.stack.ports import ensure_port_free, free_port
+
+# Monitors that check at all hours, often: an alert fires within seconds.
+MONITOR_INPUTS = {
+    "monitor-price-alerts": MonitorInput(hours="always", interval_seconds=5),
+    "monitor-portfolio": MonitorInput(hours="always", interval_seconds=30),
+    "monitor-position-sync": MonitorInput(hours="always", interval_seconds=60),
+}
+
+SERVER_SCRIPT = PROJECT_ROOT / "mcp_server.py"
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without anything naming a stack, broker or secret."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TEMPORAL_", "DATABASE_URL", "TT_", "TTAI_", "PG"))
+    }
+
+
+def local_stack_environment(state_dir: Path) -> dict[str, str]:
+    """A private local stack: its own state folder and free ports (nothing running there)."""
+    env = clean_environment()
+    env |= {f"TTAI_{name}_PORT": str(free_port()) for name in ("TEMPORAL", "UI", "POSTGRES")}
+    env["TTAI_STATE_DIR"] = str(state_dir)
+    return env
+
+
+def stack_ports(env: dict[str, str]) -> list[int]:
+    return [int(env[f"TTAI_{name}_PORT"]) for name in ("TEMPORAL", "UI", "POSTGRES")]
+
+
+def stdio_server(env: dict[str, str], *args: str) -> StdioServerParameters:
+    """`python mcp_server.py` exactly as a host launches it (env is all it gets)."""
+    return StdioServerParameters(
+        command=sys.executable, args=[str(SERVER_SCRIPT), *args], env=env, cwd=str(PROJECT_ROOT)
+    )
+
+
+def port_free(port: int) -> bool:
+    try:
+        ensure_port_free(port, "check")
+    except StackError:
+        return False
+    return True
+
+
+async def eventually(
+    predicate: Callable[[], Awaitable[bool] | bool], what: str, limit: float = 120
+) -> None:
+    """Poll until true; the limit only bounds a hang, it is not what is tested."""
+    deadline = time.monotonic() + limit
+    while True:
+        outcome = predicate()
+        if not isinstance(outcome, bool):
+            outcome = await outcome
+        if outcome:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+def stack_pids(state_dir: Path) -> dict[str, int]:
+    """The local stack's server processes, from the files they keep in the state folder."""
+    pids: dict[str, int] = {}
+    temporal = state_dir / "temporal.pid"
+    if temporal.exists():
+        pids["temporal"] = int(temporal.read_text().split()[0])
+    postmaster = (state_dir / "postgres").resolve() / "data" / "postmaster.pid"
+    if postmaster.exists():
+        pids["postgres"] = int(postmaster.read_text().splitlines()[0])
+    return pids
+
+
+def alive(pids: dict[str, int] | list[int]) -> list[int]:
+    values = pids.values() if isinstance(pids, dict) else pids
+    return [pid for pid in values if process_alive(pid)]

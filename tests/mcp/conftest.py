@@ -1,0 +1,61 @@
+"""Fixtures for the MCP server's tests.
+
+- `backend`: a stack for the server to connect to: its own dev server (the
+  monitors use their fixed IDs), a fresh database, and a real worker in this
+  process (simulated market) on a unique task queue, with the monitors
+  running at all hours. Yields the `Settings` a server would read.
+- `mcp`: `mcp_server.build_server(...)` connected to that backend, only
+  connecting (it never starts a stack); use it through the SDK's in-memory
+  `Client(mcp)`, which runs the server's lifespan per client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest_asyncio
+
+from mcp_server import build_server
+from tests.helpers.mcp import MONITOR_INPUTS
+from ttai.config import Settings
+from ttai.mcp.server import TtaiServer
+from ttai.mcp.stack import Stack
+from ttai.services import open_services
+from ttai.temporal.client import connect
+from ttai.temporal.monitors import ensure_monitors
+from worker import build_worker
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def backend(
+    make_dev_server: Callable[..., Awaitable[object]],
+    database_url: str,
+    task_queue: str,
+    tmp_path: Path,
+) -> AsyncIterator[Settings]:
+    server = await make_dev_server()
+    settings = Settings(
+        task_queue=task_queue,
+        temporal_address=server.address,  # type: ignore[attr-defined]
+        database_url=database_url,
+        state_dir=tmp_path / "state",
+    )
+    client = await connect(settings)
+    async with (
+        open_services(settings, database_url) as services,
+        build_worker(client, services, task_queue, graceful_shutdown_timeout=timedelta(seconds=1)),
+    ):
+        await ensure_monitors(client, settings, inputs=MONITOR_INPUTS)
+        yield settings
+        for workflow_id in MONITOR_INPUTS:  # stop them before their worker goes
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.get_workflow_handle(workflow_id).terminate(), 5)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def mcp(backend: Settings) -> TtaiServer:
+    return build_server(backend, make_stack=lambda s: Stack(s, may_start=False))

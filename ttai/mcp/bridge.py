@@ -1,0 +1,126 @@
+"""The outbox's `NOTIFY ttai_notifications` -> resource-updated messages for subscribed clients.
+
+The outbox announces every notification it commits with `pg_notify` in the
+same transaction (ttai.notify.outbox), so a listener hears about it exactly
+when it becomes visible. This bridge holds one PostgreSQL connection that
+`LISTEN`s on that channel and, for each announcement, publishes the resources
+it changed (see `changed_resources`). No polling: the database wakes it up.
+
+When the connection drops (PostgreSQL restarted, the stack changed owner) it
+reconnects once the stack is ready again and publishes `ttai://notifications`
+once, since announcements made meanwhile were not heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from ttai.mcp.stack import Stack, StackUnavailable
+
+logger = logging.getLogger("ttai.mcp.bridge")
+
+CHANNEL = "ttai_notifications"  # ttai.notify.outbox.NOTIFY_CHANNEL (not imported: asyncpg)
+LIVENESS_SECONDS = 5.0
+
+NOTIFICATIONS_URI = "ttai://notifications"
+ALERTS_URI = "ttai://alerts"
+PORTFOLIO_URI = "ttai://portfolio"
+REPORT_URI = "ttai://reports/{kind}"
+ANALYSIS_URI = "ttai://analysis/{symbol}"
+
+Publish = Callable[[Sequence[str]], Awaitable[None]]
+
+
+def changed_resources(kind: str, payload: dict[str, Any]) -> list[str]:
+    """The resources a committed notification of `kind` changed."""
+    uris = [NOTIFICATIONS_URI]
+    if kind == "alert":
+        uris.append(ALERTS_URI)  # the rule's fired count / state changed
+    elif kind.startswith("position_"):
+        uris.append(PORTFOLIO_URI)
+    elif kind.startswith("report_"):
+        uris.append(REPORT_URI.format(kind=kind.removeprefix("report_")))
+    elif kind == "analysis_complete" and isinstance(payload.get("symbol"), str):
+        uris.append(ANALYSIS_URI.format(symbol=payload["symbol"]))
+    return uris
+
+
+class NotificationBridge:
+    def __init__(self, stack: Stack, publish: Publish) -> None:
+        self._stack = stack
+        self._publish = publish
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()  # set while LISTEN is active (tests wait on it)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ttai-notify-bridge")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        import asyncpg
+
+        heard_before = False
+        while True:
+            try:
+                connection = await self._stack.connection(wait_seconds=3600)
+            except StackUnavailable:
+                await asyncio.sleep(1)
+                continue
+            if connection.database_url is None:
+                logger.info("no database configured: notifications are not pushed")
+                return
+            try:
+                await self._listen(asyncpg, connection.database_url, missed=heard_before)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                logger.info("notification listener: %s", " ".join(str(err).split()))
+            finally:
+                self.listening.clear()
+            heard_before = True
+            self._stack.trouble()
+            await asyncio.sleep(1)
+
+    async def _listen(self, asyncpg: Any, dsn: str, *, missed: bool) -> None:
+        conn = await asyncpg.connect(dsn, timeout=10)
+        events: asyncio.Queue[str | None] = asyncio.Queue()
+        try:
+            await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, text: events.put_nowait(text))
+            conn.add_termination_listener(lambda _c: events.put_nowait(None))
+            self.listening.set()
+            logger.info("listening for notifications on %s", CHANNEL)
+            if missed:  # announcements while we were away were not heard
+                await self._publish([NOTIFICATIONS_URI])
+            while True:
+                try:
+                    text = await asyncio.wait_for(events.get(), LIVENESS_SECONDS)
+                except TimeoutError:
+                    await conn.fetchval("SELECT 1", timeout=5)  # raises once the server is gone
+                    continue
+                if text is None:
+                    raise ConnectionError("the notification connection closed")
+                await self._publish(await self._resources(conn, text))
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+
+    async def _resources(self, conn: Any, text: str) -> list[str]:
+        try:
+            announcement = json.loads(text)
+            row_id, kind = int(announcement["id"]), str(announcement["kind"])
+        except (ValueError, KeyError, TypeError):
+            logger.warning("unreadable announcement on %s", CHANNEL)
+            return [NOTIFICATIONS_URI]
+        payload = await conn.fetchval("SELECT payload FROM notifications WHERE id = $1", row_id)
+        if isinstance(payload, str):
+            payload = json.loads(payload)
+        return changed_resources(kind, payload if isinstance(payload, dict) else {})

@@ -1,0 +1,134 @@
+"""`TtaiServer`: the SDK's `MCPServer` with one-line errors and pushed resource updates.
+
+One-line errors. Every failure a tool call can have reaches the model as one
+readable line with `is_error` set, and never as a traceback:
+- arguments that fail the input schema (pydantic's multi-line dump with URLs
+  becomes `analyze_symbol: invalid arguments: symbol: invalid symbol ...`);
+- a deliberate `ToolError` (the SDK's "Error executing tool X: " prefix goes);
+- an exception `explain` recognises (Temporal or PostgreSQL unreachable, a
+  failed workflow): its one-line explanation;
+- anything else: "<tool>: internal error (logged)", with the traceback in the
+  server's log only.
+
+Pushed updates, both protocol generations (FINDINGS §4):
+- 2026-07-28 clients `subscriptions/listen` through the SDK's subscription bus;
+- handshake-era clients (2025-11-25 and before: what hosts speak today) send
+  `resources/subscribe`, which `MCPServer` does not serve: the handlers are
+  added on the low-level server, which also makes it advertise
+  `resources.subscribe`, and `publish()` pushes to those sessions too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import mcp_types as mt
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import (
+    ResourceError,
+    ToolError,
+    UnexpectedResourceError,
+    UnexpectedToolError,
+)
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+from pydantic import ValidationError
+
+logger = logging.getLogger("ttai.mcp")
+
+Explain = Callable[[BaseException], str | None]
+"""One line for an exception a tool or resource may meet (None: not recognised)."""
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def validation_line(err: ValidationError) -> str:
+    """pydantic's errors as one line: `symbol: invalid symbol 'aapl!' ...; top_n: ...`."""
+    parts = []
+    for e in err.errors(include_url=False):
+        where = ".".join(str(p) for p in e["loc"]) or "arguments"
+        message = str(e["msg"]).removeprefix("Value error, ")
+        if e["type"] in ("missing", "value_error") or e["type"].startswith("literal"):
+            got = ""
+        else:
+            got = f" (got {_short(e.get('input'))})"
+        parts.append(f"{where}: {message}{got}")
+    return one_line("; ".join(parts))
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class TtaiServer(MCPServer):
+    """`MCPServer` with one-line tool errors and `publish(uri)` for both protocol eras."""
+
+    def __init__(self, *args: Any, explain: Explain | None = None, **kwargs: Any) -> None:
+        self.bus = InMemorySubscriptionBus()
+        super().__init__(*args, subscriptions=self.bus, **kwargs)
+        self._explain = explain or (lambda _err: None)
+        # uri -> sessions of handshake-era clients that subscribed to it
+        self._legacy_subscribers: dict[str, set[Any]] = {}
+        low = self._lowlevel_server  # the public add_request_handler lives on it
+        low.add_request_handler("resources/subscribe", mt.SubscribeRequestParams, self._subscribe)
+        low.add_request_handler(
+            "resources/unsubscribe", mt.UnsubscribeRequestParams, self._unsubscribe
+        )
+
+    # --- errors -----------------------------------------------------------------------
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            cause = exc.__cause__
+            explained = self._explain(cause) if cause is not None else None
+            if explained is None:
+                logger.error("tool %s failed", name, exc_info=cause)
+                raise ToolError(f"{name}: internal error (see the server's log)") from None
+            raise ToolError(f"{name}: {one_line(explained)}") from None
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                detail = validation_line(exc.__cause__)
+                raise ToolError(f"{name}: invalid arguments: {detail}") from None
+            text = str(exc).removeprefix(f"Error executing tool {name}: ")
+            raise ToolError(f"{name}: {one_line(text)}") from None
+
+    async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
+        try:
+            return await super().read_resource(uri, context)
+        except UnexpectedResourceError as exc:
+            cause = exc.__cause__
+            explained = self._explain(cause) if cause is not None else None
+            if explained is None:
+                logger.error("resource %s failed", uri, exc_info=cause)
+                raise ResourceError(f"{uri}: internal error (see the server's log)") from None
+            raise ResourceError(f"{uri}: {one_line(explained)}") from None
+
+    # --- pushed updates ----------------------------------------------------------------
+
+    async def _subscribe(self, ctx: Any, params: mt.SubscribeRequestParams) -> mt.EmptyResult:
+        self._legacy_subscribers.setdefault(str(params.uri), set()).add(ctx.session)
+        return mt.EmptyResult()
+
+    async def _unsubscribe(self, ctx: Any, params: mt.UnsubscribeRequestParams) -> mt.EmptyResult:
+        self._legacy_subscribers.get(str(params.uri), set()).discard(ctx.session)
+        return mt.EmptyResult()
+
+    async def publish(self, uris: Sequence[str]) -> None:
+        """Tell every subscribed client, of either protocol era, that `uris` changed."""
+        for uri in dict.fromkeys(uris):
+            await self.bus.publish(ResourceUpdated(uri=uri))
+            for session in list(self._legacy_subscribers.get(uri, ())):
+                try:
+                    await session.send_resource_updated(uri)
+                except Exception as err:  # that client is gone
+                    logger.info("dropping a closed subscriber of %s: %s", uri, one_line(err))
+                    self._legacy_subscribers[uri].discard(session)

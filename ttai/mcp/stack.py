@@ -1,0 +1,479 @@
+"""Where the TTAI stack is, and bringing up the local one when nothing answers.
+
+`Stack` runs in the background from the moment the server starts; tools ask it
+for a `Connection` and wait while it is being found or started. `initialize`
+never waits for it.
+
+What it does, in a loop:
+1. Connect to the configured Temporal address. If it answers (`make run`, a
+   cluster named by `TEMPORAL_ADDRESS`, or another MCP server's stack), use it
+   ("connected") and check its health every `health_interval` seconds.
+2. If nothing answers and the address is the local default (no
+   `TEMPORAL_ADDRESS` / profile), take the stack lock, `<state>/mcp-stack.lock`,
+   and bring up the same local stack `make run` does, in a child process:
+   `python worker.py --local --no-demo --ready-fd N` (PostgreSQL, the Temporal
+   dev server, the worker, the monitors and the schedules; no demo). This
+   server is then the stack's "owner".
+3. If the lock is taken, another MCP server is starting (or stopping) the
+   stack: wait, and connect once it answers ("waiting").
+4. If the stack goes away (its owner closed), go round again: the first
+   server to take the lock brings it up again; the others connect to it.
+
+Two servers at once. The lock is an `flock` held by the owner and inherited by
+its stack process, so it is released only when that process has stopped the
+whole stack (every port free), also when the owning server was killed. A
+second server connects to the owner's stack and takes it over when the owner
+goes away; it never starts a second stack on the same ports and state folder.
+
+The child runs in its own session, so a host's `killpg` of the server does
+not cut its orderly stop short, with the parent-death signal set (`setpriv
+--pdeathsig TERM`), so it stops even if the server is SIGKILLed. Its stdout
+goes to `<state>/mcp-stack.log`, never to the protocol; its stderr (the
+structured logs) to the server's stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ttai.config import PROJECT_ROOT, Settings
+from ttai.stack import StackError, die_with_parent
+from ttai.stack.files import ensure_state_dir, opened_dir
+
+if TYPE_CHECKING:
+    import asyncpg
+    from temporalio.client import Client
+
+logger = logging.getLogger("ttai.mcp.stack")
+
+LOCK_FILE = "mcp-stack.lock"
+STACK_LOG = "mcp-stack.log"
+WORKER_SCRIPT = PROJECT_ROOT / "worker.py"
+
+StackState = Literal["connecting", "starting", "waiting", "ready", "down", "stopped"]
+
+
+class StackUnavailable(Exception):
+    """The stack is not there and will not be soon: one line for the caller."""
+
+
+class StackStatus(BaseModel):
+    """Where this MCP server's Temporal stack is and who runs it."""
+
+    state: StackState = Field(
+        description="connecting: looking for it; starting: this server is bringing up the "
+        "local stack; waiting: another server is; ready: usable; down: not reachable "
+        "(retried); stopped: the server is closing."
+    )
+    owner: bool = Field(description="True when this server started the stack and stops it.")
+    temporal_address: str
+    namespace: str
+    task_queue: str
+    ui_url: str | None = Field(default=None, description="The Temporal Web UI, when known.")
+    detail: str | None = Field(default=None, description="Why it is not ready, when it is not.")
+    server_pid: int
+    stack_pid: int | None = Field(
+        default=None, description="The local stack's process, when this server owns it."
+    )
+
+
+@dataclass
+class Connection:
+    """What tools use: a Temporal client and the settings (and the database, when known)."""
+
+    client: Client
+    settings: Settings
+    database_url: str | None
+    _pool: asyncpg.Pool | None = field(default=None, repr=False)
+    _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def pool(self) -> asyncpg.Pool:
+        """A small asyncpg pool on the project's database (made on first use)."""
+        if self.database_url is None:
+            raise StackUnavailable(
+                "no database is configured for this server: set DATABASE_URL "
+                "(Temporal is a remote cluster, so the local one is not used)"
+            )
+        async with self._pool_lock:
+            if self._pool is None:
+                from ttai.db.pool import create_pool
+
+                self._pool = await create_pool(self.database_url, min_size=0, max_size=4)
+        return self._pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), 5)
+
+
+class Stack:
+    """Finds the stack, or brings up and owns the local one; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        may_start: bool | None = None,
+        health_interval: float = 1.0,
+        start_timeout: float = 180.0,
+        stop_timeout: float = 1.5,
+        connect: Callable[[Settings], Awaitable[Client]] | None = None,
+        child_command: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        # Only the local default address may be brought up here.
+        self.may_start = not settings.use_remote_temporal if may_start is None else may_start
+        self.health_interval = health_interval
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._connect = connect or _default_connect
+        self._child_command = child_command
+        self._state: StackState = "connecting"
+        self._detail: str | None = None
+        self._ui_url: str | None = None
+        self._connection: Connection | None = None
+        self._child: asyncio.subprocess.Process | None = None
+        self._changed = asyncio.Event()  # replaced by a fresh one at every change
+        self._kick = asyncio.Event()
+        self._failures = 0  # completed attempts that ended "down"
+        self._task: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[StackStatus], Awaitable[None]]] = []
+
+    # --- what tools see -------------------------------------------------------------------
+
+    @property
+    def owner(self) -> bool:
+        return self._child is not None and self._child.returncode is None
+
+    def status(self) -> StackStatus:
+        return StackStatus(
+            state=self._state,
+            owner=self.owner,
+            temporal_address=self.settings.temporal_address,
+            namespace=self.settings.namespace,
+            task_queue=self.settings.task_queue,
+            ui_url=self._ui_url,
+            detail=self._detail,
+            server_pid=os.getpid(),
+            stack_pid=self._child.pid if self.owner and self._child else None,
+        )
+
+    def on_change(self, listener: Callable[[StackStatus], Awaitable[None]]) -> None:
+        self._listeners.append(listener)
+
+    async def connection(
+        self,
+        *,
+        wait_seconds: float | None = None,
+        on_wait: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Connection:
+        """The connection, waiting while the stack is found or started.
+
+        Raises `StackUnavailable` with the reason once an attempt made after
+        this call began has failed, or after `wait_seconds` (default: `start_timeout`).
+        """
+        if self._state == "ready" and self._connection is not None:
+            return self._connection
+        if self._state == "stopped":
+            raise StackUnavailable("the server is shutting down")
+        failures_before = self._failures
+        self.trouble()  # when down, try again now rather than after the back-off
+        limit = self.start_timeout if wait_seconds is None else wait_seconds
+        deadline = time.monotonic() + limit
+        told: str | None = None
+        while True:
+            changed = self._changed
+            if self._state == "ready" and self._connection is not None:
+                return self._connection
+            if self._state == "stopped":
+                raise StackUnavailable("the server is shutting down")
+            if self._state == "down" and self._failures > failures_before:
+                raise StackUnavailable(self._detail or "the TTAI stack is not reachable")
+            if on_wait is not None and self._state in ("starting", "waiting"):
+                message = self._waiting_message()
+                if message != told:
+                    told = message
+                    await on_wait(message)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StackUnavailable(
+                    f"the TTAI stack is not ready after {limit:.0f} s "
+                    f"({self._state}: {self._detail or 'no detail'})"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+    def trouble(self) -> None:
+        """Something failed to reach the stack: check it now instead of at the next interval."""
+        self._kick.set()
+
+    def _waiting_message(self) -> str:
+        if self._state == "starting":
+            return "starting the local TTAI stack (PostgreSQL, Temporal, the worker)"
+        return "waiting for the local TTAI stack another TTAI MCP server is starting"
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ttai-stack")
+
+    async def stop(self) -> None:
+        """Stop looking; stop the stack if this server owns it. Idempotent, cancel-proof."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
+        await self._set("stopped", "the server is shutting down")
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._connection is not None:
+            await self._connection.close()
+        child = self._child
+        if child is not None and child.returncode is None:
+            logger.info("stopping the local stack (pid %s)", child.pid)
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(child.wait(), self.stop_timeout)
+                logger.info("local stack stopped (exit code %s)", child.returncode)
+            except TimeoutError:
+                # It goes on stopping on its own (own session, not killed with us);
+                # its lock stays held until every port is free.
+                logger.info("the local stack is still stopping (pid %s)", child.pid)
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                client = await self._connect(self.settings)
+            except Exception as err:
+                reason = _one_line(err)
+            else:
+                backoff = 0.5
+                await self._ready(client)
+                await self._watch_health(client)
+                continue
+            if not self.may_start:
+                await self._down(
+                    f"Temporal at {self.settings.temporal_address} is not reachable ({reason}); "
+                    "is the cluster up and TEMPORAL_ADDRESS right?"
+                )
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10)
+                continue
+            lock = _try_lock(self.settings)
+            if lock is None:
+                await self._set("waiting", "another TTAI MCP server holds the stack lock")
+                await self._sleep(0.5)
+                continue
+            try:
+                started = await self._own(lock)
+            except (StackError, OSError) as err:
+                await self._down(f"the local TTAI stack did not start: {_one_line(err)}")
+                started = False
+            if not started:
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 30)
+
+    async def _own(self, lock: int) -> bool:
+        """Bring up the local stack as a child process; True if it ran until it stopped."""
+        await self._set("starting", "bringing up the local stack")
+        read_fd, write_fd = os.pipe()
+        try:
+            try:
+                self._child = await self._spawn(lock, write_fd)
+            finally:
+                os.close(write_fd)
+                os.close(lock)  # the child holds the lock from now on, until it has stopped
+        except BaseException:
+            os.close(read_fd)
+            raise
+        child = self._child
+        logger.info("starting the local stack (pid %s)", child.pid)
+        try:
+            message = await asyncio.wait_for(_read_line(read_fd), self.start_timeout)
+        except TimeoutError:
+            message = {"error": f"not ready after {self.start_timeout:.0f} s"}
+        client = None
+        if message.get("ready"):
+            self._ui_url = message.get("ui_url")
+            try:
+                client = await self._connect(self.settings)
+            except Exception as err:
+                message = {"error": f"its Temporal server does not answer: {_one_line(err)}"}
+        if client is None:
+            if child.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(signal.SIGTERM)
+            code = await child.wait()
+            error = message.get("error") or f"it exited with code {code}"
+            await self._down(f"the local TTAI stack did not start: {error}")
+            return False
+        logger.info("local stack ready (pid %s), Web UI %s", child.pid, self._ui_url)
+        await self._ready(client)
+        code = await child.wait()
+        await self._down(f"the local TTAI stack stopped (exit code {code}); restarting it")
+        return True
+
+    async def _spawn(self, lock: int, ready_fd: int) -> asyncio.subprocess.Process:
+        command = self._child_command or [
+            sys.executable,
+            str(WORKER_SCRIPT),
+            "--local",
+            "--no-demo",
+        ]
+        log_fd = _open_stack_log(self.settings)
+        try:
+            return await asyncio.create_subprocess_exec(
+                *die_with_parent(),
+                *command,
+                "--ready-fd",
+                str(ready_fd),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_fd,  # never the protocol's stdout
+                stderr=None,  # ours: its structured logs
+                pass_fds=(ready_fd, lock),
+                # Own session: a host's killpg of this server does not cut the
+                # stack's orderly stop short; the parent-death signal stops it
+                # if this server is killed.
+                start_new_session=True,
+                cwd=str(PROJECT_ROOT),
+            )
+        finally:
+            os.close(log_fd)
+
+    async def _watch_health(self, client: Client) -> None:
+        """Return once Temporal stops answering (two failed checks in a row)."""
+        failed = 0
+        while failed < 2:
+            await self._sleep(self.health_interval)
+            try:
+                await client.service_client.check_health(timeout=timedelta(seconds=2))
+            except Exception as err:
+                failed += 1
+                logger.info("Temporal health check failed: %s", _one_line(err))
+            else:
+                failed = 0
+        await self._down(f"Temporal at {self.settings.temporal_address} stopped answering")
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, or less when `trouble()` is called."""
+        self._kick.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._kick.wait(), seconds)
+
+    async def _ready(self, client: Client) -> None:
+        from ttai.stack.postgres import database_url
+
+        old = self._connection
+        remote_without_db = self.settings.use_remote_temporal and not self.settings.database_url
+        self._connection = Connection(
+            client=client,
+            settings=self.settings,
+            database_url=None if remote_without_db else database_url(self.settings),
+        )
+        if old is not None:
+            await old.close()
+        await self._set("ready", None)
+
+    async def _down(self, detail: str) -> None:
+        self._failures += 1
+        await self._set("down", detail)
+
+    async def _set(self, state: StackState, detail: str | None) -> None:
+        if self._state == "stopped" and state != "stopped":
+            return
+        changed = (state, detail) != (self._state, self._detail)
+        self._state, self._detail = state, detail
+        if changed:
+            log = logger.warning if state == "down" else logger.info
+            log("stack %s%s", state, f": {detail}" if detail else "")
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if changed:
+            status = self.status()
+            for listener in self._listeners:
+                try:
+                    await listener(status)
+                except Exception:
+                    logger.exception("stack listener failed")
+
+
+async def _default_connect(settings: Settings) -> Client:
+    from ttai.temporal.client import connect
+
+    return await connect(settings)
+
+
+def _try_lock(settings: Settings) -> int | None:
+    """The stack lock's descriptor if we got it, else None (another server has it)."""
+    ensure_state_dir(settings.state_dir)
+    with opened_dir(settings.state_dir, follow=True) as state_fd:
+        fd = os.open(
+            LOCK_FILE,
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=state_fd,
+        )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())  # who took it, for people reading the folder
+    return fd
+
+
+def _open_stack_log(settings: Settings) -> int:
+    with opened_dir(settings.state_dir, follow=True) as state_fd:
+        return os.open(
+            STACK_LOG,
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=state_fd,
+        )
+
+
+async def _read_line(fd: int) -> dict[str, Any]:
+    """The child's one JSON line on the ready pipe ({} if it closed the pipe without one)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    try:
+        line = await reader.readline()
+    finally:
+        transport.close()
+    try:
+        message = json.loads(line) if line.strip() else {}
+    except ValueError:
+        return {"error": f"unreadable ready message {line[:80]!r}"}
+    return message if isinstance(message, dict) else {}
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
