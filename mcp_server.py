@@ -87,16 +87,30 @@ class App:
     stack: Stack
     bridge: NotificationBridge = field(init=False)
     _boot: asyncio.Task[None] | None = None
+    _handshake_done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.bridge = NotificationBridge(self.stack, self.server.publish)
 
-    async def start(self) -> None:
-        """Returns at once: the handshake never waits for the stack."""
+    async def start(self, *, after_handshake: bool) -> None:
+        """Returns at once: the handshake never waits for the stack.
+
+        `after_handshake`: begin once the client's first message after
+        `initialize` arrives (stdio: the heavy imports then never compete
+        with answering `initialize`); else at once (HTTP, where the app
+        starts before any client).
+        """
+        if not after_handshake:
+            self._handshake_done.set()
         self._boot = asyncio.create_task(self._boot_up(), name="ttai-boot")
 
+    def message_arrived(self, method: str) -> None:
+        if method != "initialize":
+            self._handshake_done.set()
+
     async def _boot_up(self) -> None:
-        # The heavy imports in a thread, so `initialize` is answered meanwhile.
+        await self._handshake_done.wait()
+        # The heavy imports in a thread: the event loop keeps answering meanwhile.
         await asyncio.to_thread(logs.configure)
         await asyncio.to_thread(_warm_imports)
         self.stack.on_change(lambda _status: self.server.publish([SERVER_URI]))
@@ -349,9 +363,15 @@ RESOURCES: list[tuple[str, str, str, Callable[[App], Any]]] = [
 
 
 def build_server(
-    settings: Settings | None = None, *, make_stack: Callable[[Settings], Stack] | None = None
+    settings: Settings | None = None,
+    *,
+    make_stack: Callable[[Settings], Stack] | None = None,
+    boot_after_handshake: bool = True,
 ) -> TtaiServer:
-    """The server; `make_stack` lets tests point it at their own Temporal and database."""
+    """The server; `make_stack` lets tests point it at their own Temporal and database.
+
+    `boot_after_handshake=False` (HTTP) looks for the stack as soon as the server starts.
+    """
     settings = settings or Settings.from_env()
     apps: list[App] = []
 
@@ -366,15 +386,26 @@ def build_server(
     async def lifespan(server: TtaiServer) -> AsyncIterator[App]:
         app = App(server, (make_stack or Stack)(settings))
         apps.append(app)
-        await app.start()
+        await app.start(after_handshake=boot_after_handshake)
         try:
             yield app
         finally:
             apps.remove(app)
             await app.stop()
 
+    async def handshake_gate(ctx: Any, call_next: Any) -> Any:
+        try:
+            return await call_next(ctx)
+        finally:
+            ctx.lifespan_context.message_arrived(ctx.method)
+
     server = TtaiServer(
-        "ttai", version=VERSION, instructions=INSTRUCTIONS, lifespan=lifespan, explain=explain_error
+        "ttai",
+        version=VERSION,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        explain=explain_error,
+        middleware=[handshake_gate],
     )
     for fn, hints in TOOLS:
         server.add_tool(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=hints)
@@ -416,7 +447,7 @@ async def serve_stdio(server: TtaiServer) -> None:
                     with anyio.move_on_after(SIGNAL_GRACE_SECONDS, shield=True):
                         for app in list(apps):
                             await app.stop()
-                    _exit(128 + signum)
+                    _exit(0)  # stopped on request, as the worker does
 
         tasks.start_soon(on_signal)
         release_stdout()
@@ -449,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.hold_logs()
     try:
         settings = Settings.from_env()
-        server = build_server(settings)
+        server = build_server(settings, boot_after_handshake=args.http is None)
         if args.http is None:
             anyio.run(serve_stdio, server)
             return 0

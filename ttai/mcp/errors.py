@@ -68,10 +68,27 @@ def explain(err: BaseException, on_unreachable: Callable[[], None] | None = None
         | asyncpg.ConnectionDoesNotExistError,
     ):
         unreachable()
-        return "PostgreSQL is not reachable; the server reconnects once it is back"
+        return (
+            f"PostgreSQL is not reachable ({_one_line(err) or type(err).__name__}); "
+            "the server reconnects once it is back"
+        )
     if isinstance(err, ConnectionError | TimeoutError) or (
         isinstance(err, OSError) and err.errno is not None
     ):
         unreachable()
-        return f"a TTAI service is not reachable ({_one_line(err) or type(err).__name__})"
+        detail = _one_line(err) or type(err).__name__
+        if _raised_in(err, "asyncpg"):
+            return f"PostgreSQL is not reachable ({detail}); the server reconnects once it is back"
+        return f"a TTAI service is not reachable ({detail})"
     return None
+
+
+def _raised_in(err: BaseException, package: str) -> bool:
+    """Did `err` come out of `package`'s code (a socket error inside asyncpg, say)?"""
+    trace = err.__traceback__
+    while trace is not None:
+        module = trace.tb_frame.f_globals.get("__name__", "")
+        if module == package or module.startswith(f"{package}."):
+            return True
+        trace = trace.tb_next
+    return False

@@ -12,10 +12,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
 import os
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 TOKEN_VARIABLE = "TTAI_MCP_TOKEN"
@@ -23,6 +26,7 @@ MIN_TOKEN_LENGTH = 16
 DEFAULT_HOST = "127.0.0.1"
 
 ASGIApp = Any
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class HttpConfigError(ValueError):
@@ -109,8 +113,24 @@ class BearerToken:
 
 
 async def serve_http(server: Any, host: str, port: int, token: str | None) -> None:
-    """Serve `server` (an MCPServer) over streamable HTTP until SIGINT/SIGTERM."""
+    """Serve `server` (an MCPServer) over streamable HTTP until SIGINT/SIGTERM.
+
+    A signal stops it gracefully (the lifespan stops an owned stack) and it
+    returns; the process then exits 0, as the worker does after a drain.
+    """
     import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn's own re-raises the signal after the graceful stop,
+            # which would end the process with -15 instead of our exit code.
+            originals = {sig: signal.signal(sig, self.handle_exit) for sig in _SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
 
     app: ASGIApp = server.streamable_http_app(host=host)
     if token is not None:
@@ -118,4 +138,4 @@ async def serve_http(server: Any, host: str, port: int, token: str | None) -> No
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, log_level="warning", lifespan="on"
     )
-    await uvicorn.Server(config).serve()
+    await Server(config).serve()
