@@ -49,9 +49,9 @@ def stack_ports(env: dict[str, str]) -> list[int]:
 
 
 def stdio_server(env: dict[str, str], *args: str) -> StdioServerParameters:
-    """`python mcp_server.py` exactly as a host launches it (env is all it gets)."""
+    """`python mcp_server.py` as a host launches it: env is all it gets, cwd is not ours."""
     return StdioServerParameters(
-        command=sys.executable, args=[str(SERVER_SCRIPT), *args], env=env, cwd=str(PROJECT_ROOT)
+        command=sys.executable, args=[str(SERVER_SCRIPT), *args], env=env, cwd="/"
     )
 
 

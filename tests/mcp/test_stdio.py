@@ -13,15 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import mcp_types as mt
 from mcp import Client
+from temporalio.client import Client as TemporalClient
 
 from tests.helpers.mcp import (
+    SERVER_SCRIPT,
     alive,
+    clean_environment,
     eventually,
     local_stack_environment,
     port_free,
@@ -181,3 +186,110 @@ async def test_a_running_stack_is_only_connected_to(tmp_path: Path) -> None:
             assert not result.is_error, result.content
             status = await server_status(client)
             assert status["owner"] is False and status["stack_pid"] is None
+
+
+class RawHost:
+    """JSON-RPC over the pipes by hand, as a host writes it (handshake era)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[bytes] = []  # every line the server wrote to stdout
+        self._next_id = 0
+
+    @classmethod
+    async def launch(cls, env: dict[str, str]) -> RawHost:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(SERVER_SCRIPT),
+            cwd="/",  # hosts start servers anywhere
+            env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        host = cls(process)
+        answer = await host.request("initialize", HANDSHAKE)
+        assert answer["result"]["serverInfo"]["name"] == "ttai"
+        await host.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return host
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._next_id += 1
+        await self.send({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), CALL_TIMEOUT)
+            assert line, "the server closed stdout"
+            self.lines.append(line)
+            message = json.loads(line)
+            if message.get("id") == self._next_id:
+                return message
+
+    async def status(self) -> dict[str, Any]:
+        answer = await self.request("resources/read", {"uri": "ttai://server"})
+        return json.loads(answer["result"]["contents"][0]["text"])
+
+    async def close_stdin(self) -> tuple[bytes, bytes]:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        out, err = await asyncio.wait_for(self.process.communicate(), 60)
+        self.lines += out.splitlines(keepends=True)
+        return out, err
+
+
+HANDSHAKE = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "raw-host", "version": "1"},
+}
+
+
+async def test_stdout_carries_only_the_protocol_and_stderr_only_structured_logs(
+    client: TemporalClient, database_url: str, tmp_path: Path
+) -> None:
+    env = clean_environment() | {
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "DATABASE_URL": database_url,
+        "TTAI_STATE_DIR": str(tmp_path / "state"),
+        "TTAI_LOG_LEVEL": "DEBUG",
+    }
+    host = await RawHost.launch(env)
+    tools = await host.request("tools/list", {})
+    assert "analyze_symbol" in {tool["name"] for tool in tools["result"]["tools"]}
+    await host.request("prompts/list", {})
+    bad = await host.request("tools/call", {"name": "analyze_symbol", "arguments": {"symbol": "?"}})
+    assert bad["result"]["isError"] is True
+    started = await host.request(
+        "tools/call", {"name": "analyze_symbol", "arguments": {"symbol": "KO", "wait": False}}
+    )
+    assert started["result"].get("isError") is not True, started
+    _, err = await host.close_stdin()
+    assert host.process.returncode == 0, err
+    for line in host.lines:
+        assert json.loads(line)["jsonrpc"] == "2.0", line
+    logged = [line for line in err.decode().splitlines() if line.strip()]
+    assert logged, "nothing logged at DEBUG"
+    for line in logged:
+        assert line.startswith("ts="), line  # one structured record per line
+
+
+async def test_sigterm_with_stdin_open_stops_the_owned_stack(tmp_path: Path) -> None:
+    """A host that signals instead of closing stdin: the stack still stops in order."""
+    state = tmp_path / "state"
+    env = local_stack_environment(state)
+    ports = stack_ports(env)
+    host = await RawHost.launch(env)
+    answer = await host.request(
+        "tools/call", {"name": "analyze_symbol", "arguments": {"symbol": "KO", "wait": False}}
+    )
+    assert answer["result"].get("isError") is not True, answer
+    status = await host.status()
+    assert status["owner"] is True
+    processes = stack_pids(state) | {"stack": status["stack_pid"]}
+    host.process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(host.process.wait(), 60)
+    assert host.process.returncode == 0
+    await eventually(lambda: not alive(processes), f"{processes} to exit")
+    await eventually(lambda: all(port_free(port) for port in ports), "the ports to be free")
