@@ -25,48 +25,27 @@ if __name__ == "__main__":
     guard_stdout()
 
 import argparse
-import asyncio
-import contextlib
-import inspect
+import importlib
 import logging
 import os
 import signal
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import anyio
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError
 
 from ttai.config import Settings
 from ttai.mcp import logs
-from ttai.mcp.bridge import NOTIFICATIONS_URI, NotificationBridge
+from ttai.mcp.app import App
 from ttai.mcp.errors import explain
 from ttai.mcp.server import TtaiServer
-from ttai.mcp.stack import Connection, Stack, StackStatus
+from ttai.mcp.stack import Stack
 from ttai.mcp.stdio import guard_stdout, release_stdout
-from ttai.models.alerts import AlertMode, AlertRule, Condition
-from ttai.models.analysis import AnalysisResult
-from ttai.models.common import Strategy, Symbol
-from ttai.models.screener import (
-    MAX_CONCURRENT_LIMIT,
-    MAX_SCREEN_SYMBOLS,
-    MAX_TOP_N,
-    ScreenResult,
-    WatchlistName,
-)
 
 logger = logging.getLogger("ttai.mcp")
 
 VERSION = "0.1.0"
-SERVER_URI = "ttai://server"
-PROGRESS_POLL_SECONDS = 0.5
 SIGNAL_GRACE_SECONDS = 1.5  # the SDK's stdio client SIGKILLs 2 s after its SIGTERM
 
 INSTRUCTIONS = """\
@@ -75,379 +54,6 @@ read-only towards the broker: it analyses and screens symbols, watches alerts an
 positions, and writes reports. Long work runs as Temporal workflows: tools wait for \
 results by default, or return a task ID to poll with get_task. The first call may \
 take a few seconds while the local stack starts."""
-
-
-# --- the application state behind every call ----------------------------------------------
-
-
-@dataclass
-class App:
-    """One per connection (stdio) or per process (HTTP): the stack and the notification bridge."""
-
-    server: TtaiServer
-    stack: Stack
-    bridge: NotificationBridge = field(init=False)
-    _boot: asyncio.Task[None] | None = None
-    _handshake_done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
-        self.bridge = NotificationBridge(self.stack, self.server.publish)
-
-    async def start(self, *, after_handshake: bool) -> None:
-        """Returns at once: the handshake never waits for the stack.
-
-        `after_handshake`: begin once the client's first message after
-        `initialize` arrives (stdio: the heavy imports then never compete
-        with answering `initialize`); else at once (HTTP, where the app
-        starts before any client).
-        """
-        if not after_handshake:
-            self._handshake_done.set()
-        self._boot = asyncio.create_task(self._boot_up(), name="ttai-boot")
-
-    def message_arrived(self, method: str) -> None:
-        if method != "initialize":
-            self._handshake_done.set()
-
-    async def _boot_up(self) -> None:
-        await self._handshake_done.wait()
-        # The heavy imports in a thread: the event loop keeps answering meanwhile.
-        await asyncio.to_thread(logs.configure)
-        await asyncio.to_thread(_warm_imports)
-        self.stack.on_change(lambda _status: self.server.publish([SERVER_URI]))
-        self.stack.start()
-        self.bridge.start()
-
-    async def stop(self) -> None:
-        with anyio.CancelScope(shield=True):
-            if self._boot is not None and not self._boot.done():
-                self._boot.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._boot
-            await self.bridge.stop()
-            await self.stack.stop()
-
-    async def connection(self, ctx: Context | None = None) -> Connection:
-        """The stack's connection; while it starts, the caller hears why it waits."""
-
-        async def tell(message: str) -> None:
-            if ctx is not None:
-                await ctx.report_progress(0, None, message)
-
-        return await self.stack.connection(on_wait=tell)
-
-
-def _warm_imports() -> None:
-    import asyncpg  # noqa: F401
-    import temporalio.client  # noqa: F401
-
-    import ttai.stack.postgres
-    import ttai.temporal.client  # noqa: F401
-
-
-def app_of(ctx: Context) -> App:
-    return ctx.request_context.lifespan_context
-
-
-# --- tool results -------------------------------------------------------------------------
-
-
-class Started(BaseModel):
-    """A workflow this call started and did not wait for."""
-
-    task_id: str = Field(description="The workflow ID: pass it to get_task or cancel_task.")
-    status: Literal["running"] = "running"
-
-
-class AnalysisOutcome(BaseModel):
-    """An analysis: its result when waited for, else only its task ID."""
-
-    task_id: str
-    status: Literal["running", "completed"]
-    result: AnalysisResult | None = Field(default=None, description="Set when status=completed.")
-
-
-class ScreenOutcome(BaseModel):
-    """A screen: the ranked result when waited for, else only its task ID."""
-
-    task_id: str
-    status: Literal["running", "completed", "cancelled"]
-    result: ScreenResult | None = Field(default=None, description="Set unless status=running.")
-
-
-# --- tools ----------------------------------------------------------------------------------
-
-SymbolArg = Annotated[Symbol, Field(description="Ticker, upper case: AAPL, BRK.B")]
-WaitArg = Annotated[
-    bool,
-    Field(
-        description="true: wait for the result (cancelling this call cancels the work); "
-        "false: return the task ID at once and poll it with get_task"
-    ),
-]
-
-
-async def analyze_symbol(
-    ctx: Context,
-    symbol: SymbolArg,
-    strategy: Annotated[Strategy, Field(description="csp: cash-secured puts")] = "csp",
-    wait: WaitArg = True,
-) -> AnalysisOutcome:
-    """Analyse one symbol for a strategy: chart, options chain, research, and a recommendation.
-
-    Use it when the user asks about one ticker. With wait=true (default) it returns the
-    analysis (recommendation strong_select/select/watchlist/reject, score, chart
-    figures, the best put to sell with credit, annualised return and probability of
-    profit, IV rank and earnings); with wait=false only the task ID.
-    """
-    conn = await app_of(ctx).connection(ctx)
-    from ttai.models.analysis import AnalysisInput
-
-    request = AnalysisInput(symbol=symbol, strategy=strategy)
-    handle = await conn.client.start_workflow(
-        "AnalysisWorkflow",
-        request,
-        id=f"analysis-{request.symbol}-{uuid.uuid4().hex[:8]}",
-        task_queue=conn.settings.task_queue,
-        result_type=AnalysisResult,
-    )
-    if not wait:
-        return AnalysisOutcome(task_id=handle.id, status="running")
-    result = await _result_or_cancel(handle)
-    return AnalysisOutcome(task_id=handle.id, status="completed", result=result)
-
-
-async def screen_symbols(
-    ctx: Context,
-    symbols: Annotated[
-        list[Symbol] | None,
-        Field(description=f"Tickers to screen (at most {MAX_SCREEN_SYMBOLS}); or give watchlist"),
-    ] = None,
-    watchlist: Annotated[
-        WatchlistName | None, Field(description="Screen this watchlist's symbols instead")
-    ] = None,
-    strategy: Annotated[Strategy, Field(description="csp: cash-secured puts")] = "csp",
-    top_n: Annotated[int, Field(ge=1, le=MAX_TOP_N, description="Rows in the ranking")] = 10,
-    max_concurrent: Annotated[
-        int, Field(ge=1, le=MAX_CONCURRENT_LIMIT, description="Analyses at once")
-    ] = 5,
-    wait: WaitArg = True,
-) -> ScreenOutcome:
-    """Screen many symbols (or a watchlist) and rank the best candidates.
-
-    Use it to find candidates among several tickers. Progress notifications report
-    done/total while it runs. With wait=true (default) it returns the ranked top_n
-    (symbol, recommendation, score, best put, credit, annualised return, POP, IV rank)
-    and the failures; with wait=false only the task ID.
-    """
-    conn = await app_of(ctx).connection(ctx)
-    from ttai.models.screener import ScreenInput, ScreenProgress
-
-    data: dict[str, Any] = {"strategy": strategy, "top_n": top_n, "max_concurrent": max_concurrent}
-    if symbols is not None:
-        data["symbols"] = symbols
-    if watchlist is not None:
-        data["watchlist"] = watchlist
-    from pydantic import ValidationError
-
-    try:
-        request = ScreenInput.model_validate(data)
-    except ValidationError as err:
-        raise ToolError(err.errors()[0]["msg"].removeprefix("Value error, ")) from None
-    handle = await conn.client.start_workflow(
-        "ScreenerWorkflow",
-        request,
-        id=f"screen-{uuid.uuid4().hex[:8]}",
-        task_queue=conn.settings.task_queue,
-        result_type=ScreenResult,
-    )
-    if not wait:
-        return ScreenOutcome(task_id=handle.id, status="running")
-    outcome = asyncio.ensure_future(_result_or_cancel(handle))
-    try:
-        while not outcome.done():
-            with contextlib.suppress(Exception):  # the result decides, not a query
-                progress = await handle.query("progress", result_type=ScreenProgress)
-                if progress.total:
-                    await ctx.report_progress(
-                        progress.done,
-                        progress.total,
-                        f"{progress.done}/{progress.total} analysed, {progress.failed} failed",
-                    )
-            await asyncio.wait([outcome], timeout=PROGRESS_POLL_SECONDS)
-    finally:
-        if not outcome.done():
-            outcome.cancel()
-            with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
-                await outcome
-    result = outcome.result()
-    return ScreenOutcome(task_id=handle.id, status=result.status, result=result)
-
-
-async def _result_or_cancel(handle: Any) -> Any:
-    """The workflow's result; if the caller gives up, the workflow is cancelled too."""
-    try:
-        return await handle.result()
-    except asyncio.CancelledError:
-        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-            await asyncio.wait_for(handle.cancel(), 5)
-            logger.info("call cancelled: cancelled workflow %s", handle.id)
-        raise
-
-
-async def add_alert(
-    ctx: Context,
-    symbol: SymbolArg,
-    condition: Annotated[Condition, Field(description="What to watch")],
-    threshold: Annotated[float, Field(ge=0, allow_inf_nan=False, description="The level")],
-    mode: Annotated[AlertMode, Field(description="once, or rearm after the cooldown")] = "once",
-    cooldown_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 3600,
-    note: Annotated[str, Field(max_length=200)] = "",
-) -> AlertRule:
-    """Add an alert rule to the price-alert monitor; returns the stored rule with its ID."""
-    conn = await app_of(ctx).connection(ctx)
-    from ttai.models.alerts import AddAlertInput, AlertRuleSpec
-
-    spec = AlertRuleSpec(
-        symbol=symbol,
-        condition=condition,
-        threshold=threshold,
-        mode=mode,
-        cooldown_seconds=cooldown_seconds,
-        note=note,
-    )
-    handle = conn.client.get_workflow_handle("monitor-price-alerts")
-    return await handle.execute_update("add_alert", AddAlertInput(rule=spec), result_type=AlertRule)
-
-
-TOOLS: list[tuple[Callable[..., Any], ToolAnnotations]] = [
-    (analyze_symbol, ToolAnnotations(read_only_hint=False, open_world_hint=True)),
-    (screen_symbols, ToolAnnotations(read_only_hint=False, open_world_hint=True)),
-    (add_alert, ToolAnnotations(read_only_hint=False, idempotent_hint=False)),
-]
-
-
-# --- resources ----------------------------------------------------------------------------
-# Static resources get no Context (the SDK refuses one): they take the App.
-
-
-async def server_status(app: App) -> StackStatus:
-    return app.stack.status()
-
-
-async def recent_notifications(app: App) -> str:
-    conn = await app.connection()
-    from ttai.notify.outbox import Outbox
-
-    rows = await Outbox(await conn.pool(), []).notifications(limit=50)
-    return "[" + ",".join(row.model_dump_json() for row in rows) + "]"
-
-
-RESOURCES: list[tuple[str, str, str, Callable[[App], Any]]] = [
-    (
-        SERVER_URI,
-        "server",
-        "Where this server's Temporal stack is, whether it is ready, and who runs it.",
-        server_status,
-    ),
-    (
-        NOTIFICATIONS_URI,
-        "notifications",
-        "The 50 most recent notifications (alerts fired, positions opened or closed, reports "
-        "ready, analyses done), newest first. Subscribe to hear of new ones.",
-        recent_notifications,
-    ),
-]
-
-
-# --- prompts --------------------------------------------------------------------------------
-# Arguments are strings on the wire; every one has a default (a missing required
-# argument is an internal error with a traceback in the SDK) and is checked here.
-
-
-def _prompt_argument(value: str, check: Callable[[str], Any], what: str) -> Any:
-    try:
-        return check(value)
-    except ValidationError as err:
-        reason = "; ".join(e["msg"] for e in err.errors(include_url=False))
-    except (ValueError, TypeError) as err:
-        reason = str(err)
-    raise MCPError(INVALID_PARAMS, f"invalid {what} {value[:40]!r}: {reason}")
-
-
-def _watchlist_name(value: str) -> str:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(WatchlistName).validate_python(value.strip())
-
-
-def _top_n(value: str) -> int:
-    number = int(value)
-    if not 1 <= number <= MAX_TOP_N:
-        raise ValueError(f"between 1 and {MAX_TOP_N}")
-    return number
-
-
-def find_csp_candidates(
-    watchlist: Annotated[str, Field(description="The watchlist to screen")] = "default",
-    top_n: Annotated[str, Field(description="How many candidates to present")] = "5",
-) -> str:
-    """Find cash-secured-put candidates in a watchlist."""
-    name = _prompt_argument(watchlist, _watchlist_name, "watchlist")
-    count = _prompt_argument(top_n, _top_n, "top_n")
-    return f"""\
-Find cash-secured-put candidates in my TTAI watchlist "{name}". TTAI is read-only \
-towards the broker: never suggest that you placed an order.
-
-1. Call `market_status` and note whether NYSE is open and any early close.
-2. Call `watchlists` with action "show" and name "{name}" to see its symbols.
-3. Call `screen_symbols` with watchlist "{name}", strategy "csp" and top_n {count}; it \
-reports progress while it runs and returns the ranking.
-4. For the ranked entries recommended "strong_select" or "select", present a table: \
-symbol, strike and expiration of the put to sell, credit, annualised return, probability \
-of profit, delta, IV rank. Say which ones have earnings before expiry (call \
-`analyze_symbol` for a symbol when you need its research details).
-5. Mention the symbols that failed and why, in one line each.
-6. Offer to add price alerts (`add_alert`) near the strikes, but add none without my yes."""
-
-
-def review_positions() -> str:
-    """Review my open positions: risk, days to expiry, P&L, and the alerts that guard them."""
-    return """\
-Review my open TTAI positions. TTAI is read-only towards the broker: suggest, never \
-claim to trade.
-
-1. Call `portfolio` (it says when the positions were last synced; ask for source \
-"broker" only if that is stale).
-2. For each position show symbol, type, quantity, days to expiry, delta and P&L; for \
-the account, net liquidating value and buying power.
-3. Flag short puts with |delta| above 0.30, 21 days to expiry or fewer, or at least \
-50% of the credit already earned, and underlyings with earnings before expiry \
-(`analyze_symbol` gives the research).
-4. Call `list_alerts` and point out flagged positions no alert watches; propose \
-`add_alert` rules (delta_at_least, dte_at_most, price_below near the strike) and add \
-them only when I agree.
-5. End with a short list: hold, consider closing, consider rolling, and why."""
-
-
-def plan_session() -> str:
-    """Plan today's trading session from the morning briefing."""
-    return """\
-Plan today's trading session with TTAI. TTAI is read-only towards the broker.
-
-1. Call `market_status`: is NYSE open today, when does it open and close, is it an \
-early close?
-2. Call `reports` with action "latest" and read the morning briefing. If there is none \
-for today, call `reports` with action "run" and kind "morning_briefing" (it waits for \
-the report).
-3. Call `portfolio` and `list_alerts` for what is open and what is watched.
-4. Write the plan: what the briefing says matters today (earnings, moves, alerts), \
-positions that need attention and why, candidates worth screening (offer \
-`screen_symbols` on a watchlist), and the times that matter (open, close, early close).
-Keep it to one screen of text."""
-
-
-PROMPTS = [find_csp_candidates, review_positions, plan_session]
 
 
 # --- assembly ------------------------------------------------------------------------------
@@ -464,31 +70,31 @@ def build_server(
     `boot_after_handshake=False` (HTTP) looks for the stack as soon as the server starts.
     """
     settings = settings or Settings.from_env()
-    apps: list[App] = []
-
-    def explain_error(err: BaseException) -> str | None:
-        def kick() -> None:
-            for app in apps:
-                app.stack.trouble()
-
-        return explain(err, kick)
 
     @asynccontextmanager
     async def lifespan(server: TtaiServer) -> AsyncIterator[App]:
         app = App(server, (make_stack or Stack)(settings))
-        apps.append(app)
+        server.apps.append(app)
         await app.start(after_handshake=boot_after_handshake)
         try:
             yield app
         finally:
-            apps.remove(app)
+            server.apps.remove(app)
             await app.stop()
 
+    def explain_error(err: BaseException) -> str | None:
+        def kick() -> None:
+            for app in server.apps:
+                app.stack.trouble()
+
+        return explain(err, kick)
+
     async def handshake_gate(ctx: Any, call_next: Any) -> Any:
-        try:
-            return await call_next(ctx)
-        finally:
-            ctx.lifespan_context.message_arrived(ctx.method)
+        ctx.lifespan_context.message_arriving(ctx.method)
+        return await call_next(ctx)
+
+    def declarations(server: TtaiServer) -> None:
+        importlib.import_module("ttai.mcp.tools").declare(server)
 
     server = TtaiServer(
         "ttai",
@@ -496,31 +102,9 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         explain=explain_error,
+        declarations=declarations,
         middleware=[handshake_gate],
     )
-    for fn, hints in TOOLS:
-        server.add_tool(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=hints)
-    for prompt in PROMPTS:
-        server.prompt(description=inspect.cleandoc(prompt.__doc__ or ""))(prompt)
-
-    def current_app() -> App:
-        if not apps:
-            raise ResourceError("the server is not connected yet")
-        return apps[-1]  # stdio: the one connection; HTTP: the one process-wide app
-
-    for uri, name, description, read in RESOURCES:
-
-        def reader_of(read: Callable[[App], Any]) -> Callable[[], Any]:
-            async def reader() -> Any:
-                return await read(current_app())
-
-            reader.__name__ = read.__name__
-            return reader
-
-        server.resource(uri, name=name, mime_type="application/json", description=description)(
-            reader_of(read)
-        )
-    server.current_apps = apps  # type: ignore[attr-defined]  (signal handling, tests)
     return server
 
 
@@ -529,8 +113,6 @@ def build_server(
 
 async def serve_stdio(server: TtaiServer) -> None:
     """stdio until the host closes stdin; SIGTERM/SIGINT/SIGHUP stop the stack first."""
-    apps: list[App] = server.current_apps  # type: ignore[attr-defined]
-
     async with anyio.create_task_group() as tasks:
 
         async def on_signal() -> None:
@@ -538,7 +120,7 @@ async def serve_stdio(server: TtaiServer) -> None:
                 async for signum in sigs:
                     logger.info("signal %s: stopping", signal.Signals(signum).name)
                     with anyio.move_on_after(SIGNAL_GRACE_SECONDS, shield=True):
-                        for app in list(apps):
+                        for app in list(server.apps):
                             await app.stop()
                     _exit(0)  # stopped on request, as the worker does
 
@@ -573,24 +155,25 @@ def main(argv: list[str] | None = None) -> int:
     logs.hold_logs()
     try:
         settings = Settings.from_env()
-        server = build_server(settings, boot_after_handshake=args.http is None)
-        if args.http is None:
-            anyio.run(serve_stdio, server)
-            return 0
-        from ttai.mcp.http import HttpConfigError, parse_address, required_token, serve_http
-
-        try:
-            host, port = parse_address(args.http)
-            token = required_token(host)
-        except HttpConfigError as err:
-            logger.error("%s", err)
-            return 2
-        logger.info("serving streamable HTTP on http://%s:%s/mcp", host, port)
-        anyio.run(serve_http, server, host, port, token)
-        return 0
     except ValueError as err:  # a bad setting in the environment
-        logger.error("cannot start: %s", err)
+        logger.error("cannot start: %s", " ".join(str(err).split()))
         return 2
+    if args.http is None:
+        anyio.run(serve_stdio, build_server(settings))
+        return 0
+    from ttai.mcp.http import HttpConfigError, parse_address, required_token, serve_http
+
+    try:
+        host, port = parse_address(args.http)
+        token = required_token(host)
+    except HttpConfigError as err:
+        logger.error("%s", err)
+        return 2
+    server = build_server(settings, boot_after_handshake=False)
+    server.declare_now()  # no handshake to protect: the tools are there before any client
+    logger.info("serving streamable HTTP on http://%s:%s/mcp", host, port)
+    anyio.run(serve_http, server, host, port, token)
+    return 0
 
 
 if __name__ == "__main__":

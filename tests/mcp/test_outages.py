@@ -41,7 +41,7 @@ async def test_temporal_going_away_mid_call_is_a_clear_error_and_recovers(
         server = build_server(settings, make_stack=lambda s: Stack(s, may_start=False))
         async with Client(server) as client:
             waiting = asyncio.ensure_future(client.call_tool("analyze_symbol", {"symbol": "AAPL"}))
-            status = server.current_apps[-1].stack  # type: ignore[attr-defined]
+            status = server.apps[-1].stack  # type: ignore[attr-defined]
             await eventually(lambda: status.status().state == "ready", "the connection")
             await asyncio.sleep(0.5)  # let the call start its workflow and wait on it
             await temporal.stop()
@@ -84,7 +84,7 @@ async def test_postgres_going_away_is_a_clear_error_and_recovers(
         server = build_server(settings, make_stack=lambda s: Stack(s, may_start=False))
         async with Client(server) as mcp:
             assert (await mcp.read_resource("ttai://notifications")).contents
-            bridge = server.current_apps[-1].bridge  # type: ignore[attr-defined]
+            bridge = server.apps[-1].bridge  # type: ignore[attr-defined]
             await asyncio.wait_for(bridge.listening.wait(), 60)
 
             await cluster.stop()

@@ -21,7 +21,7 @@ ALERT = {"symbol": "AAPL", "condition": "price_above", "threshold": 1, "note": "
 
 
 async def _bridge_listening(mcp: TtaiServer) -> None:
-    apps = mcp.current_apps  # type: ignore[attr-defined]
+    apps = mcp.apps
     await asyncio.wait_for(apps[-1].bridge.listening.wait(), 60)
 
 

@@ -20,6 +20,7 @@ Pushed updates, both protocol generations (FINDINGS §4):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,6 +35,8 @@ from mcp.server.mcpserver.exceptions import (
     UnexpectedToolError,
 )
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR
 from pydantic import ValidationError
 
 logger = logging.getLogger("ttai.mcp")
@@ -66,12 +69,30 @@ def _short(value: object) -> str:
 
 
 class TtaiServer(MCPServer):
-    """`MCPServer` with one-line tool errors and `publish(uri)` for both protocol eras."""
+    """`MCPServer` with one-line tool errors, `publish(uri)` for both protocol eras,
+    and tools declared after the handshake.
 
-    def __init__(self, *args: Any, explain: Explain | None = None, **kwargs: Any) -> None:
+    `declarations(server)` registers the tools, resources and prompts. It runs
+    in a thread on `declare()` (after `initialize` was answered: their modules
+    cost more to import than the handshake may take), or at once with
+    `declare_now()`; until it has run, requests that list or use them wait.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        explain: Explain | None = None,
+        declarations: Callable[[TtaiServer], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.bus = InMemorySubscriptionBus()
         super().__init__(*args, subscriptions=self.bus, **kwargs)
         self._explain = explain or (lambda _err: None)
+        self._declarations = declarations
+        self._declared = asyncio.Event()
+        self._declaring = asyncio.Lock()
+        self._declaration_error: str | None = None
+        self.apps: list[Any] = []  # the live App of each connection (ttai.mcp.app)
         # uri -> sessions of handshake-era clients that subscribed to it
         self._legacy_subscribers: dict[str, set[Any]] = {}
         low = self._lowlevel_server  # the public add_request_handler lives on it
@@ -80,11 +101,64 @@ class TtaiServer(MCPServer):
             "resources/unsubscribe", mt.UnsubscribeRequestParams, self._unsubscribe
         )
 
+    # --- declarations after the handshake ----------------------------------------------
+
+    def declare_now(self) -> None:
+        if not self._declared.is_set():
+            if self._declarations is not None:
+                self._declarations(self)
+            self._declared.set()
+
+    async def declare(self) -> None:
+        """Run the declarations in a thread (once; later calls wait for the first)."""
+        async with self._declaring:
+            if self._declared.is_set():
+                return
+            try:
+                if self._declarations is not None:
+                    await asyncio.to_thread(self._declarations, self)
+            except Exception as err:
+                logger.exception("declaring the tools failed")
+                self._declaration_error = one_line(err)
+            finally:
+                self._declared.set()
+
+    async def _ready(self) -> None:
+        await self._declared.wait()
+        if self._declaration_error is not None:
+            raise MCPError(INTERNAL_ERROR, f"the server failed to start: {self._declaration_error}")
+
+    async def list_tools(self) -> Any:
+        await self._ready()
+        return await super().list_tools()
+
+    async def list_resources(self) -> Any:
+        await self._ready()
+        return await super().list_resources()
+
+    async def list_resource_templates(self) -> Any:
+        await self._ready()
+        return await super().list_resource_templates()
+
+    async def list_prompts(self) -> Any:
+        await self._ready()
+        return await super().list_prompts()
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[Any, Any] | None = None,
+    ) -> Any:
+        await self._ready()
+        return await super().get_prompt(name, arguments, context)
+
     # --- errors -----------------------------------------------------------------------
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
+        await self._ready()
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
@@ -102,6 +176,7 @@ class TtaiServer(MCPServer):
             raise ToolError(f"{name}: {one_line(text)}") from None
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
+        await self._ready()
         try:
             return await super().read_resource(uri, context)
         except UnexpectedResourceError as exc:
