@@ -44,21 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mcp import Client, StdioServerParameters
 
 from bench._stack import bench_stack
+from tests.helpers.mcp import INITIALIZE
 from ttai.config import PROJECT_ROOT
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.stack.ports import ensure_port_free, free_port
 
 SYMBOLS = ["AAPL", "MSFT", "KO", "JPM", "SPY", "QQQ", "XOM", "PFE"]
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "bench", "version": "1"},
-    },
-}
 
 
 def base_env() -> dict[str, str]:

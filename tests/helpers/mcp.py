@@ -14,8 +14,8 @@ from mcp import StdioServerParameters
 
 from ttai.config import PROJECT_ROOT
 from ttai.models.monitors import MonitorInput
-from ttai.stack import StackError, process_alive
-from ttai.stack.ports import ensure_port_free, free_port
+from ttai.stack import process_alive
+from ttai.stack.ports import free_port
 
 # Monitors that check at all hours, often: an alert fires within seconds.
 MONITOR_INPUTS = {
@@ -25,6 +25,13 @@ MONITOR_INPUTS = {
 }
 
 SERVER_SCRIPT = PROJECT_ROOT / "mcp_server.py"
+HANDSHAKE = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "ttai-tests", "version": "1"},
+}
+"""`initialize` params as hosts send them today (the handshake era)."""
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": HANDSHAKE}
 
 
 def clean_environment() -> dict[str, str]:
@@ -53,14 +60,6 @@ def stdio_server(env: dict[str, str], *args: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable, args=[str(SERVER_SCRIPT), *args], env=env, cwd="/"
     )
-
-
-def port_free(port: int) -> bool:
-    try:
-        ensure_port_free(port, "check")
-    except StackError:
-        return False
-    return True
 
 
 async def eventually(

@@ -14,21 +14,11 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from temporalio.client import Client as TemporalClient
 
-from tests.helpers.mcp import SERVER_SCRIPT, clean_environment, eventually, port_free
+from tests.helpers.mcp import INITIALIZE, SERVER_SCRIPT, clean_environment, eventually
 from ttai.config import PROJECT_ROOT
-from ttai.stack.ports import free_port
+from ttai.stack.ports import free_port, port_free
 
 TOKEN = "test-token-0123456789abcdef"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
 

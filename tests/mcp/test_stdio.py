@@ -24,16 +24,17 @@ from mcp import Client
 from temporalio.client import Client as TemporalClient
 
 from tests.helpers.mcp import (
+    HANDSHAKE,
     SERVER_SCRIPT,
     alive,
     clean_environment,
     eventually,
     local_stack_environment,
-    port_free,
     stack_pids,
     stack_ports,
     stdio_server,
 )
+from ttai.stack.ports import port_free
 
 CALL_TIMEOUT = 300  # the first call waits for the whole stack to start
 
@@ -237,13 +238,6 @@ class RawHost:
         out, err = await asyncio.wait_for(self.process.communicate(), 60)
         self.lines += out.splitlines(keepends=True)
         return out, err
-
-
-HANDSHAKE = {
-    "protocolVersion": "2025-11-25",
-    "capabilities": {},
-    "clientInfo": {"name": "raw-host", "version": "1"},
-}
 
 
 async def test_stdout_carries_only_the_protocol_and_stderr_only_structured_logs(

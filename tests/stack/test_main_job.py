@@ -14,7 +14,7 @@ import asyncpg
 from temporalio.client import Client
 
 from ttai.config import PROJECT_ROOT
-from ttai.stack.ports import free_port
+from ttai.stack.ports import free_port, port_free
 
 READY = "Ctrl-C stops everything"
 
@@ -59,7 +59,7 @@ async def test_main_job_runs_stops_cleanly_and_keeps_its_state(tmp_path: Path) -
 
     # Everything stopped: the ports are free again.
     for port in ports.values():
-        free = await asyncio.to_thread(_port_free, port)
+        free = await asyncio.to_thread(port_free, port)
         assert free, f"port {port} still in use after the main job stopped"
 
     async def both_demos_are_there() -> None:
@@ -82,14 +82,3 @@ async def test_main_job_runs_stops_cleanly_and_keeps_its_state(tmp_path: Path) -
     # The generated database passwords never reach the output.
     for line in (tmp_path / "state" / "pgpass").read_text().splitlines()[1:]:
         assert line.rsplit(":", 1)[1] not in output
-
-
-def _port_free(port: int) -> bool:
-    from ttai.stack import StackError
-    from ttai.stack.ports import ensure_port_free
-
-    try:
-        ensure_port_free(port, "check")
-    except StackError:
-        return False
-    return True

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import os
 import signal
 from collections.abc import Iterator
 from typing import Any
+
+from ttai.stack.ports import is_loopback
 
 TOKEN_VARIABLE = "TTAI_MCP_TOKEN"
 MIN_TOKEN_LENGTH = 16
@@ -46,15 +47,6 @@ def parse_address(value: str) -> tuple[str, int]:
     if not 1 <= port <= 65535:
         raise HttpConfigError(f"--http {value!r}: the port must be 1-65535")
     return host, port
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def required_token(host: str, environ: dict[str, str] | None = None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 from ttai.stack import StackError
@@ -33,3 +34,22 @@ def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def port_free(port: int, host: str = LOOPBACK) -> bool:
+    """Could `port` be bound on `host` now (no live listener holds it)?"""
+    try:
+        ensure_port_free(port, "check", host=host)
+    except StackError:
+        return False
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    """Does binding `host` keep a server reachable from this machine only?"""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything

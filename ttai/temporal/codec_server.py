@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import logging
 import os
 import signal
@@ -38,6 +37,7 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
 from ttai.config import Settings
+from ttai.stack.ports import is_loopback
 from ttai.temporal.codec import (
     CorruptPayloadError,
     EncryptionCodec,
@@ -53,16 +53,6 @@ _CodecFn = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 _ALLOWED_HEADERS = "content-type,x-namespace,authorization"
 MIN_TOKEN_LENGTH = 16
 _MAX_BODY = 16 * 1024 * 1024  # a page of history payloads; more is not a UI request
-
-
-def is_loopback(host: str) -> bool:
-    """Does binding `host` keep the server reachable from this machine only?"""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 def codec_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
