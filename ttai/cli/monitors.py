@@ -35,6 +35,7 @@ from ttai.models.alerts import (
     RemoveAlertResult,
 )
 from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
+from ttai.temporal.errors import root_cause
 from ttai.temporal.monitors import MONITOR_IDS, MONITOR_TYPES, ensure_monitors, monitor_id
 
 T = TypeVar("T")
@@ -112,12 +113,6 @@ def _ids(name: str) -> list[str]:
         return [monitor_id(name)]
     except ValueError as err:
         raise CliError(str(err)) from err
-
-
-def root_cause(err: BaseException) -> str:
-    while getattr(err, "cause", None) is not None:
-        err = err.cause  # type: ignore[attr-defined]
-    return str(err)
 
 
 async def _call(workflow_id: str, op: Callable[[], Awaitable[T]]) -> T:
