@@ -25,6 +25,7 @@ from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, short_
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
+from ttai.domain.alerts.conditions import measured_from
 from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules
 from ttai.models.alerts import AlertRule, AlertRuleSpec
 from ttai.models.market import Position
@@ -140,6 +141,13 @@ def test_a_cent_inside_the_band_does_not_fire(reference: int, percent: int, pric
 
 
 # --- #6: a rearmed pct_move measures from where it last fired ---------------------------------
+
+
+def test_only_a_rearmed_move_is_measured_from_its_last_firing() -> None:
+    assert measured_from("pct_move", 200, "rearm", 0, None) == 200
+    assert measured_from("pct_move", 200, "rearm", 1, 210) == 210
+    assert measured_from("pct_move", 200, "once", 1, 210) == 200  # as it fired, for the record
+    assert measured_from("price_above", None, "rearm", 3, 251) is None
 
 
 async def test_a_rearmed_move_fires_once_per_move_not_every_cooldown(

@@ -232,7 +232,7 @@ def _alerts_table(rules: list[AlertRule]) -> Table:
         spec = r.spec
         # A rearmed move is measured from where it last fired.
         measured_from = conditions.measured_from(
-            spec.condition, spec.reference_price, r.trigger_count, r.last_observed
+            spec.condition, spec.reference_price, spec.mode, r.trigger_count, r.last_observed
         )
         reference = f" from {measured_from:g}" if measured_from is not None else ""
         table.add_row(

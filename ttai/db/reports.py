@@ -92,7 +92,7 @@ class ReportStore:
         rows = await self._rows(
             """
             SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note,
-                   r.reference_price, r.trigger_count AS fired_before,
+                   r.reference_price, r.mode, r.trigger_count AS fired_before,
                    last.observed AS last_observed, NULL::timestamptz AS triggered_at
             FROM alert_rules r
             LEFT JOIN alert_triggers last
@@ -108,7 +108,7 @@ class ReportStore:
         rows = await self._rows(
             """
             SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note,
-                   r.reference_price, t.sequence - 1 AS fired_before,
+                   r.reference_price, r.mode, t.sequence - 1 AS fired_before,
                    last.observed AS last_observed, t.triggered_at
             FROM alert_triggers t JOIN alert_rules r ON r.id = t.alert_id
             LEFT JOIN alert_triggers last
@@ -156,7 +156,7 @@ def _alert_line(row: asyncpg.Record) -> AlertLine:
     price it was measured from."""
     condition = row["condition"]
     reference = measured_from(
-        condition, row["reference_price"], row["fired_before"], row["last_observed"]
+        condition, row["reference_price"], row["mode"], row["fired_before"], row["last_observed"]
     )
     rule = describe(condition, row["threshold"], reference)
     return AlertLine(

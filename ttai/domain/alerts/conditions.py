@@ -173,14 +173,18 @@ def problem(name: str, threshold: float, reference: float | None) -> str | None:
 
 
 def measured_from(
-    name: str, reference_price: float | None, fired: int, last_observed: float | None
+    name: str,
+    reference_price: float | None,
+    mode: str,
+    fired: int,
+    last_observed: float | None,
 ) -> float | None:
     """The price a rule's next move is measured from: its reference_price until it
-    has fired, then the price it last fired at (`last_observed` of firing `fired`).
-    None for conditions without a reference."""
+    has fired, then, for a rearmed rule, the price it last fired at (`last_observed`,
+    seen by firing number `fired`). None for conditions without a reference."""
     if not CONDITIONS[name].needs_reference:
         return None
-    if fired and last_observed is not None:
+    if mode == "rearm" and fired and last_observed is not None:
         return last_observed
     return reference_price
 

@@ -48,7 +48,7 @@ def reference(rule: AlertRule) -> float | None:
     """The price the rule's next move is measured from (see `measured_from`)."""
     spec = rule.spec
     return measured_from(
-        spec.condition, spec.reference_price, rule.trigger_count, rule.last_observed
+        spec.condition, spec.reference_price, spec.mode, rule.trigger_count, rule.last_observed
     )
 
 
