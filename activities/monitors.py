@@ -80,6 +80,7 @@ class MonitorActivities:
         request: CheckInput,
         rules: Sequence[AlertRule],
         firings: Sequence[Firing],
+        expired: Sequence[int],
         monitor: str,
     ) -> dict[str, Any]:
         """The tail of both alert checks: commit what fired (each with its
@@ -91,7 +92,7 @@ class MonitorActivities:
             request.check_key,
             request.as_of,
             [(f, alert_notification(by_id[f.alert_id], f)) for f in firings],
-            expired=[r.alert_id for r in rules if is_expired(r, request.as_of)],
+            expired,
         )
         triggers = await self._alerts.triggers_for_check(request.check_key)
         delivered, error = await self._deliver_pending()
@@ -106,6 +107,7 @@ class MonitorActivities:
     @activity.defn(name="check_price_alerts")
     async def check_price_alerts(self, request: CheckInput) -> PriceCheckResult:
         rules = await self._alerts.active(names("price") + names("iv_rank"))
+        expired = [r.alert_id for r in rules if is_expired(r, request.as_of)]
         symbols = sorted({r.spec.symbol for r in rules})
         if len(symbols) > MAX_TRACKED_PRICES:
             # Only reachable by writing rules into the table directly (adding
@@ -130,7 +132,7 @@ class MonitorActivities:
             {s: m.iv_rank for s, m in metrics.items()},
             request.as_of,
         )
-        shared = await self._commit(request, rules, firings, "price")
+        shared = await self._commit(request, rules, firings, expired, "price")
         return PriceCheckResult(prices=prices, **shared)
 
     @activity.defn(name="check_portfolio")
@@ -139,7 +141,8 @@ class MonitorActivities:
         with classified_errors():
             positions = await self._broker.get_positions()
         firings = evaluate_position_rules(rules, positions, request.as_of)
-        shared = await self._commit(request, rules, firings, "portfolio")
+        expired = [r.alert_id for r in rules if is_expired(r, request.as_of)]
+        shared = await self._commit(request, rules, firings, expired, "portfolio")
         return PortfolioCheckResult(positions=len(positions), **shared)
 
     @activity.defn(name="sync_positions")
