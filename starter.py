@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
@@ -20,6 +19,7 @@ from temporalio.service import RPCError
 from ttai import telemetry
 from ttai.cli import register_all
 from ttai.cli.common import CliError, err_console
+from ttai.temporal.errors import root_cause
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +39,8 @@ def run(argv: list[str] | None = None) -> int:
         err_console.print(f"error: {err}", markup=False, highlight=False)
         return err.code
     except WorkflowFailureError as err:
-        cause = err.cause
-        while getattr(cause, "cause", None) is not None:
-            cause = cause.cause
-        err_console.print(f"error: workflow failed: {cause}", markup=False, highlight=False)
+        message = f"error: workflow failed: {root_cause(err)}"
+        err_console.print(message, markup=False, highlight=False)
         return 1
     except RPCError as err:
         err_console.print(f"error: Temporal: {err.message}", markup=False, highlight=False)
@@ -54,9 +52,4 @@ def run(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     # Warnings, an unexpected traceback or a SystemExit message: one redacted log line.
     telemetry.configure_logging(os.environ.get("TTAI_LOG_LEVEL", "WARNING"))
-    code = telemetry.exit_code(run)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The SDK's runtime can abort the interpreter during finalisation
-    # (sdk-python#300); leave before it can replace our exit code.
-    os._exit(code)
+    telemetry.run_main(run)
