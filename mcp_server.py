@@ -16,8 +16,6 @@ structured line each, secrets redacted.
 
 from __future__ import annotations
 
-import sys
-
 if __name__ == "__main__":
     # Before any other import: nothing but the protocol may reach stdout.
     from ttai.mcp.stdio import guard_stdout
@@ -27,11 +25,10 @@ if __name__ == "__main__":
 import argparse
 import importlib
 import logging
-import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 
@@ -122,7 +119,7 @@ async def serve_stdio(server: TtaiServer) -> None:
                     with anyio.move_on_after(SIGNAL_GRACE_SECONDS, shield=True):
                         for app in list(server.apps):
                             await app.stop()
-                    _exit(0)  # stopped on request, as the worker does
+                    _leave(lambda: 0)  # stopped on request, as the worker does
 
         tasks.start_soon(on_signal)
         release_stdout()
@@ -134,13 +131,27 @@ async def serve_stdio(server: TtaiServer) -> None:
         tasks.cancel_scope.cancel()
 
 
-def _exit(code: int) -> None:
-    """Leave now: flushed logs, and no interpreter finalisation for the Temporal
-    runtime to abort in (sdk-python#300)."""
+def _leave(entry: Callable[[], int]) -> NoReturn:
+    """Run `entry` and leave through the project's one exit path (`telemetry.run_main`:
+    what an exception means, held log records written, exit handlers run, no
+    interpreter finalisation for the Temporal runtime to abort in, sdk-python#300).
+    Telemetry is imported only here, after the work: it costs more than the
+    handshake may take."""
+    failure: BaseException | None = None
+    code = 1
+    try:
+        code = entry()
+    except BaseException as err:
+        failure = err
     logs.configure()
-    logging.shutdown()
-    sys.stderr.flush()
-    os._exit(code)
+    from ttai import telemetry
+
+    def outcome() -> int:
+        if failure is not None:
+            raise failure
+        return code
+
+    telemetry.run_main(outcome)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,11 +188,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = 1
-    try:
-        code = main()
-    except KeyboardInterrupt:
-        code = 130
-    except BaseException:
-        logger.critical("uncaught exception", exc_info=True)
-    _exit(code)
+    _leave(main)
