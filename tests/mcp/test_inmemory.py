@@ -12,6 +12,7 @@ from temporalio.client import Client as TemporalClient
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
+from tests.helpers.mcp import eventually
 from ttai.config import Settings
 from ttai.mcp.server import TtaiServer
 from ttai.temporal.client import connect
@@ -19,9 +20,10 @@ from ttai.temporal.client import connect
 ALERT = {"symbol": "AAPL", "condition": "price_above", "threshold": 3}
 
 
-async def _workflow_count(settings: Settings) -> int:
+async def _started_workflows(settings: Settings) -> set[str]:
+    """Every workflow on the server but the monitors the fixture started."""
     client: TemporalClient = await connect(settings)
-    return len([wf async for wf in client.list_workflows()])
+    return {wf.id async for wf in client.list_workflows() if not wf.id.startswith("monitor-")}
 
 
 async def test_analyze_symbol_waits_or_returns_the_task(mcp: TtaiServer) -> None:
@@ -46,7 +48,7 @@ async def test_analyze_symbol_waits_or_returns_the_task(mcp: TtaiServer) -> None
 async def test_bad_input_is_one_quick_line_and_never_reaches_temporal(
     mcp: TtaiServer, backend: Settings
 ) -> None:
-    before = await _workflow_count(backend)
+    before = await _started_workflows(backend)
     cases = [
         ("analyze_symbol", {"symbol": "aapl!"}, "symbol"),
         ("analyze_symbol", {"symbol": "AAPL", "strategy": "straddle"}, "strategy"),
@@ -69,7 +71,16 @@ async def test_bad_input_is_one_quick_line_and_never_reaches_temporal(
             assert text.startswith(f"{name}: "), text
             assert needle in text, text
             print(f"{elapsed * 1000:.1f} ms  {text}")
-    assert await _workflow_count(backend) == before
+        # One good call, then the history holds that workflow and nothing else.
+        good = await client.call_tool("analyze_symbol", {"symbol": "KO", "wait": False})
+        assert good.structured_content is not None
+    marker = good.structured_content["task_id"]
+
+    async def marker_visible() -> bool:
+        return marker in await _started_workflows(backend)
+
+    await eventually(marker_visible, "the good call's workflow in visibility")
+    assert await _started_workflows(backend) == before | {marker}
 
 
 async def test_tools_declare_descriptions_and_schemas(mcp: TtaiServer) -> None:

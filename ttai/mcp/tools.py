@@ -27,7 +27,7 @@ from ttai.mcp.app import SERVER_URI, App, app_of
 from ttai.mcp.bridge import NOTIFICATIONS_URI
 from ttai.mcp.server import TtaiServer
 from ttai.mcp.stack import StackStatus
-from ttai.models.alerts import AlertMode, AlertRule, Condition
+from ttai.models.alerts import AlertMode, AlertRule, ConditionName
 from ttai.models.analysis import AnalysisResult
 from ttai.models.common import Strategy, Symbol
 from ttai.models.screener import (
@@ -192,7 +192,7 @@ async def _result_or_cancel(handle: Any) -> Any:
 async def add_alert(
     ctx: Context,
     symbol: SymbolArg,
-    condition: Annotated[Condition, Field(description="What to watch")],
+    condition: Annotated[ConditionName, Field(description="What to watch")],
     threshold: Annotated[float, Field(ge=0, allow_inf_nan=False, description="The level")],
     mode: Annotated[AlertMode, Field(description="once, or rearm after the cooldown")] = "once",
     cooldown_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 3600,
