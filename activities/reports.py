@@ -28,6 +28,8 @@ from ttai.models.market import Fill, Position
 from ttai.models.notifications import Notification, NotifyResult
 from ttai.models.reports import (
     EndOfDaySummary,
+    LatestReports,
+    LatestReportsInput,
     MarketDay,
     MarketDayRequest,
     MorningBriefing,
@@ -150,6 +152,11 @@ class ReportActivities:
     @activity.defn(name="notify_report")
     async def notify_report(self, request: NotifyReportRequest) -> NotifyResult:
         return await self._outbox.publish(report_notification(request))
+
+    @activity.defn(name="latest_reports")
+    async def latest_reports(self, request: LatestReportsInput) -> LatestReports:
+        """LatestReportsWorkflow's one step: the newest saved report of each kind."""
+        return LatestReports(reports=await self._store.latest(request.kinds))
 
 
 _RENDERERS = {

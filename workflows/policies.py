@@ -46,3 +46,7 @@ DURABLE_STEP = step(timeout=timedelta(seconds=30), attempts=20, max_interval=tim
 
 # Pure computation run as a local activity: nothing to retry for long.
 COMPUTE_STEP = step(timeout=timedelta(seconds=10), attempts=3, max_interval=timedelta(seconds=5))
+
+# Reads behind a person's request (the portfolio, the latest reports): a few
+# quick attempts, so a database that is down is a clear error within seconds.
+READ_STEP = step(timeout=timedelta(seconds=15), attempts=3, max_interval=timedelta(seconds=2))

@@ -15,7 +15,8 @@ from temporalio.service import RPCError
 
 from starter import build_parser, run
 from ttai.cli.common import CliError
-from ttai.cli.schedules import MAX_BACKFILL, backfill_range
+from ttai.ops.errors import InvalidInput
+from ttai.ops.schedules import MAX_BACKFILL, backfill_range
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.schedules import SCHEDULE_IDS
 
@@ -54,7 +55,7 @@ def test_backfill_range_reads_dates_as_whole_new_york_days() -> None:
     assert last == datetime(2026, 11, 7, 5, 0, tzinfo=UTC)  # TO is inclusive
     # An end in the future is cut at now; a start in the future is refused.
     assert backfill_range("2026-11-25", "2026-11-30", NOW)[1] == NOW
-    with pytest.raises(CliError, match="starts in the future"):
+    with pytest.raises(InvalidInput, match="starts in the future"):
         backfill_range("2026-11-27", "2026-11-30", NOW)
     # Exactly the limit is allowed.
     first, last = backfill_range("2026-10-01T00:00:00+00:00", "2026-11-01T00:00:00+00:00", NOW)

@@ -1,0 +1,75 @@
+"""Re-record PortfolioWorkflow's and LatestReportsWorkflow's replay histories
+(on purpose, after a deliberate change).
+
+    .venv/bin/python -m tests.histories.record_lookups
+
+Runs each case on a throw-away dev server with the real workflow code and fake
+`portfolio_snapshot` / `latest_reports` activities, and writes
+tests/histories/<Workflow>-<case>.json for tests/replay/test_replay.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from temporalio import activity
+from temporalio.client import Client
+
+from tests.helpers.histories import run_recorder, save, workflow_id
+from tests.helpers.temporal import throwaway_dev_server
+from ttai.domain.portfolio import portfolio_view
+from ttai.models.market import Balances, Position
+from ttai.models.portfolio import PortfolioRequest, PortfolioSnapshotRequest, PortfolioView
+from ttai.models.reports import LatestReports, LatestReportsInput, SavedReport
+from worker import build_worker
+
+TASK_QUEUE = "record-lookups"
+AT = datetime(2026, 11, 30, 15, tzinfo=UTC)
+PUT = Position(
+    account="5WT00012", symbol="AAPL  261218P00180000", underlying="AAPL", instrument="option",
+    quantity=-1, average_open_price=3.0, multiplier=100, mark=2.5, prev_close=2.6,
+    option_kind="put", strike=180, expiration=date(2026, 12, 18), delta=-0.21,
+)  # fmt: skip
+BALANCES = Balances(
+    account="5WT00012", cash=50_000, net_liquidating_value=49_750, buying_power=31_750,
+    maintenance_requirement=18_000,
+)  # fmt: skip
+
+
+@activity.defn(name="portfolio_snapshot")
+async def fake_portfolio(request: PortfolioSnapshotRequest) -> PortfolioView:
+    return portfolio_view([PUT], [BALANCES], source=request.source, as_of=AT, now=request.now)
+
+
+@activity.defn(name="latest_reports")
+async def fake_latest(request: LatestReportsInput) -> LatestReports:
+    report = SavedReport(
+        report_id=1, workflow_id="report-end-of-day-2026-11-30T21:00:00Z", kind="end_of_day",
+        as_of=AT, day=AT.date(), title="End-of-day summary 2026-11-30", markdown="**Day P&L**",
+        created_at=AT,
+    )  # fmt: skip
+    return LatestReports(reports=[r for r in [report] if r.kind in request.kinds])
+
+
+async def record(client: Client) -> None:
+    cases = {
+        "PortfolioWorkflow-sync": ("PortfolioWorkflow", PortfolioRequest()),
+        "LatestReportsWorkflow-all": ("LatestReportsWorkflow", LatestReportsInput()),
+    }
+    activities = [fake_portfolio, fake_latest]
+    async with build_worker(client, None, TASK_QUEUE, activities=activities):
+        for case, (workflow, request) in cases.items():
+            handle = await client.start_workflow(
+                workflow, request, id=workflow_id(case), task_queue=TASK_QUEUE
+            )
+            await handle.result()
+            await save(handle, case)
+
+
+async def main() -> None:
+    async with throwaway_dev_server() as client:
+        await record(client)
+
+
+if __name__ == "__main__":
+    run_recorder(main)
