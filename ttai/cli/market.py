@@ -26,6 +26,12 @@ def _session(s: MarketSession) -> str:
     return f"{s.day:%a %Y-%m-%d} {s.open.astimezone(NEW_YORK):%H:%M}-{close:%H:%M}"
 
 
+def _listed(label: str, sessions: list[MarketSession], none: str) -> list[tuple[str, object]]:
+    """One session a line, the label on the first."""
+    lines = [_session(s) for s in sessions] or [none]
+    return [(label if i == 0 else "", line) for i, line in enumerate(lines)]
+
+
 async def market_command(args: argparse.Namespace) -> int:
     status = await market_status(connection(args))
     if args.json:
@@ -35,8 +41,8 @@ async def market_command(args: argparse.Namespace) -> int:
         ("NYSE", "open" if status.is_open else "closed"),
         ("next open", _ny(status.next_open)),
         ("next close", _ny(status.next_close)),
-        ("early closes", ", ".join(_session(s) for s in status.early_closes) or "none ahead"),
-        ("sessions", "; ".join(_session(s) for s in status.upcoming) or "-"),
+        *_listed("early closes", status.early_closes, "none ahead"),
+        *_listed("sessions", status.upcoming, "-"),
         ("from", status.source_detail),
     ]
     console.print(details(rows, title=f"market as of {_ny(status.now)}"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -26,6 +27,14 @@ from rich.table import Column, Table
 from rich.text import Text
 
 WRAP_MIN = 24
+UNCONSTRAINED = 10_000
+# Two spaces between columns, none at the edges, a rule under the header.
+COMPACT: dict[str, Any] = {
+    "box": box.SIMPLE_HEAD,
+    "show_edge": False,
+    "pad_edge": False,
+    "collapse_padding": True,
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,11 @@ class Grid:
         values += [Text("")] * (len(self.columns) - len(values))
         self.rows.append((values, style))
 
+    def _width(self, index: int) -> int:
+        """An unwrapped column's width: its widest cell, header included."""
+        cells = [Text(self.columns[index].header), *(values[index] for values, _ in self.rows)]
+        return max(cell.cell_len for cell in cells)
+
     def _table(self, indexes: Iterable[int]) -> Table:
         picked = list(indexes)
         table = Table(
@@ -73,14 +87,15 @@ class Grid:
                     justify="right" if self.columns[i].right else "left",
                     no_wrap=not self.columns[i].wrap,
                     overflow="fold",
-                    min_width=WRAP_MIN if self.columns[i].wrap else None,
+                    # Rich measures a column by its longest word; an unwrapped
+                    # column needs its whole widest cell, so say so.
+                    min_width=WRAP_MIN if self.columns[i].wrap else self._width(i),
                 )
                 for i in picked
             ),
             title=_cell(self.title) if self.title else None,
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
             title_justify="left",
+            **COMPACT,
         )
         for values, style in self.rows:
             table.add_row(*(values[i] for i in picked), style=style)
@@ -101,7 +116,8 @@ class Grid:
         return Group(*blocks)
 
     def layout(self, console: Console, width: int) -> RenderableType:
-        options = console.options.update_width(width)
+        # Measured unconstrained: Rich clamps a measurement to the width it is given.
+        options = console.options.update_width(UNCONSTRAINED)
         candidates = [range(len(self.columns))]
         if self.narrow:
             candidates.append(self.narrow)  # type: ignore[arg-type]
@@ -120,9 +136,8 @@ def details(rows: Iterable[tuple[str, object]], *, title: str | None = None) -> 
     table = Table(
         title=_cell(title) if title else None,
         show_header=False,
-        box=box.SIMPLE,
-        pad_edge=False,
         title_justify="left",
+        **COMPACT,
     )
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")

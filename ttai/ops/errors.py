@@ -157,8 +157,19 @@ def _from_failure(err: BaseException, what: str, prefix: str) -> OpsError:
         return Conflict(f"{what} was terminated ({message})")
     if "TimeoutError" in names and "FailureError" in names:
         return Unavailable(f"{what} timed out ({message})")
-    cls = _BY_TYPE.get(failure_kind(root), OperationFailed)
-    return cls(f"{prefix}{message}")
+    return _classify(err)(f"{prefix}{message}")
+
+
+def _classify(err: BaseException) -> type[OpsError]:
+    """The class of the innermost failure whose type is known: an activity that
+    raised `ApplicationError(type="UnknownAlert") from LookupError(...)` is NotFound."""
+    chain = [err]
+    while chain[-1].__cause__ is not None and len(chain) < 50:
+        chain.append(chain[-1].__cause__)
+    for link in reversed(chain):
+        if failure_kind(link) in _BY_TYPE:
+            return _BY_TYPE[failure_kind(link)]
+    return OperationFailed
 
 
 def _from_rpc(err: Any, not_found: str | None, what: str) -> OpsError:

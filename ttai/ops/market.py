@@ -86,17 +86,28 @@ def status_from_sessions(
     )
 
 
+async def _monitor_status(conn: Connection, workflow_id: str) -> MonitorStatus | None:
+    try:
+        return await calls.query(conn, workflow_id, "status", MonitorStatus, not_found=workflow_id)
+    except OpsError:
+        return None
+
+
 async def _from_monitor(conn: Connection, now: datetime) -> MarketStatus | None:
-    """The first running monitor on regular hours whose sessions reach past now."""
-    for workflow_id in MONITOR_TYPES:
-        try:
-            status = await asyncio.wait_for(
-                calls.query(conn, workflow_id, "status", MonitorStatus, not_found=workflow_id),
-                MONITOR_QUERY_SECONDS,
-            )
-        except (OpsError, TimeoutError):
-            continue
-        if status.hours != "regular":
+    """The first monitor on regular hours whose sessions reach past now.
+
+    A stopped monitor answers too (from its final state): its sessions are
+    still the calendar's, and one stopped long ago knows no future session.
+    """
+    try:
+        statuses = await asyncio.wait_for(
+            asyncio.gather(*(_monitor_status(conn, w) for w in MONITOR_TYPES)),
+            MONITOR_QUERY_SECONDS,
+        )
+    except (OpsError, TimeoutError):  # Temporal or the worker down: the calendar answers
+        return None
+    for workflow_id, status in zip(MONITOR_TYPES, statuses, strict=True):
+        if status is None or status.hours != "regular":
             continue
         sessions = [_session(w.open, w.close) for w in status.state.sessions]
         if any(s.open > now for s in sessions):  # knows the next open, not just today
