@@ -8,12 +8,11 @@ than the terminal, and the headers whole.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
-import pytest_asyncio
+import pytest
 
-from tests.helpers.ops_stack import OpsStack, eventually, ops_stack
+from tests.helpers.ops_stack import OpsStack, eventually
 from tests.helpers.terminal import in_terminal, piped, starter
 from ttai.domain import market_calendar
 from ttai.ops import monitors
@@ -21,13 +20,9 @@ from ttai.ops import monitors
 WIDTH = 80
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def stack(
-    make_dev_server: Callable[..., Awaitable[object]], database_url: str, task_queue: str
-) -> AsyncIterator[OpsStack]:
-    server = await make_dev_server()
-    async with ops_stack(server.address, database_url, task_queue) as opened:  # type: ignore[attr-defined]
-        yield opened
+@pytest.fixture
+def stack(ops_stack: OpsStack) -> OpsStack:
+    return ops_stack
 
 
 def env(stack: OpsStack) -> dict[str, str]:

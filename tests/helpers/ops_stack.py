@@ -34,7 +34,7 @@ class OpsStack:
 
 
 @asynccontextmanager
-async def ops_stack(
+async def running_ops_stack(
     address: str,
     database_url: str,
     task_queue: str,

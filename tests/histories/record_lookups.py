@@ -13,15 +13,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from temporalio import activity
-from temporalio.client import Client
 
-from tests.helpers.histories import run_recorder, save, workflow_id
-from tests.helpers.temporal import throwaway_dev_server
+from tests.helpers.histories import record_cases
 from ttai.domain.portfolio import portfolio_view
 from ttai.models.market import Balances, Position
 from ttai.models.portfolio import PortfolioRequest, PortfolioSnapshotRequest, PortfolioView
 from ttai.models.reports import LatestReports, LatestReportsInput, SavedReport
-from worker import build_worker
 
 TASK_QUEUE = "record-lookups"
 AT = datetime(2026, 11, 30, 15, tzinfo=UTC)
@@ -51,25 +48,12 @@ async def fake_latest(request: LatestReportsInput) -> LatestReports:
     return LatestReports(reports=[r for r in [report] if r.kind in request.kinds])
 
 
-async def record(client: Client) -> None:
-    cases = {
-        "PortfolioWorkflow-sync": ("PortfolioWorkflow", PortfolioRequest()),
-        "LatestReportsWorkflow-all": ("LatestReportsWorkflow", LatestReportsInput()),
-    }
-    activities = [fake_portfolio, fake_latest]
-    async with build_worker(client, None, TASK_QUEUE, activities=activities):
-        for case, (workflow, request) in cases.items():
-            handle = await client.start_workflow(
-                workflow, request, id=workflow_id(case), task_queue=TASK_QUEUE
-            )
-            await handle.result()
-            await save(handle, case)
-
-
-async def main() -> None:
-    async with throwaway_dev_server() as client:
-        await record(client)
-
-
 if __name__ == "__main__":
-    run_recorder(main)
+    record_cases(
+        TASK_QUEUE,
+        [fake_portfolio, fake_latest],
+        {
+            "PortfolioWorkflow-sync": ("PortfolioWorkflow", PortfolioRequest()),
+            "LatestReportsWorkflow-all": ("LatestReportsWorkflow", LatestReportsInput()),
+        },
+    )

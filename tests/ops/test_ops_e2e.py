@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import pytest_asyncio
 
-from tests.helpers.ops_stack import OpsStack, eventually, ops_stack
+from tests.helpers.ops_stack import OpsStack, eventually
 from ttai.config import Settings
 from ttai.domain import market_calendar
 from ttai.models.alerts import AddAlertInput, ListAlertsInput, RemoveAlertInput
@@ -41,13 +40,9 @@ from ttai.ops.tasks import TaskFilter
 from ttai.stack.ports import free_port
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def stack(
-    make_dev_server: Callable[..., Awaitable[object]], database_url: str, task_queue: str
-) -> AsyncIterator[OpsStack]:
-    server = await make_dev_server()
-    async with ops_stack(server.address, database_url, task_queue) as opened:  # type: ignore[attr-defined]
-        yield opened
+@pytest.fixture
+def stack(ops_stack: OpsStack) -> OpsStack:
+    return ops_stack
 
 
 def one_line(err: pytest.ExceptionInfo[OpsError]) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.ops_stack import eventually, ops_stack
+from tests.helpers.ops_stack import eventually, running_ops_stack
 from ttai.config import Settings
 from ttai.ops import portfolio, tasks, watchlists
 from ttai.ops.connection import Connection
@@ -62,7 +62,7 @@ async def test_postgres_down_then_back(
     pg = PrivatePostgres(tmp_path / "state", port=free_port(), port_env_var=None, durable=False)
     await pg.start()
     try:
-        async with ops_stack(
+        async with running_ops_stack(
             server.address,  # type: ignore[attr-defined]
             pg.dsn,
             task_queue,

@@ -9,6 +9,8 @@ call is `NotFound`.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from ttai.models.alerts import (
     AddAlertInput,
     AlertList,
@@ -23,38 +25,24 @@ from ttai.ops.monitors import not_running
 from ttai.temporal.monitors import MONITOR_IDS
 
 PRICE_MONITOR = MONITOR_IDS["price-alerts"]
+R = TypeVar("R")
+
+
+async def _update(conn: Connection, name: str, request: object, result_type: type[R]) -> R:
+    return await calls.update(
+        conn, PRICE_MONITOR, name, request, result_type, not_found=not_running(PRICE_MONITOR)
+    )
 
 
 async def add_alert(conn: Connection, request: AddAlertInput) -> AlertRule:
-    return await calls.update(
-        conn,
-        PRICE_MONITOR,
-        "add_alert",
-        request,
-        AlertRule,
-        not_found=not_running(PRICE_MONITOR),
-    )
+    return await _update(conn, "add_alert", request, AlertRule)
 
 
 async def list_alerts(conn: Connection, request: ListAlertsInput | None = None) -> AlertList:
     """Active rules; `include_inactive` adds the fired, expired and removed ones."""
-    return await calls.update(
-        conn,
-        PRICE_MONITOR,
-        "list_alerts",
-        request or ListAlertsInput(),
-        AlertList,
-        not_found=not_running(PRICE_MONITOR),
-    )
+    return await _update(conn, "list_alerts", request or ListAlertsInput(), AlertList)
 
 
 async def remove_alert(conn: Connection, request: RemoveAlertInput) -> RemoveAlertResult:
     """An unknown ID is `NotFound`; one removed before says `removed=False`."""
-    return await calls.update(
-        conn,
-        PRICE_MONITOR,
-        "remove_alert",
-        request,
-        RemoveAlertResult,
-        not_found=not_running(PRICE_MONITOR),
-    )
+    return await _update(conn, "remove_alert", request, RemoveAlertResult)

@@ -7,11 +7,7 @@ is `NotFound`.
 
 from __future__ import annotations
 
-from ttai.models.screener import (
-    MAX_SCREEN_SYMBOLS,
-    WatchlistCommand,
-    WatchlistCommandResult,
-)
+from ttai.models.screener import WatchlistCommand, WatchlistCommandResult, check_screenable
 from ttai.ops import calls
 from ttai.ops.connection import Connection
 from ttai.ops.errors import InvalidInput, parse
@@ -45,11 +41,8 @@ async def screenable_symbols(conn: Connection, name: str) -> list[str]:
     refused without a screen in Temporal's history.
     """
     symbols = (await show_watchlist(conn, name)).symbols
-    if not symbols:
-        raise InvalidInput(f"watchlist {name!r} is empty")
-    if len(symbols) > MAX_SCREEN_SYMBOLS:
-        raise InvalidInput(
-            f"watchlist {name!r} has {len(symbols)} symbols; "
-            f"a screen takes at most {MAX_SCREEN_SYMBOLS}"
-        )
+    try:
+        check_screenable(name, symbols)
+    except ValueError as err:
+        raise InvalidInput(str(err)) from None
     return symbols
