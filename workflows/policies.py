@@ -1,4 +1,5 @@
-"""Activity options the workflows share: explicit timeouts, bounded retries."""
+"""Every retry preset the workflows use, each built with `step()`: explicit
+timeouts, bounded retries, and the non-retryable error types always skipped."""
 
 from __future__ import annotations
 
@@ -46,6 +47,27 @@ DURABLE_STEP = step(timeout=timedelta(seconds=30), attempts=20, max_interval=tim
 
 # Pure computation run as a local activity: nothing to retry for long.
 COMPUTE_STEP = step(timeout=timedelta(seconds=10), attempts=3, max_interval=timedelta(seconds=5))
+
+# A monitor's check is retried briefly, then counted as failed: the next
+# interval tries again, so a broker outage never piles up attempts.
+CHECK_STEP = step(
+    timeout=timedelta(seconds=20),
+    total=timedelta(seconds=60),
+    attempts=3,
+    max_interval=timedelta(seconds=10),
+)
+
+# Steps behind an update: a caller is waiting, so fail fast with a clear error.
+UPDATE_STEP = step(
+    timeout=timedelta(seconds=10),
+    attempts=3,
+    max_interval=timedelta(seconds=2),
+    also_non_retryable=["UnknownAlert"],
+)
+
+# The monitors' market calendar (a local activity): a few quick tries, then the
+# loop carries on without it and looks again after one interval.
+CALENDAR_STEP = step(timeout=timedelta(seconds=30), attempts=3, max_interval=timedelta(seconds=10))
 
 # Reads behind a person's request (the portfolio, the latest reports): a few
 # quick attempts, so a database that is down is a clear error within seconds.

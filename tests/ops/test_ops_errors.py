@@ -130,7 +130,7 @@ def test_bad_input_is_one_line_naming_each_field() -> None:
         )
     text = str(err.value)
     assert "\n" not in text and text.startswith("invalid input: rule.symbol: invalid symbol")
-    assert "rule.condition: Input should be" in text and "rule.threshold" in text
+    assert "rule.condition: unknown condition 'sideways'" in text and "rule.threshold" in text
     assert InvalidInput.exit_code == NotFound.exit_code == Conflict.exit_code == 2
     assert Unavailable.exit_code == OperationFailed.exit_code == 1
 

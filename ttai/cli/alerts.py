@@ -16,11 +16,11 @@ from ttai.cli.common import (
     say,
 )
 from ttai.cli.tables import Col, Grid
+from ttai.domain.alerts import conditions
 from ttai.models.alerts import (
     AddAlertInput,
     AlertMode,
     AlertRule,
-    Condition,
     ListAlertsInput,
     RemoveAlertInput,
 )
@@ -28,20 +28,24 @@ from ttai.ops.alerts import add_alert, list_alerts, remove_alert
 from ttai.ops.errors import parse
 
 
-def condition_choices() -> list[str]:
-    """The conditions `alerts add` offers: the model's own list (one place to point elsewhere)."""
-    return choices(Condition)
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("alerts", help="alert rules (kept by the price monitor)")
     actions = parser.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="add a rule")
+    add = actions.add_parser(
+        "add",
+        help="add a rule",
+        epilog=f"conditions:\n{conditions.help_text()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add.add_argument("symbol")
-    # Not argparse `choices`: an unknown condition is the model's one-line error (exit 2).
-    add.add_argument("condition", help=", ".join(condition_choices()))
+    # Checked by the model (a one-line error, not argparse's), listed from the condition table.
+    add.add_argument("condition", help=", ".join(conditions.names()))
     add.add_argument("threshold", type=float)
-    add.add_argument("--reference", type=float, help="pct_move: the reference price")
+    add.add_argument(
+        "--reference",
+        type=float,
+        help=f"{', '.join(conditions.referenced())}: the reference price",
+    )
     add.add_argument("--mode", choices=choices(AlertMode), default="once")
     add.add_argument("--cooldown", type=int, default=3600, help="rearm: seconds between firings")
     add.add_argument("--expires", help="ISO time with zone, e.g. 2026-12-31T21:00:00Z")
@@ -69,7 +73,11 @@ def alerts_grid(rules: list[AlertRule]) -> Grid:
     )  # fmt: skip
     for r in rules:
         spec = r.spec
-        reference = f" from {spec.reference_price:g}" if spec.reference_price else ""
+        # A rearmed move is measured from where it last fired.
+        measured_from = conditions.measured_from(
+            spec.condition, spec.reference_price, spec.mode, r.trigger_count, r.last_observed
+        )
+        reference = f" from {measured_from:g}" if measured_from is not None else ""
         grid.add_row(
             r.alert_id,
             spec.symbol,

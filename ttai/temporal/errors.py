@@ -1,10 +1,12 @@
-"""The root cause of an error: the one unwrapper every layer uses.
+"""The root cause of a Temporal failure, for one-line error messages.
 
-Temporal wraps a failure in layers that say where it passed, not why:
-`WorkflowFailureError` -> `ChildWorkflowError` -> `ActivityError` ->
-`ApplicationError("unknown symbol: ZZZZ")`. Every one of them (and Python's
-`raise ... from ...`) links the next through `__cause__`, so the innermost
-error is the one whose message a person should read.
+A failure reaches a client or a workflow wrapped: `WorkflowFailureError` ->
+`ApplicationError` -> `ActivityError` -> the activity's `ApplicationError`
+("unknown symbol: ZZZZ"). Each wrapper only says which step or child it came
+through; the innermost cause says why. Temporal sets `__cause__` on every
+wrapper (its `.cause` is the same), so following `__cause__` finds it.
+
+Standard library only: workflow code imports it too.
 """
 
 from __future__ import annotations
