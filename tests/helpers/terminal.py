@@ -21,8 +21,6 @@ from pathlib import Path
 from ttai.config import PROJECT_ROOT
 
 DONE = "__TTAI_COMMAND_DONE__"
-# A tmux server of this process's own: never a person's, never another run's.
-SOCKET = f"ttai-test-{os.getpid()}"
 
 
 def tmux_path() -> str:
@@ -34,11 +32,11 @@ def tmux_path() -> str:
     return found
 
 
-async def _tmux(*args: str) -> str:
+async def _tmux(socket: str, *args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
         tmux_path(),
         "-L",
-        SOCKET,
+        socket,
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -61,6 +59,9 @@ async def in_terminal(
     scrollback included, with wrapped lines joined (so a line wider than the
     pane shows as one long line)."""
     session = f"ttai-{uuid.uuid4().hex[:8]}"
+    # A tmux server for this pane alone: never a person's, and never one that is
+    # still shutting down after the previous pane closed.
+    socket = f"ttai-test-{os.getpid()}-{session}"
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     script = (
         f"cd {shlex.quote(str(PROJECT_ROOT))} && env -u COLUMNS -u LINES {exports} "
@@ -68,20 +69,21 @@ async def in_terminal(
     )
     command = f"{script}; echo {DONE} $?; sleep 600"
     await _tmux(
+        socket,
         "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height),
         "-e", "TERM=xterm-256color", "bash", "--norc", "--noprofile", "-c", command,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + limit
         while True:
-            shown = await _tmux("capture-pane", "-p", "-J", "-S", "-", "-t", session)
+            shown = await _tmux(socket, "capture-pane", "-p", "-J", "-S", "-", "-t", session)
             if DONE in shown:
                 return shown.split(DONE)[0]
             if time.monotonic() > deadline:
                 raise AssertionError(f"{argv} did not finish in the terminal:\n{shown}")
             await asyncio.sleep(0.3)
     finally:
-        await _tmux("kill-session", "-t", session)
+        await _tmux(socket, "kill-server")
 
 
 async def piped(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+import typing
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
@@ -152,3 +153,13 @@ def test_importing_the_ops_layer_stays_cheap() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_workflow_types_a_list_can_filter_on_are_the_registered_ones() -> None:
+    from temporalio import workflow
+
+    from ttai.ops.tasks import WorkflowType
+    from workflows.registry import ALL_WORKFLOWS
+
+    registered = {workflow._Definition.must_from_class(cls).name for cls in ALL_WORKFLOWS}
+    assert set(typing.get_args(WorkflowType)) == registered

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 
 from tests.helpers.ops_stack import eventually, running_ops_stack
 from ttai.config import Settings
@@ -95,3 +96,20 @@ async def test_postgres_down_then_back(
             assert (await watchlists.list_watchlists(stack.conn)).watchlists is not None
     finally:
         await pg.destroy()
+
+
+async def test_no_worker_is_named_not_waited_for_forever(client: Client, task_queue: str) -> None:
+    conn = Connection(
+        Settings(temporal_address=client.service_client.config.target_host, task_queue=task_queue),
+        client=client,
+        command_timeout=timedelta(seconds=2),
+    )
+    with pytest.raises(Unavailable) as idle:
+        await watchlists.list_watchlists(conn)
+    assert one_line(idle) == (
+        "WatchlistWorkflow did not finish within 2 s: no worker took it from task queue "
+        f"{task_queue!r} (is a worker running?)"
+    )
+    # It was ended, not left to run when a worker comes back.
+    [left] = [t for t in (await tasks.list_tasks(conn)).tasks if t.workflow_type.startswith("W")]
+    assert left.status == "terminated"

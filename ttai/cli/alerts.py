@@ -7,11 +7,11 @@ from typing import Any
 
 from ttai.cli.common import (
     add_json_flag,
-    choices,
     connection,
     console,
     handles,
     local_time,
+    one_of,
     print_json,
     say,
 )
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         help=f"{', '.join(conditions.referenced())}: the reference price",
     )
-    add.add_argument("--mode", choices=choices(AlertMode), default="once")
+    add.add_argument("--mode", default="once", help=one_of(AlertMode, "once"))
     add.add_argument("--cooldown", type=int, default=3600, help="rearm: seconds between firings")
     add.add_argument("--expires", help="ISO time with zone, e.g. 2026-12-31T21:00:00Z")
     add.add_argument("--note", default="")

@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from ttai.cli.common import add_json_flag, choices, connection, console, handles, print_json, say
+from ttai.cli.common import add_json_flag, connection, console, handles, one_of, print_json, say
 from ttai.cli.tables import details
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.models.common import Strategy
@@ -17,7 +17,7 @@ from ttai.ops.errors import parse
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("analyze", help="start an AnalysisWorkflow")
     parser.add_argument("symbol")
-    parser.add_argument("--strategy", default="csp", choices=choices(Strategy))
+    parser.add_argument("--strategy", default="csp", help=one_of(Strategy, "csp"))
     parser.add_argument("--no-notify", action="store_true", help="skip the notification")
     parser.add_argument("--id", help="workflow ID (default: analysis-SYMBOL-<random>)")
     parser.add_argument("--wait", action="store_true", help="wait for and print the result")

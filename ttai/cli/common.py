@@ -56,8 +56,15 @@ def connection(args: argparse.Namespace) -> Connection:
 
 
 def choices(literal: Any) -> list[str]:
-    """The values of a `Literal[...]` type: argparse choices come from the models."""
+    """The values of a `Literal[...]` type: what a command offers comes from the models."""
     return [str(value) for value in get_args(literal)]
+
+
+def one_of(literal: Any, default: object = None) -> str:
+    """Help listing a Literal's values. The value itself is checked by the model, not by
+    argparse `choices`, so a wrong one is the same one-line error as any bad input."""
+    text = f"one of {', '.join(choices(literal))}"
+    return text if default is None else f"{text} (default: {default})"
 
 
 def print_json(value: Any) -> None:

@@ -16,6 +16,7 @@ from ttai.cli.common import (
     connection,
     console,
     handles,
+    one_of,
     print_json,
     say,
 )
@@ -63,9 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     start = commands.add_parser("start", help="start the monitors that are not running")
     start.add_argument(
         "--hours",
-        choices=choices(MarketHours),
         default="regular",
-        help="market hours for monitors started now (default: NYSE regular session)",
+        help=f"market hours for monitors started now: {one_of(MarketHours, 'regular')}",
     )
     handles(start, start_command)
 
@@ -131,7 +131,8 @@ async def interval_command(args: argparse.Namespace) -> int:
 
 
 async def start_command(args: argparse.Namespace) -> int:
-    started = await start_monitors(connection(args), MonitorInput(hours=args.hours))
+    request = parse(MonitorInput, {"hours": args.hours})
+    started = await start_monitors(connection(args), request)
     for workflow_id in started.workflow_ids:
         say(f"{workflow_id}: running")
     return 0

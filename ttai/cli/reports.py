@@ -14,6 +14,7 @@ from ttai.cli.common import (
     console,
     handles,
     local_time,
+    one_of,
     print_json,
     say,
 )
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = actions.add_parser(
         "run", help="build a report now (a new run of its workflow, not the schedule's)"
     )
-    run.add_argument("kind", choices=kinds)
+    run.add_argument("kind", help=one_of(ReportKind))
     run.add_argument("--as-of", help="ISO time with zone (default: now)")
     run.add_argument("--no-notify", action="store_true", help="save it without sending it")
     run.add_argument("--no-wait", action="store_true", help="start it and print its ID")

@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ttai.cli.common import add_json_flag, choices, connection, console, handles, print_json, say
+from ttai.cli.common import add_json_flag, connection, console, handles, one_of, print_json, say
 from ttai.cli.tables import Col, Grid
 from ttai.models.common import Strategy
 from ttai.models.screener import (
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("symbols", nargs="*", metavar="SYMBOL")
     parser.add_argument("--watchlist", help="screen this watchlist instead of SYMBOLs")
-    parser.add_argument("--strategy", default="csp", choices=choices(Strategy))
+    parser.add_argument("--strategy", default="csp", help=one_of(Strategy, "csp"))
     parser.add_argument(
         "--max-concurrent", type=int, default=5, help=f"analyses at once, 1..{MAX_CONCURRENT_LIMIT}"
     )

@@ -7,11 +7,11 @@ import argparse
 from ttai.cli.analysis import analysis_table
 from ttai.cli.common import (
     add_json_flag,
-    choices,
     connection,
     console,
     handles,
     local_time,
+    one_of,
     print_json,
     say,
 )
@@ -44,10 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     state = listing.add_mutually_exclusive_group()
     state.add_argument("--running", action="store_true")
     state.add_argument("--finished", action="store_true", help="completed, failed, cancelled ...")
-    listing.add_argument("--type", choices=choices(WorkflowType), metavar="TYPE",
-                         help="workflow type, e.g. AnalysisWorkflow")  # fmt: skip
+    listing.add_argument("--type", help=f"workflow type, {one_of(WorkflowType)}")
     listing.add_argument("--symbol", help="analyses of this symbol only")
-    listing.add_argument("--recommendation", choices=choices(Recommendation))
+    listing.add_argument("--recommendation", help=f"analyses ending so: {one_of(Recommendation)}")
     listing.add_argument("--limit", type=int, default=20, help=f"1..{MAX_LIST}")
     add_json_flag(listing)
     handles(listing, list_command)
