@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from starter import run
+from tests.helpers.cli import refused_offline
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,4 @@ def test_bad_values_are_one_line_before_connecting(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing listens here
-    assert run(argv) == 2
-    [line] = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("error: ") and message in line, line
+    assert message in refused_offline(argv, capsys, monkeypatch)

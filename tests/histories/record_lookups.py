@@ -10,32 +10,23 @@ tests/histories/<Workflow>-<case>.json for tests/replay/test_replay.py.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from temporalio import activity
 
 from tests.helpers.histories import record_cases
+from tests.helpers.portfolio import BALANCES, SHORT_PUT
 from ttai.domain.portfolio import portfolio_view
-from ttai.models.market import Balances, Position
 from ttai.models.portfolio import PortfolioRequest, PortfolioSnapshotRequest, PortfolioView
 from ttai.models.reports import LatestReports, LatestReportsInput, SavedReport
 
 TASK_QUEUE = "record-lookups"
 AT = datetime(2026, 11, 30, 15, tzinfo=UTC)
-PUT = Position(
-    account="5WT00012", symbol="AAPL  261218P00180000", underlying="AAPL", instrument="option",
-    quantity=-1, average_open_price=3.0, multiplier=100, mark=2.5, prev_close=2.6,
-    option_kind="put", strike=180, expiration=date(2026, 12, 18), delta=-0.21,
-)  # fmt: skip
-BALANCES = Balances(
-    account="5WT00012", cash=50_000, net_liquidating_value=49_750, buying_power=31_750,
-    maintenance_requirement=18_000,
-)  # fmt: skip
 
 
 @activity.defn(name="portfolio_snapshot")
 async def fake_portfolio(request: PortfolioSnapshotRequest) -> PortfolioView:
-    return portfolio_view([PUT], [BALANCES], source=request.source, as_of=AT, now=request.now)
+    return portfolio_view([SHORT_PUT], [BALANCES], source=request.source, as_of=AT, now=request.now)
 
 
 @activity.defn(name="latest_reports")

@@ -8,26 +8,14 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
+from tests.helpers.portfolio import BALANCES, SHARES, SHORT_PUT
 from tests.helpers.times import new_york
 from ttai.db.positions import PositionStore
 from ttai.domain.portfolio import mask_account, portfolio_view
-from ttai.models.market import Balances, Position
 from ttai.ops.market import from_calendar
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
-PUT = Position(
-    account="5WT00012", symbol="AAPL  261218P00180000", underlying="AAPL", instrument="option",
-    quantity=-1, average_open_price=3.0, multiplier=100, mark=2.5, prev_close=2.6,
-    option_kind="put", strike=180, expiration=date(2026, 12, 18), delta=-0.21,
-)  # fmt: skip
-SHARES = Position(
-    account="5WT00012", symbol="KO", underlying="KO", instrument="equity", quantity=200,
-    average_open_price=55.0, mark=56.0, prev_close=0.0, delta=1.0,
-)  # fmt: skip
-BALANCES = Balances(
-    account="5WT00012", cash=50_000, net_liquidating_value=60_950, buying_power=31_750,
-    maintenance_requirement=18_000,
-)  # fmt: skip
+PUT = SHORT_PUT
 
 
 def test_portfolio_view_numbers() -> None:
