@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 
 from ttai import telemetry
 from ttai.cli import register_all
@@ -44,9 +43,4 @@ def run(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     # Warnings, an unexpected traceback or a SystemExit message: one redacted log line.
     telemetry.configure_logging(os.environ.get("TTAI_LOG_LEVEL", "WARNING"))
-    code = telemetry.exit_code(run)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The SDK's runtime can abort the interpreter during finalisation
-    # (sdk-python#300); leave before it can replace our exit code.
-    os._exit(code)
+    telemetry.run_main(run)
