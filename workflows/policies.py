@@ -68,3 +68,7 @@ UPDATE_STEP = step(
 # The monitors' market calendar (a local activity): a few quick tries, then the
 # loop carries on without it and looks again after one interval.
 CALENDAR_STEP = step(timeout=timedelta(seconds=30), attempts=3, max_interval=timedelta(seconds=10))
+
+# Reads behind a person's request (the portfolio, the latest reports): a few
+# quick attempts, so a database that is down is a clear error within seconds.
+READ_STEP = step(timeout=timedelta(seconds=15), attempts=3, max_interval=timedelta(seconds=2))
