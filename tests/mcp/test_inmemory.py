@@ -32,7 +32,7 @@ async def test_analyze_symbol_waits_or_returns_the_task(mcp: TtaiServer) -> None
         assert not result.is_error, result.content
         assert result.structured_content is not None
         outcome = result.structured_content
-        assert outcome["status"] == "completed"
+        assert outcome["task"]["workflow_id"].startswith("analysis-AAPL-")
         assert outcome["result"]["symbol"] == "AAPL"
         assert outcome["result"]["recommendation"] in {
             "strong_select", "select", "watchlist", "reject"
@@ -41,8 +41,8 @@ async def test_analyze_symbol_waits_or_returns_the_task(mcp: TtaiServer) -> None
         started = await client.call_tool("analyze_symbol", {"symbol": "MSFT", "wait": False})
         assert not started.is_error, started.content
         assert started.structured_content is not None
-        assert started.structured_content["status"] == "running"
-        assert started.structured_content["task_id"].startswith("analysis-MSFT-")
+        assert started.structured_content["result"] is None
+        assert started.structured_content["task"]["workflow_id"].startswith("analysis-MSFT-")
 
 
 async def test_bad_input_is_one_quick_line_and_never_reaches_temporal(
@@ -54,9 +54,13 @@ async def test_bad_input_is_one_quick_line_and_never_reaches_temporal(
         ("analyze_symbol", {"symbol": "AAPL", "strategy": "straddle"}, "strategy"),
         ("screen_symbols", {"watchlist": "Not A Name"}, "watchlist"),
         ("screen_symbols", {}, "symbols or a watchlist"),
+        ("screen_symbols", {"symbols": ["AAPL"], "watchlist": "default"}, "not both"),
+        ("screen_symbols", {"symbols": ["AAPL"], "top_n": 0}, "top_n"),
+        ("add_alert", {**ALERT, "condition": "pct_move"}, "reference_price"),
         ("add_alert", {**ALERT, "threshold": -3}, "threshold"),
         ("add_alert", {**ALERT, "threshold": "inf"}, "finite"),
-        ("add_alert", {**ALERT, "threshold": "-Infinity"}, "finite"),
+        ("add_alert", {**ALERT, "threshold": "Infinity"}, "finite"),
+        ("add_alert", {**ALERT, "threshold": "-Infinity"}, "threshold"),
         ("add_alert", {**ALERT, "condition": "moon_phase"}, "condition"),
         ("nosuch", {}, "Unknown tool"),
     ]
@@ -74,7 +78,7 @@ async def test_bad_input_is_one_quick_line_and_never_reaches_temporal(
         # One good call, then the history holds that workflow and nothing else.
         good = await client.call_tool("analyze_symbol", {"symbol": "KO", "wait": False})
         assert good.structured_content is not None
-    marker = good.structured_content["task_id"]
+    marker = good.structured_content["task"]["workflow_id"]
 
     async def marker_visible() -> bool:
         return marker in await _started_workflows(backend)
@@ -86,13 +90,23 @@ async def test_bad_input_is_one_quick_line_and_never_reaches_temporal(
 async def test_tools_declare_descriptions_and_schemas(mcp: TtaiServer) -> None:
     async with Client(mcp) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    for name in ("analyze_symbol", "screen_symbols", "add_alert"):
-        tool = tools[name]
+    contract = {
+        "analyze_symbol", "screen_symbols", "get_task", "cancel_task", "list_tasks",
+        "add_alert", "list_alerts", "remove_alert", "portfolio", "market_status",
+    }  # fmt: skip
+    assert contract <= set(tools)
+    assert set(tools) - contract == {"monitors", "watchlists", "reports"}
+    for name, tool in tools.items():
         assert tool.description and not tool.description.startswith(" ")
         assert tool.input_schema["type"] == "object"
         assert tool.output_schema is not None
+        assert "place" not in name and "order" not in name  # read-only towards the broker
     symbol = tools["analyze_symbol"].input_schema["properties"]["symbol"]
     assert symbol["pattern"].startswith("^[A-Z]")
+    threshold = tools["add_alert"].input_schema["properties"]["threshold"]
+    assert threshold["minimum"] == 0
+    condition = tools["add_alert"].input_schema["properties"]["condition"]
+    assert "price_above" in condition["enum"]
 
 
 async def test_cancelling_a_waiting_screen_cancels_its_workflow(

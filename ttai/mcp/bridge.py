@@ -73,15 +73,16 @@ class NotificationBridge:
         heard_before = False
         while True:
             try:
-                connection = await self._stack.connection(wait_seconds=3600)
+                await self._stack.connection(wait_seconds=3600)
             except StackUnavailable:
                 await asyncio.sleep(1)
                 continue
-            if connection.database_url is None:
-                logger.info("no database configured: notifications are not pushed")
+            dsn = self._stack.database_url
+            if dsn is None:
+                logger.info("no DATABASE_URL with a remote cluster: notifications are not pushed")
                 return
             try:
-                await self._listen(asyncpg, connection.database_url, missed=heard_before)
+                await self._listen(asyncpg, dsn, missed=heard_before)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
                 logger.info("notification listener: %s", " ".join(str(err).split()))
             finally:

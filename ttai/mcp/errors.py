@@ -1,9 +1,11 @@
 """One readable line for the failures a tool call can meet once it reaches the stack.
 
-Temporal or PostgreSQL going away mid-call, a workflow that failed or was
-cancelled, a workflow that does not exist: each is a clear sentence for the
-model, never a traceback. Unknown exceptions return None (the caller logs
-them with their traceback and says "internal error").
+The ops layer's `OpsError`s are one line already (bad input, not found,
+conflict, unavailable, failed). What can still escape around them, Temporal or
+PostgreSQL going away under the server itself (the LISTEN connection, the
+client), becomes a clear sentence too, never a traceback. Unknown exceptions
+return None (the caller logs them with their traceback and says "internal
+error").
 
 Modules are looked up in `sys.modules` instead of imported: when one of their
 exceptions exists, the module is loaded already, and this file stays free of
@@ -37,6 +39,11 @@ def explain(err: BaseException, on_unreachable: Callable[[], None] | None = None
     unreachable = on_unreachable or (lambda: None)
     if isinstance(err, StackUnavailable):
         return _one_line(err)
+    ops = sys.modules.get("ttai.ops.errors")
+    if ops is not None and isinstance(err, ops.OpsError):
+        if isinstance(err, ops.Unavailable):
+            unreachable()  # check the stack now, not at the next health check
+        return str(err)  # one line already, from the root cause
     client = sys.modules.get("temporalio.client")
     service = sys.modules.get("temporalio.service")
     if client is not None:

@@ -1,8 +1,9 @@
 """Where the TTAI stack is, and bringing up the local one when nothing answers.
 
 `Stack` runs in the background from the moment the server starts; tools ask it
-for a `Connection` and wait while it is being found or started. `initialize`
-never waits for it.
+for the ops layer's `Connection` (ttai.ops.connection, on the client it made)
+and wait while the stack is being found or started. `initialize` never waits
+for it.
 
 What it does, in a loop:
 1. Connect to the configured Temporal address. If it answers (`make run`, a
@@ -44,18 +45,17 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from ttai.config import PROJECT_ROOT, Settings
+from ttai.ops.connection import Connection
 from ttai.stack import StackError, die_with_parent
 from ttai.stack.files import ensure_state_dir, opened_dir
 
 if TYPE_CHECKING:
-    import asyncpg
     from temporalio.client import Client
 
 logger = logging.getLogger("ttai.mcp.stack")
@@ -89,37 +89,6 @@ class StackStatus(BaseModel):
     stack_pid: int | None = Field(
         default=None, description="The local stack's process, when this server owns it."
     )
-
-
-@dataclass
-class Connection:
-    """What tools use: a Temporal client and the settings (and the database, when known)."""
-
-    client: Client
-    settings: Settings
-    database_url: str | None
-    _pool: asyncpg.Pool | None = field(default=None, repr=False)
-    _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-
-    async def pool(self) -> asyncpg.Pool:
-        """A small asyncpg pool on the project's database (made on first use)."""
-        if self.database_url is None:
-            raise StackUnavailable(
-                "no database is configured for this server: set DATABASE_URL "
-                "(Temporal is a remote cluster, so the local one is not used)"
-            )
-        async with self._pool_lock:
-            if self._pool is None:
-                from ttai.db.pool import create_pool
-
-                self._pool = await create_pool(self.database_url, min_size=0, max_size=4)
-        return self._pool
-
-    async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(pool.close(), 5)
 
 
 class Stack:
@@ -157,6 +126,18 @@ class Stack:
         self._listeners: list[Callable[[StackStatus], Awaitable[None]]] = []
 
     # --- what tools see -------------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str | None:
+        """The project's database, for LISTEN: DATABASE_URL, else the local stack's
+        private cluster; None when Temporal is a remote cluster and DATABASE_URL is unset."""
+        if self.settings.database_url:
+            return self.settings.database_url
+        if self.settings.use_remote_temporal:
+            return None
+        from ttai.stack.postgres import database_url
+
+        return database_url(self.settings)
 
     @property
     def owner(self) -> bool:
@@ -247,8 +228,6 @@ class Stack:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self._connection is not None:
-            await self._connection.close()
         child = self._child
         if child is not None and child.returncode is None:
             logger.info("stopping the local stack (pid %s)", child.pid)
@@ -386,17 +365,7 @@ class Stack:
             await asyncio.wait_for(self._kick.wait(), seconds)
 
     async def _ready(self, client: Client) -> None:
-        from ttai.stack.postgres import database_url
-
-        old = self._connection
-        remote_without_db = self.settings.use_remote_temporal and not self.settings.database_url
-        self._connection = Connection(
-            client=client,
-            settings=self.settings,
-            database_url=None if remote_without_db else database_url(self.settings),
-        )
-        if old is not None:
-            await old.close()
+        self._connection = Connection(self.settings, client=client)
         await self._set("ready", None)
 
     async def _down(self, detail: str) -> None:
