@@ -63,6 +63,7 @@ logger = logging.getLogger("ttai.mcp.stack")
 LOCK_FILE = "mcp-stack.lock"
 STACK_LOG = "mcp-stack.log"
 WORKER_SCRIPT = PROJECT_ROOT / "worker.py"
+STABLE_SECONDS = 60  # an owned stack that ran this long is restarted without back-off
 
 StackState = Literal["connecting", "starting", "waiting", "ready", "down", "stopped"]
 
@@ -244,6 +245,15 @@ class Stack:
     # --- the loop -------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        while True:
+            try:
+                await self._loop()
+            except Exception as err:  # a bug must not end the search for the stack silently
+                logger.exception("the stack keeper failed; starting over")
+                await self._down(f"internal error: {_one_line(err)}")
+                await self._sleep(5)
+
+    async def _loop(self) -> None:
         backoff = 0.5
         while True:
             try:
@@ -263,22 +273,29 @@ class Stack:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10)
                 continue
-            lock = _try_lock(self.settings)
+            try:
+                lock = _try_lock(self.settings)
+            except (StackError, OSError) as err:  # an unusable state folder
+                await self._down(f"the local TTAI stack cannot start: {_one_line(err)}")
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 30)
+                continue
             if lock is None:
                 await self._set("waiting", "another TTAI MCP server holds the stack lock")
                 await self._sleep(0.5)
                 continue
+            began = time.monotonic()
             try:
-                started = await self._own(lock)
+                await self._own(lock)
             except (StackError, OSError) as err:
                 await self._down(f"the local TTAI stack did not start: {_one_line(err)}")
-                started = False
-            if not started:
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 30)
+            if time.monotonic() - began > STABLE_SECONDS:
+                backoff = 0.5  # it ran a good while: try again at once
+            await self._sleep(backoff)
+            backoff = min(backoff * 2, 30)
 
-    async def _own(self, lock: int) -> bool:
-        """Bring up the local stack as a child process; True if it ran until it stopped."""
+    async def _own(self, lock: int) -> None:
+        """Bring up the local stack as a child process; return when it has stopped."""
         await self._set("starting", "bringing up the local stack")
         read_fd, write_fd = os.pipe()
         try:
@@ -310,12 +327,11 @@ class Stack:
             code = await child.wait()
             error = message.get("error") or f"it exited with code {code}"
             await self._down(f"the local TTAI stack did not start: {error}")
-            return False
+            return
         logger.info("local stack ready (pid %s), Web UI %s", child.pid, self._ui_url)
         await self._ready(client)
         code = await child.wait()
         await self._down(f"the local TTAI stack stopped (exit code {code}); restarting it")
-        return True
 
     async def _spawn(self, lock: int, ready_fd: int) -> asyncio.subprocess.Process:
         command = self._child_command or [

@@ -263,10 +263,9 @@ async def add_alert(
     condition: Annotated[
         ConditionName,
         Field(
-            description="price_above / price_below (inclusive), crosses_up / crosses_down "
-            "(on the move through), pct_move (needs reference_price), iv_rank_above / "
-            "iv_rank_below (0-100), delta_at_least (an option position's |delta|, 0-1), "
-            "dte_at_most (an option position's days to expiry)"
+            description="What to watch (threshold says each one's unit). price_* and iv_rank_* "
+            "levels are inclusive; crosses_* fire on the move through; pct_move needs "
+            "reference_price; delta_at_least and dte_at_most watch the symbol's option positions"
         ),
     ],
     threshold: Annotated[float, like(AlertRuleSpec, "threshold")],
