@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +29,25 @@ from ttai.services import open_services
 from ttai.temporal.client import connect
 from ttai.temporal.monitors import ensure_monitors
 from worker import build_worker
+
+
+WATCHDOG_SECONDS = 200  # before pytest-timeout's 300 s
+
+
+@pytest_asyncio.fixture(loop_scope="session", autouse=True)
+async def dump_tasks_if_hung() -> AsyncIterator[None]:
+    """A test still running after WATCHDOG_SECONDS prints every asyncio task's
+    stack: pytest-timeout shows only the threads, which say nothing here."""
+
+    async def watch() -> None:
+        await asyncio.sleep(WATCHDOG_SECONDS)
+        for task in asyncio.all_tasks():
+            print(f"--- {task!r}", file=sys.stderr)
+            task.print_stack(file=sys.stderr)
+
+    watchdog = asyncio.ensure_future(watch())
+    yield
+    watchdog.cancel()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

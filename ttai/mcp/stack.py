@@ -29,8 +29,8 @@ goes away; it never starts a second stack on the same ports and state folder.
 The child runs in its own session, so a host's `killpg` of the server does
 not cut its orderly stop short, with the parent-death signal set (`setpriv
 --pdeathsig TERM`), so it stops even if the server is SIGKILLed. Its stdout
-goes to `<state>/mcp-stack.log`, never to the protocol; its stderr (the
-structured logs) to the server's stderr.
+and stderr go to `<state>/mcp-stack.log`: never to the protocol, and the
+server's stderr keeps to its own structured records.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -57,6 +58,7 @@ from ttai.stack.files import ensure_state_dir, opened_dir
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.runtime import Runtime
 
 logger = logging.getLogger("ttai.mcp.stack")
 
@@ -127,6 +129,11 @@ class Stack:
         self._listeners: list[Callable[[StackStatus], Awaitable[None]]] = []
 
     # --- what tools see -------------------------------------------------------------------
+
+    @property
+    def log_path(self) -> Path:
+        """Where an owned stack's output goes."""
+        return self.settings.state_dir / STACK_LOG
 
     @property
     def database_url(self) -> str | None:
@@ -325,10 +332,15 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     child.send_signal(signal.SIGTERM)
             code = await child.wait()
-            error = message.get("error") or f"it exited with code {code}"
+            error = message.get("error") or f"it exited with code {code} (see {self.log_path})"
             await self._down(f"the local TTAI stack did not start: {error}")
             return
-        logger.info("local stack ready (pid %s), Web UI %s", child.pid, self._ui_url)
+        logger.info(
+            "local stack ready (pid %s), Web UI %s, its log %s",
+            child.pid,
+            self._ui_url,
+            self.log_path,
+        )
         await self._ready(client)
         code = await child.wait()
         await self._down(f"the local TTAI stack stopped (exit code {code}); restarting it")
@@ -348,8 +360,11 @@ class Stack:
                 "--ready-fd",
                 str(ready_fd),
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_fd,  # never the protocol's stdout
-                stderr=None,  # ours: its structured logs
+                # Never the protocol's stdout; and not our stderr either, which
+                # carries only this server's structured records (the worker's
+                # Temporal core writes its own format there).
+                stdout=log_fd,
+                stderr=log_fd,
                 pass_fds=(ready_fd, lock),
                 # Own session: a host's killpg of this server does not cut the
                 # stack's orderly stop short; the parent-death signal stops it
@@ -407,10 +422,34 @@ class Stack:
                     logger.exception("stack listener failed")
 
 
+_runtime: Runtime | None = None
+
+
+def _client_runtime() -> Runtime:
+    """One Temporal runtime for the server's clients, its core's warnings forwarded
+    to Python logging (so they are structured records on stderr, like the rest)."""
+    global _runtime
+    if _runtime is None:
+        from temporalio.runtime import (
+            LogForwardingConfig,
+            LoggingConfig,
+            Runtime,
+            TelemetryConfig,
+            TelemetryFilter,
+        )
+
+        forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+        filtered = TelemetryFilter(core_level="WARN", other_level="WARN")
+        _runtime = Runtime(
+            telemetry=TelemetryConfig(logging=LoggingConfig(filter=filtered, forwarding=forwarding))
+        )
+    return _runtime
+
+
 async def _default_connect(settings: Settings) -> Client:
     from ttai.temporal.client import connect
 
-    return await connect(settings)
+    return await connect(settings, runtime=_client_runtime())
 
 
 def _try_lock(settings: Settings) -> int | None:

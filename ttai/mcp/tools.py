@@ -29,6 +29,7 @@ from mcp_types import INVALID_PARAMS, ToolAnnotations
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from ttai.domain.alerts.conditions import CONDITIONS, describe, names
 from ttai.mcp.app import SERVER_URI, App, app_of
 from ttai.mcp.bridge import (
     ALERTS_URI,
@@ -108,6 +109,17 @@ def like(model: type[BaseModel], name: str, description: str | None = None) -> F
     # Not allow_inf_nan: as a field constraint pydantic 2.14 raises a TypeError on the
     # string "inf" instead of refusing it; the model's own check refuses it in the body.
     return Field(description=description or source.description, **constraints)
+
+
+def _conditions_help() -> str:
+    """What fires each alert condition, from the one table of conditions."""
+    fires = "; ".join(
+        f"{name}: {describe(name, 'threshold', 'reference_price')}" for name in CONDITIONS
+    )
+    return (
+        f"What fires the rule. {fires}. {', '.join(names('position'))} watch the symbol's "
+        "option positions, one contract at a time."
+    )
 
 
 # --- argument types, with the models' constraints and descriptions ---------------------------
@@ -260,14 +272,7 @@ async def list_tasks(
 async def add_alert(
     ctx: Context[Any, Any],
     symbol: Annotated[Symbol, like(AlertRuleSpec, "symbol")],
-    condition: Annotated[
-        ConditionName,
-        Field(
-            description="What to watch (threshold says each one's unit). price_* and iv_rank_* "
-            "levels are inclusive; crosses_* fire on the move through; pct_move needs "
-            "reference_price; delta_at_least and dte_at_most watch the symbol's option positions"
-        ),
-    ],
+    condition: Annotated[ConditionName, Field(description=_conditions_help())],
     threshold: Annotated[float, like(AlertRuleSpec, "threshold")],
     reference_price: Annotated[float | None, like(AlertRuleSpec, "reference_price")] = None,
     mode: Annotated[AlertMode, like(AlertRuleSpec, "mode")] = "once",
@@ -671,8 +676,8 @@ the account, net liquidating value and buying power.
 50% of the credit already earned, and underlyings with earnings before expiry \
 (`analyze_symbol` gives the research).
 4. Call `list_alerts` and point out flagged positions no alert watches; propose \
-`add_alert` rules (delta_at_least, dte_at_most, price_below near the strike) and add \
-them only when I agree.
+`add_alert` rules on the options' delta or days to expiry, or a price level near the \
+strike, and add them only when I agree.
 5. End with a short list: hold, consider closing, consider rolling, and why."""
 
 
