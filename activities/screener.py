@@ -32,8 +32,8 @@ def _not_found(name: str) -> ApplicationError:
 
 
 class ScreenerActivities:
-    """`builtin` watchlists (e.g. `sp500` from the simulated universe) are created
-    on first use when missing; a user's edits to them are kept."""
+    """`builtin` watchlists (`sp500`, the real constituents) are created on first
+    use when missing; a user's edits to them are kept."""
 
     def __init__(
         self,
