@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -17,7 +17,6 @@ import pytest_asyncio
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities import monitor_activities
 from ttai.broker import UnknownSymbol
@@ -36,6 +35,7 @@ from ttai.notify.channels import Channel
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
 from ttai.temporal_client import data_converter
+from worker import Workers, build_worker
 from workflows.monitors import MONITOR_WORKFLOWS
 
 PricePath = Callable[[datetime], float]
@@ -130,15 +130,19 @@ class RecordingChannel:
 
 def monitor_worker(
     client: Client, pool: asyncpg.Pool, broker: ScriptedBroker, channel: Channel, tq: str
-) -> Worker:
+) -> Workers:
+    """The monitors and their activities, on `tq` and its broker lanes."""
     services = Services(
         settings=Settings(), pool=pool, broker=broker, outbox=Outbox(pool, [channel])
     )
-    return Worker(
+    return build_worker(
         client,
-        task_queue=tq,
+        None,
+        tq,
         workflows=MONITOR_WORKFLOWS,
         activities=monitor_activities(services),
+        # As before the lanes: the workers' defaults, not the project's.
+        graceful_shutdown_timeout=timedelta(0),
     )
 
 

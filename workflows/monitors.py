@@ -26,10 +26,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
-from workflows.policies import step
+from workflows.policies import on_lane, queue_of, step
 
 with workflow.unsafe.imports_passed_through():
     from activities.monitors import MonitorActivities
+    from ttai.lanes import LIVE
     from ttai.models.alerts import (
         AddAlertInput,
         AlertList,
@@ -307,7 +308,7 @@ class PortfolioMonitorWorkflow(MonitorLoop):
 
     async def _check(self, request: CheckInput) -> str:
         result = await workflow.execute_activity_method(
-            MonitorActivities.check_portfolio, request, **CHECK_STEP
+            MonitorActivities.check_portfolio, request, **CHECK_STEP, **on_lane(LIVE)
         )
         self._state = self._state.model_copy(
             update={"triggers": self._state.triggers + len(result.triggers)}
@@ -331,7 +332,7 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
 
     async def _check(self, request: CheckInput) -> str:
         result = await workflow.execute_activity_method(
-            MonitorActivities.check_price_alerts, request, **CHECK_STEP
+            MonitorActivities.check_price_alerts, request, **CHECK_STEP, **on_lane(LIVE)
         )
         self._state = self._state.model_copy(
             update={
@@ -348,7 +349,10 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
     async def _rule_step(self, step: Callable[..., Any], request: Any, failure: str) -> Any:
         """An activity behind an update: its failure fails the update, not the monitor."""
         try:
-            return await workflow.execute_activity_method(step, request, **UPDATE_STEP)
+            # The symbol check reads the broker: it runs on the live lane, like the checks.
+            return await workflow.execute_activity_method(
+                step, request, **UPDATE_STEP, **queue_of(step)
+            )
         except ActivityError as err:
             raise ApplicationError(f"{failure}{_cause(err)}", type="InvalidAlert") from err
         finally:
@@ -397,7 +401,7 @@ class PositionSyncWorkflow(MonitorLoop):
 
     async def _check(self, request: CheckInput) -> str:
         result = await workflow.execute_activity_method(
-            MonitorActivities.sync_positions, request, **CHECK_STEP
+            MonitorActivities.sync_positions, request, **CHECK_STEP, **on_lane(LIVE)
         )
         self._state = self._state.model_copy(
             update={"triggers": self._state.triggers + len(result.opened) + len(result.closed)}

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from temporalio import workflow
+from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import NON_RETRYABLE_TYPES
+    from ttai.lanes import Lane, activity_queue, lane_queue
 
 
 def step(
@@ -46,3 +47,15 @@ DURABLE_STEP = step(timeout=timedelta(seconds=30), attempts=20, max_interval=tim
 
 # Pure computation run as a local activity: nothing to retry for long.
 COMPUTE_STEP = step(timeout=timedelta(seconds=10), attempts=3, max_interval=timedelta(seconds=5))
+
+
+def on_lane(lane: Lane) -> dict[str, Any]:
+    """`task_queue=` for an activity on a broker lane of this workflow's task queue
+    (ttai/lanes.py): its reads count against that lane's shared rate budget."""
+    return {"task_queue": lane_queue(workflow.info().task_queue, lane)}
+
+
+def queue_of(step: Callable[..., Any]) -> dict[str, Any]:
+    """`task_queue=` for the activity `step`: its broker lane, or the main queue."""
+    name = activity._Definition.must_from_callable(step).name
+    return {"task_queue": activity_queue(workflow.info().task_queue, name)}

@@ -14,10 +14,11 @@ from typing import ClassVar, Literal
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
-from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP
+from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import ReportActivities
+    from ttai.lanes import LIVE
     from ttai.models.reports import (
         MarketDayRequest,
         NotifyReportRequest,
@@ -69,6 +70,7 @@ class ReportWorkflowBase:
                 kind=self.KIND, as_of=as_of, day=market.day, early_close=market.early_close
             ),
             **BROKER_STEP,
+            **on_lane(LIVE),  # a daily report must not wait behind a screen's reads
         )
         workflow_id = workflow.info().workflow_id
         saved = await workflow.execute_activity_method(

@@ -22,7 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 from temporalio import activity  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
 
 from activities.reports import market_day, week_start  # noqa: E402
 from tests.history_files import write_history  # noqa: E402
@@ -40,6 +39,7 @@ from ttai.models.reports import (  # noqa: E402
 )
 from ttai.reports import content, markdown  # noqa: E402
 from ttai.temporal_client import data_converter  # noqa: E402
+from worker import build_worker  # noqa: E402
 from workflows.reports import (  # noqa: E402
     REPORT_WORKFLOWS,
     EndOfDaySummaryWorkflow,
@@ -118,9 +118,10 @@ async def main() -> None:
         test_server_existing_path=str(test_server), data_converter=data_converter()
     )
     try:
-        async with Worker(
+        async with build_worker(
             env.client,
-            task_queue="record-reports",
+            None,
+            "record-reports",
             workflows=REPORT_WORKFLOWS,
             activities=FAKE_ACTIVITIES,
         ):
