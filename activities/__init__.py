@@ -21,6 +21,7 @@ from ttai.services import Services
 def build_activities(services: Services) -> list[Callable[..., Any]]:
     analysis = AnalysisActivities(services.broker, AnalysisStore(services.pool), services.outbox)
     return [
+        analysis.screen_symbol,
         analysis.chart_analysis,
         analysis.options_analysis,
         analysis.research_analysis,
@@ -52,7 +53,7 @@ def screener_activities(services: Services) -> list[Callable[..., Any]]:
         WatchlistStore(services.pool),
         ScreenStore(services.pool),
         services.outbox,
-        builtin_watchlists(services.broker.name, services.settings.market_seed),
+        builtin_watchlists(),
     )
     return [
         screener.resolve_watchlist,

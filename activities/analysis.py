@@ -1,12 +1,22 @@
-"""The analysis pipeline's steps. Each is small and idempotent."""
+"""The analysis pipeline's steps, and the whole pipeline for one symbol of a screen.
+
+AnalysisWorkflow runs the steps one activity at a time (chart, options,
+research, synthesis, save). A screen runs `analyse` + the save in one activity
+per symbol (`screen_symbol`): the same step code, called in sequence.
+"""
 
 from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import UTC, date, datetime
 
 from temporalio import activity
 
 from activities.errors import classified_errors
+from activities.heartbeats import heartbeating, uncancellable
 from ttai import telemetry
 from ttai.analytics.csp import analyze_csp
+from ttai.analytics.ranking import screen_entry
 from ttai.analytics.research import analyze_research
 from ttai.analytics.synthesis import synthesize
 from ttai.analytics.technicals import analyze_chart
@@ -25,7 +35,9 @@ from ttai.models.analysis import (
     Synthesis,
     SynthesisRequest,
 )
+from ttai.models.common import Strategy
 from ttai.models.notifications import Notification, NotifyResult
+from ttai.models.screener import ScreenEntry, ScreenSymbolInput
 from ttai.notify.outbox import Outbox
 
 CANDLE_DAYS = 260  # SMA 200 plus room for swing lows
@@ -37,25 +49,94 @@ class AnalysisActivities:
         self._store = store
         self._outbox = outbox
 
+    # -- the steps, as plain coroutines (the activities below and `analyse` share them)
+
+    async def chart(self, symbol: str) -> ChartAnalysis:
+        candles = await self._broker.get_daily_candles(symbol, CANDLE_DAYS)
+        return analyze_chart(symbol, candles)
+
+    async def options(self, symbol: str, chart: ChartAnalysis) -> OptionsAnalysis:
+        chain = await self._broker.get_option_chain(symbol)
+        today = (await self._broker.now()).date()
+        return analyze_csp(chain, chart, today)
+
+    async def research(self, symbol: str, expiration: date | None) -> ResearchAnalysis:
+        metrics = await self._broker.get_market_metrics([symbol])
+        today = (await self._broker.now()).date()
+        return analyze_research(metrics[symbol], expiration, today)
+
+    async def analyse(self, symbol: str, strategy: Strategy = "csp") -> AnalysisResult:
+        """The whole pipeline, in AnalysisWorkflow's order: chart, then (unless the
+        chart rejects) options, research and synthesis."""
+        chart = await self.chart(symbol)
+        options = research = None
+        if chart.recommendation == "reject":
+            # As the original: a chart reject ends the analysis.
+            synthesis = Synthesis(score=0, recommendation="reject")
+        else:
+            options = await self.options(symbol, chart)
+            research = await self.research(
+                symbol, options.best.expiration if options.best else None
+            )
+            synthesis = synthesize(chart, options, research)
+        return AnalysisResult(
+            symbol=symbol,
+            strategy=strategy,
+            recommendation=synthesis.recommendation,
+            score=synthesis.score,
+            chart=chart,
+            options=options,
+            research=research,
+            completed_at=datetime.now(UTC),
+        )
+
+    async def screen_symbol_once(
+        self,
+        request: ScreenSymbolInput,
+        while_analysing: AbstractAsyncContextManager[None] | None = None,
+    ) -> ScreenEntry:
+        """Analyse and save one symbol of a screen, at most once per (screen, symbol).
+
+        The row's key is (`<screen>/<symbol>`, the screen's first run ID). A
+        retry, or another worker after a crash, that finds the row returns it
+        without reading the broker again. Once the save has started it runs to
+        its end: a symbol whose analysis is written always reports it.
+        """
+        key = f"{request.screen_id}/{request.symbol}"
+        saved = await self._store.find(key, request.screen_run_id)
+        if saved is None:
+            async with while_analysing or nullcontext():
+                result = await self.analyse(request.symbol, request.strategy)
+            row = await uncancellable(
+                self._store.save(key, request.screen_run_id, result, request.screen_id)
+            )
+            if row.created:
+                telemetry.count("ttai_analyses_total", recommendation=result.recommendation)
+            saved = result.model_copy(update={"analysis_id": row.analysis_id})
+        return screen_entry(saved, key)
+
+    # -- the activities ----------------------------------------------------------------
+
+    @activity.defn(name="screen_symbol")
+    async def screen_symbol(self, request: ScreenSymbolInput) -> ScreenEntry:
+        """A screen's symbol: the whole pipeline and the save in one activity."""
+        with classified_errors():
+            return await self.screen_symbol_once(request, heartbeating())
+
     @activity.defn(name="chart_analysis")
     async def chart_analysis(self, request: SymbolRequest) -> ChartAnalysis:
         with classified_errors():
-            candles = await self._broker.get_daily_candles(request.symbol, CANDLE_DAYS)
-            return analyze_chart(request.symbol, candles)
+            return await self.chart(request.symbol)
 
     @activity.defn(name="options_analysis")
     async def options_analysis(self, request: OptionsRequest) -> OptionsAnalysis:
         with classified_errors():
-            chain = await self._broker.get_option_chain(request.symbol)
-            today = (await self._broker.now()).date()
-            return analyze_csp(chain, request.chart, today)
+            return await self.options(request.symbol, request.chart)
 
     @activity.defn(name="research_analysis")
     async def research_analysis(self, request: ResearchRequest) -> ResearchAnalysis:
         with classified_errors():
-            metrics = await self._broker.get_market_metrics([request.symbol])
-            today = (await self._broker.now()).date()
-            return analyze_research(metrics[request.symbol], request.expiration, today)
+            return await self.research(request.symbol, request.expiration)
 
     @activity.defn(name="synthesize_analysis")
     async def synthesize(self, request: SynthesisRequest) -> Synthesis:

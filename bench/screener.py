@@ -1,20 +1,23 @@
 """Screen benchmark: the seed's in-process asyncio design against ScreenerWorkflow.
 
-    .venv/bin/python bench/screener.py      # 100 and 500 symbols, 5 and 50 at once
-    .venv/bin/python bench/screener.py --sizes 100 --max-concurrent 20
+    .venv/bin/python bench/screener.py      # 500 symbols, 50 and 5 at once
+    .venv/bin/python bench/screener.py --sizes 100 500 --max-concurrent 20
 
 Starts its own stack on free ports in a temporary folder: a private PostgreSQL
 (durable, as `make run`) and a Temporal dev server persisted in SQLite with the
-WAL pragmas (as `make run`), plus one worker in this process. Both sides run
-the same per-symbol code (the analysis activities over the simulated market,
-saves included); only the orchestration differs:
+WAL pragmas (as `make run`), plus one worker in this process. Every side runs
+the same per-symbol code, `AnalysisActivities.screen_symbol_once` (the whole
+analysis over the simulated market, then the save); only the orchestration
+differs, side by side in one run:
 
 1. in-process: plain asyncio, a semaphore of max_concurrent and gather (the
    seed's ScreenerWorkflow.run_screener), no durability;
-2. ScreenerWorkflow: one child AnalysisWorkflow per symbol, the same bound.
+2. ScreenerWorkflow as designed: one `screen_symbol` activity per symbol;
+3. ScreenerWorkflow with `per_symbol_workflows`: one child AnalysisWorkflow per
+   symbol (its steps are the same step code, one activity each).
 
-Prints wall times, symbols per second, the ratio, and the durable overhead per
-symbol (Temporal time minus in-process time, divided by the symbols).
+Prints wall times, symbols per second, each design's ratio to the in-process
+run, and CPU per symbol (this process, which hosts the worker, and the dev server).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -41,17 +43,16 @@ from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
 from ttai.db.analyses import AnalysisStore
-from ttai.models.analysis import (
-    AnalysisResult,
-    OptionsRequest,
-    ResearchRequest,
-    SymbolRequest,
-    Synthesis,
-    SynthesisRequest,
-)
-from ttai.models.screener import ScreenInput, ScreenResult
+from ttai.models.screener import ScreenInput, ScreenResult, ScreenSymbolInput
 from ttai.services import Services, open_services
 from worker import build_worker
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    worker_cpu: float = 0.0  # this process (worker + client)
+    server_cpu: float = 0.0  # the dev server process
 
 
 @dataclass(frozen=True)
@@ -59,20 +60,25 @@ class Timing:
     max_concurrent: int
     symbols: int
     in_process: float
-    temporal: float
-    worker_cpu: float = 0.0  # this process (worker + client) during the Temporal run
-    server_cpu: float = 0.0  # the dev server process during the Temporal run
+    activities: Run
+    children: Run | None
 
-    def row(self) -> str:
+    def rows(self) -> list[str]:
         n = self.symbols
-        overhead_ms = (self.temporal - self.in_process) / n * 1000
-        return (
-            f"{self.max_concurrent:>10} | {n:>7}"
-            f" | {self.in_process:>8.2f} s {n / self.in_process:>7.1f}/s"
-            f" | {self.temporal:>8.2f} s {n / self.temporal:>7.1f}/s"
-            f" | {self.temporal / self.in_process:>5.1f}x | {overhead_ms:>7.1f} ms"
-            f" | {self.worker_cpu / n * 1000:>6.1f} / {self.server_cpu / n * 1000:>6.1f} ms"
-        )
+        out = [
+            f"{self.max_concurrent:>10} | {n:>7} | {'in-process (asyncio)':<32}"
+            f" | {self.in_process:>7.2f} s {n / self.in_process:>6.1f}/s |       |"
+        ]
+        designs = (("activity per symbol", self.activities), ("child per symbol", self.children))
+        for name, run in designs:
+            if run is not None:
+                out.append(
+                    f"{'':>10} | {'':>7} | {'ScreenerWorkflow, ' + name:<32}"
+                    f" | {run.seconds:>7.2f} s {n / run.seconds:>6.1f}/s"
+                    f" | {run.seconds / self.in_process:>4.2f}x"
+                    f" | {run.worker_cpu / n * 1000:>5.1f} / {run.server_cpu / n * 1000:>5.1f} ms"
+                )
+        return out
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -88,48 +94,18 @@ def dev_server_process() -> psutil.Process:
     raise RuntimeError("no temporal dev server among this process's children")
 
 
-async def analyse_in_process(
-    activities: AnalysisActivities, store: AnalysisStore, symbol: str, screen_id: str
-) -> str:
-    """AnalysisWorkflow's steps as plain calls (same activity code, same saves)."""
-    chart = await activities.chart_analysis(SymbolRequest(symbol=symbol))
-    options = research = None
-    if chart.recommendation == "reject":
-        synthesis = Synthesis(score=0, recommendation="reject")
-    else:
-        options = await activities.options_analysis(OptionsRequest(symbol=symbol, chart=chart))
-        research = await activities.research_analysis(
-            ResearchRequest(
-                symbol=symbol, expiration=options.best.expiration if options.best else None
-            )
-        )
-        synthesis = await activities.synthesize(
-            SynthesisRequest(chart=chart, options=options, research=research)
-        )
-    result = AnalysisResult(
-        symbol=symbol,
-        strategy="csp",
-        recommendation=synthesis.recommendation,
-        score=synthesis.score,
-        chart=chart,
-        options=options,
-        research=research,
-        completed_at=datetime.now(UTC),
-    )
-    await store.save(f"{screen_id}/{symbol}", "in-process", result, screen_id)
-    return result.recommendation
-
-
 async def screen_in_process(services: Services, symbols: list[str], max_concurrent: int) -> float:
-    store = AnalysisStore(services.pool)
-    activities = AnalysisActivities(services.broker, store, services.outbox)
+    activities = AnalysisActivities(services.broker, AnalysisStore(services.pool), services.outbox)
     slots = asyncio.Semaphore(max_concurrent)
     screen_id = f"bench-inproc-{uuid.uuid4().hex[:8]}"
 
     async def one(symbol: str) -> str | None:
         async with slots:
             try:
-                return await analyse_in_process(activities, store, symbol, screen_id)
+                request = ScreenSymbolInput(
+                    screen_id=screen_id, screen_run_id="in-process", symbol=symbol
+                )
+                return (await activities.screen_symbol_once(request)).recommendation
             except Exception:  # the seed logged and skipped failures
                 return None
 
@@ -139,17 +115,25 @@ async def screen_in_process(services: Services, symbols: list[str], max_concurre
 
 
 async def screen_temporal(
-    client: Client, task_queue: str, symbols: list[str], max_concurrent: int
-) -> tuple[float, ScreenResult]:
+    client: Client, task_queue: str, symbols: list[str], max_concurrent: int, children: bool
+) -> tuple[Run, ScreenResult]:
+    me, server = psutil.Process(), dev_server_process()
+    worker_before, server_before = cpu_seconds(me), cpu_seconds(server)
     start = time.perf_counter()
     result = await client.execute_workflow(
         "ScreenerWorkflow",
-        ScreenInput(symbols=symbols, max_concurrent=max_concurrent),
+        ScreenInput(symbols=symbols, max_concurrent=max_concurrent, per_symbol_workflows=children),
         id=f"bench-screen-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
         result_type=ScreenResult,
     )
-    return time.perf_counter() - start, result
+    seconds = time.perf_counter() - start
+    if result.analysed + result.failed != len(symbols):
+        raise SystemExit(
+            f"screen of {len(symbols)} finished only {result.analysed + result.failed}"
+        )
+    run = Run(seconds, cpu_seconds(me) - worker_before, cpu_seconds(server) - server_before)
+    return run, result
 
 
 async def compare(
@@ -159,16 +143,15 @@ async def compare(
     task_queue: str,
     bound: int,
     size: int,
+    with_children: bool,
 ) -> Timing:
     symbols = market.symbols[:size]
     in_process = await screen_in_process(services, symbols, bound)
-    me, server = psutil.Process(), dev_server_process()
-    worker_before, server_before = cpu_seconds(me), cpu_seconds(server)
-    temporal, result = await screen_temporal(client, task_queue, symbols, bound)
-    worker_cpu, server_cpu = cpu_seconds(me) - worker_before, cpu_seconds(server) - server_before
-    if result.analysed + result.failed != size:
-        raise SystemExit(f"screen of {size} finished only {result.analysed + result.failed}")
-    return Timing(bound, size, in_process, temporal, worker_cpu, server_cpu)
+    activities, _ = await screen_temporal(client, task_queue, symbols, bound, children=False)
+    children = None
+    if with_children:
+        children, _ = await screen_temporal(client, task_queue, symbols, bound, children=True)
+    return Timing(bound, size, in_process, activities, children)
 
 
 def _config_value(item: str) -> tuple[str, object]:
@@ -178,8 +161,11 @@ def _config_value(item: str) -> tuple[str, object]:
 
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500])
-    parser.add_argument("--max-concurrent", type=int, nargs="+", default=[5, 50])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[500])
+    parser.add_argument("--max-concurrent", type=int, nargs="+", default=[50, 5])
+    parser.add_argument(
+        "--no-children", action="store_true", help="skip the per-symbol child workflow runs"
+    )
     parser.add_argument("--seed", type=int, default=7, help="simulated market seed")
     parser.add_argument(
         "--server-config",
@@ -204,22 +190,43 @@ async def main(argv: list[str] | None = None) -> int:
                 # Warm both paths (imports, caches of the simulated market).
                 warm = market.symbols[:10]
                 await screen_in_process(services, warm, 5)
-                await screen_temporal(client, task_queue, warm, 5)
+                await screen_temporal(client, task_queue, warm, 5, children=False)
+                await screen_temporal(client, task_queue, warm, 5, children=True)
                 for bound in args.max_concurrent:
                     for size in args.sizes:
                         timings.append(
-                            await compare(services, market, client, task_queue, bound, size)
+                            await compare(
+                                services,
+                                market,
+                                client,
+                                task_queue,
+                                bound,
+                                size,
+                                with_children=not args.no_children,
+                            )
                         )
     print(
-        f"simulated market seed {args.seed}; overhead = (Temporal - in-process) / symbols; "
-        "CPU per symbol during the Temporal run: worker process / dev server"
+        f"simulated market seed {args.seed}; ratio = time / in-process time; "
+        "CPU per symbol: worker process / dev server"
     )
     print(
-        "concurrent | symbols |   in-process (asyncio)  |   ScreenerWorkflow      "
-        "| ratio | overhead/symbol | CPU/symbol worker / server"
+        f"concurrent | symbols | {'design':<32} |   time      rate    | ratio "
+        "| CPU/symbol worker / server"
     )
     for timing in timings:
-        print(timing.row())
+        for row in timing.rows():
+            print(row)
+    for timing in timings:
+        ratio = timing.activities.seconds / timing.in_process
+        print(
+            f"ratio at max_concurrent {timing.max_concurrent}, {timing.symbols} symbols: "
+            f"{ratio:.2f}x (activity per symbol)"
+            + (
+                f", {timing.children.seconds / timing.in_process:.2f}x (child per symbol)"
+                if timing.children
+                else ""
+            )
+        )
     return 0
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import heartbeating
+from ttai.analytics.ranking import screen_entry
 from ttai.analytics.synthesis import synthesize
 from ttai.models.analysis import (
     AnalysisResult,
@@ -30,6 +32,7 @@ from ttai.models.analysis import (
     SynthesisRequest,
 )
 from ttai.models.notifications import NotifyResult
+from ttai.models.screener import ScreenEntry, ScreenSymbolInput
 
 AS_OF = date(2026, 11, 25)
 
@@ -124,8 +127,44 @@ class FakeAnalysisActivities:
         self.notified.append(request.symbol)
         return NotifyResult(notification_id=len(self.notified), delivered=True, duplicate=False)
 
+    @activity.defn(name="screen_symbol")
+    async def screen_symbol(self, request: ScreenSymbolInput) -> ScreenEntry:
+        """A screen's symbol as the real activity runs it: the steps above in
+        AnalysisWorkflow's order, one save per (screen, symbol), heartbeats
+        once it runs long (so a blocked step can be cancelled)."""
+        self._call("screen_symbol")
+        key = (f"{request.screen_id}/{request.symbol}", request.screen_run_id)
+        if key not in self.saved:
+            async with heartbeating():
+                chart = await self.chart_analysis(SymbolRequest(symbol=request.symbol))
+                options = research = None
+                if chart.recommendation == "reject":
+                    synthesis = Synthesis(score=0, recommendation="reject")
+                else:
+                    options = await self.options_analysis(
+                        OptionsRequest(symbol=request.symbol, chart=chart)
+                    )
+                    research = await self.research_analysis(ResearchRequest(symbol=request.symbol))
+                    synthesis = await self.synthesize(
+                        SynthesisRequest(chart=chart, options=options, research=research)
+                    )
+            result = AnalysisResult(
+                symbol=request.symbol, strategy=request.strategy,
+                recommendation=synthesis.recommendation, score=synthesis.score, chart=chart,
+                options=options, research=research, completed_at=datetime(2026, 11, 25, tzinfo=UTC),
+            )  # fmt: skip
+            await self.save_analysis(
+                SaveAnalysisRequest(
+                    workflow_id=key[0], run_id=key[1], result=result, screen_id=request.screen_id
+                )
+            )
+        analysis_id = list(self.saved).index(key) + 1
+        saved = self.saved[key].model_copy(update={"analysis_id": analysis_id})
+        return screen_entry(saved, key[0])
+
     def all(self) -> list[Callable[..., Any]]:
         return [
+            self.screen_symbol,
             self.chart_analysis,
             self.options_analysis,
             self.research_analysis,

@@ -1,4 +1,13 @@
-"""ScreenerWorkflow end to end: dev server, real PostgreSQL, the simulated market."""
+"""ScreenerWorkflow end to end: dev server, real PostgreSQL, the simulated market.
+
+The properties every screen keeps, each tested on the default design (one
+activity per symbol) and, where the design matters, on per-symbol children too:
+exactly one saved analysis per symbol per screen across a worker restart, a
+retry and a replay (a kill -9 of everything: tests/test_scale_out.py); the
+`progress` and `result_so_far` queries; cancel ends the screen with what
+finished; one failing symbol never fails the screen; every result is saved and
+found by screen and by symbol; histories stay far under Temporal's limits.
+"""
 
 from __future__ import annotations
 
@@ -14,24 +23,35 @@ from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowHistory,
+)
 from temporalio.exceptions import CancelledError
-from temporalio.worker import Worker
+from temporalio.worker import Replayer
 
+from activities.analysis import AnalysisActivities
 from tests.analysis_fakes import FakeAnalysisActivities
 from tests.conftest import MakeDevServer
-from tests.test_screener_workflow import FakeScreenerActivities, TimedAnalysis
+from tests.test_screener_workflow import DESIGNS, FakeScreenerActivities, TimedAnalysis
 from ttai.analytics.ranking import rank, screen_entry
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
-from ttai.db.watchlists import SP500_SIZE
-from ttai.models.analysis import AnalysisResult
+from ttai.data.sp500 import sp500_symbols
+from ttai.db.analyses import AnalysisStore
+from ttai.models.analysis import AnalysisResult, SaveAnalysisResult
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
 from ttai.temporal_client import data_converter
-from worker import build_worker
+from worker import Workers, build_worker
+from workflows.registry import ALL_WORKFLOWS
+from workflows.screener import SYMBOLS_PER_RUN
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
@@ -52,7 +72,7 @@ def services(pool: asyncpg.Pool, market: SimulatedMarket) -> Services:
 
 
 @asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[Worker]:
+async def running(worker: Workers) -> AsyncIterator[Workers]:
     async with worker:
         yield worker
 
@@ -77,9 +97,10 @@ async def analyses_per_symbol(pool: asyncpg.Pool, screen_id: str) -> dict[str, i
     return {r["symbol"]: r["n"] for r in rows}
 
 
-async def test_500_symbol_watchlist_screen(
+async def test_sp500_watchlist_screen(
     client: Client, db_pool: asyncpg.Pool, task_queue: str, market: SimulatedMarket
 ) -> None:
+    sp500 = sp500_symbols()
     screen_id = f"screen-e2e-{uuid.uuid4().hex[:8]}"
     async with build_worker(client, services(db_pool, market), task_queue):
         handle = await client.start_workflow(
@@ -91,23 +112,23 @@ async def test_500_symbol_watchlist_screen(
         )
         result = await handle.result()
         progress = await handle.query("progress", result_type=ScreenProgress)
-        first_run = client.get_workflow_handle(screen_id, run_id=handle.first_execution_run_id)
-        histories = [await first_run.fetch_history(), await handle.fetch_history()]
+        history = await handle.fetch_history()
 
-    # Each run stays under the server's continue-as-new suggestion (4,096
-    # events, 4 MiB) that SYMBOLS_PER_RUN was sized for.
-    for history in histories:
-        assert len(history.events) < 4096
-        assert len(history.to_json()) < 4 * 1024 * 1024
-    assert (result.status, result.watchlist, result.total) == ("completed", "sp500", SP500_SIZE)
-    assert result.failed == 0 and result.analysed == SP500_SIZE
-    # 500 symbols at 250 per run: the screen continued as new once.
-    assert (progress.runs, progress.done, progress.running) == (2, SP500_SIZE, 0)
+    # The real constituents, every one simulated: nothing fails.
+    assert (result.status, result.watchlist, result.total) == ("completed", "sp500", len(sp500))
+    assert result.failed == 0 and result.analysed == len(sp500)
+    # One run: ~3 events per symbol plus shared workflow tasks, far under the
+    # server's continue-as-new suggestion (4,096 events, 4 MiB) that
+    # SYMBOLS_PER_RUN was sized for.
+    assert len(sp500) <= SYMBOLS_PER_RUN
+    assert (progress.runs, progress.done, progress.running) == (1, len(sp500), 0)
+    print(f"\n{len(sp500)} symbols: {len(history.events)} events, {len(history.to_json())} bytes")
+    assert len(history.events) < 6 * len(sp500) + 30 < 4096
+    assert len(history.to_json()) < 4 * 1024 * 1024
     # Exactly one saved analysis per symbol of the watchlist.
     counts = await analyses_per_symbol(db_pool, screen_id)
-    assert counts == dict.fromkeys(market.symbols[:SP500_SIZE], 1)
-    # The ranking over everything saved agrees with the screen's (carried
-    # across continue-as-new): same top, same order.
+    assert counts == dict.fromkeys(sp500, 1)
+    # The ranking over everything saved agrees with the screen's: same top, same order.
     rows = await db_pool.fetch(
         "SELECT workflow_id, id, result FROM analyses WHERE screen_id = $1", screen_id
     )
@@ -121,12 +142,25 @@ async def test_500_symbol_watchlist_screen(
     assert result.top == rank(saved, 15)
     assert result.rejected == sum(1 for e in saved if e.recommendation == "reject")
     row = await db_pool.fetchrow("SELECT * FROM screens WHERE workflow_id = $1", screen_id)
-    assert (row["status"], row["analysed"], row["failed"]) == ("completed", SP500_SIZE, 0)
+    assert (row["status"], row["analysed"], row["failed"]) == ("completed", len(sp500), 0)
     assert ScreenResult.model_validate(row["result"]) == result
+    # Found by symbol too: the symbol's analyses name the screen they came from.
+    for entry in result.top[:3]:
+        found = await db_pool.fetch(
+            "SELECT id, workflow_id, screen_id FROM analyses WHERE symbol = $1", entry.symbol
+        )
+        assert [(r["id"], r["workflow_id"], r["screen_id"]) for r in found] == [
+            (entry.analysis_id, f"{screen_id}/{entry.symbol}", screen_id)
+        ]
 
 
+@DESIGNS
 async def test_screen_survives_a_worker_restart(
-    client: Client, db_pool: asyncpg.Pool, task_queue: str, market: SimulatedMarket
+    client: Client,
+    db_pool: asyncpg.Pool,
+    task_queue: str,
+    market: SimulatedMarket,
+    children: bool,
 ) -> None:
     symbols = market.symbols[100:140]
     screen_id = f"screen-restart-{uuid.uuid4().hex[:8]}"
@@ -134,14 +168,14 @@ async def test_screen_survives_a_worker_restart(
     async with running(first):
         handle = await client.start_workflow(
             "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=4),
+            ScreenInput(symbols=symbols, max_concurrent=4, per_symbol_workflows=children),
             id=screen_id,
             task_queue=task_queue,
             result_type=ScreenResult,
         )
         at_stop = await wait_for_progress(handle, lambda p: p.done >= 8)
     # The first worker is gone mid-screen; a new one (new cache, new process
-    # state) picks the screen and its children up from history.
+    # state) picks the screen and its symbols up from history.
     assert at_stop.done < len(symbols)
     async with build_worker(client, services(db_pool, market), task_queue):
         result = await handle.result()
@@ -149,27 +183,121 @@ async def test_screen_survives_a_worker_restart(
     assert await analyses_per_symbol(db_pool, screen_id) == dict.fromkeys(symbols, 1)
 
 
+class LostCompletionStore(AnalysisStore):
+    """The first save of `symbol` commits, then the worker 'dies' before it can
+    report: the activity attempt fails after its row is written."""
+
+    def __init__(self, pool: asyncpg.Pool, symbol: str) -> None:
+        super().__init__(pool)
+        self.symbol = symbol
+        self.failed = False
+
+    async def save(
+        self, workflow_id: str, run_id: str, result: AnalysisResult, screen_id: str | None
+    ) -> SaveAnalysisResult:
+        saved = await super().save(workflow_id, run_id, result, screen_id)
+        if result.symbol == self.symbol and not self.failed:
+            self.failed = True
+            raise ConnectionResetError("lost after the commit")
+        return saved
+
+
+class CountingBroker(SimulatedBroker):
+    def __init__(self, market: SimulatedMarket) -> None:
+        super().__init__(market, InMemoryPaperAccount())
+        self.charts: list[str] = []
+
+    async def get_daily_candles(self, symbol: str, days: int) -> Any:
+        self.charts.append(symbol)
+        return await super().get_daily_candles(symbol, days)
+
+
+async def test_a_retry_after_a_committed_save_saves_nothing_twice(
+    client: Client, db_pool: asyncpg.Pool, task_queue: str, market: SimulatedMarket
+) -> None:
+    """The real activity: its retry finds the row and neither analyses nor saves again."""
+    symbols = ["AAPL", "KO", "MSFT"]
+    broker = CountingBroker(market)
+    store = LostCompletionStore(db_pool, "KO")
+    analysis = AnalysisActivities(broker, store, Outbox(db_pool, []))
+    screener = FakeScreenerActivities()
+    async with build_worker(
+        client, None, task_queue, activities=[analysis.screen_symbol, *screener.all()]
+    ):
+        handle = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols),
+            id=f"screen-retry-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=ScreenResult,
+        )
+        result = await handle.result()
+    assert store.failed and (result.analysed, result.failed) == (3, 0)
+    assert await analyses_per_symbol(db_pool, handle.id) == dict.fromkeys(symbols, 1)
+    assert sorted(broker.charts) == symbols  # KO's retry read nothing from the broker
+    attempts = {
+        e.activity_task_started_event_attributes.attempt
+        async for e in handle.fetch_history_events()
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    }
+    assert 2 in attempts
+    # The entry names the row the first attempt wrote.
+    [ko] = [e for e in result.top if e.symbol == "KO"]
+    row_id = await db_pool.fetchval(
+        "SELECT id FROM analyses WHERE screen_id = $1 AND symbol = 'KO'", handle.id
+    )
+    assert ko.analysis_id == row_id
+
+
+async def test_replaying_every_task_saves_nothing_twice(
+    client: Client, db_pool: asyncpg.Pool, task_queue: str, market: SimulatedMarket
+) -> None:
+    """No workflow cache: every workflow task replays the screen from its history
+    first. Replay never re-runs an activity, so each symbol is saved once."""
+    symbols = market.symbols[200:230]
+    async with build_worker(client, services(db_pool, market), task_queue, max_cached_workflows=0):
+        handle = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=5),
+            id=f"screen-replay-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=ScreenResult,
+        )
+        result = await handle.result()
+    assert (result.analysed, result.failed) == (len(symbols), 0)
+    assert await analyses_per_symbol(db_pool, handle.id) == dict.fromkeys(symbols, 1)
+    # And the finished history replays without a difference.
+    history: WorkflowHistory = await handle.fetch_history()
+    replay = await Replayer(
+        workflows=ALL_WORKFLOWS, data_converter=data_converter()
+    ).replay_workflow(history, raise_on_replay_failure=False)
+    assert replay.replay_failure is None
+    assert await analyses_per_symbol(db_pool, handle.id) == dict.fromkeys(symbols, 1)
+
+
 async def test_unknown_symbol_fails_only_that_symbol(
     client: Client, db_pool: asyncpg.Pool, task_queue: str, market: SimulatedMarket
 ) -> None:
-    # QQQQ passes the symbol format check, but the simulated market does not list it.
-    assert "QQQQ" not in market.symbols
+    # ZZQQ passes the symbol format check; the simulated market reserves ZZ... as unknown.
     async with build_worker(client, services(db_pool, market), task_queue):
         result = await client.execute_workflow(
             "ScreenerWorkflow",
-            ScreenInput(symbols=["AAPL", "QQQQ", "KO"]),
+            ScreenInput(symbols=["AAPL", "ZZQQ", "KO"]),
             id=f"screen-unknown-{uuid.uuid4().hex[:8]}",
             task_queue=task_queue,
             result_type=ScreenResult,
         )
     assert (result.analysed, result.failed) == (2, 1)
     [failure] = result.failures
-    assert (failure.symbol, failure.error_type) == ("QQQQ", "UnknownSymbol")
-    assert "QQQQ" in failure.reason
+    assert (failure.symbol, failure.error_type) == ("ZZQQ", "UnknownSymbol")
+    assert failure.reason == "unknown symbol: ZZQQ"
+    # Nothing saved for it; the others saved.
+    assert await analyses_per_symbol(db_pool, result.screen_id) == {"AAPL": 1, "KO": 1}
 
 
-async def test_cancel_stops_children_and_keeps_partial_results(
-    client: Client, task_queue: str
+@DESIGNS
+async def test_cancel_ends_the_screen_with_what_finished(
+    client: Client, task_queue: str, children: bool
 ) -> None:
     # On the dev server: on the shared time-skipping server this test left time
     # skipping stuck and later tests hung (seemingly because the activities
@@ -181,28 +309,40 @@ async def test_cancel_stops_children_and_keeps_partial_results(
     async with build_worker(client, None, task_queue, activities=fakes):
         handle = await client.start_workflow(
             "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=2),
+            ScreenInput(symbols=symbols, max_concurrent=2, per_symbol_workflows=children),
             id=f"screen-cancel-{uuid.uuid4().hex[:8]}",
             task_queue=task_queue,
             result_type=ScreenResult,
         )
-        # AAPL and MSFT finish; NVDA and AMZN hold both slots, their children
-        # started (their first activity is running): cancel reaches them.
+        # AAPL and MSFT finish; NVDA and AMZN hold both slots, their analyses
+        # started (the chart step is running): cancel reaches them.
         await wait_for_progress(handle, lambda p: p.done == 2 and p.running == 2)
         async with asyncio.timeout(30):  # polls the fake's record: it has no event
             while not {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events):  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
+        # While it runs, result_so_far ranks what finished.
+        so_far = await handle.query("result_so_far", result_type=ScreenResult)
+        assert (so_far.status, so_far.analysed, so_far.total) == ("running", 2, 6)
+        assert sorted(e.symbol for e in so_far.top) == ["AAPL", "MSFT"]
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failed:
             await handle.result()
         assert isinstance(failed.value.cause, CancelledError)
-        analysis.release.set()  # let the abandoned activities end before the worker stops
+        analysis.release.set()  # let abandoned activities end before the worker stops
 
         described = await handle.describe()
         assert described.status == WorkflowExecutionStatus.CANCELED
-        for symbol in ("NVDA", "AMZN"):
-            child = await client.get_workflow_handle(f"{handle.id}/{symbol}").describe()
-            assert child.status == WorkflowExecutionStatus.CANCELED
+        if children:
+            for symbol in ("NVDA", "AMZN"):
+                child = await client.get_workflow_handle(f"{handle.id}/{symbol}").describe()
+                assert child.status == WorkflowExecutionStatus.CANCELED
+        else:
+            cancelled = [
+                e
+                async for e in handle.fetch_history_events()
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED
+            ]
+            assert len(cancelled) == 2  # confirmed by the activities, not abandoned
         partial = await handle.query("result_so_far", result_type=ScreenResult)
         progress = await handle.query("progress", result_type=ScreenProgress)
 
@@ -210,12 +350,14 @@ async def test_cancel_stops_children_and_keeps_partial_results(
     assert sorted(e.symbol for e in partial.top) == ["AAPL", "MSFT"]
     assert (progress.status, progress.done, progress.running) == ("cancelled", 2, 0)
     assert list(screener.saved.values()) == [partial]
-    # GOOGL and META never started.
+    # Exactly what finished was saved; GOOGL and META never started.
+    assert sorted(result.symbol for result in analysis.saved.values()) == ["AAPL", "MSFT"]
     assert {s for _, s in analysis.events} == {"AAPL", "MSFT", "NVDA", "AMZN"}
 
 
+@DESIGNS
 async def test_continues_as_new_when_the_server_suggests(
-    make_dev_server: MakeDevServer, task_queue: str
+    make_dev_server: MakeDevServer, task_queue: str, children: bool
 ) -> None:
     server = await make_dev_server(dynamic_config={"limit.historyCount.suggestContinueAsNew": 40})
     small = await Client.connect(server.address, data_converter=data_converter())
@@ -225,7 +367,7 @@ async def test_continues_as_new_when_the_server_suggests(
     async with build_worker(small, None, task_queue, activities=fakes):
         handle = await small.start_workflow(
             "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=2),
+            ScreenInput(symbols=symbols, max_concurrent=2, per_symbol_workflows=children),
             id=f"screen-can-{uuid.uuid4().hex[:8]}",
             task_queue=task_queue,
             result_type=ScreenResult,
@@ -235,7 +377,43 @@ async def test_continues_as_new_when_the_server_suggests(
     assert progress.runs > 1
     assert (result.analysed, result.total) == (len(symbols), len(symbols))
     assert analysis.calls["chart_analysis"] == len(symbols)  # none analysed twice
+    assert len(analysis.saved) == len(symbols)
     assert len(screener.saved) == 1
+
+
+async def test_a_run_continues_as_new_after_symbols_per_run(
+    make_dev_server: MakeDevServer, task_queue: str
+) -> None:
+    """The sizing's worst case: one symbol at a time, so every completion is its
+    own workflow task (6 events per symbol). A run still stays under the server's
+    continue-as-new suggestion with SYMBOLS_PER_RUN symbols, and the screen goes
+    on in a second run."""
+    server = await make_dev_server()  # the server's default limits
+    own = await Client.connect(server.address, data_converter=data_converter())
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    symbols = [a + b + c for a in letters for b in letters for c in letters][: SYMBOLS_PER_RUN + 20]
+    analysis, screener = FakeAnalysisActivities(), FakeScreenerActivities()
+    async with build_worker(own, None, task_queue, activities=analysis.all() + screener.all()):
+        handle = await own.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=1),
+            id=f"screen-sized-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=ScreenResult,
+        )
+        result = await handle.result()
+        progress = await handle.query("progress", result_type=ScreenProgress)
+        first = own.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+        history = await first.fetch_history()
+    assert (result.analysed, progress.runs) == (len(symbols), 2)
+    assert len(analysis.saved) == len(symbols)
+    scheduled = sum(
+        1 for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    )
+    assert scheduled == SYMBOLS_PER_RUN
+    print(f"\nworst-case run: {len(history.events)} events, {len(history.to_json())} bytes")
+    assert len(history.events) < 4096
+    assert len(history.to_json()) < 4 * 1024 * 1024
 
 
 async def starter(address: str, task_queue: str, *args: str) -> tuple[int, str, str]:

@@ -1,4 +1,8 @@
-"""ScreenerWorkflow on the time-skipping server with fake activities."""
+"""ScreenerWorkflow on the time-skipping server with fake activities.
+
+Both designs: one `screen_symbol` activity per symbol (the default) and one
+child AnalysisWorkflow per symbol (`per_symbol_workflows`).
+"""
 
 from __future__ import annotations
 
@@ -142,42 +146,47 @@ def max_in_flight(events: list[tuple[str, str]]) -> int:
     return peak
 
 
-async def child_events(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, str]]:
-    """('start', child ID) / ('end', child ID) in the screen's own history."""
-    started = EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
-    closed = {
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED,
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
-    }
+DESIGNS = pytest.mark.parametrize("children", [False, True], ids=["activities", "children"])
+
+
+async def symbol_events(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, str]]:
+    """('start', key) / ('end', key) in the screen's own history, for each
+    symbol's activity (key: the activity ID, the symbol) or child workflow
+    (key: the child's workflow ID)."""
+    activities: dict[int, str] = {}
     out: list[tuple[str, str]] = []
     async for event in handle.fetch_history_events():
-        if event.event_type == started:
-            out.append(
-                (
-                    "start",
-                    event.start_child_workflow_execution_initiated_event_attributes.workflow_id,
-                )
-            )
-        elif event.event_type in closed:
-            attrs = next(
-                getattr(event, field)
-                for field in event.DESCRIPTOR.fields_by_name
-                if field.startswith("child_workflow_execution_") and event.HasField(field)
-            )
+        kind = event.WhichOneof("attributes") or ""
+        attrs = getattr(event, kind) if kind else None
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if attrs.activity_type.name == "screen_symbol":
+                activities[event.event_id] = attrs.activity_id
+                out.append(("start", attrs.activity_id))
+        elif event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            out.append(("start", attrs.workflow_id))
+        elif kind.startswith("activity_task_") and kind.split("_")[2] in (
+            "completed", "failed", "canceled", "timed",
+        ):  # fmt: skip
+            if attrs.scheduled_event_id in activities:
+                out.append(("end", activities[attrs.scheduled_event_id]))
+        elif kind.startswith("child_workflow_execution_") and not kind.endswith(
+            "started_event_attributes"
+        ):
             out.append(("end", attrs.workflow_execution.workflow_id))
     return out
 
 
+@DESIGNS
 async def test_screen_ranks_isolates_failures_and_saves_once(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    time_skipping_env: WorkflowEnvironment, task_queue: str, children: bool
 ) -> None:
     analysis = FakeAnalysisActivities(charts={"TSLA": "reject"}, unknown=frozenset({"XYZ"}))
     screener = FakeScreenerActivities()
     request = ScreenInput(
-        symbols=["MSFT", "XYZ", "TSLA", "AAPL", "KO", "MSFT"], top_n=3, notify=True
+        symbols=["MSFT", "XYZ", "TSLA", "AAPL", "KO", "MSFT"],
+        top_n=3,
+        notify=True,
+        per_symbol_workflows=children,
     )
     result, handle, progress = await run_screen(
         time_skipping_env, task_queue, analysis, screener, request
@@ -191,12 +200,14 @@ async def test_screen_ranks_isolates_failures_and_saves_once(
     assert [(e.rank, e.symbol) for e in result.top] == [(1, "AAPL"), (2, "KO"), (3, "MSFT")]
     assert len({e.rank_score for e in result.top}) == 1
     assert result.top[0].workflow_id == f"{handle.id}/AAPL"
+    assert result.top[0].analysis_id is not None
     [failure] = result.failures
     assert (failure.symbol, failure.error_type) == ("XYZ", "UnknownSymbol")
     assert "unknown symbol: XYZ" in failure.reason
     # The duplicate MSFT was analysed once; the unknown symbol was not retried.
     assert analysis.calls["chart_analysis"] == 5
     assert analysis.calls["save_analysis"] == 4
+    assert analysis.calls["screen_symbol"] == (0 if children else 5)
     assert analysis.calls["notify_analysis"] == 0  # per-symbol notifications off in a screen
     assert list(screener.saved.values()) == [result]
     assert [n.screen_id for n in screener.notified] == [handle.id]
@@ -205,8 +216,9 @@ async def test_screen_ranks_isolates_failures_and_saves_once(
     )  # fmt: skip
 
 
-async def test_children_carry_the_screen_id(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+@DESIGNS
+async def test_saved_analyses_carry_the_screen_id(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, children: bool
 ) -> None:
     analysis = FakeAnalysisActivities()
     _, handle, _ = await run_screen(
@@ -214,14 +226,18 @@ async def test_children_carry_the_screen_id(
         task_queue,
         analysis,
         FakeScreenerActivities(),
-        {"symbols": ["AAPL", "KO"]},
+        {"symbols": ["AAPL", "KO"], "per_symbol_workflows": children},
     )
     saved = {key[0]: result.symbol for key, result in analysis.saved.items()}
     assert saved == {f"{handle.id}/AAPL": "AAPL", f"{handle.id}/KO": "KO"}
+    # Activities save under the screen's first run; a child under its own run.
+    runs = {key[1] for key in analysis.saved}
+    assert (runs == {handle.first_execution_run_id}) is not children
 
 
+@DESIGNS
 async def test_concurrency_never_above_the_bound(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    time_skipping_env: WorkflowEnvironment, task_queue: str, children: bool
 ) -> None:
     analysis = TimedAnalysis()
     symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "AMD", "JPM", "KO", "PFE"]
@@ -230,18 +246,53 @@ async def test_concurrency_never_above_the_bound(
         task_queue,
         analysis,
         FakeScreenerActivities(),
-        ScreenInput(symbols=symbols, max_concurrent=3),
+        ScreenInput(symbols=symbols, max_concurrent=3, per_symbol_workflows=children),
     )
     assert result.analysed == len(symbols)
-    children = await child_events(handle)
-    assert sorted(child for kind, child in children if kind == "start") == sorted(
-        f"{handle.id}/{s}" for s in symbols
-    )
-    # The screen's own history: started children minus closed ones, at every event.
-    assert max_in_flight(children) == 3
+    events = await symbol_events(handle)
+    keys = [f"{handle.id}/{s}" if children else s for s in symbols]
+    assert sorted(key for kind, key in events if kind == "start") == sorted(keys)
+    # The screen's own history: started symbols minus finished ones, at every event.
+    assert max_in_flight(events) == 3
     # What the activities saw: an analysis runs from its chart to its save.
     assert len(analysis.events) == 2 * len(symbols)
     assert max_in_flight(analysis.events) <= 3
+
+
+async def test_symbols_run_on_the_bulk_broker_lane(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    _, handle, _ = await run_screen(
+        time_skipping_env,
+        task_queue,
+        FakeAnalysisActivities(),
+        FakeScreenerActivities(),
+        {"symbols": ["AAPL", "KO"]},
+    )
+    queues = {}
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            queues[attrs.activity_type.name] = attrs.task_queue.name
+    # Broker reads on their lane; the screen's own save on the main queue.
+    assert queues == {"screen_symbol": f"{task_queue}-broker", "save_screen": task_queue}
+
+
+async def test_a_transient_failure_is_retried_and_saved_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    analysis = FakeAnalysisActivities(flaky=2)
+    result, _, _ = await run_screen(
+        time_skipping_env,
+        task_queue,
+        analysis,
+        FakeScreenerActivities(),
+        {"symbols": ["AAPL", "KO"]},
+    )
+    assert (result.analysed, result.failed) == (2, 0)
+    assert analysis.calls["screen_symbol"] == 4  # two failed attempts, then both
+    assert analysis.calls["save_analysis"] == 2
+    assert len(analysis.saved) == 2
 
 
 async def test_watchlist_screen_and_missing_watchlist(

@@ -1,23 +1,46 @@
-"""ScreenerWorkflow: one child AnalysisWorkflow per symbol, bounded, ranked, saved.
+"""ScreenerWorkflow: a bounded fan-out over symbols, ranked, saved.
 
 WatchlistWorkflow: list/show/add/remove watchlists, so watchlists are managed
 through Temporal like everything else (one activity, no state of its own).
+
+The design, measured (bench/screener.py, docs/pending/screener.md): each
+symbol is ONE activity, `screen_symbol`, that runs the whole analysis
+(chart -> options -> research -> synthesis) and saves it idempotently on
+(screen, symbol). A symbol costs three history events and shares workflow
+tasks with the others. Measured on 500 symbols in one run: 1.2x-1.3x the
+in-process asyncio run of the same code at max_concurrent 50, where one child
+AnalysisWorkflow per symbol (~40 events, ~7 workflow tasks each) took 5-6x.
+The children stay available (`per_symbol_workflows=True`: one Web UI row per
+symbol); running screens started before this design replay on that path (the
+`screen-symbol-activities` patch).
+
+The per-symbol activities run on the bulk broker lane (ttai/lanes.py), whose
+task-queue rate limit is the deployment's budget for analyses and screens.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
+from temporalio.workflow import ActivityCancellationType
 
 from workflows.analysis import AnalysisWorkflow
-from workflows.policies import DURABLE_STEP
+from workflows.policies import DURABLE_STEP, on_lane, step
 
 with workflow.unsafe.imports_passed_through():
+    from activities.analysis import AnalysisActivities
     from activities.screener import ScreenerActivities
     from ttai import search_attributes
     from ttai.analytics.ranking import rank, screen_entry
+    from ttai.lanes import BULK
     from ttai.models.analysis import AnalysisInput
     from ttai.models.screener import (
         MAX_REASON_LENGTH,
@@ -30,35 +53,60 @@ with workflow.unsafe.imports_passed_through():
         ScreenResultStatus,
         ScreenState,
         ScreenStatus,
+        ScreenSymbolInput,
         WatchlistCommand,
         WatchlistCommandResult,
         WatchlistRequest,
     )
 
-SYMBOLS_PER_RUN = 250
-"""Symbols a run starts before it continues as new.
+ACTIVITY_DESIGN = "screen-symbol-activities"
+"""Patch ID: set in every screen started since symbols became activities."""
 
-Each symbol adds 3 child events (initiated, started, closed) to this history,
-plus at most two workflow tasks (3 events each) when starts and completions
-arrive one at a time, and the child's AnalysisResult (~5 KB) in the closed
-event. Measured on the dev server: a 250-symbol run holds ~1,000 events and
-~1.4 MB of history (JSON); the worst case is ~2,300 events. Both stay under the
-server's continue-as-new suggestion (4,096 events / 4 MiB) and far from the
-hard limits (51,200 events / 50 MiB). A run also stops starting children when
-the server suggests continuing as new. Finished symbols travel to the next run
-as compact ScreenEntry rows (see MAX_SCREEN_SYMBOLS).
+SYMBOLS_PER_RUN = 600
+"""Symbols a run analyses in activities before it continues as new.
+
+A symbol adds 3 events (activity scheduled, started, completed) and at most
+one workflow task (3 events) when completions arrive one at a time: 6 events
+at worst, ~2.2 KB of history JSON (its input and its ScreenEntry). 600
+symbols are at most ~3,620 events and ~1.4 MB, under the server's
+continue-as-new suggestion (4,096 events / 4 MiB) and far from the hard limits
+(51,200 / 50 MiB); measured, a 500-symbol run at max_concurrent 50 holds
+about 1,700 events (tests/test_screener_e2e.py). So screens up to 600
+symbols run in one run. A run also stops starting symbols when the server
+suggests continuing as new. Finished symbols travel to the next run as compact
+ScreenEntry rows (see MAX_SCREEN_SYMBOLS).
 """
 
+SYMBOLS_PER_RUN_CHILDREN = 250
+"""The same for per-symbol child workflows: each adds 3 events (initiated,
+started, closed) plus at most two workflow tasks, and its ~5 KB AnalysisResult.
+Measured: a 250-symbol run holds ~1,000 events and ~1.4 MB of history; the
+worst case is ~2,300 events."""
 
-def _failure(symbol: str, err: ChildWorkflowError) -> ScreenFailure:
+SYMBOL_STEP = step(
+    timeout=timedelta(seconds=60), attempts=6, max_interval=timedelta(seconds=30)
+) | {
+    # An analysis that runs long heartbeats (activities/heartbeats.py): a dead
+    # worker's symbol is retried after 10 s, and cancelling the screen reaches it.
+    "heartbeat_timeout": timedelta(seconds=10),
+    # A cancelled screen waits for its running symbols to end (cancelled, or
+    # finished and saved) so its result holds exactly what was saved.
+    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+}
+
+
+def _failure(symbol: str, err: BaseException) -> ScreenFailure:
     # The root cause says why (e.g. "unknown symbol: XYZ"); the wrappers only
     # say which activity and child it came through.
     root: BaseException = err
     while root.__cause__ is not None:
         root = root.__cause__
-    kind = root.type if isinstance(root, ApplicationError) else type(root).__name__
+    if isinstance(root, ApplicationError):
+        kind, message = root.type, root.message  # the type is a field of its own
+    else:
+        kind, message = type(root).__name__, str(root)
     return ScreenFailure(
-        symbol=symbol, reason=str(root)[:MAX_REASON_LENGTH] or kind or "failed", error_type=kind
+        symbol=symbol, reason=message[:MAX_REASON_LENGTH] or kind or "failed", error_type=kind
     )
 
 
@@ -75,6 +123,7 @@ class ScreenerWorkflow:
         self._started_at = workflow.now()  # replaced by the first run's start on resume
         self._stop_starting = False
         self._final: ScreenResult | None = None
+        self._children = True  # set per run: child workflows or activities per symbol
 
     @workflow.query(name="progress")
     def progress(self) -> ScreenProgress:
@@ -104,6 +153,10 @@ class ScreenerWorkflow:
     @workflow.run
     async def run(self, request: ScreenInput) -> ScreenResult:
         self._request = request
+        # Screens started before the activity design (no patch marker) replay as
+        # they ran: one child per symbol.
+        self._children = request.per_symbol_workflows or not workflow.patched(ACTIVITY_DESIGN)
+        per_run = SYMBOLS_PER_RUN_CHILDREN if self._children else SYMBOLS_PER_RUN
         try:
             if request.resume is not None:
                 self._restore(request.resume)
@@ -118,9 +171,7 @@ class ScreenerWorkflow:
             finished = self._entries.keys() | self._failures.keys()
             pending = [s for s in self._symbols if s not in finished]
             slots = asyncio.Semaphore(request.max_concurrent)
-            await asyncio.gather(
-                *(self._analyse(s, request, slots) for s in pending[:SYMBOLS_PER_RUN])
-            )
+            await asyncio.gather(*(self._analyse(s, request, slots) for s in pending[:per_run]))
             if len(self._entries) + len(self._failures) < len(self._symbols):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(request.model_copy(update={"resume": self._state()}))
@@ -149,26 +200,17 @@ class ScreenerWorkflow:
             if self._stop_starting or workflow.info().is_continue_as_new_suggested():
                 self._stop_starting = True  # left for the next run
                 return
-            screen_id = workflow.info().workflow_id
-            # Deterministic child ID: a replayed or restarted screen finds its
-            # children instead of analysing a symbol twice.
-            child_id = f"{screen_id}/{symbol}"
             self._running += 1
             self._report()
             try:
-                result = await workflow.execute_child_workflow(
-                    AnalysisWorkflow.run,
-                    AnalysisInput(
-                        symbol=symbol, strategy=request.strategy, notify=False, screen_id=screen_id
-                    ),
-                    id=child_id,
-                    static_summary=f"{symbol} in screen {screen_id}",
-                )
-                self._entries[symbol] = screen_entry(result, child_id)
-            except ChildWorkflowError as err:
-                # One symbol failing never fails the screen. A child the screen's
-                # own cancellation stopped is not finished; one cancelled on
-                # its own (from the Web UI, say) counts as failed.
+                if self._children:
+                    await self._in_child(symbol, request)
+                else:
+                    await self._in_activity(symbol, request)
+            except (ActivityError, ChildWorkflowError) as err:
+                # One symbol failing never fails the screen. A symbol the screen's
+                # own cancellation stopped is not finished; one cancelled on its
+                # own (from the Web UI, say) counts as failed.
                 if not (is_cancelled_exception(err) and workflow.cancellation_reason() is not None):
                     self._failures[symbol] = _failure(symbol, err)
             finally:
@@ -176,6 +218,37 @@ class ScreenerWorkflow:
                 # coroutine is closed, outside the workflow's event loop.
                 self._running -= 1
             self._report()
+
+    async def _in_activity(self, symbol: str, request: ScreenInput) -> None:
+        info = workflow.info()
+        self._entries[symbol] = await workflow.execute_activity_method(
+            AnalysisActivities.screen_symbol,
+            ScreenSymbolInput(
+                screen_id=info.workflow_id,
+                screen_run_id=info.first_execution_run_id,
+                symbol=symbol,
+                strategy=request.strategy,
+            ),
+            activity_id=symbol,
+            summary=symbol,
+            **SYMBOL_STEP,
+            **on_lane(BULK),
+        )
+
+    async def _in_child(self, symbol: str, request: ScreenInput) -> None:
+        screen_id = workflow.info().workflow_id
+        # Deterministic child ID: a replayed or restarted screen finds its
+        # children instead of analysing a symbol twice.
+        child_id = f"{screen_id}/{symbol}"
+        result = await workflow.execute_child_workflow(
+            AnalysisWorkflow.run,
+            AnalysisInput(
+                symbol=symbol, strategy=request.strategy, notify=False, screen_id=screen_id
+            ),
+            id=child_id,
+            static_summary=f"{symbol} in screen {screen_id}",
+        )
+        self._entries[symbol] = screen_entry(result, child_id)
 
     def _restore(self, state: ScreenState) -> None:
         self._symbols = list(state.symbols)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -55,7 +56,10 @@ class ScreenEntry(Model):
     delta: float | None = None
     iv_rank: float | None = None
     analysis_id: int | None = None
-    workflow_id: str = Field(description="The AnalysisWorkflow that produced it.")
+    workflow_id: str = Field(
+        description="The analysis' key, `<screen ID>/<symbol>`: the `workflow_id` of its row in "
+        "`analyses`, and the ID of its AnalysisWorkflow when the screen ran one per symbol."
+    )
 
 
 class RankedEntry(ScreenEntry):
@@ -70,13 +74,45 @@ class ScreenFailure(Model):
 
 
 class ScreenState(Model):
-    """What one run of a screen hands the next when it continues as new."""
+    """What one run of a screen hands the next when it continues as new.
+
+    Validated like user input (it arrives as raw JSON like any input): at most
+    MAX_SCREEN_SYMBOLS symbols, no duplicates, every finished symbol one of
+    them and finished once (analysed or failed, not both).
+    """
 
     symbols: list[Symbol] = Field(description="The resolved, de-duplicated symbols.")
     entries: list[ScreenEntry] = Field(default_factory=list)
     failures: list[ScreenFailure] = Field(default_factory=list)
     started_at: datetime
     runs: int = Field(default=1, ge=1, description="Runs so far, this one included.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScreenState:
+        if not self.symbols:
+            raise ValueError("resume: no symbols")
+        if len(self.symbols) > MAX_SCREEN_SYMBOLS:
+            raise ValueError(
+                f"resume: {len(self.symbols)} symbols; a screen takes at most {MAX_SCREEN_SYMBOLS}"
+            )
+        _no_duplicates("symbols", self.symbols)
+        analysed = [e.symbol for e in self.entries]
+        failed = [f.symbol for f in self.failures]
+        _no_duplicates("entries", analysed)
+        _no_duplicates("failures", failed)
+        both = set(analysed) & set(failed)
+        if both:
+            raise ValueError(f"resume: {sorted(both)[:5]} both analysed and failed")
+        unknown = (set(analysed) | set(failed)) - set(self.symbols)
+        if unknown:
+            raise ValueError(f"resume: {sorted(unknown)[:5]} finished but not in the screen")
+        return self
+
+
+def _no_duplicates(what: str, symbols: list[str]) -> None:
+    twice = sorted(s for s, n in Counter(symbols).items() if n > 1)
+    if twice:
+        raise ValueError(f"resume: duplicate {what} {twice[:5]}")
 
 
 class ScreenInput(Model):
@@ -91,6 +127,11 @@ class ScreenInput(Model):
     max_concurrent: int = Field(default=5, ge=1, le=MAX_CONCURRENT_LIMIT)
     top_n: int = Field(default=10, ge=1, le=MAX_TOP_N)
     notify: bool = Field(default=False, description="One summary notification at the end.")
+    per_symbol_workflows: bool = Field(
+        default=False,
+        description="Analyse each symbol in a child AnalysisWorkflow (one Web UI row per symbol) "
+        "instead of one activity per symbol. About twice as slow (bench/screener.py).",
+    )
     resume: ScreenState | None = Field(
         default=None, description="Set by the workflow when it continues as new; leave empty."
     )
@@ -106,6 +147,12 @@ class ScreenInput(Model):
                 raise ValueError(
                     f"{len(self.symbols)} symbols: a screen takes at most {MAX_SCREEN_SYMBOLS}"
                 )
+        if (
+            self.resume is not None
+            and self.symbols is not None
+            and self.resume.symbols != self.symbols
+        ):
+            raise ValueError("resume: its symbols are not the screen's symbols")
         return self
 
 
@@ -146,6 +193,18 @@ class WatchlistRequest(Model):
 class WatchlistSymbols(Model):
     name: WatchlistName
     symbols: list[Symbol]
+
+
+class ScreenSymbolInput(Model):
+    """One symbol of a screen, for the `screen_symbol` activity: the whole analysis
+    pipeline and the save, once per (screen, symbol)."""
+
+    screen_id: str
+    screen_run_id: str = Field(
+        description="The screen's first run ID: with screen_id and symbol, the saved row's key."
+    )
+    symbol: Symbol
+    strategy: Strategy = "csp"
 
 
 class ScreenRecord(Model):
