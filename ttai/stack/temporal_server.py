@@ -23,7 +23,6 @@ from ttai.config import Settings
 from ttai.stack import StackError, process_alive, register_hard_stop, unregister_hard_stop
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 
-
 ONE_PARTITION: dict[str, object] = {
     "matching.numTaskqueueReadPartitions": 1,
     "matching.numTaskqueueWritePartitions": 1,
