@@ -5,9 +5,17 @@
 Runs each case on a throw-away dev server (in memory, free port; the server
 is told to suggest continue-as-new after 40 events so one case spans runs)
 with the real workflow code and the fake activities of the workflow tests,
-and writes tests/histories/<WorkflowType>-<case>.json.
-tests/test_screener_replay.py replays them: a workflow change that would
-break screens already in flight fails there.
+and writes tests/histories/<WorkflowType>-<case>.json. tests/test_replay.py
+replays them: a workflow change that would break screens already in flight
+fails there.
+
+Two generations of screens are kept:
+- `ScreenerWorkflow-activities-*` and `-children-option`: the current design
+  (patch `screen-symbol-activities`), recorded by this script;
+- `ScreenerWorkflow-{ranked-with-failure,watchlist,continued,cancelled}`:
+  screens from before the patch (one child per symbol, no marker), recorded
+  by this script's earlier version (git history). Keep them: screens that
+  were running when the design changed must still replay.
 """
 
 from __future__ import annotations
@@ -75,20 +83,30 @@ async def record(client: Client) -> None:
                 "ScreenerWorkflow", request, id=workflow_id(case), task_queue=TASK_QUEUE
             )
 
-        case = "ScreenerWorkflow-ranked-with-failure"
+        case = "ScreenerWorkflow-activities-ranked-with-failure"
         handle = await start(
             case, ScreenInput(symbols=["AAPL", "XYZ", "TSLA", "KO"], top_n=2, notify=True)
         )
         await handle.result()
         await save(handle, case)
 
-        case = "ScreenerWorkflow-watchlist"
+        case = "ScreenerWorkflow-activities-watchlist"
         handle = await start(case, ScreenInput(watchlist="mine", max_concurrent=2))
         await handle.result()
         await save(handle, case)
 
-        symbols = ["AAPL", "MSFT", "KO", "PFE", "JPM", "XOM", "BAC", "WMT"]
-        case = "ScreenerWorkflow-continued"
+        # The option: one child AnalysisWorkflow per symbol, after the patch.
+        case = "ScreenerWorkflow-children-option"
+        handle = await start(
+            case,
+            ScreenInput(symbols=["AAPL", "XYZ", "KO"], per_symbol_workflows=True),
+        )
+        await handle.result()
+        await save(handle, case)
+
+        symbols = ["AAPL", "MSFT", "KO", "PFE", "JPM", "XOM", "BAC", "WMT", "T", "VZ", "MRK"]
+        symbols += ["ABBV", "CVX", "PEP", "JNJ", "HD"]
+        case = "ScreenerWorkflow-activities-continued"
         handle = await start(case, ScreenInput(symbols=symbols, max_concurrent=2))
         await handle.result()
         progress = await handle.query("progress", result_type=ScreenProgress)
@@ -98,7 +116,7 @@ async def record(client: Client) -> None:
         await save(first, f"{case}.run1")
 
         # NVDA and AMZN block; cancel once AAPL is done and both are running.
-        case = "ScreenerWorkflow-cancelled"
+        case = "ScreenerWorkflow-activities-cancelled"
         handle = await start(
             case, ScreenInput(symbols=["AAPL", "NVDA", "AMZN", "META"], max_concurrent=2)
         )
@@ -106,6 +124,8 @@ async def record(client: Client) -> None:
             progress = await handle.query("progress", result_type=ScreenProgress)
             if progress.done >= 1 and progress.running == 2:
                 break
+            await asyncio.sleep(0.05)
+        while not {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         await handle.cancel()
         with contextlib.suppress(WorkflowFailureError):  # it ends cancelled
