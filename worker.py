@@ -122,10 +122,6 @@ def build_worker(
     `lane_rates` when given (None: no limit), else from the settings and the
     broker (tastytrade has conservative defaults, the simulated market none).
     """
-    if activities is None:
-        if services is None:
-            raise ValueError("build_worker needs services or activities")
-        activities = build_activities(services)
     if lane_rates is None:
         lane_rates = {}
         if services is not None:
@@ -136,6 +132,10 @@ def build_worker(
             lane_rates = {
                 lane: lane_rate(lane, services.broker.name, configured[lane]) for lane in LANES
             }
+    if activities is None:
+        if services is None:
+            raise ValueError("build_worker needs services or activities")
+        activities = build_activities(services, bulk_budget=lane_rates.get(BULK) is not None)
     options: dict[str, Any] = {
         # Bad input that slips past the client (raw JSON from another app)
         # fails the workflow at once instead of retrying its task forever.

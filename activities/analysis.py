@@ -7,10 +7,12 @@ per symbol (`screen_symbol`): the same step code, called in sequence.
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, date, datetime
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified_errors
 from activities.heartbeats import heartbeating, uncancellable
@@ -37,7 +39,14 @@ from ttai.models.analysis import (
 )
 from ttai.models.common import Strategy
 from ttai.models.notifications import Notification, NotifyResult
-from ttai.models.screener import ScreenEntry, ScreenSymbolInput
+from ttai.models.screener import (
+    MAX_REASON_LENGTH,
+    ScreenBatchInput,
+    ScreenBatchResult,
+    ScreenEntry,
+    ScreenFailure,
+    ScreenSymbolInput,
+)
 from ttai.notify.outbox import Outbox
 
 CANDLE_DAYS = 260  # SMA 200 plus room for swing lows
@@ -122,6 +131,56 @@ class AnalysisActivities:
         """A screen's symbol: the whole pipeline and the save in one activity."""
         with classified_errors():
             return await self.screen_symbol_once(request, heartbeating())
+
+    @activity.defn(name="screen_symbols")
+    async def screen_symbols(self, request: ScreenBatchInput) -> ScreenBatchResult:
+        """A screen's symbols, one after the other, each as `screen_symbol` does it.
+
+        One symbol's failure stays its own: a permanent one (unknown symbol, bad
+        data) is reported as failed, any other is handed back for the screen to
+        retry alone. A retry of the whole activity (its worker died) resumes:
+        the symbols already saved are found, not analysed again. Cancelled, it
+        returns what finished and what it did not reach.
+        """
+        entries: list[ScreenEntry] = []
+        failures: list[ScreenFailure] = []
+        retry_alone: list[str] = []
+        done = 0
+        try:
+            this = asyncio.current_task()
+            async with heartbeating():
+                for symbol in request.symbols:
+                    if this is not None and this.cancelling():
+                        break  # cancelled during a save, which was let finish
+                    one = ScreenSymbolInput(
+                        screen_id=request.screen_id,
+                        screen_run_id=request.screen_run_id,
+                        symbol=symbol,
+                        strategy=request.strategy,
+                    )
+                    try:
+                        with classified_errors():
+                            entries.append(await self.screen_symbol_once(one))
+                    except ApplicationError as err:
+                        if err.non_retryable:
+                            reason = err.message[:MAX_REASON_LENGTH] or err.type or "failed"
+                            failures.append(
+                                ScreenFailure(symbol=symbol, reason=reason, error_type=err.type)
+                            )
+                        else:
+                            retry_alone.append(symbol)
+                    except Exception as err:  # any other failure: retried alone
+                        activity.logger.warning("%s: to be retried alone after %r", symbol, err)
+                        retry_alone.append(symbol)
+                    done += 1
+        except asyncio.CancelledError:
+            pass  # cancelled: what finished, and what was not reached
+        return ScreenBatchResult(
+            entries=entries,
+            failures=failures,
+            retry_alone=retry_alone,
+            unfinished=request.symbols[done:],
+        )
 
     @activity.defn(name="chart_analysis")
     async def chart_analysis(self, request: SymbolRequest) -> ChartAnalysis:

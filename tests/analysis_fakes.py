@@ -6,6 +6,7 @@ assert what the workflow did (which steps, how often, with what).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -32,7 +33,13 @@ from ttai.models.analysis import (
     SynthesisRequest,
 )
 from ttai.models.notifications import NotifyResult
-from ttai.models.screener import ScreenEntry, ScreenSymbolInput
+from ttai.models.screener import (
+    ScreenBatchInput,
+    ScreenBatchResult,
+    ScreenEntry,
+    ScreenFailure,
+    ScreenSymbolInput,
+)
 
 AS_OF = date(2026, 11, 25)
 
@@ -133,6 +140,45 @@ class FakeAnalysisActivities:
         AnalysisWorkflow's order, one save per (screen, symbol), heartbeats
         once it runs long (so a blocked step can be cancelled)."""
         self._call("screen_symbol")
+        return await self._screen_one(request)
+
+    @activity.defn(name="screen_symbols")
+    async def screen_symbols(self, request: ScreenBatchInput) -> ScreenBatchResult:
+        """Symbols one after the other as the real batch activity does: permanent
+        failures reported, others handed back, cancelled: what finished."""
+        self._call("screen_symbols")
+        entries: list[ScreenEntry] = []
+        failures: list[ScreenFailure] = []
+        retry_alone: list[str] = []
+        done = 0
+        try:
+            for symbol in request.symbols:
+                one = ScreenSymbolInput(
+                    screen_id=request.screen_id,
+                    screen_run_id=request.screen_run_id,
+                    symbol=symbol,
+                    strategy=request.strategy,
+                )
+                try:
+                    entries.append(await self._screen_one(one))
+                except ApplicationError as err:
+                    if err.non_retryable:
+                        failures.append(
+                            ScreenFailure(symbol=symbol, reason=err.message, error_type=err.type)
+                        )
+                    else:
+                        retry_alone.append(symbol)
+                done += 1
+        except asyncio.CancelledError:
+            pass
+        return ScreenBatchResult(
+            entries=entries,
+            failures=failures,
+            retry_alone=retry_alone,
+            unfinished=request.symbols[done:],
+        )
+
+    async def _screen_one(self, request: ScreenSymbolInput) -> ScreenEntry:
         key = (f"{request.screen_id}/{request.symbol}", request.screen_run_id)
         if key not in self.saved:
             async with heartbeating():
@@ -164,6 +210,7 @@ class FakeAnalysisActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [
+            self.screen_symbols,
             self.screen_symbol,
             self.chart_analysis,
             self.options_analysis,

@@ -69,4 +69,6 @@ def test_screens_of_both_designs_are_recorded() -> None:
         "ScreenerWorkflow-activities-ranked-with-failure",
         "ScreenerWorkflow-activities-cancelled",
         "ScreenerWorkflow-activities-continued",
+        "ScreenerWorkflow-activities-batches",
+        "ScreenerWorkflow-activities-batch-cancelled",
     } <= patched

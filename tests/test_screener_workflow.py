@@ -33,6 +33,8 @@ from ttai.models.notifications import NotifyResult
 from ttai.models.screener import (
     SaveScreenResult,
     ScreenInput,
+    ScreenPlan,
+    ScreenPlanRequest,
     ScreenProgress,
     ScreenRecord,
     ScreenResult,
@@ -42,15 +44,23 @@ from ttai.models.screener import (
     WatchlistSymbols,
 )
 from worker import build_worker
+from workflows.screener import ROUNDS_PER_SLOT, symbols_per_activity
 
 pytestmark = pytest.mark.usefixtures("without_search_attribute_upserts")
 
 
 class FakeScreenerActivities:
-    def __init__(self, watchlists: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, watchlists: dict[str, list[str]] | None = None, symbols_per_activity: int = 10
+    ) -> None:
         self.watchlists = watchlists or {}
+        self.plan = ScreenPlan(symbols_per_activity=symbols_per_activity)
         self.saved: dict[tuple[str, str], ScreenResult] = {}
         self.notified: list[ScreenResult] = []
+
+    @activity.defn(name="screen_plan")
+    async def screen_plan(self, request: ScreenPlanRequest) -> ScreenPlan:
+        return self.plan
 
     @activity.defn(name="resolve_watchlist")
     async def resolve_watchlist(self, request: WatchlistRequest) -> WatchlistSymbols:
@@ -78,6 +88,7 @@ class FakeScreenerActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [
+            self.screen_plan,
             self.resolve_watchlist,
             self.watchlist_command,
             self.save_screen,
@@ -159,7 +170,7 @@ async def symbol_events(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, str
         kind = event.WhichOneof("attributes") or ""
         attrs = getattr(event, kind) if kind else None
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            if attrs.activity_type.name == "screen_symbol":
+            if attrs.activity_type.name in ("screen_symbol", "screen_symbols"):
                 activities[event.event_id] = attrs.activity_id
                 out.append(("start", attrs.activity_id))
         elif event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
@@ -331,3 +342,83 @@ async def test_bad_raw_input_fails_at_once(
     with pytest.raises(WorkflowFailureError):
         await run_screen(time_skipping_env, task_queue, analysis, screener, raw)
     assert not analysis.calls and not screener.saved
+
+
+def test_symbols_per_activity() -> None:
+    # About ROUNDS_PER_SLOT batches per slot, never more than the plan allows.
+    assert symbols_per_activity(500, 50, 10) == 500 // (50 * ROUNDS_PER_SLOT)
+    assert symbols_per_activity(500, 5, 10) == 10
+    assert symbols_per_activity(6, 5, 10) == 1
+    assert symbols_per_activity(500, 5, 1) == 1  # a budgeted lane: one symbol each
+
+
+async def test_batches_rank_isolate_failures_and_save_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    symbols = [f"S{a}{b}" for a in "ABCDE" for b in "ABCD"] + ["XYZ", "TSLA", "KO", "MSFT"]
+    # The first chart fails transiently: that symbol is retried alone.
+    analysis = FakeAnalysisActivities(
+        charts={"TSLA": "reject"}, unknown=frozenset({"XYZ"}), flaky=1
+    )
+    screener = FakeScreenerActivities()
+    result, handle, progress = await run_screen(
+        time_skipping_env,
+        task_queue,
+        analysis,
+        screener,
+        ScreenInput(symbols=symbols, max_concurrent=2, top_n=30),
+    )
+    assert (result.total, result.analysed, result.rejected, result.failed) == (24, 23, 1, 1)
+    [failure] = result.failures
+    assert (failure.symbol, failure.error_type, failure.reason) == (
+        "XYZ", "UnknownSymbol", "unknown symbol: XYZ",
+    )  # fmt: skip
+    # 24 symbols, 2 slots: batches of 24 // (2 * ROUNDS_PER_SLOT) = 6.
+    assert analysis.calls["screen_symbols"] == 4
+    assert analysis.calls["screen_symbol"] == 1  # alone, after its transient failure
+    assert analysis.calls["chart_analysis"] == 25
+    assert len(analysis.saved) == analysis.calls["save_analysis"] == 23
+    assert {e.symbol for e in result.top} == set(symbols) - {"XYZ"}
+    assert all(e.analysis_id is not None for e in result.top)
+    assert (progress.done, progress.failed, progress.running) == (24, 1, 0)
+    started = {key for kind, key in await symbol_events(handle) if kind == "start"}
+    batches = {"SAA+5", "SBC+5", "SDA+5", "SEC+5"}  # first symbol + 5 more
+    [alone] = started - batches
+    assert batches <= started and f"{alone}+5" in batches  # the first chart of a batch
+
+
+async def test_batches_keep_the_concurrency_bound(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    analysis = TimedAnalysis()
+    symbols = [f"S{a}{b}" for a in "ABCDEF" for b in "ABCDE"]
+    result, handle, _ = await run_screen(
+        time_skipping_env,
+        task_queue,
+        analysis,
+        FakeScreenerActivities(),
+        ScreenInput(symbols=symbols, max_concurrent=3),
+    )
+    assert result.analysed == len(symbols) == 30
+    assert analysis.calls["screen_symbols"] == 6  # 30 // (3 * 2) = 5 per batch
+    # Three batches at once at most, each one analysis at a time.
+    assert max_in_flight(await symbol_events(handle)) == 3
+    assert len(analysis.events) == 2 * len(symbols)
+    assert max_in_flight(analysis.events) <= 3
+
+
+async def test_a_budgeted_lane_takes_one_symbol_per_activity(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """With a rate limit on the bulk lane the plan says 1: the limit counts symbols."""
+    analysis = FakeAnalysisActivities()
+    symbols = [f"S{a}{b}" for a in "ABCD" for b in "ABCDE"]
+    result, _, _ = await run_screen(
+        time_skipping_env,
+        task_queue,
+        analysis,
+        FakeScreenerActivities(symbols_per_activity=1),
+        ScreenInput(symbols=symbols, max_concurrent=2),
+    )
+    assert result.analysed == len(symbols)
+    assert (analysis.calls["screen_symbols"], analysis.calls["screen_symbol"]) == (0, 20)

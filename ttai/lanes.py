@@ -38,6 +38,7 @@ LANE_OF_ACTIVITY: dict[str, Lane] = {
     "options_analysis": BULK,
     "research_analysis": BULK,
     "screen_symbol": BULK,
+    "screen_symbols": BULK,
     # Monitors, alert rules and reports.
     "check_price_alerts": LIVE,
     "check_portfolio": LIVE,

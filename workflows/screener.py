@@ -3,19 +3,30 @@
 WatchlistWorkflow: list/show/add/remove watchlists, so watchlists are managed
 through Temporal like everything else (one activity, no state of its own).
 
-The design, measured (bench/screener.py, docs/pending/screener.md): each
-symbol is ONE activity, `screen_symbol`, that runs the whole analysis
-(chart -> options -> research -> synthesis) and saves it idempotently on
-(screen, symbol). A symbol costs three history events and shares workflow
-tasks with the others. Measured on 500 symbols in one run: 1.2x-1.3x the
-in-process asyncio run of the same code at max_concurrent 50, where one child
-AnalysisWorkflow per symbol (~40 events, ~7 workflow tasks each) took 5-6x.
-The children stay available (`per_symbol_workflows=True`: one Web UI row per
-symbol); running screens started before this design replay on that path (the
-`screen-symbol-activities` patch).
+The design, measured (bench/screener.py; docs/pending/screener.md):
 
-The per-symbol activities run on the bulk broker lane (ttai/lanes.py), whose
-task-queue rate limit is the deployment's budget for analyses and screens.
+- A symbol's whole analysis (chart -> options -> research -> synthesis ->
+  save, idempotent on (screen, symbol)) runs inside an activity, never as a
+  child workflow: a child costs ~40 events and ~7 workflow tasks, and one per
+  symbol ran a 500-symbol screen at 4-6x the in-process asyncio run of the
+  same code (10-15x at max_concurrent 5).
+- When the bulk broker lane has no rate budget (the simulated market), one
+  activity (`screen_symbols`) analyses a batch of symbols one after the other,
+  sized so each max_concurrent slot takes about ROUNDS_PER_SLOT batches (at
+  most 10 symbols, the worker's ScreenPlan). One activity per symbol measured
+  1.2-1.5x at max_concurrent 50 but 2.5-2.6x at 5: each symbol paid its own
+  activity task and workflow task, and at 5 at once nothing hides that. With
+  batches: 0.9-1.3x at 50 and 1.1-1.2x at 5.
+- When the lane has a budget (tastytrade), each activity takes one symbol
+  (`screen_symbol`), so the lane's rate limit counts symbols; the budget, not
+  Temporal, sets the pace there.
+- A batch reports what it finished; a symbol that failed for good is failed,
+  any other failure is retried alone (`screen_symbol`, its own retry policy).
+  A retried batch finds the symbols already saved instead of analysing them
+  again. Cancelled, a batch returns what it finished.
+- `per_symbol_workflows=True` keeps one child AnalysisWorkflow per symbol (a
+  Web UI row each), off by default. Screens started before activities replay
+  on that path (no `screen-symbol-activities` patch marker).
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from temporalio.exceptions import (
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.analysis import AnalysisWorkflow
-from workflows.policies import DURABLE_STEP, on_lane, step
+from workflows.policies import COMPUTE_STEP, DURABLE_STEP, on_lane, step
 
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
@@ -44,9 +55,11 @@ with workflow.unsafe.imports_passed_through():
     from ttai.models.analysis import AnalysisInput
     from ttai.models.screener import (
         MAX_REASON_LENGTH,
+        ScreenBatchInput,
         ScreenEntry,
         ScreenFailure,
         ScreenInput,
+        ScreenPlanRequest,
         ScreenProgress,
         ScreenRecord,
         ScreenResult,
@@ -65,16 +78,17 @@ ACTIVITY_DESIGN = "screen-symbol-activities"
 SYMBOLS_PER_RUN = 600
 """Symbols a run analyses in activities before it continues as new.
 
-A symbol adds 3 events (activity scheduled, started, completed) and at most
-one workflow task (3 events) when completions arrive one at a time: 6 events
-at worst, ~2.2 KB of history JSON (its input and its ScreenEntry). 600
-symbols are at most ~3,620 events and ~1.4 MB, under the server's
-continue-as-new suggestion (4,096 events / 4 MiB) and far from the hard limits
-(51,200 / 50 MiB); measured, a 500-symbol run at max_concurrent 50 holds
-about 1,700 events (tests/test_screener_e2e.py). So screens up to 600
-symbols run in one run. A run also stops starting symbols when the server
-suggests continuing as new. Finished symbols travel to the next run as compact
-ScreenEntry rows (see MAX_SCREEN_SYMBOLS).
+The worst case is one symbol per activity and one at a time: each symbol then
+adds 3 activity events and its own workflow task (3 events), ~4.5 KB of
+history JSON. Measured (tests/test_screener_e2e.py re-derives it): a run of
+600 symbols that way holds ~3,615 events and ~2.7 MB of JSON (less as the
+server stores it), under the server's continue-as-new suggestion (4,096
+events / 4 MiB) and far from its hard limits (51,200 events / 50 MiB).
+Batches and concurrency only lower that: the S&P 500 at max_concurrent 50 is
+one run of ~490 events and ~0.6 MB. So screens up to 600 symbols run in one
+run. A run also stops starting symbols when the server suggests continuing as
+new. Finished symbols travel to the next run as compact ScreenEntry rows (see
+MAX_SCREEN_SYMBOLS).
 """
 
 SYMBOLS_PER_RUN_CHILDREN = 250
@@ -93,6 +107,23 @@ SYMBOL_STEP = step(
     # finished and saved) so its result holds exactly what was saved.
     "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 }
+
+
+BATCH_STEP = step(timeout=timedelta(minutes=5), attempts=6, max_interval=timedelta(seconds=30)) | {
+    "heartbeat_timeout": timedelta(seconds=10),
+    # Cancelled, a batch returns what it finished: the screen waits for that.
+    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+}
+
+ROUNDS_PER_SLOT = 2
+"""Batches are sized so that each of the max_concurrent slots takes about this
+many in turn: the last batches then end close together."""
+
+
+def symbols_per_activity(pending: int, max_concurrent: int, largest: int) -> int:
+    """How many symbols each analysis activity takes: at most `largest` (the
+    deployment's plan), few enough that every slot runs ROUNDS_PER_SLOT of them."""
+    return max(1, min(largest, pending // (max_concurrent * ROUNDS_PER_SLOT)))
 
 
 def _failure(symbol: str, err: BaseException) -> ScreenFailure:
@@ -169,9 +200,12 @@ class ScreenerWorkflow:
             self._status = "running"
             self._report()
             finished = self._entries.keys() | self._failures.keys()
-            pending = [s for s in self._symbols if s not in finished]
+            pending = [s for s in self._symbols if s not in finished][:per_run]
+            groups = (
+                [[s] for s in pending] if self._children else await self._groups(pending, request)
+            )
             slots = asyncio.Semaphore(request.max_concurrent)
-            await asyncio.gather(*(self._analyse(s, request, slots) for s in pending[:per_run]))
+            await asyncio.gather(*(self._analyse(group, request, slots) for group in groups))
             if len(self._entries) + len(self._failures) < len(self._symbols):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(request.model_copy(update={"resume": self._state()}))
@@ -195,7 +229,22 @@ class ScreenerWorkflow:
         )
         return resolved.symbols
 
-    async def _analyse(self, symbol: str, request: ScreenInput, slots: asyncio.Semaphore) -> None:
+    async def _groups(self, pending: list[str], request: ScreenInput) -> list[list[str]]:
+        """The symbols in the batches their activities take (ScreenPlan, from the worker)."""
+        plan = await workflow.execute_local_activity_method(
+            ScreenerActivities.screen_plan, ScreenPlanRequest(), **COMPUTE_STEP
+        )
+        size = symbols_per_activity(len(pending), request.max_concurrent, plan.symbols_per_activity)
+        return [pending[i : i + size] for i in range(0, len(pending), size)]
+
+    def _cancelling(self) -> bool:
+        return workflow.cancellation_reason() is not None
+
+    async def _analyse(
+        self, group: list[str], request: ScreenInput, slots: asyncio.Semaphore
+    ) -> None:
+        """One slot's work: a child, a single-symbol activity or a batch, one
+        analysis at a time, so max_concurrent bounds the analyses in flight."""
         async with slots:
             if self._stop_starting or workflow.info().is_continue_as_new_suggested():
                 self._stop_starting = True  # left for the next run
@@ -204,20 +253,59 @@ class ScreenerWorkflow:
             self._report()
             try:
                 if self._children:
-                    await self._in_child(symbol, request)
+                    await self._in_child(group[0], request)
+                elif len(group) == 1:
+                    await self._in_activity(group[0], request)
                 else:
-                    await self._in_activity(symbol, request)
+                    await self._in_batch(group, request)
             except (ActivityError, ChildWorkflowError) as err:
                 # One symbol failing never fails the screen. A symbol the screen's
                 # own cancellation stopped is not finished; one cancelled on its
                 # own (from the Web UI, say) counts as failed.
-                if not (is_cancelled_exception(err) and workflow.cancellation_reason() is not None):
-                    self._failures[symbol] = _failure(symbol, err)
+                if not (is_cancelled_exception(err) and self._cancelling()):
+                    for symbol in group:
+                        if symbol not in self._entries:
+                            self._failures[symbol] = _failure(symbol, err)
             finally:
                 # Plain state only: this also runs when an evicted workflow's
                 # coroutine is closed, outside the workflow's event loop.
                 self._running -= 1
             self._report()
+
+    async def _in_batch(self, group: list[str], request: ScreenInput) -> None:
+        info = workflow.info()
+        try:
+            result = await workflow.execute_activity_method(
+                AnalysisActivities.screen_symbols,
+                ScreenBatchInput(
+                    screen_id=info.workflow_id,
+                    screen_run_id=info.first_execution_run_id,
+                    symbols=group,
+                    strategy=request.strategy,
+                ),
+                activity_id=f"{group[0]}+{len(group) - 1}",
+                summary=" ".join(group),
+                **BATCH_STEP,
+                **on_lane(BULK),
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err) and self._cancelling():
+                raise
+            # The batch failed for good (its workers kept dying, say): each
+            # symbol alone; those already saved are found, not analysed again.
+            alone = group
+        else:
+            self._entries.update((e.symbol, e) for e in result.entries)
+            self._failures.update((f.symbol, f) for f in result.failures)
+            alone = [*result.retry_alone, *result.unfinished]
+        for symbol in alone:
+            if self._cancelling():
+                return
+            try:
+                await self._in_activity(symbol, request)
+            except ActivityError as err:
+                if not (is_cancelled_exception(err) and self._cancelling()):
+                    self._failures[symbol] = _failure(symbol, err)
 
     async def _in_activity(self, symbol: str, request: ScreenInput) -> None:
         info = workflow.info()

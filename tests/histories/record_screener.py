@@ -37,6 +37,7 @@ from tests.history_files import write_history  # noqa: E402
 from tests.test_screener_workflow import FakeScreenerActivities, TimedAnalysis  # noqa: E402
 from ttai.models.screener import (  # noqa: E402
     ScreenInput,
+    ScreenPlan,
     ScreenProgress,
     WatchlistCommand,
     WatchlistCommandResult,
@@ -107,8 +108,10 @@ async def record(client: Client) -> None:
         symbols = ["AAPL", "MSFT", "KO", "PFE", "JPM", "XOM", "BAC", "WMT", "T", "VZ", "MRK"]
         symbols += ["ABBV", "CVX", "PEP", "JNJ", "HD"]
         case = "ScreenerWorkflow-activities-continued"
+        screener.plan = ScreenPlan(symbols_per_activity=1)  # a budgeted lane
         handle = await start(case, ScreenInput(symbols=symbols, max_concurrent=2))
         await handle.result()
+        screener.plan = ScreenPlan(symbols_per_activity=10)
         progress = await handle.query("progress", result_type=ScreenProgress)
         assert progress.runs > 1, "expected continue-as-new"
         await save(handle, case)
@@ -133,6 +136,13 @@ async def record(client: Client) -> None:
         analysis.release.set()
         await save(handle, case)
 
+        # Batches (12 symbols, 2 at once: 3 per activity), one unknown among them.
+        case = "ScreenerWorkflow-activities-batches"
+        batched = ["AAPL", "MSFT", "KO", "PFE", "XYZ", "JPM", "XOM", "BAC", "WMT", "T", "VZ"]
+        handle = await start(case, ScreenInput(symbols=[*batched, "TSLA"], max_concurrent=2))
+        await handle.result()
+        await save(handle, case)
+
         watchlist = await client.start_workflow(
             "WatchlistWorkflow",
             WatchlistCommand(action="show", name="mine"),
@@ -141,6 +151,28 @@ async def record(client: Client) -> None:
         )
         await watchlist.result()
         await save(watchlist, "WatchlistWorkflow-show")
+
+
+async def record_batch_cancel(client: Client) -> None:
+    """A batch blocked on its third symbol when the screen is cancelled."""
+    analysis = TimedAnalysis(blocked=frozenset({"NVDA"}))
+    fakes = analysis.all() + FakeWatchlists().all()
+    async with build_worker(client, None, TASK_QUEUE, activities=fakes):
+        case = "ScreenerWorkflow-activities-batch-cancelled"
+        symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "AMD"]
+        handle = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=1),
+            id=workflow_id(case),
+            task_queue=TASK_QUEUE,
+        )
+        while ("start", "NVDA") not in analysis.events:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        with contextlib.suppress(WorkflowFailureError):  # it ends cancelled
+            await handle.result()
+        analysis.release.set()
+        await save(handle, case)
 
 
 async def main() -> None:
@@ -153,6 +185,7 @@ async def main() -> None:
         ) as server:
             client = await Client.connect(server.address, data_converter=data_converter())
             await record(client)
+            await record_batch_cancel(client)
 
 
 if __name__ == "__main__":

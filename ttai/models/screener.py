@@ -20,6 +20,9 @@ MAX_CONCURRENT_LIMIT = 50
 """Upper bound for `max_concurrent`: each slot is a running child workflow whose
 broker reads hit the broker's rate limits at the same time."""
 
+MAX_SYMBOLS_PER_ACTIVITY = 20
+"""Most symbols one `screen_symbols` activity analyses (one after the other)."""
+
 MAX_TOP_N = 100
 MAX_REASON_LENGTH = 300
 
@@ -95,11 +98,11 @@ class ScreenState(Model):
             raise ValueError(
                 f"resume: {len(self.symbols)} symbols; a screen takes at most {MAX_SCREEN_SYMBOLS}"
             )
-        _no_duplicates("symbols", self.symbols)
+        _no_duplicates("resume: symbols", self.symbols)
         analysed = [e.symbol for e in self.entries]
         failed = [f.symbol for f in self.failures]
-        _no_duplicates("entries", analysed)
-        _no_duplicates("failures", failed)
+        _no_duplicates("resume: entries", analysed)
+        _no_duplicates("resume: failures", failed)
         both = set(analysed) & set(failed)
         if both:
             raise ValueError(f"resume: {sorted(both)[:5]} both analysed and failed")
@@ -112,7 +115,7 @@ class ScreenState(Model):
 def _no_duplicates(what: str, symbols: list[str]) -> None:
     twice = sorted(s for s, n in Counter(symbols).items() if n > 1)
     if twice:
-        raise ValueError(f"resume: duplicate {what} {twice[:5]}")
+        raise ValueError(f"duplicate {what} {twice[:5]}")
 
 
 class ScreenInput(Model):
@@ -205,6 +208,51 @@ class ScreenSymbolInput(Model):
     )
     symbol: Symbol
     strategy: Strategy = "csp"
+
+
+class ScreenBatchInput(Model):
+    """Symbols of a screen for the `screen_symbols` activity: analysed one after
+    the other, each saved once per (screen, symbol)."""
+
+    screen_id: str
+    screen_run_id: str = Field(
+        description="The screen's first run ID: with screen_id and symbol, a saved row's key."
+    )
+    symbols: list[Symbol] = Field(min_length=1, max_length=MAX_SYMBOLS_PER_ACTIVITY)
+    strategy: Strategy = "csp"
+
+    @model_validator(mode="after")
+    def _unique(self) -> ScreenBatchInput:
+        _no_duplicates("symbols", self.symbols)
+        return self
+
+
+class ScreenBatchResult(Model):
+    entries: list[ScreenEntry] = Field(default_factory=list)
+    failures: list[ScreenFailure] = Field(
+        default_factory=list, description="Symbols that failed for good (unknown, bad data)."
+    )
+    retry_alone: list[Symbol] = Field(
+        default_factory=list,
+        description="Symbols that failed in a way a retry may fix; the screen runs each alone "
+        "(`screen_symbol`, with its retry policy).",
+    )
+    unfinished: list[Symbol] = Field(
+        default_factory=list, description="Left when the activity was cancelled."
+    )
+
+
+class ScreenPlanRequest(Model):
+    """The `screen_plan` step: how this deployment runs a screen's symbols."""
+
+
+class ScreenPlan(Model):
+    symbols_per_activity: int = Field(
+        ge=1,
+        le=MAX_SYMBOLS_PER_ACTIVITY,
+        description="At most this many symbols per analysis activity: 1 when the bulk broker "
+        "lane has a rate budget (so it counts symbols), more when it has none.",
+    )
 
 
 class ScreenRecord(Model):
