@@ -12,9 +12,14 @@ differs, side by side in one run:
 
 1. in-process: plain asyncio, a semaphore of max_concurrent and gather (the
    seed's ScreenerWorkflow.run_screener), no durability;
-2. ScreenerWorkflow as designed: one `screen_symbol` activity per symbol;
-3. ScreenerWorkflow with `per_symbol_workflows`: one child AnalysisWorkflow per
-   symbol (its steps are the same step code, one activity each).
+2. ScreenerWorkflow, the default design on a lane without a rate budget (the
+   simulated market): `screen_symbols` activities taking batches of symbols;
+3. ScreenerWorkflow with one `screen_symbol` activity per symbol, what a
+   budgeted lane (tastytrade) runs, here without the budget (`--no-single`
+   skips it);
+4. ScreenerWorkflow with `per_symbol_workflows`: one child AnalysisWorkflow per
+   symbol (its steps are the same step code, one activity each;
+   `--no-children` skips it).
 
 Prints wall times, symbols per second, each design's ratio to the in-process
 run, and CPU per symbol (this process, which hosts the worker, and the dev server).
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from temporalio.client import Client
 
+from activities import build_activities
 from activities.analysis import AnalysisActivities
 from bench._stack import bench_stack
 from ttai.broker.paper_account import InMemoryPaperAccount
@@ -55,30 +61,40 @@ class Run:
     server_cpu: float = 0.0  # the dev server process
 
 
+DESIGNS = {
+    "batches": "ScreenerWorkflow (default)",
+    "single": "one activity per symbol",
+    "children": "one child per symbol",
+}
+
+
 @dataclass(frozen=True)
 class Timing:
     max_concurrent: int
     symbols: int
     in_process: float
-    activities: Run
-    children: Run | None
+    runs: dict[str, Run]
 
     def rows(self) -> list[str]:
         n = self.symbols
         out = [
-            f"{self.max_concurrent:>10} | {n:>7} | {'in-process (asyncio)':<32}"
+            f"{self.max_concurrent:>10} | {n:>7} | {'in-process (asyncio)':<28}"
             f" | {self.in_process:>7.2f} s {n / self.in_process:>6.1f}/s |       |"
         ]
-        designs = (("activity per symbol", self.activities), ("child per symbol", self.children))
-        for name, run in designs:
-            if run is not None:
-                out.append(
-                    f"{'':>10} | {'':>7} | {'ScreenerWorkflow, ' + name:<32}"
-                    f" | {run.seconds:>7.2f} s {n / run.seconds:>6.1f}/s"
-                    f" | {run.seconds / self.in_process:>4.2f}x"
-                    f" | {run.worker_cpu / n * 1000:>5.1f} / {run.server_cpu / n * 1000:>5.1f} ms"
-                )
+        for design, run in self.runs.items():
+            out.append(
+                f"{'':>10} | {'':>7} | {DESIGNS[design]:<28}"
+                f" | {run.seconds:>7.2f} s {n / run.seconds:>6.1f}/s"
+                f" | {run.seconds / self.in_process:>4.2f}x"
+                f" | {run.worker_cpu / n * 1000:>5.1f} / {run.server_cpu / n * 1000:>5.1f} ms"
+            )
         return out
+
+    def ratios(self) -> str:
+        return ", ".join(
+            f"{run.seconds / self.in_process:.2f}x ({DESIGNS[design]})"
+            for design, run in self.runs.items()
+        )
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -140,18 +156,18 @@ async def compare(
     services: Services,
     market: SimulatedMarket,
     client: Client,
-    task_queue: str,
+    queues: dict[str, str],
     bound: int,
     size: int,
-    with_children: bool,
 ) -> Timing:
     symbols = market.symbols[:size]
     in_process = await screen_in_process(services, symbols, bound)
-    activities, _ = await screen_temporal(client, task_queue, symbols, bound, children=False)
-    children = None
-    if with_children:
-        children, _ = await screen_temporal(client, task_queue, symbols, bound, children=True)
-    return Timing(bound, size, in_process, activities, children)
+    runs = {}
+    for design, task_queue in queues.items():
+        runs[design], _ = await screen_temporal(
+            client, task_queue, symbols, bound, children=design == "children"
+        )
+    return Timing(bound, size, in_process, runs)
 
 
 def _config_value(item: str) -> tuple[str, object]:
@@ -165,6 +181,9 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-concurrent", type=int, nargs="+", default=[50, 5])
     parser.add_argument(
         "--no-children", action="store_true", help="skip the per-symbol child workflow runs"
+    )
+    parser.add_argument(
+        "--no-single", action="store_true", help="skip the one-symbol-per-activity runs"
     )
     parser.add_argument("--seed", type=int, default=7, help="simulated market seed")
     parser.add_argument(
@@ -184,48 +203,45 @@ async def main(argv: list[str] | None = None) -> int:
         broker = SimulatedBroker(market, InMemoryPaperAccount())
         settings = Settings(market_seed=args.seed)
         async with open_services(settings, dsn, broker=broker) as services:
-            task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+            main_queue, single_queue = (f"bench-{uuid.uuid4().hex[:8]}" for _ in range(2))
+            queues = {"batches": main_queue}
+            if not args.no_single:
+                queues["single"] = single_queue
+            if not args.no_children:
+                queues["children"] = main_queue
             timings: list[Timing] = []
-            async with build_worker(client, services, task_queue):
-                # Warm both paths (imports, caches of the simulated market).
+            # The second worker plans as a budgeted lane would (one symbol per
+            # activity) but has no rate limit.
+            single = build_activities(services, bulk_budget=True)
+            async with (
+                build_worker(client, services, main_queue),
+                build_worker(client, services, single_queue, activities=single),
+            ):
+                # Warm every path (imports, caches of the simulated market).
                 warm = market.symbols[:10]
                 await screen_in_process(services, warm, 5)
-                await screen_temporal(client, task_queue, warm, 5, children=False)
-                await screen_temporal(client, task_queue, warm, 5, children=True)
+                for design, task_queue in queues.items():
+                    await screen_temporal(
+                        client, task_queue, warm, 5, children=design == "children"
+                    )
                 for bound in args.max_concurrent:
                     for size in args.sizes:
-                        timings.append(
-                            await compare(
-                                services,
-                                market,
-                                client,
-                                task_queue,
-                                bound,
-                                size,
-                                with_children=not args.no_children,
-                            )
-                        )
+                        timings.append(await compare(services, market, client, queues, bound, size))
     print(
         f"simulated market seed {args.seed}; ratio = time / in-process time; "
         "CPU per symbol: worker process / dev server"
     )
     print(
-        f"concurrent | symbols | {'design':<32} |   time      rate    | ratio "
+        f"concurrent | symbols | {'design':<28} |   time      rate    | ratio "
         "| CPU/symbol worker / server"
     )
     for timing in timings:
         for row in timing.rows():
             print(row)
     for timing in timings:
-        ratio = timing.activities.seconds / timing.in_process
         print(
             f"ratio at max_concurrent {timing.max_concurrent}, {timing.symbols} symbols: "
-            f"{ratio:.2f}x (activity per symbol)"
-            + (
-                f", {timing.children.seconds / timing.in_process:.2f}x (child per symbol)"
-                if timing.children
-                else ""
-            )
+            + timing.ratios()
         )
     return 0
 
