@@ -1,6 +1,11 @@
-# The TTAI worker image (also runs the codec server: `python -m ttai.codec_server`).
+# The TTAI worker image (also runs the codec server: `python -m ttai.temporal.codec_server`,
+# and the database setup: `python -m ttai.db.provision`).
 # Configuration comes from the environment only; see docs/operations.md.
-FROM python:3.11-slim
+#
+# Base image pinned by digest: python:3.11-slim, the multi-arch index listed
+# by docker-library/repo-info for the build of 2026-08-05 (Python 3.11.15,
+# Debian trixie). Bump tag and digest together.
+FROM python:3.11-slim@sha256:90744cff8f32887f075c47d747a173ff333e9e98801667af93c357fa9f5e28ff
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -11,12 +16,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first (hash-checked lock file) so code edits reuse this layer.
+# requirements.lock holds the runtime packages only: no test or dev tools.
 COPY requirements.lock ./
 RUN pip install --require-hashes -r requirements.lock
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin ttai \
-    && mkdir -p /home/ttai/state && chown ttai:ttai /home/ttai/state
+    && mkdir -p -m 0700 /home/ttai/state && chown ttai:ttai /home/ttai/state
 
+# .dockerignore keeps tests, local state and secret-looking files out.
 COPY --chown=root:root . .
 
 USER ttai

@@ -9,14 +9,16 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-# Reinstall only when the lock file changes.
-$(STAMP): requirements.lock
+# Reinstall only when a lock file changes. requirements.lock is what runs
+# (the Docker image installs only it); requirements-dev.lock adds the tools
+# and test packages, with the same pins.
+$(STAMP): requirements.lock requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	touch $@
 
 run: venv
-	$(PY) -m ttai.main
+	$(PY) worker.py --local
 
 # pytest's own exit codes pass through: 5 (no tests collected) fails too.
 test: venv
@@ -31,7 +33,7 @@ format: venv
 	$(PY) -m ruff format .
 
 schemas: venv
-	$(PY) -m ttai.schemas
+	$(PY) -m workflows.schemas
 
 bench: venv
 	@set -e; for script in bench/[!_]*.py; do \
@@ -42,5 +44,8 @@ bench: venv
 # The private PostgreSQL cluster may live outside state/ (see ttai/stack/postgres.py),
 # behind the state/postgres symlink: remove its target too.
 clean:
-	if [ -L state/postgres ]; then rm -rf "$$(readlink state/postgres)"; fi
+	if [ -L state/postgres ]; then \
+		target="$$(readlink state/postgres)"; \
+		case "$$target" in /var/tmp/ttai-pg-*) rm -rf "$$target" ;; esac; \
+	fi
 	rm -rf state $(VENV)

@@ -1,46 +1,65 @@
 """The TTAI worker: hosts every workflow and activity.
 
-    python worker.py            # connects per TEMPORAL_* / TTAI_* settings
+    python worker.py                # one worker, per TEMPORAL_* / TTAI_* / DATABASE_URL
+    python worker.py --bootstrap    # ... that also starts the monitors and schedules
+    python worker.py --local        # the main job (`make run`), see below
 
 It polls the main task queue (workflows, saves, notifications) and the two
-broker lanes (broker reads, under the deployment's rate budget: ttai/lanes.py,
+broker lanes (broker reads, under the deployment's rate budget: ttai/temporal/lanes.py,
 TTAI_BROKER_RATE, TTAI_BROKER_LIVE_RATE).
 
 SIGTERM or SIGINT drains it: no new tasks are polled, running activities get
 `graceful_shutdown_timeout` to finish, and whatever is left resumes on the
 next worker because Temporal holds the state.
+
+The main job (`--local`) is the whole assistant on one machine: the local
+stack (PostgreSQL and the Temporal dev server with its Web UI, unless
+DATABASE_URL / TEMPORAL_ADDRESS point elsewhere; see `ttai.stack.local`), this
+worker, the monitors and report schedules, a demo analysis, and where to look.
+Ctrl-C or SIGTERM drains the worker and stops everything (exit 0). Everything
+persists under the state folder, so the next run carries on.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
+from rich.console import Console
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
 from ttai import telemetry
-from ttai.bootstrap import bootstrap
 from ttai.broker import BrokerError
+from ttai.cli.analysis import analysis_table
 from ttai.config import Settings
-from ttai.lanes import BULK, LANE_OF_ACTIVITY, LANES, LIVE, Lane, lane_queue, lane_rate
+from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.services import Services, open_services
-from ttai.temporal_client import connect
+from ttai.stack import StackError
+from ttai.stack.local import local_stack
+from ttai.temporal.bootstrap import bootstrap
+from ttai.temporal.client import connect
+from ttai.temporal.codec import EncryptionConfigError
+from ttai.temporal.lanes import BULK, LANE_OF_ACTIVITY, LANES, LIVE, Lane, lane_queue, lane_rate
 from workflows.registry import ALL_WORKFLOWS
 
 logger = logging.getLogger("ttai.worker")
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+DEMO_SYMBOL = "AAPL"
+T = TypeVar("T")
 
 
 # Worker options that concern activities, passed on to the lane workers too.
@@ -170,12 +189,18 @@ def build_worker(
     return Workers(main, lanes, lane_rates)
 
 
-async def run_until_signalled(worker: Workers) -> None:
-    """Run until SIGTERM/SIGINT, then drain."""
+def stop_on_signals() -> asyncio.Event:
+    """An event SIGTERM or SIGINT sets."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_until_signalled(worker: Workers) -> None:
+    """Run until SIGTERM/SIGINT, then drain."""
+    stop = stop_on_signals()
     async with worker:
         lanes = ", ".join(
             f"{w.task_queue} ({f'{rate:g}/s' if rate else 'no limit'})"
@@ -187,13 +212,104 @@ async def run_until_signalled(worker: Workers) -> None:
     logger.info("worker stopped")
 
 
+async def run_worker(settings: Settings, *, with_bootstrap: bool) -> int:
+    """One worker against the configured cluster and DATABASE_URL."""
+    assert settings.database_url
+    try:
+        client = await connect(settings, runtime=telemetry.worker_runtime(settings))
+        async with open_services(settings, settings.database_url) as services:
+            worker = build_worker(client, services, settings.task_queue)
+            if with_bootstrap:
+                await bootstrap(client, settings)
+            await run_until_signalled(worker)
+    except (RuntimeError, OSError, BrokerError, EncryptionConfigError) as err:
+        # Unreachable server, taken port, bad credentials: one line, not a traceback.
+        logger.error("worker cannot start: %s", err)
+        return 2
+    return 0
+
+
+# --- the main job (`--local`) -------------------------------------------------------------
+
+console = Console()
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM arrived."""
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, T]) -> T:
+    """Await `work`, abandoning it if a stop arrives first."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise Stopped
+    return task.result()
+
+
+async def main_job(settings: Settings, stop: asyncio.Event) -> None:
+    # Servers start in a second or two; a stop meanwhile is handled after.
+    async with local_stack(settings) as stack:
+        client = await connect(settings, runtime=telemetry.worker_runtime(settings))
+        async with (
+            open_services(settings, stack.database_url) as services,
+            build_worker(client, services, settings.task_queue),
+        ):
+            await _unless_stopped(stop, bootstrap(client, settings))
+            console.print(f"[bold]Temporal Web UI:[/bold] {stack.ui_url or 'your cluster UI'}")
+            handle = await client.start_workflow(
+                "AnalysisWorkflow",
+                AnalysisInput(symbol=DEMO_SYMBOL),
+                id=f"demo-analysis-{DEMO_SYMBOL}-{datetime.now(UTC):%Y%m%d-%H%M%S}",
+                task_queue=settings.task_queue,
+                result_type=AnalysisResult,
+            )
+            console.print(f"demo analysis started: {handle.id}")
+            result = await _unless_stopped(stop, handle.result())
+            console.print(analysis_table(result))
+            if stack.ui_url:
+                where = f"{stack.ui_url}/namespaces/{settings.namespace}/workflows/{handle.id}"
+                console.print(f"see it at {where}")
+            console.print(
+                "running: monitors, report schedules, worker on task queue "
+                f"'{settings.task_queue}'. Try `.venv/bin/python starter.py --help`. "
+                "Ctrl-C stops everything."
+            )
+            await stop.wait()
+            console.print("stopping: draining the worker ...")
+    console.print("stopped cleanly")
+
+
+async def run_main_job(settings: Settings) -> int:
+    stop = stop_on_signals()
+    try:
+        await main_job(settings, stop)
+    except Stopped:
+        console.print("stopped during start-up")
+    except (StackError, EncryptionConfigError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task-queue", help="default: TTAI_TASK_QUEUE or 'ttai'")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--bootstrap",
         action="store_true",
         help="also start the monitors and apply the report schedules (idempotent)",
+    )
+    mode.add_argument(
+        "--local",
+        action="store_true",
+        help="the main job (make run): local stack, this worker, bootstrap, a demo analysis",
     )
     args = parser.parse_args(argv)
     telemetry.configure_logging()
@@ -203,20 +319,11 @@ async def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.task_queue:
         settings = settings.model_copy(update={"task_queue": args.task_queue})
+    if args.local:
+        return await run_main_job(settings)
     if not settings.database_url:
-        parser.error("DATABASE_URL is not set (make run starts a local stack and sets it)")
-    try:
-        client = await connect(settings, runtime=telemetry.worker_runtime(settings))
-        async with open_services(settings, settings.database_url) as services:
-            worker = build_worker(client, services, settings.task_queue)
-            if args.bootstrap:
-                await bootstrap(client, settings)
-            await run_until_signalled(worker)
-    except (RuntimeError, OSError, BrokerError) as err:
-        # Unreachable server, taken port, bad credentials: one line, not a traceback.
-        logger.error("worker cannot start: %s", err)
-        return 2
-    return 0
+        parser.error("DATABASE_URL is not set (--local starts a local stack, as make run does)")
+    return await run_worker(settings, with_bootstrap=args.bootstrap)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from ttai.services import Services
 
 
 def build_activities(services: Services, *, bulk_budget: bool = False) -> list[Callable[..., Any]]:
-    """`bulk_budget`: the bulk broker lane has a rate limit (ttai/lanes.py)."""
+    """`bulk_budget`: the bulk broker lane has a rate limit (ttai/temporal/lanes.py)."""
     analysis = AnalysisActivities(services.broker, AnalysisStore(services.pool), services.outbox)
     return [
         analysis.screen_symbols,

@@ -17,13 +17,14 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import classified_errors
 from activities.heartbeats import heartbeating, uncancellable
 from ttai import telemetry
-from ttai.analytics.csp import analyze_csp
-from ttai.analytics.ranking import screen_entry
-from ttai.analytics.research import analyze_research
-from ttai.analytics.synthesis import synthesize
-from ttai.analytics.technicals import analyze_chart
 from ttai.broker import Broker
 from ttai.db.analyses import AnalysisStore
+from ttai.domain.analytics.csp import analyze_csp
+from ttai.domain.analytics.ranking import screen_entry
+from ttai.domain.analytics.research import analyze_research
+from ttai.domain.analytics.synthesis import synthesize
+from ttai.domain.analytics.technicals import analyze_chart
+from ttai.domain.market_calendar import new_york_date
 from ttai.models.analysis import (
     AnalysisResult,
     ChartAnalysis,
@@ -38,6 +39,7 @@ from ttai.models.analysis import (
     SynthesisRequest,
 )
 from ttai.models.common import Strategy
+from ttai.models.market import MarketMetrics
 from ttai.models.notifications import Notification, NotifyResult
 from ttai.models.screener import (
     MAX_REASON_LENGTH,
@@ -64,15 +66,24 @@ class AnalysisActivities:
         candles = await self._broker.get_daily_candles(symbol, CANDLE_DAYS)
         return analyze_chart(symbol, candles)
 
-    async def options(self, symbol: str, chart: ChartAnalysis) -> OptionsAnalysis:
-        chain = await self._broker.get_option_chain(symbol)
-        today = (await self._broker.now()).date()
-        return analyze_csp(chain, chart, today)
+    async def _metrics(self, symbol: str) -> MarketMetrics:
+        return (await self._broker.get_market_metrics([symbol]))[symbol]
 
-    async def research(self, symbol: str, expiration: date | None) -> ResearchAnalysis:
-        metrics = await self._broker.get_market_metrics([symbol])
-        today = (await self._broker.now()).date()
-        return analyze_research(metrics[symbol], expiration, today)
+    async def options(
+        self, symbol: str, chart: ChartAnalysis, metrics: MarketMetrics | None = None
+    ) -> OptionsAnalysis:
+        # The dividend yield lowers the forward, hence the POP.
+        metrics = metrics or await self._metrics(symbol)
+        chain = await self._broker.get_option_chain(symbol)
+        today = new_york_date(await self._broker.now())
+        return analyze_csp(chain, chart, today, metrics.dividend_yield)
+
+    async def research(
+        self, symbol: str, expiration: date | None, metrics: MarketMetrics | None = None
+    ) -> ResearchAnalysis:
+        metrics = metrics or await self._metrics(symbol)
+        today = new_york_date(await self._broker.now())
+        return analyze_research(metrics, expiration, today)
 
     async def analyse(self, symbol: str, strategy: Strategy = "csp") -> AnalysisResult:
         """The whole pipeline, in AnalysisWorkflow's order: chart, then (unless the
@@ -83,9 +94,11 @@ class AnalysisActivities:
             # As the original: a chart reject ends the analysis.
             synthesis = Synthesis(score=0, recommendation="reject")
         else:
-            options = await self.options(symbol, chart)
+            # One metrics read serves both steps (the step activities read it each).
+            metrics = await self._metrics(symbol)
+            options = await self.options(symbol, chart, metrics)
             research = await self.research(
-                symbol, options.best.expiration if options.best else None
+                symbol, options.best.expiration if options.best else None, metrics
             )
             synthesis = synthesize(chart, options, research)
         return AnalysisResult(

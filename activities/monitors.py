@@ -15,11 +15,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified_errors
-from ttai import market_calendar, telemetry
-from ttai.alerts.rules import evaluate_position_rules, evaluate_price_rules
+from ttai import telemetry
 from ttai.broker import Broker
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
+from ttai.domain import market_calendar
+from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules
 from ttai.models.alerts import (
     IV_CONDITIONS,
     POSITION_CONDITIONS,

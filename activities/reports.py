@@ -7,15 +7,24 @@ backfilled run lists that day's rows.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from temporalio import activity
 
 from activities.errors import classified_errors
-from ttai import market_calendar, telemetry
+from ttai import telemetry
 from ttai.broker import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import NlvSnapshot, ReportStore
+from ttai.domain.market_calendar import (
+    day_window,
+    market_day,
+    new_york_date,
+    previous_session,
+    week_start,
+)
+from ttai.domain.reports import content, markdown
+from ttai.models.market import Fill, Position
 from ttai.models.notifications import Notification, NotifyResult
 from ttai.models.reports import (
     EndOfDaySummary,
@@ -30,37 +39,6 @@ from ttai.models.reports import (
     WeeklyReview,
 )
 from ttai.notify.outbox import Outbox
-from ttai.reports import content, markdown
-
-
-def new_york_day(at: datetime) -> date:
-    return at.astimezone(market_calendar.NEW_YORK).date()
-
-
-def day_window(first: date, last: date) -> tuple[datetime, datetime]:
-    """[first 00:00, the day after last 00:00) in New York, as aware datetimes."""
-    tz = market_calendar.NEW_YORK
-    return (
-        datetime.combine(first, time(0), tz),
-        datetime.combine(last + timedelta(days=1), time(0), tz),
-    )
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def market_day(request: MarketDayRequest) -> MarketDay:
-    day = new_york_day(request.as_of)
-    first = week_start(day) if request.scope == "week" else day
-    found = market_calendar.sessions(first, day)
-    today = next((s for s in found if s.day == day), None)
-    return MarketDay(
-        day=day,
-        open=bool(found),
-        sessions=len(found),
-        early_close=today is not None and today.early_close,
-    )
 
 
 class ReportActivities:
@@ -89,14 +67,20 @@ class ReportActivities:
 
     @activity.defn(name="build_end_of_day_summary")
     async def build_end_of_day_summary(self, request: ReportRequest) -> Report:
+        previous = await self._store.snapshot_before(request.day)
+        last_session = previous_session(request.day)
         with classified_errors():
             positions = await self._broker.get_positions()
             balances = await self._broker.get_balances()
-            broker_day = new_york_day(await self._broker.now())
+            broker_day = new_york_date(await self._broker.now())
+            # Today's trades: everything since the previous session's close.
+            fills = await self._broker.get_fills(last_session.close)
+            closes = await self._previous_closes(positions, fills, previous, last_session.day)
         start, end = day_window(request.day, request.day)
-        previous = await self._store.snapshot_before(request.day)
         summary = content.end_of_day(
             positions,
+            fills,
+            closes,
             balances,
             previous.net_liquidating_value if previous else None,
             await self._store.alerts_triggered(start, end),
@@ -111,9 +95,29 @@ class ReportActivities:
                     day=request.day,
                     net_liquidating_value=summary.net_liquidating_value,
                     unrealized_pnl=content.unrealized_pnl(positions),
+                    marks={p.symbol: p.mark for p in positions},
                 )
             )
         return _report(request, summary)
+
+    async def _previous_closes(
+        self,
+        positions: list[Position],
+        fills: list[Fill],
+        previous: NlvSnapshot | None,
+        last_session: date,
+    ) -> dict[str, float]:
+        """Previous closes the positions do not carry: those of instruments closed
+        today. Stock: the broker's quote. Options (and a position the broker
+        sent none for): the mark recorded by the previous session's end-of-day
+        summary, when that summary ran."""
+        closes = dict(previous.marks) if previous and previous.day == last_session else {}
+        held = {p.symbol for p in positions}
+        stock = sorted({f.symbol for f in fills if f.instrument == "equity"} - held)
+        if stock:
+            quotes = await self._broker.get_quotes(stock)
+            closes.update({s: q.prev_close for s, q in quotes.items() if q.prev_close > 0})
+        return closes
 
     @activity.defn(name="build_weekly_review")
     async def build_weekly_review(self, request: ReportRequest) -> Report:

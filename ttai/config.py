@@ -62,7 +62,8 @@ class Settings(BaseModel):
         default=None,
         ge=0,
         description="Bulk broker lane (analyses, screens): activities per second for the whole "
-        "deployment (TTAI_BROKER_RATE); 0: no limit; unset: the broker's default (ttai/lanes.py).",
+        "deployment (TTAI_BROKER_RATE); 0: no limit; unset: the broker's default "
+        "(ttai/temporal/lanes.py).",
     )
     broker_live_rate: float | None = Field(
         default=None,

@@ -87,7 +87,7 @@ def metrics_bind_address(settings: Settings) -> str | None:
 def worker_runtime(settings: Settings) -> Runtime:
     """A Temporal runtime serving Prometheus metrics when enabled, plain otherwise.
 
-    Pass it to `ttai.temporal_client.connect(runtime=...)`; workers inherit the
+    Pass it to `ttai.temporal.client.connect(runtime=...)`; workers inherit the
     client's runtime. Raises RuntimeError when the metrics port is taken.
     """
     global _process_meter

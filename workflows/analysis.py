@@ -8,8 +8,6 @@ from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
-    from ttai import search_attributes
-    from ttai.lanes import BULK
     from ttai.models.analysis import (
         AnalysisInput,
         AnalysisResult,
@@ -21,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
         Synthesis,
         SynthesisRequest,
     )
+    from ttai.temporal import search_attributes
+    from ttai.temporal.lanes import BULK
 
 
 @workflow.defn(name="AnalysisWorkflow")

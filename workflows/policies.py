@@ -11,7 +11,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import NON_RETRYABLE_TYPES
-    from ttai.lanes import Lane, activity_queue, lane_queue
+    from ttai.temporal.lanes import Lane, activity_queue, lane_queue
 
 
 def step(
@@ -51,7 +51,7 @@ COMPUTE_STEP = step(timeout=timedelta(seconds=10), attempts=3, max_interval=time
 
 def on_lane(lane: Lane) -> dict[str, Any]:
     """`task_queue=` for an activity on a broker lane of this workflow's task queue
-    (ttai/lanes.py): its reads count against that lane's shared rate budget."""
+    (ttai/temporal/lanes.py): its reads count against that lane's shared rate budget."""
     return {"task_queue": lane_queue(workflow.info().task_queue, lane)}
 
 

@@ -8,7 +8,8 @@ importing all workflow modules there cost each analysis ~6 ms of CPU.
 from workflows.analysis import AnalysisWorkflow
 from workflows.monitors import MONITOR_WORKFLOWS
 from workflows.reports import REPORT_WORKFLOWS
-from workflows.screener import ScreenerWorkflow, WatchlistWorkflow
+from workflows.screener import ScreenerWorkflow
+from workflows.watchlists import WatchlistWorkflow
 
 ALL_WORKFLOWS: list[type] = [
     AnalysisWorkflow,

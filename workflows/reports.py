@@ -18,7 +18,6 @@ from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import ReportActivities
-    from ttai.lanes import LIVE
     from ttai.models.reports import (
         MarketDayRequest,
         NotifyReportRequest,
@@ -28,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ReportResult,
         SaveReportRequest,
     )
+    from ttai.temporal.lanes import LIVE
 
 # Set by the schedule on every run it starts (also on trigger and backfill).
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")

@@ -1,7 +1,6 @@
 """ScreenerWorkflow: a bounded fan-out over symbols, ranked, saved.
 
-WatchlistWorkflow: list/show/add/remove watchlists, so watchlists are managed
-through Temporal like everything else (one activity, no state of its own).
+Watchlists it screens by name are managed by WatchlistWorkflow (workflows/watchlists.py).
 
 The design, measured (bench/screener.py; docs/pending/screener.md):
 
@@ -49,9 +48,7 @@ from workflows.policies import COMPUTE_STEP, DURABLE_STEP, on_lane, step
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
     from activities.screener import ScreenerActivities
-    from ttai import search_attributes
-    from ttai.analytics.ranking import rank, screen_entry
-    from ttai.lanes import BULK
+    from ttai.domain.analytics.ranking import rank, screen_entry
     from ttai.models.analysis import AnalysisInput
     from ttai.models.screener import (
         MAX_REASON_LENGTH,
@@ -67,10 +64,10 @@ with workflow.unsafe.imports_passed_through():
         ScreenState,
         ScreenStatus,
         ScreenSymbolInput,
-        WatchlistCommand,
-        WatchlistCommandResult,
         WatchlistRequest,
     )
+    from ttai.temporal import search_attributes
+    from ttai.temporal.lanes import BULK
 
 ACTIVITY_DESIGN = "screen-symbol-activities"
 """Patch ID: set in every screen started since symbols became activities."""
@@ -80,7 +77,7 @@ SYMBOLS_PER_RUN = 600
 
 The worst case is one symbol per activity and one at a time: each symbol then
 adds 3 activity events and its own workflow task (3 events), ~4.5 KB of
-history JSON. Measured (tests/test_screener_e2e.py re-derives it): a run of
+history JSON. Measured (tests/screener/test_screener_e2e.py re-derives it): a run of
 600 symbols that way holds ~3,615 events and ~2.7 MB of JSON (less as the
 server stores it), under the server's continue-as-new suggestion (4,096
 events / 4 MiB) and far from its hard limits (51,200 events / 50 MiB).
@@ -390,12 +387,3 @@ class ScreenerWorkflow:
         self._status = result.status
         self._report()
         return result
-
-
-@workflow.defn(name="WatchlistWorkflow")
-class WatchlistWorkflow:
-    @workflow.run
-    async def run(self, command: WatchlistCommand) -> WatchlistCommandResult:
-        return await workflow.execute_activity_method(
-            ScreenerActivities.watchlist_command, command, **DURABLE_STEP
-        )

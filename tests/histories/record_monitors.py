@@ -1,74 +1,40 @@
 """Re-record the monitors' replay histories (on purpose, after a deliberate change).
 
-    .venv/bin/python tests/histories/record_monitors.py
+    .venv/bin/python -m tests.histories.record_monitors
 
 Runs the real workflows and activities on a throw-away time-skipping server
 and a private PostgreSQL (free ports), with the scripted broker of the
-monitor tests, and writes tests/histories/<WorkflowType>-<case>[.runN].json.
-tests/test_monitors_replay.py replays them: a workflow change that would
-break monitors already running fails there.
+monitor tests (tests/helpers/monitor_fakes.py), and writes
+tests/histories/<WorkflowType>-<case>[.runN].json. tests/replay/test_replay.py
+replays them: a workflow change that would break monitors already running
+fails there.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import tempfile
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
 
-from temporalio.api.enums.v1 import EventType  # noqa: E402
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
+from tests.helpers.histories import run_recorder, save_runs, workflow_id
+from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, monitor_worker
+from tests.helpers.temporal import start_time_skipping
+from tests.helpers.times import new_york
+from ttai.db.alerts import AlertStore
+from ttai.db.migrate import migrate
+from ttai.db.pool import create_pool
+from ttai.domain import market_calendar
+from ttai.domain.market_calendar import NEW_YORK
+from ttai.models.alerts import AddAlertInput, AlertRuleSpec
+from ttai.models.market import Position
+from ttai.models.monitors import MonitorInput, SetIntervalInput
+from ttai.stack.ports import free_port
+from ttai.stack.postgres import PrivatePostgres
 
-from tests.history_files import write_history  # noqa: E402
-from tests.test_monitors_fakes import RecordingChannel, ScriptedBroker, monitor_worker  # noqa: E402
-from ttai import market_calendar  # noqa: E402
-from ttai.db.alerts import AlertStore  # noqa: E402
-from ttai.db.migrate import migrate  # noqa: E402
-from ttai.db.pool import create_pool  # noqa: E402
-from ttai.market_calendar import NEW_YORK  # noqa: E402
-from ttai.models.alerts import AddAlertInput, AlertRuleSpec  # noqa: E402
-from ttai.models.market import Position  # noqa: E402
-from ttai.models.monitors import MonitorInput, SetIntervalInput  # noqa: E402
-from ttai.stack.ports import free_port  # noqa: E402
-from ttai.stack.postgres import PrivatePostgres  # noqa: E402
-from ttai.temporal_client import data_converter  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
 TASK_QUEUE = "record-monitors"
-
-
-def workflow_id(case: str) -> str:
-    """The ID a case runs under; the replay test derives it from the file name."""
-    return f"record-{case}"
-
-
-async def save_runs(client: Client, handle: WorkflowHandle, case: str) -> None:
-    """Every run of the chain: `<case>.runN.json` for continued runs, `<case>.json` last."""
-    run_id: str | None = handle.first_execution_run_id
-    histories = []
-    while run_id:
-        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-        histories.append(history)
-        last = history.events[-1]
-        continued = last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if continued
-            else None
-        )
-    for number, history in enumerate(histories, start=1):
-        name = case if number == len(histories) else f"{case}.run{number}"
-        write_history(HERE / f"{name}.json", history)
-        print("wrote", f"{name}.json")
-
-
-def et(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), NEW_YORK)
 
 
 async def record_price_monitor(env: WorkflowEnvironment, broker: ScriptedBroker) -> None:
@@ -115,7 +81,7 @@ async def record_weekend(env: WorkflowEnvironment, pool: object) -> None:
     while monday.weekday() != 0 or not market_calendar.session_on(monday):
         monday += timedelta(days=1)
     saturday = monday - timedelta(days=2)
-    await env.sleep(et(saturday, 12) - now)
+    await env.sleep(new_york(saturday, 12) - now)
     handles = {}
     for case, workflow, request in (
         (
@@ -132,7 +98,7 @@ async def record_weekend(env: WorkflowEnvironment, pool: object) -> None:
         handles[case] = await env.client.start_workflow(
             workflow, request, id=workflow_id(case), task_queue=TASK_QUEUE
         )
-    await env.sleep(et(monday, 10, 30) - await env.get_current_time())
+    await env.sleep(new_york(monday, 10, 30) - await env.get_current_time())
     for case, handle in handles.items():
         await handle.cancel()
         await handle.result()
@@ -140,7 +106,6 @@ async def record_weekend(env: WorkflowEnvironment, pool: object) -> None:
 
 
 async def main() -> None:
-    binary = Path(sys.executable).parent / "temporal-test-server"
     with tempfile.TemporaryDirectory() as state:
         async with PrivatePostgres(
             Path(state), port=free_port(), port_env_var=None, durable=False
@@ -151,9 +116,7 @@ async def main() -> None:
                 "record-delta",
                 AlertRuleSpec(symbol="AAPL", condition="delta_at_least", threshold=0.4),
             )
-            env = await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=str(binary), data_converter=data_converter()
-            )
+            env = await start_time_skipping()
 
             def positions(at: datetime) -> list[Position]:
                 return [
@@ -180,4 +143,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_recorder(main)

@@ -1,33 +1,29 @@
 """Re-record the report workflows' replay histories (on purpose, after a deliberate change).
 
-    .venv/bin/python tests/histories/record_reports.py
+    .venv/bin/python -m tests.histories.record_reports
 
 Runs each case on the time-skipping server with the real workflow code and
-stand-in activities (same names, the known test portfolio through the real
-builders), and writes tests/histories/<WorkflowType>-<case>.json.
-tests/test_reports_replay.py replays them: a workflow change that would
-break runs already in flight fails there.
+stand-in activities (same names, the known test portfolio of
+tests/helpers/reports_portfolio.py through the real builders), and writes
+tests/histories/<WorkflowType>-<case>.json. tests/replay/test_replay.py
+replays them: a workflow change that would break runs already in flight
+fails there.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from datetime import date, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from temporalio import activity
 
-from temporalio import activity  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
-
-from activities.reports import market_day, week_start  # noqa: E402
-from tests.history_files import write_history  # noqa: E402
-from tests.reports_portfolio import BALANCES, METRICS, POSITIONS, new_york  # noqa: E402
-from ttai.models.notifications import NotifyResult  # noqa: E402
-from ttai.models.reports import (  # noqa: E402
+from tests.helpers.histories import run_recorder, save, workflow_id
+from tests.helpers.reports_portfolio import BALANCES, METRICS, POSITIONS
+from tests.helpers.temporal import start_time_skipping
+from tests.helpers.times import new_york
+from ttai.domain.market_calendar import market_day, week_start
+from ttai.domain.reports import content, markdown
+from ttai.models.notifications import NotifyResult
+from ttai.models.reports import (
     MarketDay,
     MarketDayRequest,
     NotifyReportRequest,
@@ -37,17 +33,15 @@ from ttai.models.reports import (  # noqa: E402
     SaveReportRequest,
     SaveReportResult,
 )
-from ttai.reports import content, markdown  # noqa: E402
-from ttai.temporal_client import data_converter  # noqa: E402
-from worker import build_worker  # noqa: E402
-from workflows.reports import (  # noqa: E402
+from worker import build_worker
+from workflows.reports import (
     REPORT_WORKFLOWS,
     EndOfDaySummaryWorkflow,
     MorningBriefingWorkflow,
     WeeklyReviewWorkflow,
 )
 
-HERE = Path(__file__).resolve().parent
+TASK_QUEUE = "record-reports"
 
 
 def _report(request: ReportRequest, body, render) -> Report:  # type: ignore[no-untyped-def]
@@ -74,7 +68,7 @@ async def fake_briefing(request: ReportRequest) -> Report:
 
 @activity.defn(name="build_end_of_day_summary")
 async def fake_summary(request: ReportRequest) -> Report:
-    body = content.end_of_day(POSITIONS, BALANCES, 74_000, [], [], request.early_close)
+    body = content.end_of_day(POSITIONS, [], {}, BALANCES, 74_000, [], [], request.early_close)
     return _report(request, body, markdown.render_end_of_day)
 
 
@@ -113,15 +107,12 @@ CASES: list[tuple[type, str, datetime]] = [
 
 
 async def main() -> None:
-    test_server = Path(sys.executable).parent / "temporal-test-server"
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(test_server), data_converter=data_converter()
-    )
+    env = await start_time_skipping()
     try:
         async with build_worker(
             env.client,
             None,
-            "record-reports",
+            TASK_QUEUE,
             workflows=REPORT_WORKFLOWS,
             activities=FAKE_ACTIVITIES,
         ):
@@ -130,19 +121,14 @@ async def main() -> None:
                 handle = await env.client.start_workflow(
                     workflow.run,  # type: ignore[attr-defined]
                     ReportInput(as_of=as_of),
-                    id=f"record-{name}",
-                    task_queue="record-reports",
+                    id=workflow_id(name),
+                    task_queue=TASK_QUEUE,
                 )
                 await handle.result()
-                history = await handle.fetch_history()
-                write_history(HERE / f"{name}.json", history)
-                print(f"wrote {name}.json")
+                await save(handle, name)
     finally:
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
-    sys.stdout.flush()
-    # The SDK runtime can abort the interpreter while it finalises (sdk-python#300).
-    os._exit(0)
+    run_recorder(main)

@@ -1,13 +1,13 @@
 """Re-record the screener's replay histories (on purpose, after a deliberate change).
 
-    .venv/bin/python tests/histories/record_screener.py
+    .venv/bin/python -m tests.histories.record_screener
 
 Runs each case on a throw-away dev server (in memory, free port; the server
 is told to suggest continue-as-new after 40 events so one case spans runs)
-with the real workflow code and the fake activities of the workflow tests,
-and writes tests/histories/<WorkflowType>-<case>.json. tests/test_replay.py
-replays them: a workflow change that would break screens already in flight
-fails there.
+with the real workflow code and the fake activities of the workflow tests
+(tests/helpers/screener_fakes.py), and writes
+tests/histories/<WorkflowType>-<case>.json for tests/replay/test_replay.py: a
+workflow change that would break screens already in flight fails there.
 
 Two generations of screens are kept:
 - `ScreenerWorkflow-activities-*` and `-children-option`: the current design
@@ -22,32 +22,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from temporalio import activity
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
-from temporalio import activity  # noqa: E402
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle  # noqa: E402
-
-from tests.history_files import write_history  # noqa: E402
-from tests.test_screener_workflow import FakeScreenerActivities, TimedAnalysis  # noqa: E402
-from ttai.models.screener import (  # noqa: E402
+from tests.helpers.histories import run_recorder, save, save_runs, workflow_id
+from tests.helpers.screener_fakes import FakeScreenerActivities, TimedAnalysis
+from tests.helpers.temporal import throwaway_dev_server
+from ttai.models.screener import (
     ScreenInput,
     ScreenPlan,
     ScreenProgress,
     WatchlistCommand,
     WatchlistCommandResult,
 )
-from ttai.stack.ports import free_port  # noqa: E402
-from ttai.stack.temporal_server import TemporalDevServer  # noqa: E402
-from ttai.temporal_client import data_converter  # noqa: E402
-from worker import build_worker  # noqa: E402
+from worker import build_worker
 
-HERE = Path(__file__).resolve().parent
 TASK_QUEUE = "record-screener"
 
 
@@ -55,18 +46,6 @@ class FakeWatchlists(FakeScreenerActivities):
     @activity.defn(name="watchlist_command")
     async def watchlist_command(self, request: WatchlistCommand) -> WatchlistCommandResult:
         return WatchlistCommandResult(symbols=self.watchlists.get(request.name or "", []))
-
-
-def workflow_id(case: str) -> str:
-    """The ID a case runs under; the replay test derives it from the file name
-    (`<case>.json`, or `<case>.runN.json` for an earlier run)."""
-    return f"record-{case}"
-
-
-async def save(handle: WorkflowHandle[Any, Any], name: str) -> None:
-    history = await handle.fetch_history()
-    write_history(HERE / f"{name}.json", history)
-    print("wrote", f"{name}.json")
 
 
 async def record(client: Client) -> None:
@@ -114,9 +93,7 @@ async def record(client: Client) -> None:
         screener.plan = ScreenPlan(symbols_per_activity=10)
         progress = await handle.query("progress", result_type=ScreenProgress)
         assert progress.runs > 1, "expected continue-as-new"
-        await save(handle, case)
-        first = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
-        await save(first, f"{case}.run1")
+        await save_runs(client, handle, case)
 
         # NVDA and AMZN block; cancel once AAPL is done and both are running.
         case = "ScreenerWorkflow-activities-cancelled"
@@ -176,17 +153,10 @@ async def record_batch_cancel(client: Client) -> None:
 
 
 async def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        async with TemporalDevServer(
-            log_path=Path(tmp) / "temporal.log",
-            port=free_port(),
-            dynamic_config={"limit.historyCount.suggestContinueAsNew": 40},
-            port_env_var=None,
-        ) as server:
-            client = await Client.connect(server.address, data_converter=data_converter())
-            await record(client)
-            await record_batch_cancel(client)
+    async with throwaway_dev_server({"limit.historyCount.suggestContinueAsNew": 40}) as client:
+        await record(client)
+        await record_batch_cancel(client)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_recorder(main)

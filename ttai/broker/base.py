@@ -15,6 +15,7 @@ from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
     Position,
@@ -82,6 +83,10 @@ class Broker(Protocol):
         ...
 
     async def get_balances(self) -> list[Balances]: ...
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        """Executions at or after `since` across all accounts, oldest first."""
+        ...
 
     async def now(self) -> datetime:
         """The broker's clock (the simulated market can run on a fixed one)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ttai.broker.base import BrokerAuthError
+from ttai.private_files import PrivateFileError, read_private_text
 
 ENV_SECRET = "TT_PROVIDER_SECRET"
 ENV_REFRESH = "TT_REFRESH_TOKEN"
@@ -46,19 +46,11 @@ def _truthy(value: Any) -> bool:
 
 
 def _from_file(path: Path) -> TastytradeCredentials:
+    # Refuses files others can read: a leaked refresh token trades the account.
     try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise BrokerAuthError(
-            f"{ENV_FILE} points at {path}, which cannot be read ({exc.strerror})"
-        ) from None
-    # Refuse files others can read: a leaked refresh token trades the account.
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise BrokerAuthError(
-            f"refusing the tastytrade secrets file {path}: it is accessible to group or "
-            f"others (mode {stat.S_IMODE(mode):o}); run `chmod 600 {path}`"
-        )
-    text = path.read_text(encoding="utf-8")
+        text = read_private_text(path, f"the tastytrade secrets file ({ENV_FILE})")
+    except PrivateFileError as exc:
+        raise BrokerAuthError(str(exc)) from None
     try:
         data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (ValueError, tomllib.TOMLDecodeError):

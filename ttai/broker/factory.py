@@ -19,7 +19,7 @@ async def open_broker(settings: Settings, pool: asyncpg.Pool) -> Broker:
     if credentials is not None:
         # Imported only when used: the SDK and its dependencies cost a worker
         # that runs on the simulated market ~20 MiB for nothing.
-        from ttai.broker.tastytrade import TastytradeBroker
+        from ttai.broker.tastytrade.broker import TastytradeBroker
 
         logger.info("broker: tastytrade")
         return TastytradeBroker(credentials)

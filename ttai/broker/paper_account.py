@@ -4,6 +4,8 @@ Positions are stored unmarked (`mark` 0); `SimulatedBroker` marks them to the
 simulated market when asked. Opening or closing a position moves cash by the
 trade's value (a short option credits its premium); there are no fees, no
 automatic exercise or assignment, and expired options stay until closed.
+Seeding deposits STARTING_CASH and pays for the default portfolio out of it,
+so the opening NLV is the deposit less the half-spreads crossed.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import asyncpg
 
-from ttai.market_calendar import NEW_YORK
-from ttai.models.market import Position
+from ttai.domain.market_calendar import new_york_date
+from ttai.models.market import Fill, Position
 
 if TYPE_CHECKING:
     from ttai.broker.simulated import SimulatedMarket
@@ -24,9 +26,8 @@ if TYPE_CHECKING:
 PAPER_ACCOUNT = "SIM-0001"
 STARTING_CASH = 100_000.0
 OPTION_MULTIPLIER = 100
-# Stock lots of the default portfolio, bought this many sessions before seeding.
+# Stock lots of the default portfolio, bought at the ask when the account is seeded.
 DEFAULT_STOCKS: tuple[tuple[str, int], ...] = (("AAPL", 100), ("KO", 200), ("SPY", 50))
-_STOCK_HOLDING_SESSIONS = 60
 # Short puts of the default portfolio: one contract each, ~7 % out of the money,
 # on the listed expiration nearest 38 days within 30-45 days.
 DEFAULT_SHORT_PUTS: tuple[str, ...] = ("MSFT", "JPM", "QQQ")
@@ -50,12 +51,17 @@ class PaperAccount(Protocol):
 
     async def get_cash(self) -> float: ...
 
-    async def open_position(self, position: Position) -> None:
-        """Add a trade at `position.average_open_price`; cash moves by its value."""
+    async def open_position(self, position: Position, *, at: datetime) -> None:
+        """Add a trade at `position.average_open_price`, executed `at`; cash moves
+        by its value."""
         ...
 
-    async def close_position(self, symbol: str, price: float) -> Position:
-        """Close the whole position at `price`; returns what was closed."""
+    async def close_position(self, symbol: str, price: float, *, at: datetime) -> Position:
+        """Close the whole position at `price`, executed `at`; returns what was closed."""
+        ...
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        """Every trade (seeding included) executed at or after `since`, oldest first."""
         ...
 
 
@@ -66,10 +72,10 @@ def multiplier(instrument: Literal["equity", "option"]) -> int:
 def default_portfolio(
     market: SimulatedMarket, now: datetime, account: str = PAPER_ACCOUNT
 ) -> list[Position]:
-    """A few stock lots and short puts, priced from the market at `now`."""
+    """A few stock lots and short puts, traded at `now`: stock bought at the ask,
+    puts sold at the bid."""
     positions: list[Position] = []
     for symbol, quantity in DEFAULT_STOCKS:
-        bought = market.get_daily_candles(symbol, _STOCK_HOLDING_SESSIONS, at=now)[0]
         positions.append(
             Position(
                 account=account,
@@ -77,10 +83,10 @@ def default_portfolio(
                 underlying=symbol,
                 instrument="equity",
                 quantity=quantity,
-                average_open_price=bought.close,
+                average_open_price=market.get_quote(symbol, now).ask,
             )
         )
-    today = now.astimezone(NEW_YORK).date()
+    today = new_york_date(now)
     for symbol in DEFAULT_SHORT_PUTS:
         chain = market.get_option_chain(symbol, at=now)
         expirations = sorted(
@@ -118,6 +124,11 @@ def default_portfolio(
     return positions
 
 
+def opening_cash(positions: list[Position]) -> float:
+    """The deposit after paying for the seeded trades (a short put credits its premium)."""
+    return round(STARTING_CASH - sum(_trade_value(p) for p in positions), 2)
+
+
 def _merge(existing: Position | None, trade: Position) -> Position:
     """The position after `trade`. Only adds in the same direction (closing is separate)."""
     if existing is None:
@@ -148,6 +159,29 @@ def _trade_value(position: Position) -> float:
     return position.quantity * position.average_open_price * position.multiplier
 
 
+def _fill(position: Position, quantity: float, price: float, at: datetime) -> Fill:
+    if at.tzinfo is None:
+        raise ValueError(f"a fill needs an aware time, got naive {at.isoformat()}")
+    return Fill(
+        account=position.account,
+        symbol=position.symbol,
+        underlying=position.underlying,
+        instrument=position.instrument,
+        quantity=quantity,
+        price=price,
+        multiplier=position.multiplier,
+        executed_at=at,
+    )
+
+
+def opening_fill(position: Position, at: datetime) -> Fill:
+    return _fill(position, position.quantity, position.average_open_price, at)
+
+
+def closing_fill(closed: Position, price: float, at: datetime) -> Fill:
+    return _fill(closed, -closed.quantity, price, at)
+
+
 class InMemoryPaperAccount:
     """A paper account in process memory (tests, and runs without a database)."""
 
@@ -155,6 +189,7 @@ class InMemoryPaperAccount:
         self.account_number = account_number
         self._cash: float | None = None
         self._positions: dict[str, Position] = {}
+        self._fills: list[Fill] = []
         self._lock = asyncio.Lock()
 
     async def seed_if_empty(self, market: SimulatedMarket, now: datetime) -> bool:
@@ -163,7 +198,8 @@ class InMemoryPaperAccount:
                 return False
             positions = default_portfolio(market, now, self.account_number)
             self._positions = {p.symbol: p for p in positions}
-            self._cash = STARTING_CASH
+            self._fills = [opening_fill(p, now) for p in positions]
+            self._cash = opening_cash(positions)
             return True
 
     async def get_positions(self) -> list[Position]:
@@ -172,26 +208,36 @@ class InMemoryPaperAccount:
     async def get_cash(self) -> float:
         return self._cash or 0.0
 
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        return sorted(
+            (f for f in self._fills if f.executed_at >= since), key=lambda f: f.executed_at
+        )
+
     def _seeded_cash(self) -> float:
         if self._cash is None:
             raise LookupError(f"paper account {self.account_number} is not seeded")
         return self._cash
 
-    async def open_position(self, position: Position) -> None:
+    async def open_position(self, position: Position, *, at: datetime) -> None:
         _check_trade(self.account_number, position)
+        fill = opening_fill(position, at)
         async with self._lock:
             cash = self._seeded_cash()
             self._positions[position.symbol] = _merge(
                 self._positions.get(position.symbol), position
             )
+            self._fills.append(fill)
             self._cash = cash - _trade_value(position)
 
-    async def close_position(self, symbol: str, price: float) -> Position:
+    async def close_position(self, symbol: str, price: float, *, at: datetime) -> Position:
         async with self._lock:
             cash = self._seeded_cash()
-            closed = self._positions.pop(symbol, None)
+            closed = self._positions.get(symbol)
             if closed is None:
                 raise KeyError(f"no open position in {symbol}")
+            fill = closing_fill(closed, price, at)
+            del self._positions[symbol]
+            self._fills.append(fill)
             self._cash = cash + closed.quantity * price * closed.multiplier
             return closed
 
@@ -225,6 +271,25 @@ _UPSERT_POSITION = """
 """
 
 
+_INSERT_FILL = """
+    INSERT INTO paper_fills (account, symbol, underlying, instrument, quantity, price,
+                             executed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+
+def _fill_args(f: Fill) -> tuple[object, ...]:
+    return (
+        f.account,
+        f.symbol,
+        f.underlying,
+        f.instrument,
+        _decimal(f.quantity),
+        _decimal(f.price),
+        f.executed_at,
+    )
+
+
 def _position_args(p: Position) -> tuple[object, ...]:
     return (
         p.account,
@@ -240,7 +305,8 @@ def _position_args(p: Position) -> tuple[object, ...]:
 
 
 class PostgresPaperAccount:
-    """The paper account in the `paper_positions` / `paper_balances` tables (001_core.sql)."""
+    """The paper account in PostgreSQL: `paper_positions`, `paper_balances` (001_core.sql)
+    and `paper_fills` (006_day_pnl.sql)."""
 
     def __init__(self, pool: asyncpg.Pool, account_number: str = PAPER_ACCOUNT) -> None:
         self.account_number = account_number
@@ -258,12 +324,15 @@ class PostgresPaperAccount:
                 "INSERT INTO paper_balances (account, cash) VALUES ($1, $2) "
                 "ON CONFLICT (account) DO NOTHING RETURNING true",
                 self.account_number,
-                _decimal(STARTING_CASH),
+                _decimal(opening_cash(positions)),
             )
             if not created:
                 return False
             await conn.executemany(
                 _UPSERT_POSITION.format("NOTHING"), [_position_args(p) for p in positions]
+            )
+            await conn.executemany(
+                _INSERT_FILL, [_fill_args(opening_fill(p, now)) for p in positions]
             )
             return True
 
@@ -273,6 +342,27 @@ class PostgresPaperAccount:
             self.account_number,
         )
         return [_position_from_row(r) for r in rows]
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM paper_fills WHERE account = $1 AND executed_at >= $2"
+            " ORDER BY executed_at, id",
+            self.account_number,
+            since,
+        )
+        return [
+            Fill(
+                account=r["account"],
+                symbol=r["symbol"],
+                underlying=r["underlying"],
+                instrument=r["instrument"],
+                quantity=float(r["quantity"]),
+                price=float(r["price"]),
+                multiplier=multiplier(r["instrument"]),
+                executed_at=r["executed_at"],
+            )
+            for r in rows
+        ]
 
     async def get_cash(self) -> float:
         cash = await self._pool.fetchval(
@@ -287,8 +377,9 @@ class PostgresPaperAccount:
         if not found:
             raise LookupError(f"paper account {self.account_number} is not seeded")
 
-    async def open_position(self, position: Position) -> None:
+    async def open_position(self, position: Position, *, at: datetime) -> None:
         _check_trade(self.account_number, position)
+        fill = opening_fill(position, at)
         async with self._pool.acquire() as conn, conn.transaction():
             await self._lock_cash(conn)
             row = await conn.fetchrow(
@@ -309,8 +400,11 @@ class PostgresPaperAccount:
                 self.account_number,
                 _decimal(_trade_value(position)),
             )
+            await conn.execute(_INSERT_FILL, *_fill_args(fill))
 
-    async def close_position(self, symbol: str, price: float) -> Position:
+    async def close_position(self, symbol: str, price: float, *, at: datetime) -> Position:
+        if at.tzinfo is None:
+            raise ValueError(f"a fill needs an aware time, got naive {at.isoformat()}")
         async with self._pool.acquire() as conn, conn.transaction():
             await self._lock_cash(conn)
             row = await conn.fetchrow(
@@ -326,4 +420,5 @@ class PostgresPaperAccount:
                 self.account_number,
                 _decimal(closed.quantity * price * closed.multiplier),
             )
+            await conn.execute(_INSERT_FILL, *_fill_args(closing_fill(closed, price, at)))
             return closed

@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 
 from ttai.broker.base import BrokerError
-from ttai.broker.tastytrade import TastytradeBroker
+from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.cli.common import CliError, add_json_flag, console, print_json
 
 NO_CREDENTIALS = (

@@ -12,7 +12,7 @@ from rich.console import Console
 from temporalio.client import Client
 
 from ttai.config import Settings
-from ttai.temporal_client import connect
+from ttai.temporal.client import connect
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[argparse.Namespace], Awaitable[int]]

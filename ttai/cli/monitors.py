@@ -16,7 +16,6 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from ttai.bootstrap_monitors import MONITOR_IDS, MONITOR_TYPES, ensure_monitors, monitor_id
 from ttai.cli.common import (
     CliError,
     add_json_flag,
@@ -35,6 +34,7 @@ from ttai.models.alerts import (
     RemoveAlertResult,
 )
 from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
+from ttai.temporal.monitors import MONITOR_IDS, MONITOR_TYPES, ensure_monitors, monitor_id
 
 T = TypeVar("T")
 PRICE_MONITOR = MONITOR_IDS["price-alerts"]

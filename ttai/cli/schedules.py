@@ -23,8 +23,8 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from ttai.cli.common import CliError, add_json_flag, client_from, console, print_json, settings_from
-from ttai.market_calendar import NEW_YORK
-from ttai.schedules import SCHEDULE_IDS, SCHEDULES, ScheduleSetupError, apply_schedules
+from ttai.domain.market_calendar import NEW_YORK
+from ttai.temporal.schedules import SCHEDULE_IDS, SCHEDULES, ScheduleSetupError, apply_schedules
 
 # A month of runs at most: a mistyped year must not start hundreds of reports.
 MAX_BACKFILL = timedelta(days=31)

@@ -15,8 +15,8 @@ from datetime import datetime
 
 import asyncpg
 
-from ttai.alerts.messages import alert_notification
-from ttai.alerts.rules import Firing, is_armed
+from ttai.domain.alerts.messages import alert_notification
+from ttai.domain.alerts.rules import Firing, is_armed
 from ttai.models.alerts import AlertRule, AlertRuleSpec, AlertTrigger, RemoveAlertResult
 from ttai.notify.outbox import enqueue
 

@@ -6,6 +6,13 @@ transaction-scoped advisory lock serializes workers that start at the same
 time: the second one waits, then sees the version recorded and skips it.
 Files must therefore not use statements that refuse to run in a transaction
 (e.g. CREATE INDEX CONCURRENTLY).
+
+A version is its file stem (`001_core`), recorded in `schema_migrations`:
+never rename or renumber a file, or every database that applied it would run
+it again. There is no 002: the numbers were handed out to features built in
+parallel and no 002 file was ever committed. The gap is harmless (files run
+in name order) and stays; a new migration takes the next number after the
+highest one.
 """
 
 from __future__ import annotations

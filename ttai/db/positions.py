@@ -14,7 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
-from ttai.alerts.messages import position_notification
+from ttai.domain.alerts.messages import position_notification
 from ttai.models.market import Position
 from ttai.notify.outbox import enqueue
 

@@ -1,17 +1,15 @@
 """Saved reports, NLV snapshots, and read-only views of what other features store.
 
 Alert rules (`alert_rules`, `alert_triggers`, migration 004) and screens
-(`screens`, migration 003) are written by the monitors and the screener; when
-their tables do not exist (an older database, or a deployment without those
-features) the reads return None and the report says "not available" instead
-of failing the scheduled run.
+(`screens`, migration 003) are written by the monitors and the screener; the
+reports only read them. Every database is migrated before a worker uses it,
+so those tables always exist.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -19,16 +17,15 @@ import asyncpg
 
 from ttai.models.reports import AlertLine, Report, SaveReportResult, ScreenLine
 
-logger = logging.getLogger(__name__)
-
-_MISSING_SCHEMA = (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError)
-
 
 @dataclass(frozen=True)
 class NlvSnapshot:
     day: date
     net_liquidating_value: float
     unrealized_pnl: float
+    # Broker symbol -> mark of each position held when recorded (after the close):
+    # the next session's previous close of a position closed then.
+    marks: dict[str, float] = field(default_factory=dict)
 
 
 class ReportStore:
@@ -63,16 +60,18 @@ class ReportStore:
         async with self._pool.acquire() as conn:
             await conn.execute(
                 """
-                INSERT INTO nlv_snapshots (day, net_liquidating_value, unrealized_pnl)
-                VALUES ($1, $2, $3)
+                INSERT INTO nlv_snapshots (day, net_liquidating_value, unrealized_pnl, marks)
+                VALUES ($1, $2, $3, $4)
                 ON CONFLICT (day) DO UPDATE
                 SET net_liquidating_value = EXCLUDED.net_liquidating_value,
                     unrealized_pnl = EXCLUDED.unrealized_pnl,
+                    marks = EXCLUDED.marks,
                     recorded_at = now()
                 """,
                 snapshot.day,
                 snapshot.net_liquidating_value,
                 snapshot.unrealized_pnl,
+                snapshot.marks,
             )
 
     async def snapshot_before(self, day: date) -> NlvSnapshot | None:
@@ -80,15 +79,15 @@ class ReportStore:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 """
-                SELECT day, net_liquidating_value, unrealized_pnl FROM nlv_snapshots
+                SELECT day, net_liquidating_value, unrealized_pnl, marks FROM nlv_snapshots
                 WHERE day < $1 ORDER BY day DESC LIMIT 1
                 """,
                 day,
             )
-        return None if row is None else NlvSnapshot(**dict(row))
+        return None if row is None else NlvSnapshot(**{**dict(row), "marks": _json(row["marks"])})
 
-    async def armed_alerts(self, at: datetime) -> list[AlertLine] | None:
-        rows = await self._optional_rows(
+    async def armed_alerts(self, at: datetime) -> list[AlertLine]:
+        rows = await self._rows(
             """
             SELECT id AS alert_id, symbol, condition, threshold, note,
                    NULL::timestamptz AS triggered_at
@@ -98,10 +97,10 @@ class ReportStore:
             """,
             at,
         )
-        return None if rows is None else [_alert_line(r) for r in rows]
+        return [_alert_line(r) for r in rows]
 
-    async def alerts_triggered(self, start: datetime, end: datetime) -> list[AlertLine] | None:
-        rows = await self._optional_rows(
+    async def alerts_triggered(self, start: datetime, end: datetime) -> list[AlertLine]:
+        rows = await self._rows(
             """
             SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note, t.triggered_at
             FROM alert_triggers t JOIN alert_rules r ON r.id = t.alert_id
@@ -111,10 +110,10 @@ class ReportStore:
             start,
             end,
         )
-        return None if rows is None else [_alert_line(r) for r in rows]
+        return [_alert_line(r) for r in rows]
 
-    async def screens(self, start: datetime, end: datetime) -> list[ScreenLine] | None:
-        rows = await self._optional_rows(
+    async def screens(self, start: datetime, end: datetime) -> list[ScreenLine]:
+        rows = await self._rows(
             """
             SELECT workflow_id, finished_at, analysed, result FROM screens
             WHERE status = 'completed' AND finished_at >= $1 AND finished_at < $2
@@ -123,8 +122,6 @@ class ReportStore:
             start,
             end,
         )
-        if rows is None:
-            return None
         return [
             ScreenLine(
                 screen_id=r["workflow_id"],
@@ -135,13 +132,9 @@ class ReportStore:
             for r in rows
         ]
 
-    async def _optional_rows(self, query: str, *args: object) -> list[asyncpg.Record] | None:
+    async def _rows(self, query: str, *args: object) -> list[asyncpg.Record]:
         async with self._pool.acquire() as conn:
-            try:
-                return await conn.fetch(query, *args)
-            except _MISSING_SCHEMA as err:
-                logger.info("report section not available: %s", err)
-                return None
+            return await conn.fetch(query, *args)
 
 
 def _json(value: Any) -> dict[str, Any]:

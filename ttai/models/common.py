@@ -10,7 +10,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 # Equity and ETF tickers as the broker lists them: 1-5 letters with an optional
 # class suffix (BRK.B, BF/B). Anything else is rejected before it enters history.
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-MAX_SYMBOL_LENGTH = 8
 
 
 @lru_cache(maxsize=8192)  # a chain validates the same underlying thousands of times

@@ -73,6 +73,11 @@ class MarketMetrics(Model):
     liquidity_rating: int = Field(ge=0, le=5)
     beta: float
     next_earnings: date | None = None
+    dividend_yield: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Annual dividend yield as a fraction (0.03 = 3 %); 0 when none or unknown.",
+    )
 
 
 class Position(Model):
@@ -93,6 +98,21 @@ class Position(Model):
     delta: float | None = Field(
         default=None, description="Per-contract delta of the instrument (not position delta)."
     )
+
+
+class Fill(Model):
+    """One execution in an account: an opening or closing trade, whole or partial."""
+
+    account: str
+    symbol: str = Field(description="Broker symbol: the ticker or the OCC option symbol.")
+    underlying: Symbol
+    instrument: Literal["equity", "option"]
+    quantity: float = Field(
+        description="Signed: positive bought, negative sold (shares or contracts)."
+    )
+    price: float = Field(description="Per share (an option's premium per share).")
+    multiplier: int = 1
+    executed_at: datetime
 
 
 class Balances(Model):

@@ -84,19 +84,30 @@ class MorningBriefing(Model):
         description="Short puts whose |delta| is at or above the threshold."
     )
     delta_threshold: float
-    armed_alerts: list[AlertLine] | None = Field(
-        description="None when the alerts table does not exist (monitors not installed)."
-    )
+    armed_alerts: list[AlertLine]
     earnings: list[EarningsLine] = Field(description="Holdings reporting within 7 days.")
 
 
 class PositionPnl(Model):
+    """One instrument held now or traded today (see `ttai/analytics/pnl.py`)."""
+
     symbol: str
     label: str = Field(description='Short name, e.g. "AAPL 150P 2026-12-04".')
-    quantity: float
-    mark: float
-    prev_close: float
-    day_pnl: float | None = Field(description="None when the broker sent no previous close.")
+    quantity: float = Field(description="Held now; 0 for a position closed today.")
+    mark: float = Field(description="Now; for a position closed today, its last fill price.")
+    prev_close: float = Field(
+        description="Previous close of the quantity held overnight; 0 when none or unused."
+    )
+    bought: float = Field(default=0.0, description="Quantity bought today.")
+    sold: float = Field(default=0.0, description="Quantity sold today.")
+    day_pnl: float | None = Field(
+        description="None when a quantity held overnight has no known previous close."
+    )
+
+    @property
+    def traded(self) -> float:
+        """Net quantity bought (+) or sold (-) today."""
+        return self.bought - self.sold
 
 
 class AnalysisLine(Model):
@@ -107,17 +118,20 @@ class AnalysisLine(Model):
 
 
 class EndOfDaySummary(Model):
-    positions: list[PositionPnl]
-    total_day_pnl: float
+    positions: list[PositionPnl] = Field(
+        description="Every instrument held now or traded since the previous close."
+    )
+    total_day_pnl: float = Field(
+        description="Since the previous close, trades included; lines without a "
+        "previous close are left out."
+    )
     net_liquidating_value: float
     previous_net_liquidating_value: float | None = Field(
         description="From the last NLV snapshot before today; None on the first run."
     )
     nlv_change: float | None
     early_close: bool
-    alerts_triggered: list[AlertLine] | None = Field(
-        description="None when the alerts table does not exist."
-    )
+    alerts_triggered: list[AlertLine]
     analyses: list[AnalysisLine]
 
 
@@ -134,10 +148,8 @@ class WeeklyReview(Model):
     analyses_count: int
     recommendations: dict[str, int] = Field(description="Analyses per recommendation.")
     top_picks: list[AnalysisLine]
-    screens: list[ScreenLine] | None = Field(
-        description="None when the screens table does not exist."
-    )
-    alerts_triggered: list[AlertLine] | None
+    screens: list[ScreenLine]
+    alerts_triggered: list[AlertLine]
     net_liquidating_value: float
     start_net_liquidating_value: float | None = Field(
         description="From the last NLV snapshot before the week; None without one."

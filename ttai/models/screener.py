@@ -98,11 +98,11 @@ class ScreenState(Model):
             raise ValueError(
                 f"resume: {len(self.symbols)} symbols; a screen takes at most {MAX_SCREEN_SYMBOLS}"
             )
-        _no_duplicates("resume: symbols", self.symbols)
+        _no_duplicates("symbols", self.symbols, "resume: ")
         analysed = [e.symbol for e in self.entries]
         failed = [f.symbol for f in self.failures]
-        _no_duplicates("resume: entries", analysed)
-        _no_duplicates("resume: failures", failed)
+        _no_duplicates("entries", analysed, "resume: ")
+        _no_duplicates("failures", failed, "resume: ")
         both = set(analysed) & set(failed)
         if both:
             raise ValueError(f"resume: {sorted(both)[:5]} both analysed and failed")
@@ -112,10 +112,10 @@ class ScreenState(Model):
         return self
 
 
-def _no_duplicates(what: str, symbols: list[str]) -> None:
+def _no_duplicates(what: str, symbols: list[str], prefix: str = "") -> None:
     twice = sorted(s for s, n in Counter(symbols).items() if n > 1)
     if twice:
-        raise ValueError(f"duplicate {what} {twice[:5]}")
+        raise ValueError(f"{prefix}duplicate {what} {twice[:5]}")
 
 
 class ScreenInput(Model):

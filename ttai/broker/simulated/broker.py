@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ttai.broker.paper_account import PaperAccount
+from ttai.broker.records import read_each
 from ttai.broker.simulated.market import SimulatedMarket
 from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
     Position,
@@ -100,13 +102,23 @@ class SimulatedBroker:
             }
         return position.model_copy(update=update)
 
+    async def _marked_positions(self, at: datetime) -> list[Position]:
+        """Every position marked at `at`; one that cannot be marked is skipped
+        (logged and counted, `ttai.broker.records`), not the whole call."""
+        return read_each(
+            await self.account.get_positions(),
+            lambda p: self._mark(p, at),
+            broker=self.name,
+            kind="position",
+            name=lambda p: p.symbol,
+        )
+
     async def get_positions(self) -> list[Position]:
-        at = self.market.now()
-        return [self._mark(p, at) for p in await self.account.get_positions()]
+        return await self._marked_positions(self.market.now())
 
     async def get_balances(self) -> list[Balances]:
         at = self.market.now()
-        positions = [self._mark(p, at) for p in await self.account.get_positions()]
+        positions = await self._marked_positions(at)
         cash = await self.account.get_cash()
         spots = self.market.get_quotes({p.underlying for p in positions}, at)
         nlv = cash + sum(p.mark * p.quantity * p.multiplier for p in positions)
@@ -120,6 +132,9 @@ class SimulatedBroker:
                 maintenance_requirement=round(requirement, 2),
             )
         ]
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        return await self.account.get_fills(since)
 
     async def now(self) -> datetime:
         return self.market.now()

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from ttai.analytics import black_scholes as bs
 from ttai.broker.simulated import options as opt
 from ttai.broker.simulated.prices import (
     DailyPath,
@@ -27,11 +26,13 @@ from ttai.broker.simulated.universe import (
     stable_rng,
     symbol_params,
 )
-from ttai.market_calendar import NEW_YORK
+from ttai.domain.analytics import black_scholes as bs
+from ttai.domain.market_calendar import new_york_date
 from ttai.models.market import Candle, MarketMetrics, OptionChain, Quote
 
 IV_RANK_SESSIONS = 252
-"""IV rank and percentile look back this many sessions (one year), today included."""
+"""IV rank and percentile look back this many sessions (one year), today included,
+over the 30-day constant-maturity IV (`iv_history`)."""
 
 EARNINGS_ANCHOR = date(2019, 1, 14)
 EARNINGS_CYCLE_DAYS = 91
@@ -51,6 +52,7 @@ class SimulatedMarket:
         self.seed = seed
         self._clock = clock or _system_clock
         self._paths: dict[str, DailyPath] = {}
+        self._iv30: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
 
     # -- time and universe -------------------------------------------------
 
@@ -127,18 +129,46 @@ class SimulatedMarket:
 
     # -- volatility and events ---------------------------------------------
 
+    def _iv30_at_closes(
+        self, symbol: str, params: SymbolParams, table: SessionTable, path: DailyPath
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Report days, and the 30-day IV at every session's close (NaN where
+        undefined: within ~30 days of the table's end, never reached). Cached:
+        the past never changes."""
+        cached = self._iv30.get(symbol)
+        if cached is not None and cached[0] == len(table.days):
+            return cached[1], cached[2]
+        first, last = table.day(0), table.day(len(table.days) - 1)
+        earnings = np.array(self.earnings_dates(symbol, first, last), dtype="datetime64[D]")
+        values = opt.constant_maturity_iv(
+            params, table, path.iv[: len(table.days)], table.closes, table.days, earnings
+        )
+        self._iv30[symbol] = (len(table.days), earnings, values)
+        return earnings, values
+
     def iv_history(
         self, symbol: str, sessions: int = IV_RANK_SESSIONS, at: datetime | None = None
     ) -> list[tuple[date, float]]:
-        """The symbol's at-the-money IV per session, the current session last."""
+        """The symbol's 30-day constant-maturity IV per session: at each past
+        session's close, and at `at` for the current session (last)."""
         ts = self._ts(at)
-        _, table, path = self._series(symbol, ts)
-        end = table.current(ts) + 1
-        start = max(0, end - sessions)
+        params, table, path = self._series(symbol, ts)
+        current = table.current(ts)
+        start = max(0, current + 1 - sessions)
+        earnings, at_closes = self._iv30_at_closes(symbol, params, table, path)
+        now = opt.constant_maturity_iv(
+            params,
+            table,
+            path.iv[current : current + 1],
+            np.array([ts]),
+            np.array([new_york_date(datetime.fromtimestamp(ts, UTC))], dtype="datetime64[D]"),
+            earnings,
+        )
+        values = np.concatenate((at_closes[start:current], now))
         return list(
             zip(
-                table.days[start:end].astype(date).tolist(),
-                path.iv[start:end].tolist(),
+                table.days[start : current + 1].astype(date).tolist(),
+                np.round(values, 4).tolist(),
                 strict=True,
             )
         )
@@ -166,7 +196,7 @@ class SimulatedMarket:
         return found
 
     def next_earnings(self, symbol: str, at: datetime | None = None) -> date | None:
-        today = datetime.fromtimestamp(self._ts(at), NEW_YORK).date()
+        today = new_york_date(datetime.fromtimestamp(self._ts(at), UTC))
         upcoming = self.earnings_dates(symbol, today, today + timedelta(days=EARNINGS_CYCLE_DAYS))
         return upcoming[0] if upcoming else None
 
@@ -184,6 +214,7 @@ class SimulatedMarket:
             liquidity_rating=params.liquidity,
             beta=params.beta,
             next_earnings=self.next_earnings(symbol, at),
+            dividend_yield=params.dividend_yield,
         )
 
     # -- options -----------------------------------------------------------
@@ -199,7 +230,7 @@ class SimulatedMarket:
         strikes = opt.strikes_around(float(path.close[table.last_completed(ts)]))
         n_exp, n_k = len(exp_idx), len(strikes)
         exp_days = [table.day(i) for i in exp_idx]
-        today = datetime.fromtimestamp(ts, NEW_YORK).date()
+        today = new_york_date(datetime.fromtimestamp(ts, UTC))
 
         grid_k = np.tile(strikes, n_exp)
         expiry_ts = np.repeat(table.closes[exp_idx], n_k)
@@ -303,7 +334,7 @@ class SimulatedMarket:
         expiry_ts = float(table.closes[i])
         if expiry_ts <= ts:
             return bs.evaluate(kind, float(path.close[i]), strike, 0.0, opt.RISK_FREE_RATE, 1.0)
-        today = datetime.fromtimestamp(ts, NEW_YORK).date()
+        today = new_york_date(datetime.fromtimestamp(ts, UTC))
         values = opt.value_contracts(
             params,
             opt.UnderlyingState(spot=spot, iv=float(path.iv[session]), ts=ts),

@@ -7,16 +7,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from ttai.analytics import black_scholes as bs
 from ttai.broker.simulated.prices import SessionTable
 from ttai.broker.simulated.universe import SymbolParams
+from ttai.domain.analytics import black_scholes as bs
 
 RISK_FREE_RATE = 0.04
 """The simulated market's constant continuously-compounded risk-free rate."""
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
+IV_INDEX_DAYS = 30
+"""IV rank and percentile read the 30-day constant-maturity IV, as brokers do."""
 WEEKLY_EXPIRATIONS = 8
 MONTHLY_HORIZON_DAYS = 180
 STRIKE_RANGE = 0.35  # strikes listed within +-35 % of the previous close
@@ -46,6 +48,19 @@ def strikes_around(price: float) -> NDArray[np.float64]:
     return np.round(np.arange(lo, hi + step / 2, step), 2)
 
 
+_WEEK_ENDS: dict[int, NDArray[np.int64]] = {}
+
+
+def week_end_sessions(table: SessionTable) -> NDArray[np.int64]:
+    """Indices of each week's last session (where weeklies expire), in order."""
+    # Every table starts at the same EPOCH, so its length identifies it.
+    found = _WEEK_ENDS.get(len(table.days))
+    if found is None:
+        weeks = (table.days.astype(np.int64) + 3) // 7  # 1970-01-01 was a Thursday
+        found = _WEEK_ENDS[len(table.days)] = np.flatnonzero(weeks[:-1] != weeks[1:])
+    return found
+
+
 def expiration_sessions(table: SessionTable, ts: float) -> tuple[list[int], set[int]]:
     """Session indices of listed expirations at `ts`, and which of them are monthlies.
 
@@ -54,10 +69,8 @@ def expiration_sessions(table: SessionTable, ts: float) -> tuple[list[int], set[
     Friday (or the session before it) up to MONTHLY_HORIZON_DAYS ahead.
     """
     start = table.last_completed(ts) + 1
-    day_numbers = table.days.astype(np.int64)
-    weeks = (day_numbers + 3) // 7  # 1970-01-01 was a Thursday: week numbers change on Mondays
-    last_of_week = np.flatnonzero(weeks[start:-1] != weeks[start + 1 :]) + start
-    weekly = [int(i) for i in last_of_week[:WEEKLY_EXPIRATIONS]]
+    week_ends = week_end_sessions(table)
+    weekly = [int(i) for i in week_ends[week_ends >= start][:WEEKLY_EXPIRATIONS]]
 
     first_day = table.day(start)
     horizon = first_day + timedelta(days=MONTHLY_HORIZON_DAYS)
@@ -97,6 +110,58 @@ class ContractValues:
     call: bs.Valuation
 
 
+def _years_to(expiry_ts: ArrayLike, ts: ArrayLike) -> NDArray[np.float64]:
+    """Years to expiry, at least an hour (a contract in its last hour still has time value)."""
+    return np.maximum(
+        (np.asarray(expiry_ts) - np.asarray(ts)) / SECONDS_PER_YEAR, 1.0 / (365.0 * 24.0)
+    )
+
+
+def _atm_level(params: SymbolParams, iv: ArrayLike, t: NDArray[np.float64]) -> NDArray[np.float64]:
+    """At-the-money variance rate without earnings: the session's IV squared,
+    mean-reverting to the long-run level for later expiries (term structure)."""
+    long_run = params.volatility * params.iv_premium
+    iv = np.asarray(iv)
+    return long_run**2 + (iv**2 - long_run**2) * np.exp(-t / _TERM_DECAY_YEARS)
+
+
+def constant_maturity_iv(
+    params: SymbolParams,
+    table: SessionTable,
+    iv: NDArray[np.float64],
+    ts: NDArray[np.float64],
+    today: NDArray[np.datetime64],
+    earnings: NDArray[np.datetime64],
+) -> NDArray[np.float64]:
+    """The surface's 30-day at-the-money IV at each instant `ts`, as brokers quote it.
+
+    Total variance (sigma^2 t, earnings included) of the at-the-money IV of the
+    two listed expirations around 30 days, interpolated linearly in time to
+    exactly 30 calendar days. `iv` is the session IV at each instant, `today`
+    its New York date, `earnings` the sorted report days.
+    """
+    week_ends = week_end_sessions(table)
+    expiry_close = table.closes[week_ends]
+    target = ts + IV_INDEX_DAYS * 86400.0
+    # Weeklies are listed eight weeks out: one always expires on each side of 30 days.
+    after = np.clip(np.searchsorted(expiry_close, target, side="left"), 1, len(week_ends) - 1)
+    reported_before_today = np.searchsorted(earnings, today, side="left")
+
+    def total_variance(expiry: NDArray[np.int64]) -> NDArray[np.float64]:
+        t = _years_to(table.closes[expiry], ts)
+        events = np.searchsorted(earnings, table.days[expiry], side="right") - reported_before_today
+        return _atm_level(params, iv, t) * t + events * params.earnings_move**2
+
+    near, far = week_ends[after - 1], week_ends[after]
+    t_near, t_far = _years_to(table.closes[near], ts), _years_to(table.closes[far], ts)
+    w_near, w_far = total_variance(near), total_variance(far)
+    years = IV_INDEX_DAYS / 365.0
+    defined = (t_far > t_near) & (table.closes[far] >= target)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = w_near + (w_far - w_near) * (years - t_near) / (t_far - t_near)
+    return np.where(defined, np.sqrt(np.maximum(w, 0.0) / years), np.nan)
+
+
 def value_contracts(
     params: SymbolParams,
     state: UnderlyingState,
@@ -111,9 +176,8 @@ def value_contracts(
     each earnings report before expiry. The smile adds a put skew in
     standardised moneyness.
     """
-    t = np.maximum((expiry_ts - state.ts) / SECONDS_PER_YEAR, 1.0 / (365.0 * 24.0))
-    long_run = params.volatility * params.iv_premium
-    level = long_run**2 + (state.iv**2 - long_run**2) * np.exp(-t / _TERM_DECAY_YEARS)
+    t = _years_to(expiry_ts, state.ts)
+    level = _atm_level(params, state.iv, t)
     atm = np.sqrt(level + earnings_events * params.earnings_move**2 / t)
     forward = state.spot * np.exp((RISK_FREE_RATE - params.dividend_yield) * t)
     m = np.clip(np.log(strikes / forward) / (atm * np.sqrt(t)), -4.0, 4.0)

@@ -15,8 +15,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from ttai import market_calendar
 from ttai.broker.simulated.universe import SymbolParams, stable_rng
+from ttai.domain import market_calendar
 
 EPOCH = date(2019, 1, 2)
 # The day each symbol's trend passes through its reference price.
@@ -73,7 +73,9 @@ class DailyPath:
     low: NDArray[np.float64]
     close: NDArray[np.float64]
     volume: NDArray[np.int64]
-    iv: NDArray[np.float64]  # the symbol's at-the-money implied volatility per session
+    # The session's short-end at-the-money IV: the surface's level before term
+    # structure and earnings (IV rank reads the 30-day IV built from it).
+    iv: NDArray[np.float64]
 
     def __len__(self) -> int:
         return len(self.close)

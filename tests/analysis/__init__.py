@@ -1,0 +1,1 @@
+"""AnalysisWorkflow, its activities, and the analytics behind them."""

@@ -1,0 +1,1 @@
+"""The brokers: simulated market, paper account, tastytrade adapter against the fake API."""

@@ -1,0 +1,1 @@
+"""Saved histories (JSON) and the scripts that re-record them."""

@@ -1,0 +1,122 @@
+"""Alert and position stores on PostgreSQL: retried and concurrent writes stay single."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from tests.helpers.times import utc
+from ttai.db.alerts import AlertStore
+from ttai.db.positions import PositionStore
+from ttai.domain.alerts.rules import Firing
+from ttai.models.alerts import PRICE_CONDITIONS, AlertRuleSpec
+from ttai.models.market import Position
+
+NOW = utc(2026, 11, 25, 16)
+
+
+async def counts(pool: asyncpg.Pool) -> tuple[int, int]:
+    triggers = await pool.fetchval("SELECT count(*) FROM alert_triggers")
+    notifications = await pool.fetchval("SELECT count(*) FROM notifications")
+    return triggers, notifications
+
+
+async def test_a_retried_check_records_its_trigger_once(db_pool: asyncpg.Pool) -> None:
+    store = AlertStore(db_pool)
+    spec = AlertRuleSpec(
+        symbol="AAPL", condition="price_above", threshold=1, mode="rearm", cooldown_seconds=0
+    )
+    rule = await store.create("req-1", spec)
+    assert (await store.create("req-1", spec)).alert_id == rule.alert_id  # retried create
+    firing = [Firing(rule.alert_id, "AAPL", 5.0)]
+    for _ in range(3):  # the same check, retried: cooldown 0 would allow a new firing
+        await store.record_triggers("wf:run:1", firing, NOW, PRICE_CONDITIONS)
+    assert await counts(db_pool) == (1, 1)
+    assert [t.sequence for t in await store.triggers_for_check("wf:run:1")] == [1]
+    # The next check is a new firing of the rearmed rule, with its own notification.
+    await store.record_triggers("wf:run:2", firing, NOW + timedelta(seconds=1), PRICE_CONDITIONS)
+    assert await counts(db_pool) == (2, 2)
+    keys = await db_pool.fetch("SELECT idempotency_key FROM notifications ORDER BY id")
+    assert [k["idempotency_key"] for k in keys] == [
+        f"alert:{rule.alert_id}:1",
+        f"alert:{rule.alert_id}:2",
+    ]
+
+
+async def test_concurrent_checks_fire_a_once_rule_once(db_pool: asyncpg.Pool) -> None:
+    store = AlertStore(db_pool)
+    rule = await store.create(
+        "req-1", AlertRuleSpec(symbol="AAPL", condition="price_above", threshold=1)
+    )
+    firing = [Firing(rule.alert_id, "AAPL", 5.0)]
+    await asyncio.gather(
+        *(store.record_triggers(f"wf:run:{i}", firing, NOW, PRICE_CONDITIONS) for i in range(5))
+    )
+    assert await counts(db_pool) == (1, 1)
+    (stored,) = await store.rules(include_inactive=True)
+    assert stored.status == "triggered" and stored.trigger_count == 1
+
+
+async def test_expiry_removal_and_unknown_ids(db_pool: asyncpg.Pool) -> None:
+    store = AlertStore(db_pool)
+    spec = AlertRuleSpec(symbol="AAPL", condition="price_above", threshold=1, expires_at=NOW)
+    expiring = await store.create("req-1", spec)
+    removed = await store.create("req-2", spec.model_copy(update={"expires_at": None}))
+    assert (await store.remove(removed.alert_id)).removed
+    await store.record_triggers(
+        "wf:run:1", [Firing(removed.alert_id, "AAPL", 5.0)], NOW, PRICE_CONDITIONS
+    )
+    assert await counts(db_pool) == (0, 0)  # removed: never fires
+    statuses = {r.alert_id: r.status for r in await store.rules(include_inactive=True)}
+    assert statuses == {expiring.alert_id: "expired", removed.alert_id: "removed"}
+    assert await store.rules() == []
+    with pytest.raises(LookupError, match="no alert with id 999"):
+        await store.remove(999)
+
+
+def position(symbol: str, quantity: float) -> Position:
+    return Position(
+        account="A1",
+        symbol=symbol,
+        underlying=symbol,
+        instrument="equity",
+        quantity=quantity,
+        average_open_price=10,
+    )
+
+
+async def test_position_sync_is_idempotent_and_keeps_closed_positions(
+    db_pool: asyncpg.Pool,
+) -> None:
+    store = PositionStore(db_pool)
+    first = await store.sync([position("AAPL", 10), position("MSFT", 5)], NOW)
+    assert first.opened == ["AAPL", "MSFT"]
+    again = await store.sync([position("AAPL", 10), position("MSFT", 5)], NOW)
+    assert (again.opened, again.changed, again.closed) == ([], [], [])
+    changed = await store.sync([position("AAPL", 20)], NOW + timedelta(minutes=5))
+    assert (changed.changed, changed.closed) == (["AAPL"], ["MSFT"])
+    reopened = await store.sync(
+        [position("AAPL", 20), position("MSFT", 1)], NOW + timedelta(minutes=10)
+    )
+    assert reopened.opened == ["MSFT"]
+
+    rows = await db_pool.fetch("SELECT id, symbol, quantity, closed_at FROM positions ORDER BY id")
+    assert [(r["symbol"], r["quantity"], r["closed_at"] is None) for r in rows] == [
+        ("AAPL", 20, True),
+        ("MSFT", 5, False),  # the first MSFT position, kept and marked closed
+        ("MSFT", 1, True),
+    ]
+    keys = {
+        r["idempotency_key"]
+        for r in await db_pool.fetch("SELECT idempotency_key FROM notifications")
+    }
+    ids = [r["id"] for r in rows]
+    assert keys == {
+        f"position-opened:{ids[0]}",
+        f"position-opened:{ids[1]}",
+        f"position-closed:{ids[1]}",
+        f"position-opened:{ids[2]}",
+    }

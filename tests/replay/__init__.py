@@ -1,0 +1,1 @@
+"""Replay of every saved history against today's workflow code."""

@@ -1,0 +1,1 @@
+"""The report workflows, their builders and Markdown, and the report schedules."""

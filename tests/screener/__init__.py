@@ -1,0 +1,1 @@
+"""ScreenerWorkflow and watchlists, from ranking to a two-worker scale-out."""

@@ -1,0 +1,214 @@
+"""Scale-out and crashes for real: `worker.py` processes on one task queue.
+
+- One of two workers killed with SIGKILL in the middle of a screen: the screen
+  completes and every symbol is analysed exactly once.
+- A kill -9 of everything (both workers, the Temporal server, PostgreSQL) in
+  the middle of a screen, then everything started again on the same data: the
+  screen completes with exactly one saved analysis per symbol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+import pytest
+from temporalio.client import Client, WorkflowHandle
+
+from tests.helpers.worker_processes import (
+    SCREEN_WAIT,
+    STARTUP_WAIT,
+    eventually,
+    logs,
+    pollers,
+    start_workers,
+    stop_workers,
+    worker_env,
+)
+from ttai.broker.simulated import KNOWN_SYMBOLS, listed_symbols
+from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
+from ttai.stack.ports import free_port
+from ttai.stack.postgres import PrivatePostgres
+from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal.client import data_converter
+
+SYMBOLS = 30
+
+
+@pytest.fixture
+def workers(
+    dev_server: TemporalDevServer, database_url: str, task_queue: str, tmp_path: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    env = worker_env(
+        dev_server.address, dev_server.namespace, database_url, task_queue, tmp_path / "state"
+    )
+    processes = start_workers(2, env, tmp_path)
+    try:
+        yield processes
+    finally:
+        stop_workers(processes)
+
+
+async def test_screen_survives_a_killed_worker(
+    client: Client,
+    workers: list[subprocess.Popen[bytes]],
+    database_url: str,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
+    async def both_polling() -> bool:
+        for process in workers:
+            assert process.poll() is None, f"a worker exited early\n{logs(tmp_path)}"
+        return len(await pollers(client, task_queue)) >= 2
+
+    await eventually(both_polling, STARTUP_WAIT, "two workers polling")
+
+    symbols = sorted(KNOWN_SYMBOLS)[:SYMBOLS]
+    assert len(symbols) == SYMBOLS
+    screen_id = f"screen-scale-{uuid.uuid4()}"
+    handle = await client.start_workflow(
+        "ScreenerWorkflow",
+        ScreenInput(symbols=symbols, max_concurrent=6),
+        id=screen_id,
+        task_queue=task_queue,
+        result_type=ScreenResult,
+    )
+
+    async def some_done() -> bool:
+        progress = await handle.query("progress", result_type=ScreenProgress)
+        return progress.done >= 4
+
+    await eventually(some_done, SCREEN_WAIT, "first analyses done")
+    progress = await handle.query("progress", result_type=ScreenProgress)
+    victim = workers[0]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    # Mid-way: the kill lands while analyses are still outstanding.
+    assert progress.done < SYMBOLS
+
+    async with asyncio.timeout(SCREEN_WAIT):
+        result = await handle.result()
+    assert workers[1].poll() is None, logs(tmp_path)
+
+    assert result.status == "completed"
+    assert result.total == SYMBOLS
+    assert result.failed == 0, result.failures
+    assert result.analysed == SYMBOLS
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
+            screen_id,
+        )
+    finally:
+        await conn.close()
+    counts = {row["symbol"]: row["n"] for row in rows}
+    assert counts == dict.fromkeys(symbols, 1)
+
+    # Both workers really took part: activity starts carry each one's identity.
+    assert {str(workers[0].pid), str(workers[1].pid)} <= await started_by(handle)
+
+
+async def started_by(handle: WorkflowHandle[Any, Any]) -> set[str]:
+    """The PIDs of the workers that started the screen's activities."""
+    identities = {
+        event.activity_task_started_event_attributes.identity
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_started_event_attributes")
+    }
+    return {identity.split("@", 1)[0] for identity in identities}
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) -> None:
+    """Workers, Temporal server and PostgreSQL all SIGKILLed at once mid-screen,
+    then started again on the same files: exactly one analysis per symbol."""
+    symbols = listed_symbols()[60:100]
+    postgres = PrivatePostgres(tmp_path / "pg", port=free_port(), port_env_var=None)
+    port = free_port()
+
+    def server() -> TemporalDevServer:
+        return TemporalDevServer(
+            log_path=tmp_path / "temporal.log",
+            port=port,
+            db_file=tmp_path / "temporal.db",
+            port_env_var=None,
+        )
+
+    temporal = server()
+    await postgres.start()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        await temporal.start()
+        env = worker_env(temporal.address, "default", postgres.dsn, task_queue, tmp_path / "s")
+        client = await Client.connect(temporal.address, data_converter=data_converter())
+        processes = start_workers(2, env, tmp_path)
+
+        async def both_polling() -> bool:
+            return len(await pollers(client, f"{task_queue}-broker")) >= 2
+
+        await eventually(both_polling, STARTUP_WAIT, "two workers polling")
+        handle = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=4),
+            id=f"screen-kill9-{uuid.uuid4()}",
+            task_queue=task_queue,
+            result_type=ScreenResult,
+        )
+
+        async def some_done() -> bool:
+            return (await handle.query("progress", result_type=ScreenProgress)).done >= 6
+
+        await eventually(some_done, SCREEN_WAIT, "first analyses done")
+        at_kill = await handle.query("progress", result_type=ScreenProgress)
+        pg_pid = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+        temporal_pid = int(temporal.pid_file.read_text().split()[0])
+        for pid in [*(p.pid for p in processes), temporal_pid, pg_pid]:
+            _kill(pid)
+        for process in processes:
+            process.wait()
+        await eventually(lambda: _gone(pg_pid, temporal_pid), 30, "PostgreSQL and Temporal dead")
+        await temporal.stop()  # only forgets the dead process
+
+        # Everything again, on the same files.
+        await postgres.start()
+        temporal = server()
+        await temporal.start()
+        client = await Client.connect(temporal.address, data_converter=data_converter())
+        handle = client.get_workflow_handle(handle.id, result_type=ScreenResult)
+        assert at_kill.done < len(symbols)  # killed mid-way
+        processes += start_workers(2, env, tmp_path, first=2)
+        async with asyncio.timeout(SCREEN_WAIT):
+            result = await handle.result()
+        assert (result.status, result.analysed, result.failed) == ("completed", len(symbols), 0)
+        conn = await asyncpg.connect(postgres.dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
+                handle.id,
+            )
+        finally:
+            await conn.close()
+        assert {row["symbol"]: row["n"] for row in rows} == dict.fromkeys(symbols, 1)
+    finally:
+        stop_workers(processes)
+        await temporal.stop()
+        await postgres.destroy()
+
+
+async def _gone(*pids: int | None) -> bool:
+    return not any(pid is not None and psutil.pid_exists(pid) for pid in pids)

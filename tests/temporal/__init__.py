@@ -1,0 +1,1 @@
+"""Temporal plumbing: payload codec, codec server, JSON Schema export."""
