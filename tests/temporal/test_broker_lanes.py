@@ -169,7 +169,7 @@ async def test_monitor_checks_do_not_wait_behind_a_screen(
 
         async def all_scheduled() -> bool:
             progress = await screen.query("progress", result_type=ScreenProgress)
-            return progress.running == len(symbols)
+            return progress.running + progress.done == len(symbols)
 
         await eventually(all_scheduled, 60, "every symbol scheduled")
         monitor = await client.start_workflow(
