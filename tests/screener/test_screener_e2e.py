@@ -494,3 +494,11 @@ async def test_cli_screen_watchlists_and_missing_watchlist(
         assert (result.total, result.analysed, len(result.top)) == (2, 2, 1)
         code, out, _ = await starter(address, task_queue, "screen", "--watchlist", "mine")
         assert code == 0 and "1/1 analysed" in out and "KO" in out
+        # The option: one child AnalysisWorkflow per symbol.
+        code, out, _ = await starter(
+            address, task_queue, "screen", "KO", "--per-symbol-workflows", "--json"
+        )
+        assert code == 0, out
+        screen_id = ScreenResult.model_validate_json(out).screen_id
+        child = await client.get_workflow_handle(f"{screen_id}/KO").describe()
+        assert child.status == WorkflowExecutionStatus.COMPLETED

@@ -47,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     screen.add_argument("--top", type=int, default=10, help="rows in the ranked result")
     screen.add_argument("--notify", action="store_true", help="one summary notification")
+    screen.add_argument(
+        "--per-symbol-workflows",
+        action="store_true",
+        help="one child AnalysisWorkflow per symbol (a Web UI row each; slower)",
+    )
     screen.add_argument("--id", help="workflow ID (default: screen-<random>)")
     screen.add_argument("--no-wait", action="store_true", help="start it and print its ID")
     add_json_flag(screen)
@@ -74,6 +79,7 @@ def screen_input(args: argparse.Namespace) -> ScreenInput:
         "max_concurrent": args.max_concurrent,
         "top_n": args.top,
         "notify": args.notify,
+        "per_symbol_workflows": args.per_symbol_workflows,
     }
     if args.symbols:
         data["symbols"] = args.symbols
