@@ -17,6 +17,7 @@ import sys
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
+from ttai import telemetry
 from ttai.cli import register_all
 from ttai.cli.common import CliError, err_console
 
@@ -51,7 +52,9 @@ def run(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = run()
+    # Warnings, an unexpected traceback or a SystemExit message: one redacted log line.
+    telemetry.configure_logging(os.environ.get("TTAI_LOG_LEVEL", "WARNING"))
+    code = telemetry.exit_code(run)
     sys.stdout.flush()
     sys.stderr.flush()
     # The SDK's runtime can abort the interpreter during finalisation

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
@@ -292,7 +291,7 @@ async def run_main_job(settings: Settings) -> int:
     except Stopped:
         console.print("stopped during start-up")
     except (StackError, EncryptionConfigError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        logger.error("cannot start the main job: %s", err)  # through the redacting formatter
         return 2
     return 0
 
@@ -327,4 +326,4 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    telemetry.run_main(lambda: asyncio.run(main()))

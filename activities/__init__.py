@@ -7,6 +7,7 @@ from typing import Any
 
 from activities.analysis import AnalysisActivities
 from activities.monitors import MonitorActivities
+from activities.notifications import NotificationActivities
 from activities.reports import ReportActivities
 from activities.screener import ScreenerActivities
 from ttai.db.alerts import AlertStore
@@ -33,6 +34,7 @@ def build_activities(services: Services, *, bulk_budget: bool = False) -> list[C
         *report_activities(services),
         *screener_activities(services, bulk_budget=bulk_budget),
         *monitor_activities(services),
+        NotificationActivities(services.outbox).notifications,
     ]
 
 

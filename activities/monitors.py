@@ -2,8 +2,8 @@
 
 Each check is idempotent under retry: what it records is keyed by the check
 (workflow ID:run ID:iteration) or by durable rows, and notifications go
-through the outbox in the same transaction. Pending outbox rows (left by a
-crash or a failed channel) are delivered by every check, so none is lost.
+through the outbox in the same transaction. Due outbox rows (left by a crash
+or a refusing channel) are delivered by every check, so none is lost.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import classified_errors
 from ttai import telemetry
 from ttai.broker import Broker
-from ttai.db.alerts import AlertStore
+from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.db.positions import PositionStore
 from ttai.domain import market_calendar
 from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules
@@ -32,6 +32,7 @@ from ttai.models.alerts import (
     RemoveAlertResult,
 )
 from ttai.models.monitors import (
+    MAX_TRACKED_PRICES,
     CheckInput,
     CreateAlertInput,
     PortfolioCheckResult,
@@ -60,17 +61,29 @@ class MonitorActivities:
         self._outbox = outbox
 
     async def _deliver_pending(self) -> tuple[int, str | None]:
-        """Deliver what is pending; a failing channel leaves rows for the next check."""
+        """Deliver the due outbox rows; a refusing channel's rows back off (see the outbox)."""
         try:
-            return await self._outbox.deliver_pending(), None
-        except Exception as err:
+            run = await self._outbox.deliver_pending()
+        except Exception as err:  # the database: the check's own result still counts
             logger.warning("notification delivery failed, retried next check: %s", err)
             return 0, str(err)[:300]
+        if run.error is not None:
+            logger.warning("notification delivery: %s", run.error)
+        return run.delivered, run.error[:300] if run.error else None
 
     @activity.defn(name="check_price_alerts")
     async def check_price_alerts(self, request: CheckInput) -> PriceCheckResult:
         rules = await self._alerts.active(PRICE_RULES)
         symbols = sorted({r.spec.symbol for r in rules})
+        if len(symbols) > MAX_TRACKED_PRICES:
+            # Only reachable by writing rules into the table directly (adding
+            # refuses past MAX_ACTIVE_ALERTS): check the oldest rules' symbols.
+            logger.warning(
+                "%d alert symbols; checking the first %d", len(symbols), MAX_TRACKED_PRICES
+            )
+            kept = set(list(dict.fromkeys(r.spec.symbol for r in rules))[:MAX_TRACKED_PRICES])
+            symbols = sorted(kept)
+            rules = [r for r in rules if r.spec.symbol in kept]
         iv_symbols = sorted({r.spec.symbol for r in rules if r.spec.condition in IV_CONDITIONS})
         with classified_errors():
             # One batched call for every alert symbol, not one per alert.
@@ -155,7 +168,10 @@ class MonitorActivities:
 
     @activity.defn(name="create_alert")
     async def create_alert(self, request: CreateAlertInput) -> AlertRule:
-        return await self._alerts.create(request.request_id, request.spec)
+        try:
+            return await self._alerts.create(request.request_id, request.spec)
+        except TooManyAlerts as err:
+            raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from None
 
     @activity.defn(name="list_alerts")
     async def list_alerts(self, request: ListAlertsInput) -> AlertList:

@@ -43,11 +43,14 @@ class Settings(BaseModel):
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     ui_port: int = Field(default=8233, ge=1, le=65535)
     postgres_port: int = Field(default=54329, ge=1, le=65535)
-    database_url: str | None = None
+    # Both may hold passwords and tokens: left out of repr() and str() (and so
+    # out of any log line or traceback that prints the settings).
+    database_url: str | None = Field(default=None, repr=False)
     state_dir: Path = PROJECT_ROOT / "state"
     market_seed: int = 7
     notify_urls: list[str] = Field(
         default_factory=list,
+        repr=False,
         description="Apprise URLs (json://, ntfy://, tgram:// ...); the log channel is always on.",
     )
     use_remote_temporal: bool = Field(

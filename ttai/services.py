@@ -13,6 +13,7 @@ import asyncpg
 
 from ttai import telemetry
 from ttai.broker import Broker
+from ttai.broker.boundary import guarded
 from ttai.broker.factory import open_broker
 from ttai.config import Settings
 from ttai.db.migrate import migrate
@@ -23,10 +24,16 @@ from ttai.notify.outbox import Outbox
 
 @dataclass(frozen=True)
 class Services:
+    """`broker` is always behind the broker boundary (`ttai.broker.boundary`): a data
+    error escaping a broker call is a `BrokerSchemaError`, however `Services` was built."""
+
     settings: Settings
     pool: asyncpg.Pool
     broker: Broker
     outbox: Outbox
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "broker", guarded(self.broker))
 
 
 @asynccontextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
+from workflows.bounds import require_bounded_id
 from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
@@ -38,6 +39,7 @@ class AnalysisWorkflow:
 
     @workflow.run
     async def run(self, request: AnalysisInput) -> AnalysisResult:
+        require_bounded_id()  # `analysis:<ID>:<run ID>` keys its notification
         workflow.upsert_search_attributes(
             [
                 search_attributes.SYMBOL.value_set(request.symbol),

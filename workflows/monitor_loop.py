@@ -25,6 +25,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
+from workflows.bounds import require_bounded_id
+
 with workflow.unsafe.imports_passed_through():
     from activities.monitors import MonitorActivities
     from ttai.models.monitors import (
@@ -219,6 +221,7 @@ class MonitorLoop:
         )
 
     async def _loop(self) -> MonitorResult:
+        require_bounded_id()  # check keys are `<ID>:<run ID>:<iteration>`
         if self._state.interval_seconds < self.min_interval:
             raise ApplicationError(
                 f"interval_seconds must be at least {self.min_interval} for this monitor",

@@ -56,6 +56,9 @@ UPDATE_STEP = step(
 # list_alerts, like the loop's signals and query, works with no --input.
 ALL_ACTIVE = ListAlertsInput()
 
+# The add_alert request ID is `<workflow ID>:<update ID>` (at most 300 characters).
+MAX_UPDATE_ID_LENGTH = 99
+
 
 @workflow.defn(name="PortfolioMonitorWorkflow")
 class PortfolioMonitorWorkflow(MonitorLoop):
@@ -135,6 +138,9 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
     @add_alert.validator
     def _validate_add_alert(self, request: AddAlertInput) -> None:
         # The model checked fields and combinations already, while decoding.
+        update_id = workflow.current_update_info().id  # type: ignore[union-attr]
+        if len(update_id) > MAX_UPDATE_ID_LENGTH:
+            raise ValueError(f"update ID is longer than {MAX_UPDATE_ID_LENGTH} characters")
         expires = request.rule.expires_at
         if expires is not None and expires <= workflow.now():
             raise ValueError(f"expires_at {expires.isoformat()} is in the past")

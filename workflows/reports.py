@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
+from workflows.bounds import require_bounded_id
 from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
@@ -52,6 +53,7 @@ class ReportWorkflowBase:
     SCOPE: ClassVar[Literal["day", "week"]] = "day"
 
     async def report(self, request: ReportInput) -> ReportResult:
+        require_bounded_id()  # `report:<ID>` keys its notification and its saved row
         as_of = request.as_of or scheduled_time()
         workflow.set_current_details(f"{self.KIND} as of {as_of.isoformat()}: calendar")
         market = await workflow.execute_local_activity_method(

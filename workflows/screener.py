@@ -43,6 +43,7 @@ from temporalio.exceptions import (
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.analysis import AnalysisWorkflow
+from workflows.bounds import require_bounded_id
 from workflows.policies import COMPUTE_STEP, DURABLE_STEP, on_lane, step
 
 with workflow.unsafe.imports_passed_through():
@@ -50,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.screener import ScreenerActivities
     from ttai.domain.analytics.ranking import rank, screen_entry
     from ttai.models.analysis import AnalysisInput
+    from ttai.models.common import MAX_SCREEN_ID_LENGTH
     from ttai.models.screener import (
         MAX_REASON_LENGTH,
         ScreenBatchInput,
@@ -180,6 +182,7 @@ class ScreenerWorkflow:
 
     @workflow.run
     async def run(self, request: ScreenInput) -> ScreenResult:
+        require_bounded_id(MAX_SCREEN_ID_LENGTH)  # analysis keys (children) are `<ID>/<symbol>`
         self._request = request
         # Screens started before the activity design (no patch marker) replay as
         # they ran: one child per symbol.

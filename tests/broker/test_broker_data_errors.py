@@ -3,13 +3,15 @@ the check as non-retryable InvalidInput (issue 14, Low)."""
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
+from tastytrade.account import CurrentPosition
 from temporalio.common import (
     MetricCounter,
     MetricGauge,
@@ -22,21 +24,28 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.analysis import AnalysisActivities
 from activities.errors import classified_errors
 from activities.monitors import MonitorActivities
 from tests.helpers.fake_tastytrade import rest
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.scenario import Scenario
-from ttai.broker.base import BrokerSchemaError
+from ttai.broker.base import BrokerSchemaError, UnknownSymbol
+from ttai.broker.boundary import guarded
 from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.mapping import to_position
+from ttai.config import Settings
 from ttai.db.alerts import AlertStore
+from ttai.db.analyses import AnalysisStore
 from ttai.db.positions import PositionStore
-from ttai.models.market import Position
+from ttai.domain.market_calendar import new_york_date
+from ttai.models.analysis import ResearchRequest
+from ttai.models.market import MarketMetrics, Position
 from ttai.models.monitors import CheckInput
 from ttai.notify.outbox import Outbox
+from ttai.services import Services
 
 SKIPPED = "ttai_broker_records_skipped_total"
 
@@ -207,16 +216,80 @@ async def test_simulated_broker_skips_an_odd_position(caplog: pytest.LogCaptureF
     assert "AAPL  261218P00200000" in caplog.text
 
 
-def test_a_value_error_from_broker_data_is_not_invalid_input(fake: FakeTastytrade) -> None:
-    """The safety net in activities/errors.py: should an adapter still raise a
-    ValueError while reading broker data, it is a broker schema error."""
-    from tastytrade.account import CurrentPosition
+class MappingBroker(SimulatedBroker):
+    """The simulated market, with positions read by the tastytrade mapping."""
 
+    def __init__(self, record: CurrentPosition) -> None:
+        super().__init__(SimulatedMarket(seed=7), InMemoryPaperAccount())
+        self.record = record
+
+    async def get_positions(self) -> list[Position]:
+        return [to_position(self.record)]  # no per-record skipping: the error escapes
+
+
+async def test_a_value_error_from_broker_data_is_not_invalid_input(fake: FakeTastytrade) -> None:
+    """The safety net: should an adapter still raise a ValueError while reading
+    broker data, the broker boundary makes it a broker schema error."""
     odd = CurrentPosition(**malformed(fake, {"symbol": "AAPL  26XX18P00200000"}))
+    broker = guarded(MappingBroker(odd))
     with pytest.raises(ApplicationError) as err, classified_errors():
-        to_position(odd)
+        await broker.get_positions()
     assert err.value.type == "BrokerSchemaError" and err.value.non_retryable
-    # A ValueError of the step's own input is still InvalidInput.
+    assert "simulated sent data that could not be read in get_positions" in str(err.value)
+    assert err.value.__cause__ is not None and err.value.__cause__.__cause__ is None
+    # A ValueError of the step's own input is still InvalidInput ...
     with pytest.raises(ApplicationError) as err, classified_errors():
         raise ValueError("watchlist 'x' is empty")
     assert err.value.type == "InvalidInput"
+    # ... and so is one the step's own code raises calling a ttai.broker helper
+    # outside a broker call: what decides is the boundary, not the module.
+    with pytest.raises(ApplicationError) as err, classified_errors():
+        to_position(odd)
+    assert err.value.type == "InvalidInput"
+
+
+class PluginBroker(SimulatedBroker):
+    """An adapter that does not live in `ttai.broker` (as a plug-in's would not),
+    reading the broker's records with a helper of `ttai.domain`."""
+
+    async def get_market_metrics(self, symbols: Sequence[str]) -> dict[str, MarketMetrics]:
+        # The broker stamped its metrics without a time zone; the calendar helper
+        # refuses a naive time with a ValueError raised in ttai.domain.market_calendar.
+        new_york_date(datetime(2026, 11, 27, 15))
+        return await super().get_market_metrics(symbols)
+
+
+async def test_a_value_error_from_a_helper_outside_ttai_broker_is_a_schema_error(
+    db_pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    plugin = PluginBroker(SimulatedMarket(seed=7), InMemoryPaperAccount())
+    with pytest.raises(ValueError) as raw:
+        await plugin.get_market_metrics(["AAPL"])
+    modules = [f.f_globals["__name__"] for f, _ in traceback.walk_tb(raw.tb)]
+    # Not one ttai.broker frame: looking for one would have called this InvalidInput.
+    assert "ttai.domain.market_calendar" in modules
+    assert not any(m.startswith("ttai.broker.") for m in modules)
+
+    # Services puts the broker behind the boundary, however it is built.
+    services = Services(Settings(), db_pool, plugin, Outbox(db_pool, []))
+    analysis = AnalysisActivities(services.broker, AnalysisStore(db_pool), services.outbox)
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(analysis.research_analysis, ResearchRequest(symbol="AAPL"))
+    assert err.value.type == "BrokerSchemaError" and err.value.non_retryable
+    assert err.value.message == (
+        "simulated sent data that could not be read in get_market_metrics "
+        "(ValueError in ttai.domain.market_calendar.new_york_date)"
+    )
+    assert err.value.message in caplog.text  # one warning line
+
+
+async def test_the_boundary_passes_results_broker_errors_and_bugs_through() -> None:
+    at = datetime(2026, 11, 27, 15, tzinfo=UTC)
+    market = SimulatedMarket(seed=7, clock=lambda: at)
+    broker = guarded(SimulatedBroker(market, InMemoryPaperAccount()))
+    assert guarded(broker) is broker and broker.name == "simulated"
+    assert await broker.get_quotes(["AAPL"]) == market.get_quotes(["AAPL"])
+    with pytest.raises(UnknownSymbol):  # a broker error stays what it is
+        await broker.get_quotes(["ZZZZ"])
+    with pytest.raises(TypeError):  # a bug stays a bug, not the broker's data
+        await broker.get_daily_candles("AAPL")  # type: ignore[call-arg]

@@ -16,6 +16,7 @@ import traceback
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -149,13 +150,17 @@ async def test_market_metrics_scales(fake: FakeTastytrade, broker: TastytradeBro
             served.model_dump(exclude={"iv_rank", "iv_percentile", "implied_volatility"})
         )
     assert metrics["AAPL"].next_earnings is not None
+    # The dividend yield is a fraction on both sides (compared above too).
+    assert metrics["AAPL"].dividend_yield == 0.0045 and metrics["BRK.B"].dividend_yield == 0
 
 
 def test_fake_market_metrics_use_the_api_scales() -> None:
     """Pins the fake to what the real /market-metrics sends (the SDK's model, the
     developer docs' example and captured responses agree): IV rank, its tos/tw
     variants and the IV percentile are 0-1 fractions (rank and percentile as
-    strings), the IV index is a fraction, the 30-day IV and HV are percentages."""
+    strings), the IV index is a fraction, the 30-day IV and HV are percentages.
+    The dividend yield is a fraction too (a captured AAPL response: "0.006396146"
+    beside a quarterly $0.24 a share; in percent AAPL would cost $15,000)."""
     m = MarketMetrics(
         symbol="AAPL",
         iv_rank=42.5,
@@ -163,8 +168,10 @@ def test_fake_market_metrics_use_the_api_scales() -> None:
         implied_volatility=0.3,
         liquidity_rating=4,
         beta=1.2,
+        dividend_yield=0.031,
     )
-    item = rest.market_metrics("AAPL", m, datetime(2026, 11, 27, 15, tzinfo=UTC))
+    now = datetime(2026, 11, 27, 15, tzinfo=UTC)
+    item = rest.market_metrics("AAPL", m, now)
     assert item["implied-volatility-index-rank"] == "0.425"
     assert item["tos-implied-volatility-index-rank"] == "0.425"
     assert 0 <= float(item["tw-implied-volatility-index-rank"]) <= 1
@@ -172,9 +179,13 @@ def test_fake_market_metrics_use_the_api_scales() -> None:
     assert item["implied-volatility-index"] == "0.3"
     assert item["implied-volatility-30-day"] == "30.0"
     assert float(item["historical-volatility-30-day"]) > 1
+    assert item["dividend-yield"] == "0.031"
     info = MarketMetricInfo(**item)  # the SDK's model reads it as the real API's
     assert info.implied_volatility_index_rank == "0.425"
     assert info.implied_volatility_percentile == "0.6125"
+    assert info.dividend_yield == Decimal("0.031")
+    no_dividend = rest.market_metrics("KO", m.model_copy(update={"dividend_yield": 0}), now)
+    assert no_dividend["dividend-yield"] == "0.0"  # as the API sends it for none
 
 
 async def test_iv_rank_outside_0_1_is_not_read_as_a_fraction(
@@ -201,6 +212,22 @@ async def test_iv_rank_outside_0_1_is_not_read_as_a_fraction(
     assert (metrics["BRK.B"].iv_rank, metrics["BRK.B"].iv_percentile) == (0.0, 0.0)
     assert counts["ttai_broker_records_repaired_total", "market_metrics"] == 2
     assert "BRK/B" in caplog.text and "implied-volatility-index-rank" in caplog.text
+
+
+async def test_dividend_yield_outside_0_1_is_not_read_as_a_fraction(
+    fake: FakeTastytrade,
+    broker: TastytradeBroker,
+    counts: Counter[tuple[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake.faults.metrics_overrides["AAPL"] = {"dividend-yield": "0.006396146"}  # as captured
+    # 3.1 would be a percentage (310 % as a fraction): the yield is unknown, 0.
+    fake.faults.metrics_overrides["BRK/B"] = {"dividend-yield": "3.1"}
+    metrics = await broker.get_market_metrics(["AAPL", "BRK.B"])
+    assert metrics["AAPL"].dividend_yield == 0.006396146
+    assert metrics["BRK.B"].dividend_yield == 0.0
+    assert counts["ttai_broker_records_repaired_total", "market_metrics"] == 1
+    assert "BRK/B: dividend-yield not within 0-1" in caplog.text
 
 
 async def test_balances(fake: FakeTastytrade, broker: TastytradeBroker) -> None:

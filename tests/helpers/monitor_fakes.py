@@ -121,6 +121,8 @@ class ScriptedBroker:
 class RecordingChannel:
     """Counts real sends, so a duplicate delivery would show."""
 
+    channel_id = label = "recording"
+
     def __init__(self) -> None:
         self.sent: list[Notification] = []
 

@@ -29,6 +29,8 @@ from ttai.temporal.client import data_converter
 
 
 class FileChannel:
+    channel_id = label = "file"
+
     def __init__(self, path: Path, crash: bool) -> None:
         self._path = path
         self._crash = crash

@@ -147,7 +147,7 @@ def _samples(text: str, name: str) -> dict[str, float]:
 async def test_prometheus_endpoint_serves_project_counters(
     dev_server: TemporalDevServer, task_queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(telemetry, "_process_meter", None)  # restored after the test
+    monkeypatch.setattr(telemetry.metrics, "_process_meter", None)  # restored after the test
     port = free_port()
     settings = Settings(
         temporal_address=dev_server.address, metrics_enabled=True, metrics_port=port
@@ -187,7 +187,7 @@ def test_metrics_off_by_default_and_count_is_harmless_without_runtime(
 ) -> None:
     monkeypatch.delenv("TTAI_METRICS", raising=False)
     monkeypatch.delenv("TTAI_METRICS_PORT", raising=False)
-    monkeypatch.setattr(telemetry, "_process_meter", None)
+    monkeypatch.setattr(telemetry.metrics, "_process_meter", None)
     assert telemetry.metrics_bind_address(Settings.from_env()) is None
     monkeypatch.setenv("TTAI_METRICS_PORT", "9999")
     assert telemetry.metrics_bind_address(Settings.from_env()) == "127.0.0.1:9999"
@@ -195,7 +195,7 @@ def test_metrics_off_by_default_and_count_is_harmless_without_runtime(
 
 
 def test_taken_metrics_port_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telemetry, "_process_meter", None)
+    monkeypatch.setattr(telemetry.metrics, "_process_meter", None)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -226,7 +226,7 @@ def test_tracing_follows_otel_environment(
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert telemetry._exporter_names() == expected
+    assert telemetry.tracing._exporter_names() == expected
 
 
 async def test_otlp_export_to_the_configured_endpoint() -> None:

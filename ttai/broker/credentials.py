@@ -19,6 +19,7 @@ from typing import Any
 
 from ttai.broker.base import BrokerAuthError
 from ttai.private_files import PrivateFileError, read_private_text
+from ttai.telemetry.redaction import register_secret
 
 ENV_SECRET = "TT_PROVIDER_SECRET"
 ENV_REFRESH = "TT_REFRESH_TOKEN"
@@ -35,6 +36,11 @@ class TastytradeCredentials:
     provider_secret: str = field(repr=False)
     refresh_token: str = field(repr=False)
     is_test: bool = False
+
+    def __post_init__(self) -> None:
+        # Read once, redacted from every log line of this process from now on.
+        for value in self.secrets():
+            register_secret(value)
 
     def secrets(self) -> tuple[str, str]:
         """The values that must never appear in output (used by redaction)."""

@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "ttai.cli.analysis",
     "ttai.cli.broker",
     "ttai.cli.monitors",
+    "ttai.cli.notifications",
     "ttai.cli.schedules",
     "ttai.cli.screen",
 ]

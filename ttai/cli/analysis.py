@@ -16,8 +16,10 @@ from ttai.cli.common import (
     client_from,
     console,
     parse_model,
+    plain,
     print_json,
     settings_from,
+    workflow_id_arg,
 )
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 
@@ -56,8 +58,8 @@ async def analyze_command(args: argparse.Namespace) -> int:
         AnalysisInput,
         {"symbol": args.symbol, "strategy": args.strategy, "notify": not args.no_notify},
     )
+    workflow_id = workflow_id_arg(args.id) or f"analysis-{request.symbol}-{uuid.uuid4().hex[:8]}"
     client = await client_from(args)
-    workflow_id = args.id or f"analysis-{request.symbol}-{uuid.uuid4().hex[:8]}"
     handle = await client.start_workflow(
         "AnalysisWorkflow",
         request,
@@ -69,7 +71,7 @@ async def analyze_command(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"workflow_id": handle.id, "run_id": handle.result_run_id})
         else:
-            console.print(f"started {handle.id}")
+            console.print(plain(f"started {handle.id}"))
         return 0
     result = await handle.result()
     if args.json:
@@ -141,7 +143,7 @@ async def status_command(args: argparse.Namespace) -> int:
         return 0
     table = Table(show_header=False)
     for key, value in details.items():
-        table.add_row(key, "—" if value is None else str(value))
+        table.add_row(key, plain("—" if value is None else value))
     console.print(table)
     return 0
 
@@ -162,7 +164,7 @@ async def cancel_command(args: argparse.Namespace) -> int:
     if info.status != WorkflowExecutionStatus.RUNNING:
         raise CliError(f"{args.workflow_id} is not running ({info.status.name.lower()})")
     await handle.cancel()
-    console.print(f"cancellation requested for {args.workflow_id}")
+    console.print(plain(f"cancellation requested for {args.workflow_id}"))
     return 0
 
 
@@ -197,12 +199,12 @@ async def list_command(args: argparse.Namespace) -> int:
     for row in rows:
         started: datetime = row["started"]
         table.add_row(
-            row["workflow_id"],
-            row["type"],
+            plain(row["workflow_id"]),  # IDs are chosen by whoever started the workflow
+            plain(row["type"]),
             row["status"],
             started.strftime("%Y-%m-%d %H:%M:%S"),
-            row["symbol"] or "",
-            row["recommendation"] or "",
+            plain(row["symbol"]),
+            plain(row["recommendation"]),
         )
     console.print(table)
     return 0

@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.text import Text
 from temporalio.client import Client
 
 from ttai.config import Settings
+from ttai.models.common import MAX_WORKFLOW_ID_LENGTH
 from ttai.temporal.client import connect
 
 M = TypeVar("M", bound=BaseModel)
@@ -65,10 +67,28 @@ def parse_model(model: type[M], data: dict[str, Any]) -> M:
         raise CliError(f"invalid input: {validation_message(err)}") from err
 
 
+def workflow_id_arg(value: str | None, limit: int = MAX_WORKFLOW_ID_LENGTH) -> str | None:
+    """A `--id` option, checked before it reaches Temporal (the workflow checks again)."""
+    if value is None:
+        return None
+    if not value or len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise CliError(f"invalid --id: 1-{limit} characters, no control characters")
+    return value
+
+
 def print_json(value: Any) -> None:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     console.print_json(json.dumps(value, default=str))
+
+
+def plain(value: object) -> Text:
+    """Text shown exactly as written: Rich markup in it (`[bold]`, `[/]`) is not parsed.
+
+    For every table cell, title or message holding text others control: error
+    messages, workflow IDs, notes, notification titles.
+    """
+    return Text("" if value is None else str(value))
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

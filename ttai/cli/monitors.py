@@ -22,6 +22,7 @@ from ttai.cli.common import (
     client_from,
     console,
     parse_model,
+    plain,
     print_json,
     settings_from,
 )
@@ -160,14 +161,15 @@ async def status_command(args: argparse.Namespace) -> int:
     for s in statuses:
         state = s.state
         table.add_row(
-            s.workflow_type,
+            plain(s.workflow_type),
             "paused" if state.paused else ("market open" if s.market_open else "market closed"),
             str(state.iterations),
             str(state.errors),
             str(state.triggers),
             _time(state.last_run_at),
             _time(s.next_run_at),
-            f"error: {state.last_error}" if state.last_error else state.last_summary,
+            # Error text is anyone's (a broker message, a raw activity failure): literal.
+            plain(f"error: {state.last_error}" if state.last_error else state.last_summary),
         )
     console.print(table)
     return 0

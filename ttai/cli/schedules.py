@@ -22,7 +22,15 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from ttai.cli.common import CliError, add_json_flag, client_from, console, print_json, settings_from
+from ttai.cli.common import (
+    CliError,
+    add_json_flag,
+    client_from,
+    console,
+    plain,
+    print_json,
+    settings_from,
+)
 from ttai.domain.market_calendar import NEW_YORK
 from ttai.temporal.schedules import SCHEDULE_IDS, SCHEDULES, ScheduleSetupError, apply_schedules
 
@@ -178,7 +186,7 @@ async def describe_command(args: argparse.Namespace) -> int:
         return 0
     table = Table(show_header=False, title=handle.id)
     table.add_row("state", "paused" if info["paused"] else "active")
-    table.add_row("note", info["note"] or "")
+    table.add_row("note", plain(info["note"]))  # anyone pausing a schedule writes it
     table.add_row("time zone", info["time_zone"] or "UTC")
     table.add_row("skipped closures", str(len(info["skipped_days"])))
     for when in info["next_action_times"]:
@@ -186,7 +194,7 @@ async def describe_command(args: argparse.Namespace) -> int:
         table.add_row("next", f"{local:%a %Y-%m-%d %H:%M %Z} ({when:%H:%M} UTC)")
     for action in info["recent_actions"]:
         table.add_row(
-            "recent", f"{action['scheduled_at']:%Y-%m-%d %H:%M} UTC  {action['workflow_id']}"
+            "recent", plain(f"{action['scheduled_at']:%Y-%m-%d %H:%M} UTC  {action['workflow_id']}")
         )
     console.print(table)
     return 0

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
@@ -17,9 +18,12 @@ from ttai.cli.common import (
     client_from,
     console,
     parse_model,
+    plain,
     print_json,
     settings_from,
+    workflow_id_arg,
 )
+from ttai.models.common import MAX_SCREEN_ID_LENGTH
 from ttai.models.screener import (
     MAX_CONCURRENT_LIMIT,
     MAX_SCREEN_SYMBOLS,
@@ -90,6 +94,7 @@ def screen_input(args: argparse.Namespace) -> ScreenInput:
 
 async def screen_command(args: argparse.Namespace) -> int:
     request = screen_input(args)  # before connecting: bad input never reaches Temporal
+    workflow_id = workflow_id_arg(args.id, MAX_SCREEN_ID_LENGTH) or f"screen-{uuid.uuid4().hex[:8]}"
     client = await client_from(args)
     source = (
         f"watchlist {request.watchlist}"
@@ -99,7 +104,7 @@ async def screen_command(args: argparse.Namespace) -> int:
     handle = await client.start_workflow(
         "ScreenerWorkflow",
         request,
-        id=args.id or f"screen-{uuid.uuid4().hex[:8]}",
+        id=workflow_id,
         task_queue=settings_from(args).task_queue,
         result_type=ScreenResult,
         static_summary=f"Screen of {source}, {request.max_concurrent} at once",
@@ -108,7 +113,7 @@ async def screen_command(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"workflow_id": handle.id, "run_id": handle.result_run_id})
         else:
-            console.print(f"started {handle.id}")
+            console.print(plain(f"started {handle.id}"))
         return 0
     result = await handle.result() if args.json else await watch(handle)
     if args.json:
@@ -122,7 +127,7 @@ async def watch(handle: WorkflowHandle[Any, ScreenResult]) -> ScreenResult:
     """Draw the progress query as a bar until the screen ends."""
     outcome = asyncio.ensure_future(handle.result())
     columns = (
-        TextColumn(f"{handle.id} [dim]{{task.fields[status]}}"),
+        TextColumn(f"{escape(handle.id)} [dim]{{task.fields[status]}}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[failed]} failed, {task.fields[running]} running"),
@@ -149,7 +154,7 @@ async def watch(handle: WorkflowHandle[Any, ScreenResult]) -> ScreenResult:
 
 
 def screen_table(result: ScreenResult) -> Table:
-    title = (
+    title = plain(
         f"{result.screen_id}: {result.analysed}/{result.total} analysed, "
         f"{result.rejected} rejected, {result.failed} failed"
         + (" (cancelled)" if result.status == "cancelled" else "")
@@ -171,7 +176,7 @@ def screen_table(result: ScreenResult) -> Table:
             f"{e.iv_rank:.0f}" if e.iv_rank is not None else "—",
         )
     for failure in result.failures[:10]:
-        table.add_row("", failure.symbol, "failed", "", failure.reason, style="red")
+        table.add_row("", failure.symbol, "failed", "", plain(failure.reason), style="red")
     return table
 
 

@@ -18,6 +18,7 @@ import asyncpg
 from ttai.domain.alerts.messages import alert_notification
 from ttai.domain.alerts.rules import Firing, is_armed
 from ttai.models.alerts import AlertRule, AlertRuleSpec, AlertTrigger, RemoveAlertResult
+from ttai.models.monitors import MAX_TRACKED_PRICES
 from ttai.notify.outbox import enqueue
 
 _RULE_COLUMNS = """
@@ -46,12 +47,33 @@ def _rule(row: asyncpg.Record) -> AlertRule:
     )
 
 
+MAX_ACTIVE_ALERTS = MAX_TRACKED_PRICES
+"""Active rules at most: the price monitor carries one price per rule symbol
+across continue-as-new, and that map is bounded too."""
+
+
+class TooManyAlerts(ValueError):
+    pass
+
+
 class AlertStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def create(self, request_id: str, spec: AlertRuleSpec) -> AlertRule:
         async with self._pool.acquire() as conn:
+            active = await conn.fetchval(
+                """
+                SELECT count(*) FROM alert_rules
+                WHERE status = 'active' AND request_id <> $1
+                """,
+                request_id,
+            )
+            if active >= MAX_ACTIVE_ALERTS:
+                raise TooManyAlerts(
+                    f"{active} alert rules are active; at most {MAX_ACTIVE_ALERTS}: "
+                    "remove some first"
+                )
             await conn.execute(
                 """
                 INSERT INTO alert_rules (request_id, symbol, condition, threshold,

@@ -18,6 +18,7 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    telemetry.register_url_password(dsn)  # wherever the DSN came from, its password is not logged
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,

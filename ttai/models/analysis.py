@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ttai.models.common import Model, Strategy, Symbol
+from ttai.models.common import Model, RunId, ScreenId, Strategy, Symbol, WorkflowId
 
 ChartRecommendation = Literal["bullish", "neutral", "bearish", "reject"]
 OptionsRecommendation = Literal["select", "watchlist", "reject"]
@@ -19,7 +19,7 @@ class AnalysisInput(Model):
     symbol: Symbol
     strategy: Strategy = "csp"
     notify: bool = True
-    screen_id: str | None = Field(
+    screen_id: ScreenId | None = Field(
         default=None, description="Set by ScreenerWorkflow; stored with the saved analysis."
     )
 
@@ -125,10 +125,10 @@ class AnalysisResult(Model):
 
 
 class SaveAnalysisRequest(Model):
-    workflow_id: str
-    run_id: str
+    workflow_id: WorkflowId
+    run_id: RunId
     result: AnalysisResult
-    screen_id: str | None = None
+    screen_id: ScreenId | None = None
 
 
 class SaveAnalysisResult(Model):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, AwareDatetime, Field, NonNegativeFloat, model_validator
 
 from ttai.models.alerts import AlertRuleSpec, AlertTrigger
-from ttai.models.common import Model
+from ttai.models.common import Key, Model, Symbol
 
 MarketHours = Literal["regular", "extended", "always"]
 """When price/portfolio checks run: NYSE regular session, extended (04:00 ET to 4 h
@@ -16,12 +17,43 @@ after the close), or always (tests, benchmarks, 24 h markets)."""
 
 MAX_INTERVAL_SECONDS = 86400
 
+MAX_TRACKED_PRICES = 1000
+"""Most symbols whose previous price a price monitor carries (and checks per run)."""
+
+MAX_SESSIONS = 60
+"""Most market windows carried (the calendar is fetched 21 days at a time; at most 60)."""
+
+MAX_SESSION_LENGTH = timedelta(hours=24)
+MAX_STATUS_TEXT = 500
+
 
 class SessionWindow(Model):
-    """One trading window [open, close) in UTC."""
+    """One trading window [open, close) in UTC: a real session is shorter than a day."""
 
-    open: datetime
-    close: datetime
+    open: AwareDatetime
+    close: AwareDatetime
+
+    @model_validator(mode="after")
+    def _plausible(self) -> SessionWindow:
+        if not self.open < self.close:
+            raise ValueError("a market session must open before it closes")
+        if self.close - self.open > MAX_SESSION_LENGTH:
+            raise ValueError("a market session is at most 24 hours long")
+        return self
+
+
+def _in_order(windows: list[SessionWindow]) -> list[SessionWindow]:
+    for earlier, later in pairwise(windows):
+        if later.open < earlier.close:
+            raise ValueError("market sessions must be sorted and must not overlap")
+    return windows
+
+
+Sessions = Annotated[list[SessionWindow], Field(max_length=MAX_SESSIONS), AfterValidator(_in_order)]
+"""Market windows in order, none overlapping, at most MAX_SESSIONS."""
+
+PriceMap = Annotated[dict[Symbol, NonNegativeFloat], Field(max_length=MAX_TRACKED_PRICES)]
+"""Last prices by symbol: valid symbols, finite non-negative prices, bounded size."""
 
 
 class MonitorState(Model):
@@ -29,24 +61,26 @@ class MonitorState(Model):
 
     interval_seconds: int = Field(ge=1, le=MAX_INTERVAL_SECONDS)
     paused: bool = False
-    iterations: int = Field(default=0, description="Checks attempted, over all runs.")
-    errors: int = Field(default=0, description="Checks that failed after their retries.")
-    triggers: int = Field(default=0, description="Alerts and notifications fired, over all runs.")
-    runs: int = Field(default=1, description="1 + continue-as-new count.")
+    iterations: int = Field(default=0, ge=0, description="Checks attempted, over all runs.")
+    errors: int = Field(default=0, ge=0, description="Checks that failed after their retries.")
+    triggers: int = Field(
+        default=0, ge=0, description="Alerts and notifications fired, over all runs."
+    )
+    runs: int = Field(default=1, ge=1, description="1 + continue-as-new count.")
     last_run_at: datetime | None = None
     next_due_at: datetime | None = Field(
         default=None, description="When the next check is due (market hours permitting)."
     )
-    last_error: str | None = None
+    last_error: str | None = Field(default=None, max_length=MAX_STATUS_TEXT)
     last_error_at: datetime | None = None
-    last_summary: str = ""
+    last_summary: str = Field(default="", max_length=MAX_STATUS_TEXT)
     check_requested: bool = Field(
         default=False, description="A check_now that arrived while the run was handing over."
     )
-    last_prices: dict[str, float] = Field(
+    last_prices: PriceMap = Field(
         default_factory=dict, description="Price monitor: previous prices, for crossings."
     )
-    sessions: list[SessionWindow] = Field(
+    sessions: Sessions = Field(
         default_factory=list,
         description=(
             "Upcoming market windows, from the market_sessions activity: kept in history, "
@@ -106,15 +140,15 @@ class MonitorStatus(Model):
 
 
 class CheckInput(Model):
-    check_key: str = Field(
+    check_key: Key = Field(
         description="workflow ID:run ID:iteration; a retried check records nothing twice."
     )
     as_of: datetime = Field(description="Workflow time of the check: expiry, cooldown, keys.")
-    previous_prices: dict[str, float] = Field(default_factory=dict)
+    previous_prices: PriceMap = Field(default_factory=dict)
 
 
 class PriceCheckResult(Model):
-    prices: dict[str, float]
+    prices: PriceMap
     rules_evaluated: int
     triggers: list[AlertTrigger]
     delivered: int
@@ -147,7 +181,7 @@ class SymbolsResult(Model):
 
 
 class CreateAlertInput(Model):
-    request_id: str = Field(description="workflow ID:update ID: a retried insert is a no-op.")
+    request_id: Key = Field(description="workflow ID:update ID: a retried insert is a no-op.")
     spec: AlertRuleSpec
 
 
@@ -158,4 +192,4 @@ class SessionsInput(Model):
 
 
 class SessionsResult(Model):
-    windows: list[SessionWindow]
+    windows: Sessions

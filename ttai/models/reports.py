@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from ttai.models.analysis import Recommendation
-from ttai.models.common import Model, Symbol
+from ttai.models.common import Model, Symbol, WorkflowId
 
 ReportKind = Literal["morning_briefing", "end_of_day", "weekly_review"]
 
@@ -174,7 +174,7 @@ class Report(Model):
 
 
 class SaveReportRequest(Model):
-    workflow_id: str = Field(description="One per schedule run: the save's idempotency key.")
+    workflow_id: WorkflowId = Field(description="One per schedule run: the save's idempotency key.")
     report: Report
 
 
@@ -184,7 +184,7 @@ class SaveReportResult(Model):
 
 
 class NotifyReportRequest(Model):
-    workflow_id: str
+    workflow_id: WorkflowId
     report_id: int
     report: Report
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from ttai.models.analysis import Recommendation
-from ttai.models.common import Model, Strategy, Symbol
+from ttai.models.common import Model, RunId, ScreenId, Strategy, Symbol, WorkflowId
 
 MAX_SCREEN_SYMBOLS = 2000
 """Largest screen (after duplicates are dropped). The workflow carries one compact
@@ -59,7 +59,7 @@ class ScreenEntry(Model):
     delta: float | None = None
     iv_rank: float | None = None
     analysis_id: int | None = None
-    workflow_id: str = Field(
+    workflow_id: WorkflowId = Field(
         description="The analysis' key, `<screen ID>/<symbol>`: the `workflow_id` of its row in "
         "`analyses`, and the ID of its AnalysisWorkflow when the screen ran one per symbol."
     )
@@ -133,7 +133,7 @@ class ScreenInput(Model):
     per_symbol_workflows: bool = Field(
         default=False,
         description="Analyse each symbol in a child AnalysisWorkflow (one Web UI row per symbol) "
-        "instead of one activity per symbol. About twice as slow (bench/screener.py).",
+        "instead of in activities. About ten times slower (bench/screener.py).",
     )
     resume: ScreenState | None = Field(
         default=None, description="Set by the workflow when it continues as new; leave empty."
@@ -175,7 +175,7 @@ class ScreenProgress(Model):
 
 
 class ScreenResult(Model):
-    screen_id: str
+    screen_id: ScreenId
     strategy: Strategy
     watchlist: str | None
     status: ScreenResultStatus = Field(description="running only in the result_so_far query.")
@@ -202,8 +202,8 @@ class ScreenSymbolInput(Model):
     """One symbol of a screen, for the `screen_symbol` activity: the whole analysis
     pipeline and the save, once per (screen, symbol)."""
 
-    screen_id: str
-    screen_run_id: str = Field(
+    screen_id: ScreenId
+    screen_run_id: RunId = Field(
         description="The screen's first run ID: with screen_id and symbol, the saved row's key."
     )
     symbol: Symbol
@@ -214,8 +214,8 @@ class ScreenBatchInput(Model):
     """Symbols of a screen for the `screen_symbols` activity: analysed one after
     the other, each saved once per (screen, symbol)."""
 
-    screen_id: str
-    screen_run_id: str = Field(
+    screen_id: ScreenId
+    screen_run_id: RunId = Field(
         description="The screen's first run ID: with screen_id and symbol, a saved row's key."
     )
     symbols: list[Symbol] = Field(min_length=1, max_length=MAX_SYMBOLS_PER_ACTIVITY)
@@ -258,8 +258,8 @@ class ScreenPlan(Model):
 class ScreenRecord(Model):
     """A finished (or cancelled) screen, to save and to announce."""
 
-    workflow_id: str
-    run_id: str = Field(description="The first run of the screen: stable across continue-as-new.")
+    workflow_id: ScreenId
+    run_id: RunId = Field(description="The first run of the screen: stable across continue-as-new.")
     result: ScreenResult
 
 

@@ -1,25 +1,90 @@
-"""The durable notification outbox.
+"""The durable notification outbox: delivery per channel, backoff, dead letters.
 
 A notification is first written to the `notifications` table under its
 idempotency key and announced with `NOTIFY ttai_notifications` in the same
-transaction, then delivered while the row is locked, then marked delivered.
-A retried activity finds the row (no second insert) and, if it was already
-delivered, sends nothing; the row lock keeps two concurrent attempts from both
-sending. Other local apps can `LISTEN ttai_notifications` to react at once.
+transaction (other local apps can `LISTEN ttai_notifications`), then
+delivered:
+
+- per channel: each channel that accepts it gets a row in
+  `notification_deliveries` at once, and is skipped by every later attempt,
+  so one broken channel never makes the working ones send it again;
+- under a per-row advisory lock, so two workers (or a retried activity and a
+  monitor check) never both send it;
+- with backoff: an attempt that leaves a channel owing it counts in
+  `attempts` and moves `next_attempt_at` (doubling from `Backoff.base_seconds`
+  up to `cap_seconds`); after `max_attempts` the row is a dead letter, which
+  only `retry` (`starter.py notifications retry ID`) sends again;
+- row by row: a failing row is recorded and the next one is tried.
+
+A channel's failure is an outcome, not an exception: `publish` returns
+`delivered=False` and the outbox retries on its own schedule (the monitors'
+checks call `deliver_pending`). Database errors still raise.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
 from ttai import telemetry
-from ttai.models.notifications import Notification, NotifyResult
+from ttai.models.notifications import Notification, NotificationInfo, NotifyResult
 from ttai.notify.channels import Channel
 
 NOTIFY_CHANNEL = "ttai_notifications"
+_LOCK_NAMESPACE = 0x7474_6E6F  # "ttno": first key of the per-row advisory locks
+MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """When a row that a channel refused is tried again, and when it is given up."""
+
+    base_seconds: float = 30
+    cap_seconds: float = 3600
+    max_attempts: int = 10
+
+    def delay_seconds(self, attempts: int) -> float:
+        """Wait after the `attempts`-th failed attempt: base, 2x base, 4x base ... cap."""
+        return min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+
+
+DEFAULT_BACKOFF = Backoff()
+"""30 s doubling to 1 h, dead after 10 attempts (about 3.5 h of trying)."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one delivery attempt of a row did."""
+
+    notification_id: int
+    status: str
+    sent: int = 0
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "delivered"
+
+
+@dataclass(frozen=True)
+class PendingRun:
+    """What one pass over the due rows did."""
+
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    error: str | None = None
+
+
+class NotificationNotFound(LookupError):
+    pass
+
+
+class AlreadyDelivered(ValueError):
+    pass
 
 
 async def enqueue(conn: asyncpg.Connection, notification: Notification) -> tuple[int, bool]:
@@ -49,78 +114,217 @@ async def enqueue(conn: asyncpg.Connection, notification: Notification) -> tuple
         return row_id, True
 
 
+_INFO_COLUMNS = """
+    n.id, n.idempotency_key, n.kind, n.title, n.status, n.attempts, n.last_error,
+    n.created_at, n.next_attempt_at, n.delivered_at, n.dead_at,
+    COALESCE((SELECT array_agg(d.label ORDER BY d.delivered_at, d.label)
+              FROM notification_deliveries d WHERE d.notification_id = n.id), '{}') AS labels
+"""
+
+
+def _info(row: asyncpg.Record) -> NotificationInfo:
+    return NotificationInfo(
+        notification_id=row["id"],
+        idempotency_key=row["idempotency_key"],
+        kind=row["kind"],
+        title=row["title"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+        delivered_at=row["delivered_at"],
+        dead_at=row["dead_at"],
+        delivered_to=list(row["labels"]),
+    )
+
+
 class Outbox:
-    def __init__(self, pool: asyncpg.Pool, channels: Sequence[Channel]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        channels: Sequence[Channel],
+        *,
+        backoff: Backoff = DEFAULT_BACKOFF,
+    ) -> None:
         self._pool = pool
         self._channels = list(channels)
+        self._backoff = backoff
 
     async def publish(self, notification: Notification) -> NotifyResult:
+        """Enqueue (once per key) and try to deliver now; a refusing channel is retried later."""
         async with self._pool.acquire() as conn:
             row_id, inserted = await enqueue(conn, notification)
-        delivered = await self.deliver(row_id)
-        return NotifyResult(notification_id=row_id, delivered=delivered, duplicate=not inserted)
+        # A repeated publish (a retried activity) respects the row's backoff.
+        attempt = await self.deliver(row_id, only_if_due=not inserted)
+        return NotifyResult(
+            notification_id=row_id,
+            delivered=attempt.delivered,
+            duplicate=not inserted,
+            error=attempt.error,
+        )
 
-    async def deliver(self, row_id: int) -> bool:
-        """Deliver one pending row. True when it is (now or already) delivered."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
+    async def deliver(self, row_id: int, *, only_if_due: bool = False) -> Attempt:
+        """One attempt at a row: every channel that does not have it yet gets it."""
+        async with self._pool.acquire() as conn:
+            # Session lock, released below (and by the pool's reset if we are cancelled).
+            lock = (_LOCK_NAMESPACE, row_id % 2_147_483_647)
+            await conn.execute("SELECT pg_advisory_lock($1, $2)", *lock)
+            try:
+                return await self._attempt(conn, row_id, only_if_due)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1, $2)", *lock)
+
+    async def _attempt(self, conn: asyncpg.Connection, row_id: int, only_if_due: bool) -> Attempt:
+        row = await conn.fetchrow(
+            """
+            SELECT idempotency_key, kind, title, body, payload, status, attempts,
+                   next_attempt_at <= now() AS due
+            FROM notifications WHERE id = $1
+            """,
+            row_id,
+        )
+        if row is None:
+            raise NotificationNotFound(f"no notification {row_id}")
+        if row["status"] != "pending" or (only_if_due and not row["due"]):
+            return Attempt(row_id, row["status"])  # delivered, dead, or not due yet
+        notification = Notification(
+            idempotency_key=row["idempotency_key"],
+            kind=row["kind"],
+            title=row["title"],
+            body=row["body"],
+            payload=row["payload"],
+        )
+        have = {
+            r["channel"]
+            for r in await conn.fetch(
+                "SELECT channel FROM notification_deliveries WHERE notification_id = $1", row_id
+            )
+        }
+        sent, errors = 0, []
+        for channel in self._channels:
+            if channel.channel_id in have:
+                continue
+            try:
+                await channel.send(notification)
+            except Exception as err:  # one channel's failure is this row's outcome
+                errors.append(f"{channel.label}: {err}"[:200])
+                continue
+            # Recorded at once (autocommit): a crash later never re-sends to it.
+            await conn.execute(
                 """
-                SELECT idempotency_key, kind, title, body, payload, status
-                FROM notifications WHERE id = $1 FOR UPDATE
+                INSERT INTO notification_deliveries (notification_id, channel, label)
+                VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+                """,
+                row_id,
+                channel.channel_id,
+                channel.label,
+            )
+            have.add(channel.channel_id)
+            sent += 1
+        if not errors:
+            await conn.execute(
+                """
+                UPDATE notifications
+                SET status = 'delivered', delivered_at = now(), attempts = attempts + 1,
+                    last_error = NULL
+                WHERE id = $1
                 """,
                 row_id,
             )
-            if row is None:
-                raise LookupError(f"notification {row_id} does not exist")
-            if row["status"] == "delivered":
-                return True
-            notification = Notification(
-                idempotency_key=row["idempotency_key"],
-                kind=row["kind"],
-                title=row["title"],
-                body=row["body"],
-                payload=row["payload"],
-            )
-            try:
-                for channel in self._channels:
-                    await channel.send(notification)
-            except Exception as err:
-                # Recorded in this transaction: nothing was sent, so committing
-                # the failure is safe, and the row stays pending for a retry.
-                await conn.execute(
-                    """
-                    UPDATE notifications SET attempts = attempts + 1, last_error = $2
-                    WHERE id = $1
-                    """,
-                    row_id,
-                    str(err)[:500],
-                )
-                failure = err
-            else:
-                failure = None
-                await conn.execute(
-                    """
-                    UPDATE notifications
-                    SET status = 'delivered', delivered_at = now(), attempts = attempts + 1
-                    WHERE id = $1
-                    """,
-                    row_id,
-                )
-        if failure is not None:
-            telemetry.count("ttai_notifications_total", outcome="failed")
-            raise failure
-        telemetry.count("ttai_notifications_total", outcome="delivered")
-        return True
+            telemetry.count("ttai_notifications_total", outcome="delivered")
+            return Attempt(row_id, "delivered", sent)
+        error = "; ".join(errors)[:MAX_ERROR_LENGTH]
+        attempts = row["attempts"] + 1
+        dead = attempts >= self._backoff.max_attempts
+        await conn.execute(
+            """
+            UPDATE notifications
+            SET attempts = $2, last_error = $3,
+                status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
+                dead_at = CASE WHEN $4 THEN now() END,
+                next_attempt_at = now() + make_interval(secs => $5)
+            WHERE id = $1
+            """,
+            row_id,
+            attempts,
+            error,
+            dead,
+            self._backoff.delay_seconds(attempts),
+        )
+        telemetry.count("ttai_notifications_total", outcome="dead" if dead else "failed")
+        return Attempt(row_id, "dead" if dead else "pending", sent, error)
 
-    async def deliver_pending(self, limit: int = 100) -> int:
-        """Deliver rows left pending by a crash; returns how many were delivered."""
+    async def deliver_pending(self, limit: int = 100) -> PendingRun:
+        """One attempt at each due pending row, oldest due first; none blocks the others."""
         async with self._pool.acquire() as conn:
             ids = await conn.fetch(
-                "SELECT id FROM notifications WHERE status = 'pending' ORDER BY id LIMIT $1",
+                """
+                SELECT id FROM notifications
+                WHERE status = 'pending' AND next_attempt_at <= now()
+                ORDER BY next_attempt_at, id LIMIT $1
+                """,
                 limit,
             )
-        delivered = 0
+        delivered = failed = dead = 0
+        errors: list[str] = []
         for record in ids:
-            if await self.deliver(record["id"]):
+            attempt = await self.deliver(record["id"], only_if_due=True)
+            if attempt.delivered:
                 delivered += 1
-        return delivered
+            elif attempt.error is not None:
+                failed += 1
+                dead += attempt.status == "dead"
+                errors.append(f"notification {attempt.notification_id}: {attempt.error}")
+        error = None
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            error = f"{errors[0]}{more}"[:MAX_ERROR_LENGTH]
+        return PendingRun(delivered=delivered, failed=failed, dead=dead, error=error)
+
+    async def notifications(
+        self, *, dead_only: bool = False, limit: int = 50
+    ) -> list[NotificationInfo]:
+        """Newest first; only dead letters with `dead_only`."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"""
+                SELECT {_INFO_COLUMNS} FROM notifications n
+                WHERE NOT $1 OR n.status = 'dead'
+                ORDER BY n.id DESC LIMIT $2
+                """,
+                dead_only,
+                limit,
+            )
+        return [_info(r) for r in rows]
+
+    async def info(self, row_id: int) -> NotificationInfo:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_INFO_COLUMNS} FROM notifications n WHERE n.id = $1", row_id
+            )
+        if row is None:
+            raise NotificationNotFound(f"no notification {row_id}")
+        return _info(row)
+
+    async def retry(self, row_id: int) -> NotificationInfo:
+        """Send a dead (or pending) row again now, with a fresh set of attempts.
+
+        Channels that have it already are skipped as always. Raises
+        NotificationNotFound, or AlreadyDelivered for a delivered row.
+        """
+        async with self._pool.acquire() as conn:
+            status = await conn.fetchval(
+                """
+                UPDATE notifications
+                SET status = 'pending', attempts = 0, dead_at = NULL, next_attempt_at = now()
+                WHERE id = $1 AND status <> 'delivered'
+                RETURNING status
+                """,
+                row_id,
+            )
+        if status is None:
+            info = await self.info(row_id)  # raises when it does not exist
+            raise AlreadyDelivered(f"notification {info.notification_id} was already delivered")
+        await self.deliver(row_id)
+        return await self.info(row_id)

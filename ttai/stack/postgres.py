@@ -65,6 +65,7 @@ from ttai.stack.files import (
     write_private_file_atomically,
 )
 from ttai.stack.ports import LOOPBACK, ensure_port_free
+from ttai.telemetry.redaction import register_secret
 
 SERVICE_USER = "postgres"
 # The cluster's bootstrap superuser: it only creates the application's role
@@ -426,6 +427,8 @@ class PrivatePostgres(LocalServer):
                 + "\n".join(lines)
                 + "\n",
             )
+        for password in passwords.values():
+            register_secret(password)  # never in a log line of this process
         return passwords
 
     def _read_hba(self) -> str:

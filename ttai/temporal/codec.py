@@ -41,6 +41,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 from ttai.private_files import PrivateFileError, read_private_text
+from ttai.telemetry.redaction import register_secret
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
@@ -150,6 +151,7 @@ def parse_keys(text: str) -> tuple[dict[str, bytes], str]:
     for position, entry in enumerate(entries, start=1):
         key_id, sep, encoded = entry.partition(":")
         key_id = key_id.strip()
+        register_secret(encoded.strip())  # never in a log line of this process
         where = f"encryption key entry {position}"
         if not sep or not key_id:
             raise EncryptionConfigError(f"{where} must look like id:base64key")
@@ -168,6 +170,7 @@ def parse_keys(text: str) -> tuple[dict[str, bytes], str]:
             )
         if key_id in keys:
             raise EncryptionConfigError(f"{where}: its id is listed twice")
+        register_secret(key.hex())
         keys[key_id] = key
     if not keys:
         raise EncryptionConfigError("the encryption key list is empty")

@@ -232,11 +232,15 @@ async def _serve() -> None:
         await runner.cleanup()
 
 
-if __name__ == "__main__":
-    from ttai.telemetry import configure_logging
-
-    configure_logging()
+def _main() -> None:
     try:
         asyncio.run(_serve())
     except (RuntimeError, EncryptionConfigError, OSError) as err:
         raise SystemExit(f"codec server: {err}") from None
+
+
+if __name__ == "__main__":
+    from ttai.telemetry import configure_logging, run_main
+
+    configure_logging()
+    run_main(_main)  # the SystemExit message goes through the log formatter

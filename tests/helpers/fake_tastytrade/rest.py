@@ -166,6 +166,9 @@ def market_metrics(symbol: str, m: MarketMetrics, now: datetime) -> dict[str, An
         "liquidity-rank": "0.5",
         "liquidity-value": "100000.0",
         "beta": decimal(m.beta),
+        # The annual dividend yield is a 0-1 fraction like the IV index (AAPL's
+        # "0.006396146" in a captured response), "0.0" for no dividend.
+        "dividend-yield": decimal(m.dividend_yield),
         "market-cap": "1500000000000.0",
         "updated-at": iso(now),
         "earnings": (

@@ -151,6 +151,7 @@ class Scenario:
                 liquidity_rating=4 - n,
                 beta=1.2 - n * 0.3,
                 next_earnings=today + timedelta(days=20) if n == 0 else None,
+                dividend_yield=0.0045 if n == 0 else 0.0,  # Berkshire pays none
             )
         put = chains["AAPL"].options[2]  # a 14-DTE put, short one contract
         return cls(

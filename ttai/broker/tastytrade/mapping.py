@@ -98,10 +98,17 @@ def to_metrics(symbol: str, info: MarketMetricInfo) -> tuple[MarketMetrics, list
     Scales (the SDK's model, tastytrade's docs example and captured responses
     agree): IV rank, its tos/tw variants and IV percentile are 0-1 fractions (rank
     and percentile as strings); the IV index is a fraction; the 30-day IV is in
-    percent. The project's model holds rank and percentile as 0-100. A value
-    outside 0-1 is not a fraction: it is ignored (never clamped to 0 or 100) and
-    the next rank field is read; with none readable the rank is 0, which reads
-    as low IV, so no put is sold on a rank nobody could read.
+    percent. The project's model holds rank and percentile as 0-100.
+
+    The annual dividend yield is a 0-1 fraction as well, as the model holds it.
+    The SDK types it as a bare decimal and the developer docs leave it out, but a
+    captured AAPL response (June 2023) sends "0.006396146" beside a quarterly
+    $0.24 a share: 0.64 %, where a percentage would price AAPL at $15,000.
+
+    A value outside 0-1 is not a fraction: it is ignored (never clamped to 0 or
+    100) and the next rank field is read; with none readable the rank is 0, which
+    reads as low IV, so no put is sold on a rank nobody could read. An ignored or
+    missing dividend yield is 0, the model's "none or unknown" (the POP of before).
     """
     ignored: list[str] = []
 
@@ -129,6 +136,7 @@ def to_metrics(symbol: str, info: MarketMetricInfo) -> tuple[MarketMetrics, list
         # A missing beta is read as the market's own (1.0) rather than as no risk.
         beta=num(info.beta, 1),
         next_earnings=earnings,
+        dividend_yield=fraction("dividend_yield") or 0.0,
     )
     return metrics, ignored
 

@@ -1,0 +1,1 @@
+"""What starter.py prints: untrusted text shown literally, settings without secrets."""

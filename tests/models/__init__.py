@@ -1,0 +1,1 @@
+"""The wire contract: finite numbers, bounded IDs and keys, validated carried-over state."""
