@@ -37,8 +37,8 @@ def _not_found(name: str) -> ApplicationError:
 SYMBOLS_PER_ACTIVITY_WITHOUT_BUDGET = 10
 """Most symbols per analysis activity when the bulk broker lane has no rate
 budget (the simulated market). Measured with bench/screener.py: at
-max_concurrent 5, batches of 10 take a 500-symbol screen from 2.5-2.6x to
-1.1-1.2x the in-process run (an activity task and a workflow task per 10
+max_concurrent 5, batches of 10 take a 500-symbol screen from 2.2-2.6x to
+1.1-1.3x the in-process run (an activity task and a workflow task per 10
 symbols instead of per symbol). See workflows/screener.py."""
 
 

@@ -13,9 +13,9 @@ The design, measured (bench/screener.py; docs/pending/screener.md):
   activity (`screen_symbols`) analyses a batch of symbols one after the other,
   sized so each max_concurrent slot takes about ROUNDS_PER_SLOT batches (at
   most 10 symbols, the worker's ScreenPlan). One activity per symbol measured
-  1.2-1.5x at max_concurrent 50 but 2.5-2.6x at 5: each symbol paid its own
+  1.2-1.9x at max_concurrent 50 but 2.2-2.6x at 5: each symbol paid its own
   activity task and workflow task, and at 5 at once nothing hides that. With
-  batches: 0.9-1.3x at 50 and 1.1-1.2x at 5.
+  batches: 0.9-1.34x at 50 and 1.1-1.27x at 5.
 - When the lane has a budget (tastytrade), each activity takes one symbol
   (`screen_symbol`), so the lane's rate limit counts symbols; the budget, not
   Temporal, sets the pace there.
