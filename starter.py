@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from ttai import telemetry
 from ttai.cli import register_all
 from ttai.cli.common import CliError, err_console
+from ttai.temporal.errors import root_cause
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +40,8 @@ def run(argv: list[str] | None = None) -> int:
         err_console.print(f"error: {err}", markup=False, highlight=False)
         return err.code
     except WorkflowFailureError as err:
-        cause = err.cause
-        while getattr(cause, "cause", None) is not None:
-            cause = cause.cause
-        err_console.print(f"error: workflow failed: {cause}", markup=False, highlight=False)
+        message = f"error: workflow failed: {root_cause(err)}"
+        err_console.print(message, markup=False, highlight=False)
         return 1
     except RPCError as err:
         err_console.print(f"error: Temporal: {err.message}", markup=False, highlight=False)

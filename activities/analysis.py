@@ -40,7 +40,7 @@ from ttai.models.analysis import (
 )
 from ttai.models.common import Strategy
 from ttai.models.market import MarketMetrics
-from ttai.models.notifications import Notification, NotifyResult
+from ttai.models.notifications import NotifyResult
 from ttai.models.screener import (
     MAX_REASON_LENGTH,
     ScreenBatchInput,
@@ -49,6 +49,7 @@ from ttai.models.screener import (
     ScreenFailure,
     ScreenSymbolInput,
 )
+from ttai.notify.messages import analysis_notification
 from ttai.notify.outbox import Outbox
 
 CANDLE_DAYS = 260  # SMA 200 plus room for swing lows
@@ -226,33 +227,5 @@ class AnalysisActivities:
     @activity.defn(name="notify_analysis")
     async def notify_analysis(self, request: AnalysisResult) -> NotifyResult:
         info = activity.info()
-        key = f"analysis:{info.workflow_id}:{info.workflow_run_id}"
-        return await self._outbox.publish(analysis_notification(key, info.workflow_id, request))
-
-
-def analysis_notification(key: str, workflow_id: str, result: AnalysisResult) -> Notification:
-    lines = [
-        f"**{result.symbol}**: {result.recommendation.replace('_', ' ')} "
-        f"(score {result.score}, chart {result.chart.score:g}/10, {result.chart.trend})"
-    ]
-    best = result.options.best if result.options else None
-    if best is not None:
-        lines.append(
-            f"- Sell the {best.strike:g} put {best.expiration} for {best.credit:.2f}: "
-            f"{best.annualized_return:.1%} annualised, POP {best.probability_of_profit:.0%}, "
-            f"delta {best.delta:.2f}"
-        )
-    if result.research is not None:
-        lines.append(f"- IV rank {result.research.iv_rank:.0f}, {result.research.sentiment}")
-        lines.extend(f"- {reason}" for reason in result.research.reasons[1:])
-    return Notification(
-        idempotency_key=key,
-        kind="analysis_complete",
-        title=f"Analysis complete: {result.symbol} {result.recommendation}",
-        body="\n".join(lines),
-        payload={
-            "symbol": result.symbol,
-            "recommendation": result.recommendation,
-            "workflow_id": workflow_id,
-        },
-    )
+        notification = analysis_notification(info.workflow_id, info.workflow_run_id, request)
+        return await self._outbox.publish(notification)

@@ -9,7 +9,9 @@ or a refusing channel) are delivered by every check, so none is lost.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -20,11 +22,14 @@ from ttai.broker import Broker
 from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.db.positions import PositionStore
 from ttai.domain import market_calendar
-from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules
+from ttai.domain.alerts.conditions import names
+from ttai.domain.alerts.rules import (
+    Firing,
+    evaluate_position_rules,
+    evaluate_price_rules,
+    is_expired,
+)
 from ttai.models.alerts import (
-    IV_CONDITIONS,
-    POSITION_CONDITIONS,
-    PRICE_CONDITIONS,
     AlertList,
     AlertRule,
     ListAlertsInput,
@@ -44,11 +49,10 @@ from ttai.models.monitors import (
     SymbolsResult,
     SyncResult,
 )
+from ttai.notify.messages import alert_notification
 from ttai.notify.outbox import Outbox
 
 logger = logging.getLogger(__name__)
-
-PRICE_RULES = PRICE_CONDITIONS | IV_CONDITIONS
 
 
 class MonitorActivities:
@@ -71,9 +75,39 @@ class MonitorActivities:
             logger.warning("notification delivery: %s", run.error)
         return run.delivered, run.error[:300] if run.error else None
 
+    async def _commit(
+        self,
+        request: CheckInput,
+        rules: Sequence[AlertRule],
+        firings: Sequence[Firing],
+        expired: Sequence[int],
+        monitor: str,
+    ) -> dict[str, Any]:
+        """The tail of both alert checks: commit what fired (each with its
+        notification) and what expired, read back this check's triggers (a
+        retry finds the first attempt's), deliver what is due. Returns the
+        fields both check results share."""
+        by_id = {r.alert_id: r for r in rules}
+        await self._alerts.record_check(
+            request.check_key,
+            request.as_of,
+            [(f, alert_notification(by_id[f.alert_id], f)) for f in firings],
+            expired,
+        )
+        triggers = await self._alerts.triggers_for_check(request.check_key)
+        delivered, error = await self._deliver_pending()
+        telemetry.count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
+        return {
+            "rules_evaluated": len(rules),
+            "triggers": triggers,
+            "delivered": delivered,
+            "delivery_error": error,
+        }
+
     @activity.defn(name="check_price_alerts")
     async def check_price_alerts(self, request: CheckInput) -> PriceCheckResult:
-        rules = await self._alerts.active(PRICE_RULES)
+        rules = await self._alerts.active(names("price") + names("iv_rank"))
+        expired = [r.alert_id for r in rules if is_expired(r, request.as_of)]
         symbols = sorted({r.spec.symbol for r in rules})
         if len(symbols) > MAX_TRACKED_PRICES:
             # Only reachable by writing rules into the table directly (adding
@@ -84,7 +118,8 @@ class MonitorActivities:
             kept = set(list(dict.fromkeys(r.spec.symbol for r in rules))[:MAX_TRACKED_PRICES])
             symbols = sorted(kept)
             rules = [r for r in rules if r.spec.symbol in kept]
-        iv_symbols = sorted({r.spec.symbol for r in rules if r.spec.condition in IV_CONDITIONS})
+        iv_conditions = names("iv_rank")
+        iv_symbols = sorted({r.spec.symbol for r in rules if r.spec.condition in iv_conditions})
         with classified_errors():
             # One batched call for every alert symbol, not one per alert.
             quotes = await self._broker.get_quotes(symbols) if symbols else {}
@@ -97,37 +132,18 @@ class MonitorActivities:
             {s: m.iv_rank for s, m in metrics.items()},
             request.as_of,
         )
-        await self._alerts.record_triggers(request.check_key, firings, request.as_of, PRICE_RULES)
-        triggers = await self._alerts.triggers_for_check(request.check_key)
-        delivered, error = await self._deliver_pending()
-        telemetry.count("ttai_alert_triggers_total", len(triggers), monitor="price")
-        return PriceCheckResult(
-            prices=prices,
-            rules_evaluated=len(rules),
-            triggers=triggers,
-            delivered=delivered,
-            delivery_error=error,
-        )
+        shared = await self._commit(request, rules, firings, expired, "price")
+        return PriceCheckResult(prices=prices, **shared)
 
     @activity.defn(name="check_portfolio")
     async def check_portfolio(self, request: CheckInput) -> PortfolioCheckResult:
-        rules = await self._alerts.active(POSITION_CONDITIONS)
+        rules = await self._alerts.active(names("position"))
         with classified_errors():
             positions = await self._broker.get_positions()
         firings = evaluate_position_rules(rules, positions, request.as_of)
-        await self._alerts.record_triggers(
-            request.check_key, firings, request.as_of, POSITION_CONDITIONS
-        )
-        triggers = await self._alerts.triggers_for_check(request.check_key)
-        delivered, error = await self._deliver_pending()
-        telemetry.count("ttai_alert_triggers_total", len(triggers), monitor="portfolio")
-        return PortfolioCheckResult(
-            positions=len(positions),
-            rules_evaluated=len(rules),
-            triggers=triggers,
-            delivered=delivered,
-            delivery_error=error,
-        )
+        expired = [r.alert_id for r in rules if is_expired(r, request.as_of)]
+        shared = await self._commit(request, rules, firings, expired, "portfolio")
+        return PortfolioCheckResult(positions=len(positions), **shared)
 
     @activity.defn(name="sync_positions")
     async def sync_positions(self, request: CheckInput) -> SyncResult:

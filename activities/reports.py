@@ -25,7 +25,7 @@ from ttai.domain.market_calendar import (
 )
 from ttai.domain.reports import content, markdown
 from ttai.models.market import Fill, Position
-from ttai.models.notifications import Notification, NotifyResult
+from ttai.models.notifications import NotifyResult
 from ttai.models.reports import (
     EndOfDaySummary,
     MarketDay,
@@ -38,6 +38,7 @@ from ttai.models.reports import (
     SaveReportResult,
     WeeklyReview,
 )
+from ttai.notify.messages import report_notification
 from ttai.notify.outbox import Outbox
 
 
@@ -149,7 +150,8 @@ class ReportActivities:
 
     @activity.defn(name="notify_report")
     async def notify_report(self, request: NotifyReportRequest) -> NotifyResult:
-        return await self._outbox.publish(report_notification(request))
+        notification = report_notification(request.workflow_id, request.report_id, request.report)
+        return await self._outbox.publish(notification)
 
 
 _RENDERERS = {
@@ -169,21 +171,4 @@ def _report(
         title=markdown.title(request.kind, request.day),
         markdown=_RENDERERS[type(body)](body),
         content=body,
-    )
-
-
-def report_notification(request: NotifyReportRequest) -> Notification:
-    report = request.report
-    return Notification(
-        # One per schedule run: retries, replays and resets of the run send it once.
-        idempotency_key=f"report:{request.workflow_id}",
-        kind=f"report_{report.kind}",
-        title=report.title,
-        body=report.markdown,
-        payload={
-            "kind": report.kind,
-            "day": report.day.isoformat(),
-            "report_id": request.report_id,
-            "workflow_id": request.workflow_id,
-        },
     )

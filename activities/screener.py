@@ -11,7 +11,7 @@ from activities.errors import classified_errors
 from ttai import telemetry
 from ttai.db.screens import ScreenStore
 from ttai.db.watchlists import WatchlistStore
-from ttai.models.notifications import Notification, NotifyResult
+from ttai.models.notifications import NotifyResult
 from ttai.models.screener import (
     MAX_SCREEN_SYMBOLS,
     MAX_SYMBOLS_PER_ACTIVITY,
@@ -19,12 +19,12 @@ from ttai.models.screener import (
     ScreenPlan,
     ScreenPlanRequest,
     ScreenRecord,
-    ScreenResult,
     WatchlistCommand,
     WatchlistCommandResult,
     WatchlistRequest,
     WatchlistSymbols,
 )
+from ttai.notify.messages import screen_notification
 from ttai.notify.outbox import Outbox
 
 
@@ -135,29 +135,5 @@ class ScreenerActivities:
 
     @activity.defn(name="notify_screen")
     async def notify_screen(self, request: ScreenRecord) -> NotifyResult:
-        key = f"screen:{request.workflow_id}:{request.run_id}"
-        return await self._outbox.publish(screen_notification(key, request.result))
-
-
-def screen_notification(key: str, result: ScreenResult) -> Notification:
-    source = f"watchlist {result.watchlist}" if result.watchlist else f"{result.total} symbols"
-    lines = [
-        f"Screened {source}: {result.analysed} analysed, {result.rejected} rejected, "
-        f"{result.failed} failed" + (" (cancelled)" if result.status == "cancelled" else "")
-    ]
-    for entry in result.top:
-        line = f"{entry.rank}. **{entry.symbol}** {entry.recommendation.replace('_', ' ')}"
-        if entry.strike is not None and entry.annualized_return is not None:
-            line += f": {entry.strike:g} put {entry.expiration}, {entry.annualized_return:.1%}/yr"
-        lines.append(line)
-    return Notification(
-        idempotency_key=key,
-        kind="screen_complete",
-        title=f"Screen {result.status}: {result.analysed} of {result.total} analysed",
-        body="\n".join(lines),
-        payload={
-            "screen_id": result.screen_id,
-            "status": result.status,
-            "top": [entry.symbol for entry in result.top],
-        },
-    )
+        notification = screen_notification(request.workflow_id, request.run_id, request.result)
+        return await self._outbox.publish(notification)

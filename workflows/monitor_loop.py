@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 from workflows.bounds import require_bounded_id
+from workflows.policies import CALENDAR_STEP
 
 with workflow.unsafe.imports_passed_through():
     from activities.monitors import MonitorActivities
@@ -40,29 +40,19 @@ with workflow.unsafe.imports_passed_through():
         StatusQuery,
         SteeringSignal,
     )
+    from ttai.temporal.errors import root_cause
 
 # The market calendar comes from a local activity, fetched three weeks at a
 # time and refreshed when less than four days are left (the longest NYSE
 # closures are shorter).
 CALENDAR_DAYS = 21
 CALENDAR_MARGIN = timedelta(days=4)
-CALENDAR_STEP: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_attempts=3),
-}
 
 
 # Signals and queries take an optional input: `temporal workflow signal --name
 # pause` with no --input works, and the exported schemas still describe it.
 NO_INPUT = SteeringSignal()
 NO_QUERY = StatusQuery()
-
-
-def _cause(err: BaseException) -> str:
-    """The innermost message: 'unknown symbol: ZZZZ', not 'Activity task failed'."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err)
 
 
 class MonitorLoop:
@@ -158,7 +148,7 @@ class MonitorLoop:
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
-            workflow.logger.warning("market calendar unavailable: %s", _cause(err))
+            workflow.logger.warning("market calendar unavailable: %s", root_cause(err))
             return
         self._state = self._state.model_copy(
             update={"sessions": [w for w in result.windows if w.close > now]}
@@ -197,10 +187,11 @@ class MonitorLoop:
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
-            workflow.logger.warning("check failed: %s", _cause(err))
+            cause = str(root_cause(err))
+            workflow.logger.warning("check failed: %s", cause)
             changes = {
                 "errors": self._state.errors + 1,
-                "last_error": _cause(err)[:500],
+                "last_error": cause[:500],
                 "last_error_at": now,
             }
         else:

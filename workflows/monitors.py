@@ -8,14 +8,13 @@ the price monitor also manages the alert rules through updates.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.monitor_loop import MonitorLoop, _cause
-from workflows.policies import on_lane, queue_of, step
+from workflows.monitor_loop import MonitorLoop
+from workflows.policies import CHECK_STEP, UPDATE_STEP, on_lane, queue_of
 
 with workflow.unsafe.imports_passed_through():
     from activities.monitors import MonitorActivities
@@ -34,24 +33,8 @@ with workflow.unsafe.imports_passed_through():
         MonitorResult,
         SymbolsInput,
     )
+    from ttai.temporal.errors import root_cause
     from ttai.temporal.lanes import LIVE
-
-# A check is retried briefly, then counted as failed: the next interval tries
-# again, so a broker outage never piles up attempts.
-CHECK_STEP = step(
-    timeout=timedelta(seconds=20),
-    total=timedelta(seconds=60),
-    attempts=3,
-    max_interval=timedelta(seconds=10),
-)
-
-# Steps behind an update: a caller is waiting, so fail fast with a clear error.
-UPDATE_STEP = step(
-    timeout=timedelta(seconds=10),
-    attempts=3,
-    max_interval=timedelta(seconds=2),
-    also_non_retryable=["UnknownAlert"],
-)
 
 # list_alerts, like the loop's signals and query, works with no --input.
 ALL_ACTIVE = ListAlertsInput()
@@ -119,7 +102,7 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
                 step, request, **UPDATE_STEP, **queue_of(step)
             )
         except ActivityError as err:
-            raise ApplicationError(f"{failure}{_cause(err)}", type="InvalidAlert") from err
+            raise ApplicationError(f"{failure}{root_cause(err)}", type="InvalidAlert") from err
         finally:
             # Updates grow the history too: let the loop follow the suggestion now.
             if workflow.info().is_continue_as_new_suggested():

@@ -1,4 +1,5 @@
-"""Activity options the workflows share: explicit timeouts, bounded retries."""
+"""Every retry preset the workflows use, each built with `step()`: explicit
+timeouts, bounded retries, and the non-retryable error types always skipped."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import NON_RETRYABLE_TYPES
@@ -47,6 +49,46 @@ DURABLE_STEP = step(timeout=timedelta(seconds=30), attempts=20, max_interval=tim
 
 # Pure computation run as a local activity: nothing to retry for long.
 COMPUTE_STEP = step(timeout=timedelta(seconds=10), attempts=3, max_interval=timedelta(seconds=5))
+
+# A monitor's check is retried briefly, then counted as failed: the next
+# interval tries again, so a broker outage never piles up attempts.
+CHECK_STEP = step(
+    timeout=timedelta(seconds=20),
+    total=timedelta(seconds=60),
+    attempts=3,
+    max_interval=timedelta(seconds=10),
+)
+
+# Steps behind an update: a caller is waiting, so fail fast with a clear error.
+UPDATE_STEP = step(
+    timeout=timedelta(seconds=10),
+    attempts=3,
+    max_interval=timedelta(seconds=2),
+    also_non_retryable=["UnknownAlert"],
+)
+
+# The monitors' market calendar (a local activity): a few quick tries, then the
+# loop carries on without it and looks again after one interval.
+CALENDAR_STEP = step(timeout=timedelta(seconds=30), attempts=3, max_interval=timedelta(seconds=10))
+
+# A screen's one symbol (`screen_symbol`): the whole analysis and the save.
+# An analysis that runs long heartbeats (activities/heartbeats.py): a dead
+# worker's symbol is retried after 10 s, and cancelling the screen reaches it.
+# A cancelled screen waits for its running symbols to end (cancelled, or
+# finished and saved) so its result holds exactly what was saved.
+SYMBOL_STEP = step(
+    timeout=timedelta(seconds=60), attempts=6, max_interval=timedelta(seconds=30)
+) | {
+    "heartbeat_timeout": timedelta(seconds=10),
+    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+}
+
+# A screen's batch of symbols (`screen_symbols`), one after the other; it
+# heartbeats once it runs long and, cancelled, returns what it finished.
+BATCH_STEP = step(timeout=timedelta(minutes=5), attempts=6, max_interval=timedelta(seconds=30)) | {
+    "heartbeat_timeout": timedelta(seconds=10),
+    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+}
 
 
 def on_lane(lane: Lane) -> dict[str, Any]:

@@ -31,7 +31,6 @@ The design, measured (bench/screener.py; docs/pending/screener.md):
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -40,11 +39,10 @@ from temporalio.exceptions import (
     ChildWorkflowError,
     is_cancelled_exception,
 )
-from temporalio.workflow import ActivityCancellationType
 
 from workflows.analysis import AnalysisWorkflow
 from workflows.bounds import require_bounded_id
-from workflows.policies import COMPUTE_STEP, DURABLE_STEP, on_lane, step
+from workflows.policies import BATCH_STEP, COMPUTE_STEP, DURABLE_STEP, SYMBOL_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
@@ -69,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         WatchlistRequest,
     )
     from ttai.temporal import search_attributes
+    from ttai.temporal.errors import root_cause
     from ttai.temporal.lanes import BULK
 
 ACTIVITY_DESIGN = "screen-symbol-activities"
@@ -96,24 +95,6 @@ started, closed) plus at most two workflow tasks, and its ~5 KB AnalysisResult.
 Measured: a 250-symbol run holds ~1,000 events and ~1.4 MB of history; the
 worst case is ~2,300 events."""
 
-SYMBOL_STEP = step(
-    timeout=timedelta(seconds=60), attempts=6, max_interval=timedelta(seconds=30)
-) | {
-    # An analysis that runs long heartbeats (activities/heartbeats.py): a dead
-    # worker's symbol is retried after 10 s, and cancelling the screen reaches it.
-    "heartbeat_timeout": timedelta(seconds=10),
-    # A cancelled screen waits for its running symbols to end (cancelled, or
-    # finished and saved) so its result holds exactly what was saved.
-    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-}
-
-
-BATCH_STEP = step(timeout=timedelta(minutes=5), attempts=6, max_interval=timedelta(seconds=30)) | {
-    "heartbeat_timeout": timedelta(seconds=10),
-    # Cancelled, a batch returns what it finished: the screen waits for that.
-    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-}
-
 ROUNDS_PER_SLOT = 2
 """Batches are sized so that each of the max_concurrent slots takes about this
 many in turn: the last batches then end close together."""
@@ -128,9 +109,7 @@ def symbols_per_activity(pending: int, max_concurrent: int, largest: int) -> int
 def _failure(symbol: str, err: BaseException) -> ScreenFailure:
     # The root cause says why (e.g. "unknown symbol: XYZ"); the wrappers only
     # say which activity and child it came through.
-    root: BaseException = err
-    while root.__cause__ is not None:
-        root = root.__cause__
+    root = root_cause(err)
     if isinstance(root, ApplicationError):
         kind, message = root.type, root.message  # the type is a field of its own
     else:

@@ -8,7 +8,7 @@ script a trading week and know exactly when each alert must fire.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from temporalio import activity
@@ -116,6 +116,29 @@ class ScriptedBroker:
 
     async def close(self) -> None:
         return None
+
+
+def short_put(
+    symbol: str = "AAPL  261218P00175000",
+    *,
+    delta: float | None,
+    expiration: date | None = date(2026, 12, 18),
+    quantity: float = -1,
+) -> Position:
+    """One short AAPL put contract, as a broker reports the position."""
+    return Position(
+        account="A1",
+        symbol=symbol,
+        underlying="AAPL",
+        instrument="option",
+        quantity=quantity,
+        average_open_price=2.0,
+        multiplier=100,
+        option_kind="put",
+        strike=175,
+        expiration=expiration,
+        delta=delta,
+    )
 
 
 class RecordingChannel:

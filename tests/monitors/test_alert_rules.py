@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from tests.helpers.monitor_fakes import short_put
 from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules, is_armed
 from ttai.models.alerts import AlertRule, AlertRuleSpec
-from ttai.models.market import Position
 
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # Wednesday 11:00 ET
 
@@ -40,7 +40,8 @@ def fired(r: AlertRule, price: float, previous: float | None = None, iv: float |
     ("condition", "threshold", "price", "previous", "fires"),
     [
         ("price_above", 100, 100.5, None, True),
-        ("price_above", 100, 100.0, None, False),
+        ("price_above", 100, 100.0, None, True),  # the level included (the original's >=)
+        ("price_above", 100, 99.99, None, False),
         ("price_below", 100, 99.5, None, True),
         ("price_below", 100, 100.5, None, False),
         ("crosses_up", 100, 101, 99, True),
@@ -94,27 +95,11 @@ def test_expired_rule_is_inactive() -> None:
     assert is_armed(r, NOW - timedelta(seconds=1))
 
 
-def option(symbol: str, *, delta: float | None, expiration: date | None) -> Position:
-    return Position(
-        account="A1",
-        symbol=symbol,
-        underlying="AAPL",
-        instrument="option",
-        quantity=-1,
-        average_open_price=2.0,
-        multiplier=100,
-        option_kind="put",
-        strike=180,
-        expiration=expiration,
-        delta=delta,
-    )
-
-
 def test_position_rules() -> None:
     positions = [
-        option("AAPL1", delta=-0.25, expiration=date(2026, 12, 18)),
-        option("AAPL2", delta=-0.45, expiration=date(2026, 11, 30)),
-        option("MSFT1", delta=-0.9, expiration=date(2026, 11, 26)).model_copy(
+        short_put("AAPL1", delta=-0.25, expiration=date(2026, 12, 18)),
+        short_put("AAPL2", delta=-0.45, expiration=date(2026, 11, 30)),
+        short_put("MSFT1", delta=-0.9, expiration=date(2026, 11, 26)).model_copy(
             update={"underlying": "MSFT"}
         ),
     ]

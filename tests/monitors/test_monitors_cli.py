@@ -30,7 +30,10 @@ async def cli(*argv: str) -> int:
     ("argv", "message"),
     [
         (["alerts", "add", "aapl", "price_above", "1"], "rule.symbol: invalid symbol 'aapl'"),
-        (["alerts", "add", "AAPL", "sideways", "1"], "rule.condition: Input should be"),
+        (
+            ["alerts", "add", "AAPL", "sideways", "1"],
+            "rule.condition: unknown condition 'sideways'",
+        ),
         (["alerts", "add", "AAPL", "price_above", "-1"], "greater than or equal to 0"),
         (["alerts", "add", "AAPL", "pct_move", "5"], "pct_move needs reference_price"),
         (["monitors", "interval", "price-alerts", "0"], "greater than or equal to 1"),

@@ -1,4 +1,8 @@
-"""Alert and position stores on PostgreSQL: retried and concurrent writes stay single."""
+"""Alert and position stores on PostgreSQL: retried and concurrent writes stay single.
+
+The store decides nothing: the check says what fired (with the sequence it read)
+and what expired; the store commits it once, whatever retries and races.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from tests.helpers.times import utc
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
 from ttai.domain.alerts.rules import Firing
-from ttai.models.alerts import PRICE_CONDITIONS, AlertRuleSpec
+from ttai.models.alerts import AlertRule, AlertRuleSpec
 from ttai.models.market import Position
+from ttai.models.notifications import Notification
+from ttai.notify.messages import alert_notification
 
 NOW = utc(2026, 11, 25, 16)
 
@@ -24,6 +30,12 @@ async def counts(pool: asyncpg.Pool) -> tuple[int, int]:
     return triggers, notifications
 
 
+def fired(rule: AlertRule, sequence: int) -> list[tuple[Firing, Notification]]:
+    """What a check that read the rule at trigger count `sequence - 1` hands the store."""
+    firing = Firing(rule.alert_id, sequence, "AAPL", 5.0)
+    return [(firing, alert_notification(rule, firing))]
+
+
 async def test_a_retried_check_records_its_trigger_once(db_pool: asyncpg.Pool) -> None:
     store = AlertStore(db_pool)
     spec = AlertRuleSpec(
@@ -31,33 +43,48 @@ async def test_a_retried_check_records_its_trigger_once(db_pool: asyncpg.Pool) -
     )
     rule = await store.create("req-1", spec)
     assert (await store.create("req-1", spec)).alert_id == rule.alert_id  # retried create
-    firing = [Firing(rule.alert_id, "AAPL", 5.0)]
-    for _ in range(3):  # the same check, retried: cooldown 0 would allow a new firing
-        await store.record_triggers("wf:run:1", firing, NOW, PRICE_CONDITIONS)
+    for _ in range(3):  # the same check, retried with what it read first
+        await store.record_check("wf:run:1", NOW, fired(rule, 1))
+    # Retried after re-reading the rule: cooldown 0 would allow a second firing.
+    await store.record_check("wf:run:1", NOW, fired(rule, 2))
     assert await counts(db_pool) == (1, 1)
     assert [t.sequence for t in await store.triggers_for_check("wf:run:1")] == [1]
     # The next check is a new firing of the rearmed rule, with its own notification.
-    await store.record_triggers("wf:run:2", firing, NOW + timedelta(seconds=1), PRICE_CONDITIONS)
+    await store.record_check("wf:run:2", NOW + timedelta(seconds=1), fired(rule, 2))
     assert await counts(db_pool) == (2, 2)
     keys = await db_pool.fetch("SELECT idempotency_key FROM notifications ORDER BY id")
     assert [k["idempotency_key"] for k in keys] == [
         f"alert:{rule.alert_id}:1",
         f"alert:{rule.alert_id}:2",
     ]
+    (stored,) = await store.rules()
+    assert (stored.trigger_count, stored.last_observed) == (2, 5.0)
 
 
-async def test_concurrent_checks_fire_a_once_rule_once(db_pool: asyncpg.Pool) -> None:
+async def test_concurrent_checks_fire_a_rule_once(db_pool: asyncpg.Pool) -> None:
     store = AlertStore(db_pool)
-    rule = await store.create(
+    once = await store.create(
         "req-1", AlertRuleSpec(symbol="AAPL", condition="price_above", threshold=1)
     )
-    firing = [Firing(rule.alert_id, "AAPL", 5.0)]
-    await asyncio.gather(
-        *(store.record_triggers(f"wf:run:{i}", firing, NOW, PRICE_CONDITIONS) for i in range(5))
+    rearm = await store.create(
+        "req-2",
+        AlertRuleSpec(
+            symbol="AAPL", condition="price_above", threshold=1, mode="rearm", cooldown_seconds=0
+        ),
     )
-    assert await counts(db_pool) == (1, 1)
-    (stored,) = await store.rules(include_inactive=True)
-    assert stored.status == "triggered" and stored.trigger_count == 1
+    # Five checks that all read both rules before any committed.
+    await asyncio.gather(
+        *(
+            store.record_check(f"wf:run:{i}", NOW, fired(once, 1) + fired(rearm, 1))
+            for i in range(5)
+        )
+    )
+    assert await counts(db_pool) == (2, 2)
+    stored = {r.alert_id: r for r in await store.rules(include_inactive=True)}
+    assert stored[once.alert_id].status == "triggered"
+    assert stored[once.alert_id].trigger_count == 1
+    assert stored[rearm.alert_id].status == "active"
+    assert stored[rearm.alert_id].trigger_count == 1
 
 
 async def test_expiry_removal_and_unknown_ids(db_pool: asyncpg.Pool) -> None:
@@ -66,15 +93,24 @@ async def test_expiry_removal_and_unknown_ids(db_pool: asyncpg.Pool) -> None:
     expiring = await store.create("req-1", spec)
     removed = await store.create("req-2", spec.model_copy(update={"expires_at": None}))
     assert (await store.remove(removed.alert_id)).removed
-    await store.record_triggers(
-        "wf:run:1", [Firing(removed.alert_id, "AAPL", 5.0)], NOW, PRICE_CONDITIONS
-    )
+    await store.record_check("wf:run:1", NOW, fired(removed, 1), expired=[expiring.alert_id])
     assert await counts(db_pool) == (0, 0)  # removed: never fires
     statuses = {r.alert_id: r.status for r in await store.rules(include_inactive=True)}
     assert statuses == {expiring.alert_id: "expired", removed.alert_id: "removed"}
     assert await store.rules() == []
+    # An expired rule stays expired: a late check's firing finds it inactive.
+    await store.record_check("wf:run:2", NOW, fired(expiring, 1))
+    assert await counts(db_pool) == (0, 0)
     with pytest.raises(LookupError, match="no alert with id 999"):
         await store.remove(999)
+
+
+async def test_the_store_takes_any_condition_the_application_names(db_pool: asyncpg.Pool) -> None:
+    """Migration 008 dropped the CHECK that listed the condition names."""
+    await db_pool.execute(
+        "INSERT INTO alert_rules (request_id, symbol, condition, threshold) "
+        "VALUES ('r', 'AAPL', 'a_condition_added_later', 1)"
+    )
 
 
 def position(symbol: str, quantity: float) -> Position:

@@ -106,7 +106,7 @@ async def test_morning_briefing_content(
     assert [p.symbol for p in briefing.near_the_money_puts] == ["AAPL  261204P00150000"]
     # Only the active, unexpired rule is armed.
     assert [(a.symbol, a.description) for a in briefing.armed_alerts] == [
-        ("AAPL", "price below 150 (add on dip)")
+        ("AAPL", "price at or below 150 (add on dip)")
     ]
     assert [(e.underlying, e.date, e.days_away) for e in briefing.earnings] == [
         ("AAPL", date(2026, 12, 5), 4)

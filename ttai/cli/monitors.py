@@ -26,6 +26,7 @@ from ttai.cli.common import (
     print_json,
     settings_from,
 )
+from ttai.domain.alerts import conditions
 from ttai.models.alerts import (
     AddAlertInput,
     AlertList,
@@ -35,6 +36,7 @@ from ttai.models.alerts import (
     RemoveAlertResult,
 )
 from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
+from ttai.temporal.errors import root_cause
 from ttai.temporal.monitors import MONITOR_IDS, MONITOR_TYPES, ensure_monitors, monitor_id
 
 T = TypeVar("T")
@@ -78,15 +80,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     alerts = subparsers.add_parser("alerts", help="alert rules (kept by the price monitor)")
     actions = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="add a rule")
-    add.add_argument("symbol")
-    add.add_argument(
-        "condition",
-        help="price_above, price_below, crosses_up, crosses_down, pct_move, iv_rank_above, "
-        "iv_rank_below, delta_at_least, dte_at_most",
+    add = actions.add_parser(
+        "add",
+        help="add a rule",
+        epilog=f"conditions:\n{conditions.help_text()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add.add_argument("symbol")
+    # Checked by the model (one-line error), listed from the condition table.
+    add.add_argument("condition", help=", ".join(conditions.names()))
     add.add_argument("threshold", type=float)
-    add.add_argument("--reference", type=float, help="pct_move: the reference price")
+    add.add_argument(
+        "--reference",
+        type=float,
+        help=f"{', '.join(conditions.referenced())}: the reference price",
+    )
     add.add_argument("--mode", choices=["once", "rearm"], default="once")
     add.add_argument("--cooldown", type=int, default=3600, help="rearm: seconds between firings")
     add.add_argument("--expires", help="ISO time with zone, e.g. 2026-12-31T21:00:00Z")
@@ -112,12 +120,6 @@ def _ids(name: str) -> list[str]:
         return [monitor_id(name)]
     except ValueError as err:
         raise CliError(str(err)) from err
-
-
-def root_cause(err: BaseException) -> str:
-    while getattr(err, "cause", None) is not None:
-        err = err.cause  # type: ignore[attr-defined]
-    return str(err)
 
 
 async def _call(workflow_id: str, op: Callable[[], Awaitable[T]]) -> T:
@@ -228,7 +230,11 @@ def _alerts_table(rules: list[AlertRule]) -> Table:
         table.add_column(column)
     for r in rules:
         spec = r.spec
-        reference = f" from {spec.reference_price:g}" if spec.reference_price else ""
+        # A rearmed move is measured from where it last fired.
+        measured_from = conditions.measured_from(
+            spec.condition, spec.reference_price, spec.mode, r.trigger_count, r.last_observed
+        )
+        reference = f" from {measured_from:g}" if measured_from is not None else ""
         table.add_row(
             str(r.alert_id),
             spec.symbol,

@@ -1,11 +1,16 @@
-"""Alert rules and triggers in PostgreSQL.
+"""Alert rules and triggers in PostgreSQL: the store stores.
 
-`record_triggers` is the heart of idempotent alerting: in one transaction it
-locks the firing rules, re-checks them, inserts each trigger under a unique
-(alert_id, check_key) and enqueues its notification in the outbox. A retried
-check finds its triggers and inserts nothing; a crash before commit leaves
-nothing; a crash after commit leaves pending outbox rows that the next check
-delivers.
+What a condition means, whether a rule fires and what its notification says
+are decided before the store is called (ttai.domain.alerts, the check
+activity). `record_check` commits one check's outcome atomically and
+idempotently: in one transaction it expires the rules the check found expired
+and, for each firing, locks the rule and records the trigger and its outbox
+notification only while the rule is still active with the trigger count the
+check read (a compare-and-set: the firing's sequence is that count + 1) and
+this check has not fired it yet. A retried check finds its triggers and
+inserts nothing; a concurrent check that read the same count loses the
+compare-and-set; a crash before commit leaves nothing; a crash after commit
+leaves pending outbox rows that the next check delivers.
 """
 
 from __future__ import annotations
@@ -15,15 +20,18 @@ from datetime import datetime
 
 import asyncpg
 
-from ttai.domain.alerts.messages import alert_notification
-from ttai.domain.alerts.rules import Firing, is_armed
+from ttai.domain.alerts.rules import Firing
 from ttai.models.alerts import AlertRule, AlertRuleSpec, AlertTrigger, RemoveAlertResult
 from ttai.models.monitors import MAX_TRACKED_PRICES
+from ttai.models.notifications import Notification
 from ttai.notify.outbox import enqueue
 
 _RULE_COLUMNS = """
     id, symbol, condition, threshold, reference_price, mode, cooldown_seconds, expires_at,
-    note, status, trigger_count, last_triggered_at, created_at
+    note, status, trigger_count, last_triggered_at, created_at,
+    (SELECT t.observed FROM alert_triggers t
+     WHERE t.alert_id = alert_rules.id AND t.sequence = alert_rules.trigger_count
+    ) AS last_observed
 """
 
 
@@ -43,6 +51,7 @@ def _rule(row: asyncpg.Record) -> AlertRule:
         status=row["status"],
         trigger_count=row["trigger_count"],
         last_triggered_at=row["last_triggered_at"],
+        last_observed=row["last_observed"],
         created_at=row["created_at"],
     )
 
@@ -134,48 +143,47 @@ class AlertStore:
                 raise LookupError(f"no alert with id {alert_id}")
         return RemoveAlertResult(alert_id=alert_id, removed=status is not None)
 
-    async def record_triggers(
+    async def record_check(
         self,
         check_key: str,
-        firings: Sequence[Firing],
         now: datetime,
-        conditions: Collection[str],
+        fired: Sequence[tuple[Firing, Notification]],
+        expired: Collection[int] = (),
     ) -> None:
-        """Commit the firings of one check and expire its rules that ran out, atomically."""
+        """Commit one check: its firings (each with its notification) and the
+        rules it found expired, atomically. See the module docstring."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """
-                UPDATE alert_rules SET status = 'expired'
-                WHERE status = 'active' AND expires_at <= $1 AND condition = ANY($2::text[])
-                """,
-                now,
-                list(conditions),
-            )
-            for firing in sorted(firings, key=lambda f: f.alert_id):  # one lock order
+            if expired:
+                await conn.execute(
+                    "UPDATE alert_rules SET status = 'expired' "
+                    "WHERE id = ANY($1::bigint[]) AND status = 'active'",
+                    sorted(expired),
+                )
+            for firing, notification in sorted(fired, key=lambda f: f[0].alert_id):  # lock order
                 row = await conn.fetchrow(
-                    f"SELECT {_RULE_COLUMNS} FROM alert_rules WHERE id = $1 FOR UPDATE",
+                    "SELECT status, trigger_count FROM alert_rules WHERE id = $1 FOR UPDATE",
                     firing.alert_id,
                 )
-                already = await conn.fetchval(
-                    "SELECT 1 FROM alert_triggers WHERE alert_id = $1 AND check_key = $2",
-                    firing.alert_id,
-                    check_key,
-                )
-                # Re-checked under the lock: a concurrent or earlier attempt may
-                # have fired it, or it was removed since it was read.
-                if row is None or already or not is_armed(_rule(row), now):
-                    continue
-                rule = _rule(row)
-                sequence = rule.trigger_count + 1
-                notification_id, _ = await enqueue(conn, alert_notification(rule, firing, sequence))
+                if (
+                    row is None
+                    or row["status"] != "active"
+                    or row["trigger_count"] != firing.sequence - 1
+                    or await conn.fetchval(
+                        "SELECT 1 FROM alert_triggers WHERE alert_id = $1 AND check_key = $2",
+                        firing.alert_id,
+                        check_key,
+                    )
+                ):
+                    continue  # removed, fired by another check, or by this one already
+                notification_id, _ = await enqueue(conn, notification)
                 await conn.execute(
                     """
                     INSERT INTO alert_triggers (alert_id, sequence, check_key, subject,
                         observed, triggered_at, notification_id)
                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                     """,
-                    rule.alert_id,
-                    sequence,
+                    firing.alert_id,
+                    firing.sequence,
                     check_key,
                     firing.subject,
                     firing.observed,
@@ -189,8 +197,8 @@ class AlertStore:
                         status = CASE WHEN mode = 'once' THEN 'triggered' ELSE status END
                     WHERE id = $1
                     """,
-                    rule.alert_id,
-                    sequence,
+                    firing.alert_id,
+                    firing.sequence,
                     now,
                 )
 

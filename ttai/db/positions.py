@@ -14,8 +14,8 @@ from datetime import datetime
 
 import asyncpg
 
-from ttai.domain.alerts.messages import position_notification
 from ttai.models.market import Position
+from ttai.notify.messages import position_notification
 from ttai.notify.outbox import enqueue
 
 # Serializes concurrent syncs (two workers, a retry overlapping a slow attempt).

@@ -2,8 +2,9 @@
 
 Alert rules (`alert_rules`, `alert_triggers`, migration 004) and screens
 (`screens`, migration 003) are written by the monitors and the screener; the
-reports only read them. Every database is migrated before a worker uses it,
-so those tables always exist.
+reports only read them, and word alert rules as the condition table does
+(`ttai.domain.alerts.conditions.describe`). Every database is migrated before
+a worker uses it, so those tables always exist.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from ttai.domain.alerts.conditions import describe, measured_from
 from ttai.models.reports import AlertLine, Report, SaveReportResult, ScreenLine
 
 
@@ -89,11 +91,14 @@ class ReportStore:
     async def armed_alerts(self, at: datetime) -> list[AlertLine]:
         rows = await self._rows(
             """
-            SELECT id AS alert_id, symbol, condition, threshold, note,
-                   NULL::timestamptz AS triggered_at
-            FROM alert_rules
-            WHERE status = 'active' AND (expires_at IS NULL OR expires_at > $1)
-            ORDER BY symbol, id
+            SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note,
+                   r.reference_price, r.mode, r.trigger_count AS fired_before,
+                   last.observed AS last_observed, NULL::timestamptz AS triggered_at
+            FROM alert_rules r
+            LEFT JOIN alert_triggers last
+                ON last.alert_id = r.id AND last.sequence = r.trigger_count
+            WHERE r.status = 'active' AND (r.expires_at IS NULL OR r.expires_at > $1)
+            ORDER BY r.symbol, r.id
             """,
             at,
         )
@@ -102,8 +107,12 @@ class ReportStore:
     async def alerts_triggered(self, start: datetime, end: datetime) -> list[AlertLine]:
         rows = await self._rows(
             """
-            SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note, t.triggered_at
+            SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note,
+                   r.reference_price, r.mode, t.sequence - 1 AS fired_before,
+                   last.observed AS last_observed, t.triggered_at
             FROM alert_triggers t JOIN alert_rules r ON r.id = t.alert_id
+            LEFT JOIN alert_triggers last
+                ON last.alert_id = t.alert_id AND last.sequence = t.sequence - 1
             WHERE t.triggered_at >= $1 AND t.triggered_at < $2
             ORDER BY t.triggered_at, t.id
             """,
@@ -143,7 +152,13 @@ def _json(value: Any) -> dict[str, Any]:
 
 
 def _alert_line(row: asyncpg.Record) -> AlertLine:
-    rule = f"{row['condition'].replace('_', ' ')} {row['threshold']:g}"
+    """The rule as it read when it fired (or reads now): a rearmed move names the
+    price it was measured from."""
+    condition = row["condition"]
+    reference = measured_from(
+        condition, row["reference_price"], row["mode"], row["fired_before"], row["last_observed"]
+    )
+    rule = describe(condition, row["threshold"], reference)
     return AlertLine(
         alert_id=str(row["alert_id"]),
         symbol=row["symbol"],

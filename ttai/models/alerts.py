@@ -1,37 +1,43 @@
 """Alert rules: what a user asks to be told about, and what fired.
 
-Price rules (`price_*`, `crosses_*`, `pct_move`, `iv_rank_*`) are evaluated by
-PriceAlertMonitorWorkflow on one batched quote call; position rules
-(`delta_at_least`, `dte_at_most`) by PortfolioMonitorWorkflow on the positions
-of the rule's underlying. Everything a model can check is checked here, so a
-bad rule is rejected before it enters history.
+The conditions (names, families, threshold bounds, wording) come from one
+table, `ttai.domain.alerts.conditions`: price and IV-rank rules are evaluated
+by PriceAlertMonitorWorkflow on one batched quote call, position rules by
+PortfolioMonitorWorkflow on the option positions of the rule's underlying.
+Everything a model can check is checked here, so a bad rule is rejected
+before it enters history.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
+# The one import from outside the models: stdlib-only data (tests/test_import_rule.py).
+from ttai.domain.alerts.conditions import (
+    CONDITIONS,
+    names,
+    problem,
+    referenced,
+    threshold_help,
+)
 from ttai.models.common import Model, Symbol
 
-Condition = Literal[
-    "price_above",
-    "price_below",
-    "crosses_up",
-    "crosses_down",
-    "pct_move",
-    "iv_rank_above",
-    "iv_rank_below",
-    "delta_at_least",
-    "dte_at_most",
+
+def _known_condition(name: str) -> str:
+    if name not in CONDITIONS:
+        raise ValueError(problem(name, 0, None))
+    return name
+
+
+ConditionName = Annotated[
+    str,
+    AfterValidator(_known_condition),
+    WithJsonSchema({"type": "string", "enum": list(names())}),
 ]
-PRICE_CONDITIONS: frozenset[str] = frozenset(
-    {"price_above", "price_below", "crosses_up", "crosses_down", "pct_move"}
-)
-IV_CONDITIONS: frozenset[str] = frozenset({"iv_rank_above", "iv_rank_below"})
-POSITION_CONDITIONS: frozenset[str] = frozenset({"delta_at_least", "dte_at_most"})
+"""A condition name from the table (looked up when a rule is validated)."""
 
 AlertMode = Literal["once", "rearm"]
 AlertStatus = Literal["active", "triggered", "expired", "removed"]
@@ -41,16 +47,15 @@ class AlertRuleSpec(Model):
     """A rule as a user writes it."""
 
     symbol: Symbol = Field(description="Underlying ticker; position rules match its positions.")
-    condition: Condition
-    threshold: float = Field(
-        ge=0,
-        description=(
-            "Price level; % for pct_move; 0-100 for IV rank; absolute per-contract delta "
-            "(0-1) for delta_at_least; days for dte_at_most."
-        ),
-    )
+    condition: ConditionName
+    threshold: float = Field(ge=0, description=threshold_help())
     reference_price: float | None = Field(
-        default=None, gt=0, description="pct_move only: the price the move is measured from."
+        default=None,
+        gt=0,
+        description=(
+            f"{', '.join(referenced())} only: the price the first move is measured from; "
+            "a rearmed rule measures each next move from the price it last fired at."
+        ),
     )
     mode: AlertMode = Field(
         default="once", description="once: fire and stop. rearm: fire again after the cooldown."
@@ -63,16 +68,9 @@ class AlertRuleSpec(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertRuleSpec:
-        if self.condition == "pct_move" and self.reference_price is None:
-            raise ValueError("pct_move needs reference_price")
-        if self.condition != "pct_move" and self.reference_price is not None:
-            raise ValueError("reference_price is only used by pct_move")
-        if self.condition in IV_CONDITIONS and self.threshold > 100:
-            raise ValueError("IV rank thresholds are 0-100")
-        if self.condition == "delta_at_least" and self.threshold > 1:
-            raise ValueError("delta_at_least threshold is an absolute delta between 0 and 1")
-        if self.condition == "dte_at_most" and not self.threshold.is_integer():
-            raise ValueError("dte_at_most threshold is a whole number of days")
+        unfit = problem(self.condition, self.threshold, self.reference_price)
+        if unfit is not None:
+            raise ValueError(unfit)
         if self.expires_at is not None and self.expires_at.tzinfo is None:
             raise ValueError("expires_at needs a timezone (e.g. 2026-12-01T21:00:00Z)")
         return self
@@ -86,6 +84,13 @@ class AlertRule(Model):
     status: AlertStatus
     trigger_count: int = 0
     last_triggered_at: datetime | None = None
+    last_observed: float | None = Field(
+        default=None,
+        description=(
+            "What the last firing observed; a rearmed rule with a reference_price "
+            "measures its next move from it."
+        ),
+    )
     created_at: datetime
 
 
@@ -95,7 +100,7 @@ class AlertTrigger(Model):
     alert_id: int
     sequence: int = Field(description="1 for the first firing of the rule, then 2, 3 ...")
     symbol: str = Field(description="The ticker, or the position's broker symbol.")
-    condition: Condition
+    condition: ConditionName
     observed: float
     triggered_at: datetime
     notification_id: int

@@ -1,24 +1,33 @@
 """Which rules fire, given what the market and the account look like now.
 
+The conditions themselves (what each compares and how) are the table in
+`conditions.py`; this module feeds it: the price, IV rank or option positions
+a rule reads, its reference, and whether the rule is armed at all.
+
 No I/O and no clock: the caller passes `now`, so the same inputs always give
-the same firings (the check activity may be retried).
+the same firings (the check activity may be retried). Each firing carries the
+sequence it would be (the rule's trigger count + 1, as read): the store
+records it only while the rule still has that count, so a retried or
+concurrent check never records a firing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from ttai.domain import market_calendar
-from ttai.models.alerts import IV_CONDITIONS, POSITION_CONDITIONS, PRICE_CONDITIONS, AlertRule
+from ttai.domain.alerts.conditions import CONDITIONS, Condition, Reading, measured_from
+from ttai.models.alerts import AlertRule
 from ttai.models.market import Position
 
 
 @dataclass(frozen=True)
 class Firing:
     alert_id: int
-    subject: str  # the ticker, or the positions' broker symbols
+    sequence: int  # 1 for a rule's first firing, then 2, 3 ...
+    subject: str  # the ticker, or the option positions' broker symbols
     observed: float
 
 
@@ -35,31 +44,21 @@ def is_armed(rule: AlertRule, now: datetime) -> bool:
     return now >= rule.last_triggered_at + timedelta(seconds=rule.spec.cooldown_seconds)
 
 
-def price_condition_met(rule: AlertRule, price: float, previous: float | None) -> bool:
+def reference(rule: AlertRule) -> float | None:
+    """The price the rule's next move is measured from (see `measured_from`)."""
     spec = rule.spec
-    level = spec.threshold
-    match spec.condition:
-        case "price_above":
-            return price > level
-        case "price_below":
-            return price < level
-        case "crosses_up":
-            # Only the move through the level counts, not staying above it.
-            return previous is not None and previous < level <= price
-        case "crosses_down":
-            return previous is not None and previous > level >= price
-        case "pct_move":
-            assert spec.reference_price is not None  # guaranteed by AlertRuleSpec
-            return abs(price - spec.reference_price) / spec.reference_price * 100 >= level
-    raise ValueError(f"not a price condition: {spec.condition}")
+    return measured_from(
+        spec.condition, spec.reference_price, spec.mode, rule.trigger_count, rule.last_observed
+    )
 
 
-def iv_condition_met(rule: AlertRule, iv_rank: float) -> bool:
-    if rule.spec.condition == "iv_rank_above":
-        return iv_rank > rule.spec.threshold
-    if rule.spec.condition == "iv_rank_below":
-        return iv_rank < rule.spec.threshold
-    raise ValueError(f"not an IV condition: {rule.spec.condition}")
+def _fires(rule: AlertRule, value: float, previous: float | None = None) -> bool:
+    reading = Reading(value, rule.spec.threshold, previous, reference(rule))
+    return CONDITIONS[rule.spec.condition].fires(reading)
+
+
+def _firing(rule: AlertRule, subject: str, observed: float) -> Firing:
+    return Firing(rule.alert_id, rule.trigger_count + 1, subject, observed)
 
 
 def evaluate_price_rules(
@@ -72,58 +71,51 @@ def evaluate_price_rules(
     """Price and IV-rank rules that fire now. Symbols without data are skipped."""
     firings = []
     for rule in rules:
-        symbol, condition = rule.spec.symbol, rule.spec.condition
-        if not is_armed(rule, now):
+        symbol, family = rule.spec.symbol, CONDITIONS[rule.spec.condition].family
+        if family == "position" or not is_armed(rule, now):
             continue
-        if condition in PRICE_CONDITIONS and symbol in prices:
-            price = prices[symbol]
-            if price_condition_met(rule, price, previous_prices.get(symbol)):
-                firings.append(Firing(rule.alert_id, symbol, price))
-        elif (
-            condition in IV_CONDITIONS
-            and symbol in iv_ranks
-            and iv_condition_met(rule, iv_ranks[symbol])
-        ):
-            firings.append(Firing(rule.alert_id, symbol, iv_ranks[symbol]))
+        values, previous = (prices, previous_prices) if family == "price" else (iv_ranks, {})
+        if symbol in values and _fires(rule, values[symbol], previous.get(symbol)):
+            firings.append(_firing(rule, symbol, values[symbol]))
     return firings
 
 
-def days_to_expiry(position: Position, now: datetime) -> int | None:
-    if position.expiration is None:
-        return None
-    return market_calendar.days_to_expiry(position.expiration, market_calendar.new_york_date(now))
+# What a position rule reads from one option position (None: nothing to compare).
+_MEASURES: dict[str, Callable[[Position, date], float | None]] = {
+    "abs_delta": lambda p, today: None if p.delta is None else abs(p.delta),
+    "dte": lambda p, today: (
+        None if p.expiration is None else market_calendar.days_to_expiry(p.expiration, today)
+    ),
+}
 
 
-def _position_value(rule: AlertRule, position: Position, now: datetime) -> float | None:
-    """The value the rule compares, or None when the rule does not apply to it."""
-    if rule.spec.condition == "delta_at_least":
-        return None if position.delta is None else abs(position.delta)
-    dte = days_to_expiry(position, now)
-    return None if dte is None else float(dte)
+def _matches(
+    rule: AlertRule, condition: Condition, options: Iterable[Position], today: date
+) -> list[tuple[float, str]]:
+    found = []
+    for position in options:
+        if position.underlying != rule.spec.symbol:
+            continue
+        value = _MEASURES[condition.observes](position, today)
+        if value is not None and _fires(rule, value):
+            found.append((value, position.symbol))
+    return found
 
 
 def evaluate_position_rules(
     rules: Iterable[AlertRule], positions: Iterable[Position], now: datetime
 ) -> list[Firing]:
-    """Position rules that fire now: one firing per rule, naming every matching position."""
-    held = list(positions)
+    """Position rules that fire now: one firing per rule, naming every matching
+    option position of its underlying. Shares never match (see conditions.py)."""
+    options = [p for p in positions if p.instrument == "option"]
+    today = market_calendar.new_york_date(now)
     firings = []
     for rule in rules:
-        if rule.spec.condition not in POSITION_CONDITIONS or not is_armed(rule, now):
+        condition = CONDITIONS[rule.spec.condition]
+        if condition.family != "position" or not is_armed(rule, now):
             continue
-        matches: list[tuple[float, str]] = []
-        for position in held:
-            if position.underlying != rule.spec.symbol:
-                continue
-            value = _position_value(rule, position, now)
-            if value is None:
-                continue
-            at_least = rule.spec.condition == "delta_at_least"
-            if (value >= rule.spec.threshold) if at_least else (value <= rule.spec.threshold):
-                matches.append((value, position.symbol))
+        matches = _matches(rule, condition, options, today)
         if matches:
-            # Report the worst one: the largest delta, the nearest expiry.
-            worst = max(matches)[0] if rule.spec.condition == "delta_at_least" else min(matches)[0]
             subject = ", ".join(sorted(symbol for _, symbol in matches))
-            firings.append(Firing(rule.alert_id, subject, worst))
+            firings.append(_firing(rule, subject, condition.worst(v for v, _ in matches)))
     return firings

@@ -1,0 +1,1 @@
+"""Notification builders and their idempotency keys."""

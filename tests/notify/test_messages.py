@@ -1,0 +1,130 @@
+"""Every notification is built in ttai/notify/messages.py, keyed by one function.
+
+The keys are a stored format: rows already in the outbox deduplicate new
+notifications only while the keys keep their exact bytes. Each expected key
+below is written the way the code before the builders moved wrote it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+
+from tests.helpers.reports_portfolio import analysis
+from ttai.domain.alerts.rules import Firing
+from ttai.domain.reports import content, markdown
+from ttai.models.alerts import AlertRule, AlertRuleSpec
+from ttai.models.notifications import Notification
+from ttai.models.reports import Report
+from ttai.models.screener import ScreenResult
+from ttai.notify.messages import (
+    KEYS,
+    alert_notification,
+    analysis_notification,
+    notification_key,
+    position_notification,
+    report_notification,
+    screen_notification,
+)
+from ttai.notify.outbox import Outbox
+
+NOW = datetime(2026, 11, 25, 16, tzinfo=UTC)
+RUN = "4f1c2b9e-7d3a-4e1b-9c55-0a8d2f6e1b37"
+
+
+def screen() -> ScreenResult:
+    return ScreenResult(
+        screen_id="screen-weekly",
+        strategy="csp",
+        watchlist="sp500",
+        status="completed",
+        total=3,
+        analysed=3,
+        rejected=1,
+        failed=0,
+        top=[],
+        failures=[],
+        started_at=NOW,
+        finished_at=NOW,
+    )
+
+
+def report() -> Report:
+    day = date(2026, 11, 25)
+    body = content.morning_briefing([], {}, [], day)
+    return Report(
+        kind="morning_briefing",
+        as_of=NOW,
+        day=day,
+        title=markdown.title("morning_briefing", day),
+        markdown=markdown.render_morning_briefing(body),
+        content=body,
+    )
+
+
+def rule() -> AlertRule:
+    return AlertRule(
+        alert_id=42,
+        spec=AlertRuleSpec(symbol="AAPL", condition="crosses_up", threshold=250),
+        status="active",
+        trigger_count=2,
+        created_at=NOW,
+    )
+
+
+def every_notification() -> list[tuple[Notification, str]]:
+    """(built notification, its key as the code before wrote it)."""
+    workflow_id = "screen-weekly/AAPL"  # a screen's child: '/' in the ID
+    return [
+        (
+            analysis_notification(workflow_id, RUN, analysis("AAPL", "select", 8, NOW)),
+            f"analysis:{workflow_id}:{RUN}",
+        ),
+        (screen_notification("screen-weekly", RUN, screen()), f"screen:screen-weekly:{RUN}"),
+        (alert_notification(rule(), Firing(42, 3, "AAPL", 251.5)), "alert:42:3"),
+        (position_notification("opened", 17, "AAPL", 100), "position-opened:17"),
+        (position_notification("closed", 17, "AAPL", 100), "position-closed:17"),
+        (
+            report_notification("report-morning-briefing-2026-11-25T14:30:00Z", 5, report()),
+            "report:report-morning-briefing-2026-11-25T14:30:00Z",
+        ),
+    ]
+
+
+def test_keys_keep_their_bytes() -> None:
+    built = every_notification()
+    assert [n.idempotency_key for n, _ in built] == [key for _, key in built]
+    # Every family is built here, and every family listed is one of them.
+    assert {n.idempotency_key.split(":")[0] for n, _ in built} == set(KEYS)
+
+
+def test_one_key_function_checks_its_families() -> None:
+    assert notification_key("alert", 7, 2) == "alert:7:2"
+    with pytest.raises(ValueError, match="unknown notification key family 'alerts'"):
+        notification_key("alerts", 7, 2)
+    with pytest.raises(ValueError, match="alert ID, sequence"):
+        notification_key("alert", 7)
+
+
+def test_alert_notifications_read_as_the_condition_table_words_them() -> None:
+    note = alert_notification(rule(), Firing(42, 3, "AAPL", 251.5))
+    assert note.title == "Alert: AAPL price crossed up through 250"
+    assert note.body == "**AAPL**: observed 251.5."
+    assert note.payload["sequence"] == 3 and "reference" not in note.payload
+
+
+async def test_old_outbox_rows_still_deduplicate(db_pool: asyncpg.Pool) -> None:
+    """A row enqueued under an old key stops the rebuilt notification from sending again."""
+    outbox = Outbox(db_pool, [])
+    built = every_notification()
+    for _, old_key in built:
+        await db_pool.execute(
+            "INSERT INTO notifications (idempotency_key, kind, title, body) "
+            "VALUES ($1, 'old', 'sent before the upgrade', '')",
+            old_key,
+        )
+    for notification, _ in built:
+        assert (await outbox.publish(notification)).duplicate
+    assert await db_pool.fetchval("SELECT count(*) FROM notifications") == len(built)
