@@ -48,6 +48,13 @@ class Settings(BaseModel):
     database_url: str | None = Field(default=None, repr=False)
     state_dir: Path = PROJECT_ROOT / "state"
     market_seed: int = 7
+    simulated_latency_ms: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="The simulated market waits this long on each market-data call, as a "
+        "real broker's round trip would (TTAI_SIMULATED_LATENCY_MS; tests, demos).",
+    )
     notify_urls: list[str] = Field(
         default_factory=list,
         repr=False,
@@ -95,6 +102,7 @@ class Settings(BaseModel):
             database_url=os.environ.get("DATABASE_URL") or None,
             state_dir=Path(_env("TTAI_STATE_DIR", str(PROJECT_ROOT / "state"))),
             market_seed=int(_env("TTAI_MARKET_SEED", "7")),
+            simulated_latency_ms=int(_env("TTAI_SIMULATED_LATENCY_MS", "0")),
             notify_urls=[u for u in _env("TTAI_NOTIFY_URLS", "").split() if u],
             use_remote_temporal=bool(remote),
             metrics_enabled=_env("TTAI_METRICS", "0").lower() in ("1", "true", "on", "yes")

@@ -22,11 +22,12 @@ from ttai.services import Services
 SEED = 7
 
 
-def services(pool: asyncpg.Pool, market: SimulatedMarket) -> Services:
+def services(pool: asyncpg.Pool, market: SimulatedMarket, latency: float = 0.0) -> Services:
+    """`latency`: seconds each broker call waits (a screen a test stops mid-way)."""
     return Services(
         settings=Settings(market_seed=SEED),
         pool=pool,
-        broker=SimulatedBroker(market, InMemoryPaperAccount()),
+        broker=SimulatedBroker(market, InMemoryPaperAccount(), latency=latency),
         outbox=Outbox(pool, []),
     )
 

@@ -129,7 +129,8 @@ async def test_screen_survives_a_worker_restart(
 ) -> None:
     symbols = market.symbols[100:140]
     screen_id = f"screen-restart-{uuid.uuid4().hex[:8]}"
-    first = build_worker(client, services(db_pool, market), task_queue)
+    # 50 ms a broker call: the screen is still running when the worker stops.
+    first = build_worker(client, services(db_pool, market, latency=0.05), task_queue)
     async with running(first):
         handle = await client.start_workflow(
             "ScreenerWorkflow",
