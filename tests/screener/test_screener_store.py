@@ -9,6 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.screener import ScreenerActivities
+from ttai.broker.simulated import SimulatedMarket
 from ttai.data.sp500 import load as load_sp500
 from ttai.db.screens import ScreenStore
 from ttai.db.watchlists import WatchlistStore, WatchlistTooLarge, builtin_watchlists
@@ -45,6 +46,14 @@ def activities(
 
 async def test_default_watchlist_is_seeded_in_order(db_pool: asyncpg.Pool) -> None:
     assert await WatchlistStore(db_pool).symbols("default") == DEFAULT
+
+
+def test_default_watchlist_is_real_liquid_option_underlyings() -> None:
+    """S&P 500 members and the two most traded index ETFs; the simulated market
+    gives them its deepest option markets (liquidity 4-5 of 5) as the real one has."""
+    assert set(DEFAULT) <= set(load_sp500().symbols) | {"SPY", "QQQ"}
+    market = SimulatedMarket(seed=7)
+    assert all(market.params(s).liquidity >= 4 for s in DEFAULT)
 
 
 async def test_add_remove_delete_are_set_operations(db_pool: asyncpg.Pool) -> None:
