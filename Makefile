@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint format schemas bench clean
+.PHONY: venv run test lint format schemas bench clean test-tools
 
 venv: $(STAMP)
 
@@ -21,8 +21,22 @@ run: venv
 	$(PY) worker.py --local
 
 # pytest's own exit codes pass through: 5 (no tests collected) fails too.
-test: venv
+test: venv test-tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The CLI is tested in a real 80-column terminal (tests/cli/test_cli_as_seen.py):
+# tmux. Installed here when missing (as root, with apt-get); otherwise the
+# command to run is printed and the target fails, so nothing is skipped silently.
+test-tools:
+	@command -v tmux >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing tmux (the CLI tests run in a real terminal)"; \
+			apt-get install -y -qq tmux >/dev/null 2>&1 || \
+			{ apt-get update -qq && apt-get install -y -qq tmux; }; \
+		else \
+			echo "tmux is missing: install it (e.g. sudo apt-get install tmux)"; exit 1; \
+		fi; \
+	}
 
 lint: venv
 	$(PY) -m ruff check .

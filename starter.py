@@ -1,10 +1,12 @@
-"""Drive TTAI through Temporal: analyses, screens, monitors, alerts, schedules.
+"""Drive TTAI through Temporal: analyses, screens, monitors, alerts, reports, schedules.
 
     python starter.py analyze AAPL --wait
     python starter.py list --running
 
 Everything here is also reachable with the `temporal` CLI; this adds
-validation before anything reaches history, tables, and progress bars.
+validation before anything reaches history, tables, and progress bars. The
+commands (ttai/cli) parse and draw; the operations behind them (ttai/ops) are
+the same ones the MCP server calls.
 """
 
 from __future__ import annotations
@@ -12,15 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
-
-from temporalio.client import WorkflowFailureError
-from temporalio.service import RPCError
 
 from ttai import telemetry
 from ttai.cli import register_all
 from ttai.cli.common import CliError, err_console
-from ttai.temporal.errors import root_cause
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,16 +33,9 @@ def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return asyncio.run(args.func(args))
-    except CliError as err:
+    except CliError as err:  # every expected failure, ops errors included (cli/common.py)
         err_console.print(f"error: {err}", markup=False, highlight=False)
         return err.code
-    except WorkflowFailureError as err:
-        message = f"error: workflow failed: {root_cause(err)}"
-        err_console.print(message, markup=False, highlight=False)
-        return 1
-    except RPCError as err:
-        err_console.print(f"error: Temporal: {err.message}", markup=False, highlight=False)
-        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -53,9 +43,4 @@ def run(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     # Warnings, an unexpected traceback or a SystemExit message: one redacted log line.
     telemetry.configure_logging(os.environ.get("TTAI_LOG_LEVEL", "WARNING"))
-    code = telemetry.exit_code(run)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The SDK's runtime can abort the interpreter during finalisation
-    # (sdk-python#300); leave before it can replace our exit code.
-    os._exit(code)
+    telemetry.run_main(run)

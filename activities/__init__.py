@@ -8,6 +8,7 @@ from typing import Any
 from activities.analysis import AnalysisActivities
 from activities.monitors import MonitorActivities
 from activities.notifications import NotificationActivities
+from activities.portfolio import PortfolioActivities
 from activities.reports import ReportActivities
 from activities.screener import ScreenerActivities
 from ttai.db.alerts import AlertStore
@@ -35,6 +36,7 @@ def build_activities(services: Services, *, bulk_budget: bool = False) -> list[C
         *screener_activities(services, bulk_budget=bulk_budget),
         *monitor_activities(services),
         NotificationActivities(services.outbox).notifications,
+        PortfolioActivities(services.broker, PositionStore(services.pool)).portfolio,
     ]
 
 
@@ -49,6 +51,7 @@ def report_activities(services: Services) -> list[Callable[..., Any]]:
         reports.build_weekly_review,
         reports.save_report,
         reports.notify_report,
+        reports.latest_reports,
     ]
 
 

@@ -149,7 +149,9 @@ class MonitorActivities:
     async def sync_positions(self, request: CheckInput) -> SyncResult:
         with classified_errors():
             positions = await self._broker.get_positions()
-        changes = await self._positions.sync(positions, request.as_of)
+            # Stored with the positions: the portfolio view's NLV and buying power.
+            balances = await self._broker.get_balances()
+        changes = await self._positions.sync(positions, request.as_of, balances)
         delivered, error = await self._deliver_pending()
         return SyncResult(
             open_positions=changes.open_positions,

@@ -28,6 +28,8 @@ from ttai.models.market import Fill, Position
 from ttai.models.notifications import NotifyResult
 from ttai.models.reports import (
     EndOfDaySummary,
+    LatestReports,
+    LatestReportsInput,
     MarketDay,
     MarketDayRequest,
     MorningBriefing,
@@ -152,6 +154,11 @@ class ReportActivities:
     async def notify_report(self, request: NotifyReportRequest) -> NotifyResult:
         notification = report_notification(request.workflow_id, request.report_id, request.report)
         return await self._outbox.publish(notification)
+
+    @activity.defn(name="latest_reports")
+    async def latest_reports(self, request: LatestReportsInput) -> LatestReports:
+        """LatestReportsWorkflow's one step: the newest saved report of each kind."""
+        return LatestReports(reports=await self._store.latest(request.kinds))
 
 
 _RENDERERS = {

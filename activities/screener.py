@@ -13,7 +13,6 @@ from ttai.db.screens import ScreenStore
 from ttai.db.watchlists import WatchlistStore
 from ttai.models.notifications import NotifyResult
 from ttai.models.screener import (
-    MAX_SCREEN_SYMBOLS,
     MAX_SYMBOLS_PER_ACTIVITY,
     SaveScreenResult,
     ScreenPlan,
@@ -23,6 +22,7 @@ from ttai.models.screener import (
     WatchlistCommandResult,
     WatchlistRequest,
     WatchlistSymbols,
+    check_screenable,
 )
 from ttai.notify.messages import screen_notification
 from ttai.notify.outbox import Outbox
@@ -89,13 +89,7 @@ class ScreenerActivities:
             symbols = await self._watchlists.symbols(request.name)
             if symbols is None:
                 raise _not_found(request.name)
-            if not symbols:
-                raise ValueError(f"watchlist {request.name!r} is empty")
-            if len(symbols) > MAX_SCREEN_SYMBOLS:
-                raise ValueError(
-                    f"watchlist {request.name!r} has {len(symbols)} symbols; "
-                    f"a screen takes at most {MAX_SCREEN_SYMBOLS}"
-                )
+            check_screenable(request.name, symbols)
             return WatchlistSymbols(name=request.name, symbols=symbols)
 
     @activity.defn(name="watchlist_command")

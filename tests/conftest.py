@@ -17,6 +17,8 @@
 - `make_dev_server` (function): `await make_dev_server(dynamic_config={...})`
   starts an extra dev server (stopped after the test), e.g. with
   `{"limit.historyCount.suggestContinueAsNew": 20}` to test continue-as-new.
+- `ops_stack` (function): a dev server of the test's own, a worker with real
+  services (fresh database, simulated market) and an ops `Connection` on it.
 
 All fixtures run on the session event loop (pyproject.toml sets it), so
 session clients and pools are usable from every test. What the fixtures are
@@ -41,6 +43,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers.db import DatabaseFactory, drop_database
+from tests.helpers.ops_stack import OpsStack, running_ops_stack
 from tests.helpers.temporal import MakeDevServer, headless_dev_server, start_time_skipping
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
@@ -169,6 +172,15 @@ async def make_dev_server(tmp_path: Path) -> AsyncIterator[MakeDevServer]:
     finally:
         for server in started:
             await server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def ops_stack(
+    make_dev_server: MakeDevServer, database_url: str, task_queue: str
+) -> AsyncIterator[OpsStack]:
+    server = await make_dev_server()
+    async with running_ops_stack(server.address, database_url, task_queue) as stack:
+        yield stack
 
 
 @pytest.fixture

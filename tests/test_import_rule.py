@@ -13,7 +13,11 @@
   `ttai.domain.alerts.conditions`, which owns the condition names and bounds
   the wire model validates (issue 10, "one owner per concept"). That module
   (and the packages above it, which run when it is imported) may import
-  only the standard library, so the exception brings nothing else along.
+  only the standard library, so the exception brings nothing else along;
+- `ttai/ops` (the operations front ends share) is a Temporal client: it never
+  imports the stores, the broker, the outbox or the local stack;
+- `ttai/cli` never imports `temporalio`: every call to Temporal goes through
+  `ttai/ops`, so no client logic exists twice.
 
 Every import counts: top-level, inside functions, inside the sandbox's
 `imports_passed_through()` blocks, and `importlib.import_module("...")` with
@@ -36,6 +40,8 @@ ROOT_SCRIPTS = frozenset(p.stem for p in PROJECT_ROOT.glob("*.py"))
 WORKFLOW_FORBIDDEN = ("ttai.db", "ttai.broker", "ttai.notify", "ttai.stack")
 # Besides the standard library: what the wire contract may be built from.
 MODEL_ALLOWED = ("pydantic", "pydantic_core", "annotated_types", "typing_extensions", "ttai.models")
+# Besides the layer rule above, per ttai/ package.
+PACKAGE_FORBIDDEN = {"ops": WORKFLOW_FORBIDDEN, "cli": ("temporalio",)}
 # Modules outside ttai/models that the models may import: each stdlib-only, with its reason.
 MODEL_EXCEPTIONS = {
     "ttai.domain.alerts.conditions": (
@@ -103,6 +109,7 @@ def violations(rel: Path, source: str) -> list[str]:
             continue
         if layer == "ttai":
             forbidden = ("workflows", "activities", *ROOT_SCRIPTS)
+            forbidden += PACKAGE_FORBIDDEN.get(rel.parts[1], ())
             if rel.parts[1] == "models" and not (
                 stdlib or _within(module, MODEL_ALLOWED) or _within(module, tuple(MODEL_EXCEPTIONS))
             ):
@@ -155,6 +162,9 @@ def test_the_repo_follows_the_import_rule() -> None:
         ("workflows/reports.py", "from ttai.notify.outbox import Outbox"),
         ("activities/analysis.py", "from workflows.policies import step"),
         ("activities/reports.py", "from starter import main"),
+        ("ttai/ops/portfolio.py", "from ttai.db.positions import PositionStore"),
+        ("ttai/ops/tasks.py", "def f():\n    import ttai.broker"),
+        ("ttai/cli/tasks.py", "from temporalio.client import Client"),
     ],
 )
 def test_each_break_of_the_rule_is_caught(path: str, source: str) -> None:
@@ -172,6 +182,8 @@ def test_each_break_of_the_rule_is_caught(path: str, source: str) -> None:
         ("workflows/monitors.py", "from activities.monitors import MonitorActivities"),
         ("worker.py", "from workflows.registry import ALL_WORKFLOWS\nimport ttai.cli"),
         ("tests/test_x.py", "from worker import build_worker"),
+        ("ttai/ops/calls.py", "def f():\n    from temporalio.client import Client"),
+        ("ttai/cli/tasks.py", "from ttai.ops.tasks import list_tasks"),
     ],
 )
 def test_allowed_imports_pass(path: str, source: str) -> None:

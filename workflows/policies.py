@@ -71,6 +71,10 @@ UPDATE_STEP = step(
 # loop carries on without it and looks again after one interval.
 CALENDAR_STEP = step(timeout=timedelta(seconds=30), attempts=3, max_interval=timedelta(seconds=10))
 
+# Reads behind a person's request (the portfolio, the latest reports): a few
+# quick attempts, so a database that is down is a clear error within seconds.
+READ_STEP = step(timeout=timedelta(seconds=15), attempts=3, max_interval=timedelta(seconds=2))
+
 # A screen's one symbol (`screen_symbol`): the whole analysis and the save.
 # An analysis that runs long heartbeats (activities/heartbeats.py): a dead
 # worker's symbol is retried after 10 s, and cancelling the screen reaches it.

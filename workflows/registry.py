@@ -6,6 +6,7 @@ importing all workflow modules there cost each analysis ~6 ms of CPU.
 """
 
 from workflows.analysis import AnalysisWorkflow
+from workflows.lookups import LOOKUP_WORKFLOWS
 from workflows.monitors import MONITOR_WORKFLOWS
 from workflows.notifications import NotificationsWorkflow
 from workflows.reports import REPORT_WORKFLOWS
@@ -14,6 +15,7 @@ from workflows.watchlists import WatchlistWorkflow
 
 ALL_WORKFLOWS: list[type] = [
     AnalysisWorkflow,
+    *LOOKUP_WORKFLOWS,
     *MONITOR_WORKFLOWS,
     NotificationsWorkflow,
     *REPORT_WORKFLOWS,

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
+from rich.console import Console
 
-from ttai.cli import analysis as analysis_cli
 from ttai.cli import monitors as monitors_cli
+from ttai.cli import tasks as tasks_cli
 from ttai.cli.screen import screen_table
 from ttai.config import Settings
 from ttai.models.monitors import MonitorState, MonitorStatus
 from ttai.models.screener import ScreenFailure, ScreenResult
+from ttai.ops.monitors import MonitorInfo, MonitorsStatus
+from ttai.ops.tasks import TaskList, TaskSummary
 
 MARKUP = "[bold]x[/] then [/] and [red]red"
 NOW = datetime(2026, 11, 30, 15, tzinfo=UTC)
@@ -37,22 +38,6 @@ def test_settings_repr_hides_database_and_notify_urls() -> None:
     assert settings.database_url == "postgresql://ttai:hunter22@db:5432/ttai"  # still usable
 
 
-class FakeHandle:
-    def __init__(self, status: MonitorStatus) -> None:
-        self.status = status
-
-    async def query(self, name: str, result_type: Any = None) -> MonitorStatus:
-        return self.status
-
-
-class FakeClient:
-    def __init__(self, status: MonitorStatus) -> None:
-        self.status = status
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
-        return FakeHandle(self.status)
-
-
 def _status(error: str) -> MonitorStatus:
     state = MonitorState(
         interval_seconds=30, iterations=3, errors=1, last_error=error, last_error_at=NOW
@@ -68,23 +53,26 @@ def _status(error: str) -> MonitorStatus:
 
 
 @pytest.mark.parametrize("error", [MARKUP, "[/]", "unknown tag [/bold] here", "[link=x]y"])
-async def test_monitor_status_shows_error_text_literally(
-    error: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_monitor_status_shows_error_text_literally(
+    error: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async def fake_client(args: argparse.Namespace) -> FakeClient:
-        return FakeClient(_status(error))
-
-    monkeypatch.setattr(monitors_cli, "client_from", fake_client)
-    monkeypatch.setenv("COLUMNS", "300")
-    args = argparse.Namespace(name="price-alerts", json=False)
-    assert await monitors_cli.status_command(args) == 0
+    report = MonitorsStatus(
+        monitors=[
+            MonitorInfo(
+                name="price-alerts",
+                workflow_id="monitor-price-alerts",
+                workflow_type="PriceAlertMonitorWorkflow",
+                running=True,
+                status=_status(error),
+            )
+        ]
+    )
+    Console(width=300, force_terminal=False).print(monitors_cli.status_grid(report))
     out = capsys.readouterr().out
     assert f"error: {error}" in out, out
 
 
 def test_screen_table_shows_ids_and_reasons_literally(capsys: pytest.CaptureFixture[str]) -> None:
-    from rich.console import Console
-
     result = ScreenResult(
         screen_id="screen-[bold]1[/]",
         strategy="csp",
@@ -108,26 +96,28 @@ def test_screen_table_shows_ids_and_reasons_literally(capsys: pytest.CaptureFixt
 async def test_workflow_list_shows_ids_literally(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    row = SimpleNamespace(
-        id="analysis-[/]-[bold]z",
-        workflow_type="AnalysisWorkflow",
-        status=None,
-        start_time=NOW,
-        typed_search_attributes=[],
+    listed = TaskList(
+        query="TaskQueue = 'ttai'",
+        tasks=[
+            TaskSummary(
+                workflow_id="analysis-[/]-[bold]z",
+                run_id="r",
+                workflow_type="AnalysisWorkflow",
+                status="completed",
+                started_at=NOW,
+                closed_at=NOW,
+            )
+        ],
     )
 
-    class Listing:
-        def list_workflows(self, query: str, limit: int) -> Any:
-            async def rows() -> Any:
-                yield row
+    async def fake_list(conn: object, task_filter: object) -> TaskList:
+        return listed
 
-            return rows()
-
-    async def fake_client(args: argparse.Namespace) -> Listing:
-        return Listing()
-
-    monkeypatch.setattr(analysis_cli, "client_from", fake_client)
+    monkeypatch.setattr(tasks_cli, "list_tasks", fake_list)
     monkeypatch.setenv("COLUMNS", "300")
-    args = argparse.Namespace(running=False, type=None, symbol=None, limit=5, json=False)
-    assert await analysis_cli.list_command(args) == 0
+    args = argparse.Namespace(
+        running=False, finished=False, type=None, symbol=None, recommendation=None, limit=5,
+        json=False,
+    )  # fmt: skip
+    assert await tasks_cli.list_command(args) == 0
     assert "analysis-[/]-[bold]z" in capsys.readouterr().out

@@ -15,15 +15,16 @@ play no part in replay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 
 HISTORY_DIR = Path(__file__).resolve().parent.parent / "histories"
 
@@ -71,6 +72,33 @@ async def save_runs(client: Client, handle: WorkflowHandle[Any, Any], case: str)
         )
     for number, history in enumerate(histories, start=1):
         write_history(case if number == len(histories) else f"{case}.run{number}", history)
+
+
+def record_cases(
+    task_queue: str,
+    activities: Sequence[Callable[..., Any]],
+    cases: Mapping[str, tuple[str, Any]],
+) -> None:
+    """The whole recorder for one-run cases: on a throw-away dev server, a worker
+    with the real workflows and `activities` runs each case `{name: (workflow
+    type, input)}` to its end (a failure is as designed) and saves its history."""
+    from tests.helpers.temporal import throwaway_dev_server
+    from worker import build_worker
+
+    async def main() -> None:
+        async with (
+            throwaway_dev_server() as client,
+            build_worker(client, None, task_queue, activities=activities),
+        ):
+            for case, (workflow, arg) in cases.items():
+                handle = await client.start_workflow(
+                    workflow, arg, id=workflow_id(case), task_queue=task_queue
+                )
+                with contextlib.suppress(WorkflowFailureError):
+                    await handle.result()
+                await save(handle, case)
+
+    run_recorder(main)
 
 
 def run_recorder(main: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -9,21 +9,17 @@ tests/histories/NotificationsWorkflow-<case>.json for tests/replay/test_replay.p
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from tests.helpers.histories import run_recorder, save, workflow_id
-from tests.helpers.temporal import throwaway_dev_server
+from tests.helpers.histories import record_cases
 from ttai.models.notifications import (
     NotificationInfo,
     NotificationsCommand,
     NotificationsCommandResult,
 )
-from worker import build_worker
 
 TASK_QUEUE = "record-notifications"
 AT = datetime(2026, 11, 30, 15, tzinfo=UTC)
@@ -48,28 +44,16 @@ async def fake_notifications(command: NotificationsCommand) -> NotificationsComm
     return NotificationsCommandResult(retried=delivered)
 
 
-async def record(client: Client) -> None:
-    cases = {
-        "NotificationsWorkflow-list-dead": NotificationsCommand(action="list", dead_only=True),
-        "NotificationsWorkflow-retry": NotificationsCommand(action="retry", notification_id=7),
-        "NotificationsWorkflow-retry-unknown": NotificationsCommand(
-            action="retry", notification_id=99
-        ),
-    }
-    async with build_worker(client, None, TASK_QUEUE, activities=[fake_notifications]):
-        for case, command in cases.items():
-            handle = await client.start_workflow(
-                "NotificationsWorkflow", command, id=workflow_id(case), task_queue=TASK_QUEUE
-            )
-            with contextlib.suppress(WorkflowFailureError):  # retry-unknown fails, as designed
-                await handle.result()
-            await save(handle, case)
-
-
-async def main() -> None:
-    async with throwaway_dev_server() as client:
-        await record(client)
-
+CASES = {
+    "NotificationsWorkflow-list-dead": NotificationsCommand(action="list", dead_only=True),
+    "NotificationsWorkflow-retry": NotificationsCommand(action="retry", notification_id=7),
+    # Fails, as designed: an unknown ID.
+    "NotificationsWorkflow-retry-unknown": NotificationsCommand(action="retry", notification_id=99),
+}
 
 if __name__ == "__main__":
-    run_recorder(main)
+    record_cases(
+        TASK_QUEUE,
+        [fake_notifications],
+        {case: ("NotificationsWorkflow", command) for case, command in CASES.items()},
+    )

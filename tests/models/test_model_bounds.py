@@ -242,4 +242,4 @@ def test_over_long_id_option_is_one_clear_line(
     for argv in (["analyze", "AAPL", "--id", too_long], ["screen", "AAPL", "--id", too_long]):
         assert run(argv) == 2
         [line] = capsys.readouterr().err.strip().splitlines()
-        assert line.startswith("error: invalid --id: 1-")
+        assert line.startswith("error: invalid workflow ID: 1-")

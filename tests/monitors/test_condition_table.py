@@ -18,7 +18,6 @@ import pytest
 from pydantic import ValidationError
 
 from tests.helpers.monitor_fakes import short_put
-from ttai.cli.common import CliError, parse_model
 from ttai.config import PROJECT_ROOT
 from ttai.db.alerts import AlertStore
 from ttai.db.reports import ReportStore
@@ -27,6 +26,7 @@ from ttai.domain.alerts.conditions import CONDITIONS, Condition
 from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec
 from ttai.notify.messages import alert_notification
+from ttai.ops.errors import InvalidInput, parse
 
 NOW = datetime(2026, 11, 25, 16, tzinfo=UTC)
 
@@ -98,8 +98,10 @@ def test_the_cli_help_lists_the_table(
 
 
 def test_a_bad_condition_is_one_line_before_connecting() -> None:
-    with pytest.raises(CliError, match=r"rule\.condition: unknown condition 'sideways': one of"):
-        parse_model(AddAlertInput, {"rule": {"symbol": "AAPL", "condition": "sideways"}})
+    with pytest.raises(
+        InvalidInput, match=r"rule\.condition: unknown condition 'sideways': one of"
+    ):
+        parse(AddAlertInput, {"rule": {"symbol": "AAPL", "condition": "sideways"}})
 
 
 # --- no other code names a condition ------------------------------------------------------

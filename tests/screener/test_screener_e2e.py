@@ -476,7 +476,8 @@ async def test_cli_screen_watchlists_and_missing_watchlist(
     address = dev_server.address
     async with build_worker(client, services(db_pool, market), task_queue):
         code, out, err = await starter(address, task_queue, "screen", "--watchlist", "nope")
-        assert code == 1 and "no watchlist named 'nope'" in err
+        # Refused before a screen starts (a watchlist lookup), so nothing is saved.
+        assert code == 2 and "no watchlist named 'nope'" in err
         assert await db_pool.fetchval("SELECT count(*) FROM screens") == 0
         assert await db_pool.fetchval("SELECT count(*) FROM analyses") == 0
 

@@ -1,24 +1,45 @@
-"""starter.py's commands, one module per concern.
+"""starter.py's commands, one module per command group.
 
-Each module exposes `register(subparsers)`, adding its parsers with
-`set_defaults(func=<async handler returning the exit code>)`.
+Each module exposes `register(subparsers)`, adding its parsers with their
+handler (`common.handles`): argument parsing and drawing only; every call to
+Temporal goes through `ttai.ops`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 
-COMMAND_MODULES = [
-    "ttai.cli.analysis",
-    "ttai.cli.broker",
-    "ttai.cli.monitors",
-    "ttai.cli.notifications",
-    "ttai.cli.schedules",
-    "ttai.cli.screen",
-]
+from ttai.cli import (
+    alerts,
+    analysis,
+    broker,
+    market,
+    monitors,
+    notifications,
+    portfolio,
+    reports,
+    schedules,
+    screen,
+    tasks,
+    watchlist,
+)
+
+COMMAND_GROUPS = (
+    analysis,
+    tasks,
+    screen,
+    watchlist,
+    monitors,
+    alerts,
+    portfolio,
+    market,
+    reports,
+    schedules,
+    notifications,
+    broker,
+)
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for group in COMMAND_GROUPS:
+        group.register(subparsers)

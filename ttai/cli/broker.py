@@ -1,17 +1,22 @@
 """`starter.py broker check`: do the configured tastytrade credentials work?
 
 Talks to tastytrade directly from this process (not through Temporal): it is a
-set-up check, and the credentials never leave the machine it runs on.
+set-up check, and the credentials never leave the machine it runs on. The
+tastytrade SDK (and the pandas it brings) is imported only when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ttai.broker.base import BrokerError
-from ttai.broker.tastytrade.broker import TastytradeBroker
-from ttai.cli.common import CliError, add_json_flag, console, print_json
+from ttai.cli.common import CliError, add_json_flag, console, handles, print_json
+from ttai.domain.portfolio import mask_account
+
+if TYPE_CHECKING:
+    from ttai.broker.tastytrade.broker import TastytradeBroker
 
 NO_CREDENTIALS = (
     "no tastytrade credentials configured: set TT_PROVIDER_SECRET and TT_REFRESH_TOKEN "
@@ -19,11 +24,7 @@ NO_CREDENTIALS = (
 )
 
 
-def mask_account(number: str) -> str:
-    """5WT00012 -> 5WT•••12: enough to recognise an account, not to use it."""
-    if len(number) <= 5:
-        return "•••" + number[-2:]
-    return f"{number[:3]}•••{number[-2:]}"
+__all__ = ["check", "mask_account", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,10 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "check", help="verify the tastytrade credentials and list the accounts they see"
     )
     add_json_flag(check_parser)
-    check_parser.set_defaults(func=handler)
+    handles(check_parser, handler)
 
 
 async def handler(args: argparse.Namespace) -> int:
+    from ttai.broker.tastytrade.broker import TastytradeBroker
+
     return await check(TastytradeBroker.from_environment, as_json=args.json)
 
 

@@ -1,22 +1,27 @@
-"""What every starter.py command shares: the client, output, one-line errors."""
+"""What every starter.py command shares: the connection, output, the one error wrapper.
+
+A command module only parses arguments, calls `ttai.ops`, and draws. Every
+handler is registered with `handles(parser, func)`, which turns the ops
+layer's errors (`OpsError`) into a `CliError`: one line on stderr and the
+error's exit code (2 for a request to fix, 1 for something down or failed).
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from rich.console import Console
 from rich.text import Text
-from temporalio.client import Client
 
-from ttai.config import Settings
-from ttai.models.common import MAX_WORKFLOW_ID_LENGTH
-from ttai.temporal.client import connect
+from ttai.ops.connection import Connection
+from ttai.ops.errors import OpsError
 
-M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[argparse.Namespace], Awaitable[int]]
 
 console = Console()
@@ -32,48 +37,34 @@ class CliError(Exception):
         self.code = code
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
-    if getattr(args, "task_queue", None):
-        settings = settings.model_copy(update={"task_queue": args.task_queue})
-    return settings
+def handles(parser: argparse.ArgumentParser, func: Handler, **defaults: Any) -> None:
+    """Register `func` as the parser's handler, behind the one error wrapper."""
+
+    @functools.wraps(func)
+    async def one_line_errors(args: argparse.Namespace) -> int:
+        try:
+            return await func(args)
+        except OpsError as err:
+            raise CliError(str(err), err.exit_code) from None
+
+    parser.set_defaults(func=one_line_errors, **defaults)
 
 
-async def client_from(args: argparse.Namespace) -> Client:
-    settings = settings_from(args)
-    try:
-        return await connect(settings)
-    except RuntimeError as err:
-        raise CliError(
-            f"cannot reach Temporal at {settings.temporal_address}: {err}. "
-            "Is the stack up (make run) or TEMPORAL_ADDRESS right?"
-        ) from err
+def connection(args: argparse.Namespace) -> Connection:
+    """Settings from the environment and `--task-queue`; connects on first use."""
+    return Connection.from_env(task_queue=getattr(args, "task_queue", None))
 
 
-def validation_message(err: ValidationError) -> str:
-    """pydantic's error list as one line: 'symbol: invalid symbol ...; top_n: ...'."""
-    parts = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "input"
-        parts.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
+def choices(literal: Any) -> list[str]:
+    """The values of a `Literal[...]` type: what a command offers comes from the models."""
+    return [str(value) for value in get_args(literal)]
 
 
-def parse_model(model: type[M], data: dict[str, Any]) -> M:
-    """Validate at the edge, before anything reaches Temporal's history."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        raise CliError(f"invalid input: {validation_message(err)}") from err
-
-
-def workflow_id_arg(value: str | None, limit: int = MAX_WORKFLOW_ID_LENGTH) -> str | None:
-    """A `--id` option, checked before it reaches Temporal (the workflow checks again)."""
-    if value is None:
-        return None
-    if not value or len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise CliError(f"invalid --id: 1-{limit} characters, no control characters")
-    return value
+def one_of(literal: Any, default: object = None) -> str:
+    """Help listing a Literal's values. The value itself is checked by the model, not by
+    argparse `choices`, so a wrong one is the same one-line error as any bad input."""
+    text = f"one of {', '.join(choices(literal))}"
+    return text if default is None else f"{text} (default: {default})"
 
 
 def print_json(value: Any) -> None:
@@ -89,6 +80,16 @@ def plain(value: object) -> Text:
     messages, workflow IDs, notes, notification titles.
     """
     return Text("" if value is None else str(value))
+
+
+def say(message: object) -> None:
+    """One line of output, shown literally."""
+    console.print(plain(message))
+
+
+def local_time(value: datetime | None) -> str:
+    """A time in this machine's zone, to the second; '-' for none."""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,9 @@
 `sync` compares the broker's open positions with the open rows and, in one
 transaction, inserts new ones, updates changed ones, marks vanished ones
 closed (never deletes) and enqueues an "opened"/"closed" notification keyed by
-the row, so a retried sync changes nothing and sends nothing twice.
+the row, so a retried sync changes nothing and sends nothing twice. The same
+transaction stores each account's balances and the time of the sync, so
+`snapshot` reads back one consistent picture (the portfolio view's source).
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from datetime import datetime
 
 import asyncpg
 
-from ttai.models.market import Position
+from ttai.models.market import Balances, Position
 from ttai.notify.messages import position_notification
 from ttai.notify.outbox import enqueue
 
 # Serializes concurrent syncs (two workers, a retry overlapping a slow attempt).
 _SYNC_LOCK = 0x7474_6169_706F_73  # "ttaipos"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the last sync stored: open positions, balances, and when it read the broker."""
+
+    positions: list[Position]
+    balances: list[Balances]
+    as_of: datetime | None
 
 
 @dataclass
@@ -34,7 +45,13 @@ class PositionStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def sync(self, positions: Sequence[Position], now: datetime) -> SyncChanges:
+    async def sync(
+        self,
+        positions: Sequence[Position],
+        now: datetime,
+        balances: Sequence[Balances] | None = None,
+    ) -> SyncChanges:
+        """Mirror `positions` (and `balances`, when given) as of `now`."""
         held = {(p.account, p.symbol): p for p in positions}
         changes = SyncChanges(open_positions=len(held))
         async with self._pool.acquire() as conn, conn.transaction():
@@ -72,7 +89,7 @@ class PositionStore:
                 await conn.execute(
                     """
                     UPDATE positions SET quantity = $2, average_open_price = $3, mark = $4,
-                        updated_at = $5
+                        updated_at = $5, multiplier = $6, prev_close = $7, delta = $8
                     WHERE id = $1
                     """,
                     row["id"],
@@ -80,18 +97,87 @@ class PositionStore:
                     position.average_open_price,
                     position.mark,
                     now,
+                    position.multiplier,
+                    position.prev_close,
+                    position.delta,
                 )
                 if moved:
                     changes.changed.append(position.symbol)
+            if balances is not None:
+                await self._store_balances(conn, balances, now)
+            await conn.execute(
+                """
+                INSERT INTO position_sync_state (id, synced_at) VALUES (TRUE, $1)
+                ON CONFLICT (id) DO UPDATE SET synced_at = EXCLUDED.synced_at
+                """,
+                now,
+            )
         return changes
+
+    @staticmethod
+    async def _store_balances(
+        conn: asyncpg.Connection, balances: Sequence[Balances], now: datetime
+    ) -> None:
+        await conn.execute(
+            "DELETE FROM account_balances WHERE NOT (account = ANY($1::text[]))",
+            [b.account for b in balances],
+        )
+        await conn.executemany(
+            """
+            INSERT INTO account_balances (account, cash, net_liquidating_value, buying_power,
+                maintenance_requirement, as_of)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (account) DO UPDATE SET cash = EXCLUDED.cash,
+                net_liquidating_value = EXCLUDED.net_liquidating_value,
+                buying_power = EXCLUDED.buying_power,
+                maintenance_requirement = EXCLUDED.maintenance_requirement,
+                as_of = EXCLUDED.as_of
+            """,
+            [
+                (
+                    b.account,
+                    b.cash,
+                    b.net_liquidating_value,
+                    b.buying_power,
+                    b.maintenance_requirement,
+                    now,
+                )
+                for b in balances
+            ],
+        )
+
+    async def snapshot(self) -> Snapshot:
+        """The open positions and balances as the last sync stored them."""
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            rows = await conn.fetch(
+                """
+                SELECT account, symbol, underlying, instrument, quantity, average_open_price,
+                    multiplier, mark, prev_close, option_kind, strike, expiration, delta
+                FROM positions WHERE closed_at IS NULL ORDER BY account, symbol
+                """
+            )
+            balances = await conn.fetch(
+                """
+                SELECT account, cash, net_liquidating_value, buying_power,
+                    maintenance_requirement
+                FROM account_balances ORDER BY account
+                """
+            )
+            as_of = await conn.fetchval("SELECT synced_at FROM position_sync_state")
+        return Snapshot(
+            positions=[Position(**dict(r)) for r in rows],
+            balances=[Balances(**dict(b)) for b in balances],
+            as_of=as_of,
+        )
 
     @staticmethod
     async def _insert(conn: asyncpg.Connection, position: Position, now: datetime) -> int:
         return await conn.fetchval(
             """
             INSERT INTO positions (account, symbol, underlying, instrument, quantity,
-                average_open_price, option_kind, strike, expiration, mark, opened_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+                average_open_price, option_kind, strike, expiration, mark, opened_at, updated_at,
+                multiplier, prev_close, delta)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14)
             RETURNING id
             """,
             position.account,
@@ -105,4 +191,7 @@ class PositionStore:
             position.expiration,
             position.mark,
             now,
+            position.multiplier,
+            position.prev_close,
+            position.delta,
         )

@@ -17,7 +17,14 @@ from typing import Any
 import asyncpg
 
 from ttai.domain.alerts.conditions import describe, measured_from
-from ttai.models.reports import AlertLine, Report, SaveReportResult, ScreenLine
+from ttai.models.reports import (
+    AlertLine,
+    Report,
+    ReportKind,
+    SavedReport,
+    SaveReportResult,
+    ScreenLine,
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,20 @@ class ReportStore:
                 "SELECT id FROM reports WHERE workflow_id = $1", workflow_id
             )
             return SaveReportResult(report_id=existing, created=False)
+
+    async def latest(self, kinds: list[ReportKind]) -> list[SavedReport]:
+        """The newest saved report of each of `kinds` that has one, in that order."""
+        rows = await self._rows(
+            """
+            SELECT DISTINCT ON (kind) id AS report_id, workflow_id, kind, as_of, day, title,
+                body AS markdown, created_at
+            FROM reports WHERE kind = ANY($1::text[])
+            ORDER BY kind, day DESC, as_of DESC, id DESC
+            """,
+            list(dict.fromkeys(kinds)),
+        )
+        by_kind = {r["kind"]: SavedReport(**dict(r)) for r in rows}
+        return [by_kind[k] for k in dict.fromkeys(kinds) if k in by_kind]
 
     async def record_snapshot(self, snapshot: NlvSnapshot) -> None:
         async with self._pool.acquire() as conn:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-import pandas_market_calendars as mcal
 from pydantic import BaseModel, ConfigDict
 
 from ttai.models.reports import MarketDay, MarketDayRequest
+
+if TYPE_CHECKING:
+    import pandas_market_calendars as mcal
 
 NEW_YORK = ZoneInfo("America/New_York")
 REGULAR_CLOSE = time(16, 0)
@@ -68,6 +70,10 @@ class Session(BaseModel):
 
 @lru_cache(maxsize=1)
 def _calendar() -> mcal.MarketCalendar:
+    # Imported on first use (pandas and the calendars, about 65 MiB): front ends
+    # that only need `NEW_YORK` or a date conversion never pay for it.
+    import pandas_market_calendars as mcal
+
     return mcal.get_calendar("NYSE")
 
 

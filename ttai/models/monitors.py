@@ -131,6 +131,11 @@ class MonitorStatus(Model):
     workflow_type: str
     state: MonitorState
     market_open: bool
+    hours: MarketHours | None = Field(
+        default=None,
+        description="The market hours it checks in (its start input); `state.sessions` "
+        "are NYSE sessions in these hours. None from a worker older than this field.",
+    )
     next_run_at: datetime | None = Field(description="None while paused.")
     run_iterations: int = Field(description="Checks in this run (before continue-as-new).")
     history_length: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AwareDatetime, Field
 
@@ -198,3 +198,33 @@ class ReportResult(Model):
     title: str | None = None
     report_id: int | None = None
     notification_id: int | None = None
+
+
+# --- LatestReportsWorkflow: the saved reports, read back ---------------------------------
+
+
+class LatestReportsInput(Model):
+    kinds: list[ReportKind] = Field(
+        default_factory=lambda: list(get_args(ReportKind)),
+        min_length=1,
+        max_length=len(get_args(ReportKind)),
+        description="Which kinds (default: all three).",
+    )
+
+
+class SavedReport(Model):
+    report_id: int
+    workflow_id: str = Field(description="The run that built it.")
+    kind: ReportKind
+    as_of: datetime
+    day: date
+    title: str
+    markdown: str
+    created_at: datetime
+
+
+class LatestReports(Model):
+    reports: list[SavedReport] = Field(
+        description="The newest saved report of each kind asked for that has one "
+        "(a run skipped on a closed market saves none)."
+    )

@@ -38,6 +38,17 @@ def unique_symbols(symbols: list[str]) -> list[str]:
     return list(dict.fromkeys(symbols))
 
 
+def check_screenable(watchlist: str, symbols: list[str]) -> None:
+    """A watchlist a screen can take: not empty, at most MAX_SCREEN_SYMBOLS (ValueError if not)."""
+    if not symbols:
+        raise ValueError(f"watchlist {watchlist!r} is empty")
+    if len(symbols) > MAX_SCREEN_SYMBOLS:
+        raise ValueError(
+            f"watchlist {watchlist!r} has {len(symbols)} symbols; "
+            f"a screen takes at most {MAX_SCREEN_SYMBOLS}"
+        )
+
+
 SymbolSet = Annotated[list[Symbol], AfterValidator(unique_symbols)]
 """A symbol list with duplicates dropped (each is analysed once)."""
 

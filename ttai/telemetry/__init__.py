@@ -12,7 +12,7 @@
   registered secret and URL credential redacted.
 """
 
-from ttai.telemetry.logs import StructuredFormatter, configure_logging, exit_code, run_main
+from ttai.telemetry.logs import StructuredFormatter, configure_logging, run_main
 from ttai.telemetry.metrics import count, metrics_bind_address, worker_runtime
 from ttai.telemetry.redaction import (
     Redactor,
@@ -37,7 +37,6 @@ __all__ = [
     "configure_logging",
     "configure_tracing",
     "count",
-    "exit_code",
     "metrics_bind_address",
     "redact_url",
     "register_environment",

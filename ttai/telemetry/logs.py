@@ -8,6 +8,7 @@ warnings, and the messages of `SystemExit`s leaving an entry point wrapped in
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -155,7 +156,14 @@ def run_main(main: Callable[[], int | None]) -> NoReturn:
     """
     code = exit_code(main)
     logging.shutdown()
-    raise SystemExit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The Temporal SDK's runtime can abort the interpreter while it finalises
+    # (sdk-python#300: "PyGILState_Release", exit 134) and so replace the code
+    # and write to stderr unformatted. Run the exit handlers (they stop any
+    # local server still registered), then leave before finalisation.
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def exit_code(main: Callable[[], int | None]) -> int:

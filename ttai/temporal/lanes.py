@@ -8,7 +8,8 @@ and every worker polls them as well:
   per-symbol analyses (`screen_symbol`). A screen can put hundreds of reads
   here in a burst.
 - `<main>-broker-live`, the live lane: the monitors' checks, the symbol check
-  behind `add_alert`, and the scheduled reports. Few reads, each one waited for.
+  behind `add_alert`, the scheduled reports and the portfolio lookup. Few
+  reads, each one waited for.
   Its own lane means a running screen never delays a monitor check.
 
 A lane's rate limit is Temporal's task-queue-level activity rate
@@ -39,7 +40,7 @@ LANE_OF_ACTIVITY: dict[str, Lane] = {
     "research_analysis": BULK,
     "screen_symbol": BULK,
     "screen_symbols": BULK,
-    # Monitors, alert rules and reports.
+    # Monitors, alert rules, reports and the portfolio lookup.
     "check_price_alerts": LIVE,
     "check_portfolio": LIVE,
     "sync_positions": LIVE,
@@ -47,6 +48,7 @@ LANE_OF_ACTIVITY: dict[str, Lane] = {
     "build_morning_briefing": LIVE,
     "build_end_of_day_summary": LIVE,
     "build_weekly_review": LIVE,
+    "portfolio_snapshot": LIVE,
 }
 """Every activity that reads the broker, by name, and its lane. The rest
 (saves, notifications, watchlists, calendars) stay on the main task queue."""

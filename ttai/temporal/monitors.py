@@ -8,12 +8,13 @@ failing, so calling this on every worker start is safe.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
+from typing import TYPE_CHECKING
 
 from ttai.config import Settings
 from ttai.models.monitors import MonitorInput
+
+if TYPE_CHECKING:  # the IDs are imported by front ends that may not need a client yet
+    from temporalio.client import Client
 
 MONITOR_IDS: dict[str, str] = {
     "portfolio": "monitor-portfolio",
@@ -43,6 +44,8 @@ async def ensure_monitors(
     `inputs` by workflow ID (default: each monitor's defaults, NYSE regular
     hours) apply to monitors started now; running ones keep theirs.
     """
+    from temporalio.common import WorkflowIDConflictPolicy
+
     started = []
     for workflow_id, workflow_type in MONITOR_TYPES.items():
         await client.start_workflow(

@@ -38,7 +38,7 @@ from temporalio.client import (
 
 from ttai.config import Settings
 from ttai.domain import market_calendar
-from ttai.models.reports import ReportInput
+from ttai.models.reports import ReportInput, ReportKind
 from ttai.temporal import search_attributes
 
 TIME_ZONE = "America/New_York"
@@ -62,6 +62,7 @@ class ReportSchedule:
     days: ScheduleRange
     skip_closures: bool
     description: str
+    kind: ReportKind
 
 
 SCHEDULES: tuple[ReportSchedule, ...] = (
@@ -73,6 +74,7 @@ SCHEDULES: tuple[ReportSchedule, ...] = (
         MONDAY_TO_FRIDAY,
         skip_closures=True,
         description="Morning briefing, 9:30 ET on trading days",
+        kind="morning_briefing",
     ),
     ReportSchedule(
         "report-end-of-day",
@@ -82,6 +84,7 @@ SCHEDULES: tuple[ReportSchedule, ...] = (
         MONDAY_TO_FRIDAY,
         skip_closures=True,
         description="End-of-day summary, 16:00 ET on trading days (early closes included)",
+        kind="end_of_day",
     ),
     # Not skipped on a Friday holiday: the workflow still reviews the week.
     ReportSchedule(
@@ -92,6 +95,7 @@ SCHEDULES: tuple[ReportSchedule, ...] = (
         FRIDAY,
         skip_closures=False,
         description="Weekly review, Friday 17:00 ET",
+        kind="weekly_review",
     ),
 )
 SCHEDULE_IDS = tuple(s.schedule_id for s in SCHEDULES)

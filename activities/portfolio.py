@@ -1,0 +1,33 @@
+"""PortfolioWorkflow's one step: the portfolio view, from the sync's data or the broker."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.errors import classified_errors
+from ttai.broker import Broker
+from ttai.db.positions import PositionStore
+from ttai.domain.portfolio import portfolio_view
+from ttai.models.portfolio import PortfolioSnapshotRequest, PortfolioView
+
+
+class PortfolioActivities:
+    def __init__(self, broker: Broker, positions: PositionStore) -> None:
+        self._broker = broker
+        self._positions = positions
+
+    @activity.defn(name="portfolio_snapshot")
+    async def portfolio(self, request: PortfolioSnapshotRequest) -> PortfolioView:
+        """source=sync reads the rows PositionSyncWorkflow stored (as of its last
+        sync, no broker call); source=broker reads the broker now."""
+        if request.source == "broker":
+            with classified_errors():
+                positions = await self._broker.get_positions()
+                balances = await self._broker.get_balances()
+                as_of = await self._broker.now()
+        else:
+            snapshot = await self._positions.snapshot()
+            positions, balances, as_of = snapshot.positions, snapshot.balances, snapshot.as_of
+        return portfolio_view(
+            positions, balances, source=request.source, as_of=as_of, now=request.now
+        )

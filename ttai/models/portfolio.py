@@ -1,0 +1,85 @@
+"""The portfolio view: positions with delta, days to expiry and P&L, plus balances.
+
+Built by PortfolioWorkflow from what the position sync stored (with the time
+the broker was read), or from the broker directly when asked.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from ttai.models.common import Model, Symbol
+
+PortfolioSource = Literal["sync", "broker"]
+
+
+class PortfolioRequest(Model):
+    source: PortfolioSource = Field(
+        default="sync",
+        description="sync: what PositionSyncWorkflow stored last (no broker call); "
+        "broker: read the broker now.",
+    )
+
+
+class PortfolioSnapshotRequest(Model):
+    """The activity's input: the request and the workflow's clock (days to expiry count from it)."""
+
+    source: PortfolioSource
+    now: datetime
+
+
+class PortfolioPosition(Model):
+    symbol: str = Field(description="Broker symbol: the ticker or the OCC option symbol.")
+    label: str = Field(description='Short name, e.g. "AAPL 150P 2026-12-04".')
+    underlying: Symbol
+    instrument: Literal["equity", "option"]
+    quantity: float = Field(description="Signed: negative for short positions.")
+    multiplier: int
+    average_open_price: float
+    mark: float
+    prev_close: float = Field(description="0 when the broker sent none.")
+    option_kind: Literal["put", "call"] | None = None
+    strike: float | None = None
+    expiration: date | None = None
+    days_to_expiry: int | None = Field(
+        default=None, description="Calendar days from today (New York) to expiration."
+    )
+    delta: float | None = Field(default=None, description="Per contract (1 for shares).")
+    position_delta: float | None = Field(
+        default=None, description="delta x quantity x multiplier: share-equivalent exposure."
+    )
+    market_value: float = Field(description="mark x quantity x multiplier.")
+    unrealized_pnl: float = Field(
+        description="(mark - average open price) x quantity x multiplier."
+    )
+    day_pnl: float | None = Field(
+        description="(mark - previous close) x quantity x multiplier; "
+        "None without a previous close."
+    )
+
+
+class AccountBalance(Model):
+    account: str = Field(description="Masked: enough to recognise it, not to use it.")
+    cash: float
+    net_liquidating_value: float
+    buying_power: float
+    maintenance_requirement: float
+
+
+class PortfolioView(Model):
+    source: PortfolioSource
+    as_of: datetime | None = Field(
+        description="When the broker was read (the last sync's time for source=sync); "
+        "None when the sync has not run yet."
+    )
+    today: date = Field(description="The New York date days to expiry count from.")
+    positions: list[PortfolioPosition]
+    accounts: list[AccountBalance]
+    net_liquidating_value: float = Field(description="Summed over accounts.")
+    buying_power: float = Field(description="Summed over accounts.")
+    cash: float = Field(description="Summed over accounts.")
+    unrealized_pnl: float
+    day_pnl: float = Field(description="Sum of the positions whose day P&L is known.")

@@ -1,0 +1,135 @@
+"""The three monitors: status, pause/resume/check-now/stop, interval, start.
+
+Steering is the workflows' own interface: the `status` query, the `pause`,
+`resume` and `check_now` signals, the validated `set_interval` update, and a
+cancel to stop (the monitor completes with its final state; `start_monitors`
+brings it back). A monitor is named `portfolio`, `price-alerts` or
+`position-sync` (the `monitor-` prefix is optional), or `all`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal, get_args
+
+from pydantic import Field
+
+from ttai.models.common import Model
+from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
+from ttai.ops import calls
+from ttai.ops.connection import Connection
+from ttai.ops.errors import InvalidInput, NotFound, translated
+from ttai.temporal.monitors import MONITOR_TYPES, ensure_monitors, monitor_id
+
+MonitorName = Literal["portfolio", "price-alerts", "position-sync"]
+SteerAction = Literal["pause", "resume", "check", "stop"]
+SIGNALS: dict[str, str] = {"pause": "pause", "resume": "resume", "check": "check_now"}
+ALL = "all"
+
+
+class MonitorInfo(Model):
+    name: MonitorName
+    workflow_id: str
+    workflow_type: str
+    running: bool
+    status: MonitorStatus | None = Field(default=None, description="None when not running.")
+
+
+class MonitorsStatus(Model):
+    monitors: list[MonitorInfo]
+
+    def not_running(self) -> list[str]:
+        return [m.workflow_id for m in self.monitors if not m.running]
+
+
+class SteerOutcome(Model):
+    action: SteerAction
+    workflow_ids: list[str] = Field(description="The monitors the action was sent to.")
+
+
+class MonitorsStarted(Model):
+    workflow_ids: list[str] = Field(description="All three; running ones were kept as they are.")
+
+
+def not_running(workflow_id: str) -> str:
+    return f"{workflow_id} is not running: start it with `starter.py monitors start`"
+
+
+def monitor_ids(name: str, *, allow_all: bool = True) -> list[str]:
+    """'all' -> the three IDs; 'price-alerts' or 'monitor-price-alerts' -> one."""
+    if allow_all and name == ALL:
+        return list(MONITOR_TYPES)
+    try:
+        return [monitor_id(name)]
+    except ValueError as err:
+        raise InvalidInput(f"{err}{' or all' if allow_all else ''}") from None
+
+
+def _name(workflow_id: str) -> MonitorName:
+    name = workflow_id.removeprefix("monitor-")
+    assert name in get_args(MonitorName)
+    return name  # type: ignore[return-value]
+
+
+async def _info(conn: Connection, workflow_id: str) -> MonitorInfo:
+    info = MonitorInfo(
+        name=_name(workflow_id),
+        workflow_id=workflow_id,
+        workflow_type=MONITOR_TYPES[workflow_id],
+        running=False,
+    )
+    try:
+        _, desc = await calls.describe(conn, workflow_id)
+    except NotFound:
+        return info
+    if desc.status is None or desc.status.name != "RUNNING":
+        return info
+    status = await calls.query(
+        conn, workflow_id, "status", MonitorStatus, not_found=not_running(workflow_id)
+    )
+    return info.model_copy(update={"running": True, "status": status})
+
+
+async def monitors_status(conn: Connection, name: str = ALL) -> MonitorsStatus:
+    """Each named monitor's status query, or `running=False` for one that is not running."""
+    ids = monitor_ids(name)
+    infos = await asyncio.gather(*(_info(conn, workflow_id) for workflow_id in ids))
+    return MonitorsStatus(monitors=list(infos))
+
+
+async def steer(conn: Connection, name: str, action: SteerAction) -> SteerOutcome:
+    """pause | resume | check (now, even paused or off hours) | stop (cancel)."""
+    if action not in get_args(SteerAction):
+        raise InvalidInput(f"unknown action {action!r}: one of {', '.join(get_args(SteerAction))}")
+    ids = monitor_ids(name)
+    for workflow_id in ids:
+        if action == "stop":
+            await calls.cancel(conn, workflow_id, not_found=not_running(workflow_id))
+        else:
+            await calls.signal(
+                conn, workflow_id, SIGNALS[action], not_found=not_running(workflow_id)
+            )
+    return SteerOutcome(action=action, workflow_ids=ids)
+
+
+async def set_interval(conn: Connection, name: str, request: SetIntervalInput) -> MonitorStatus:
+    """Change one monitor's check interval (the monitor refuses one below its minimum)."""
+    [workflow_id] = monitor_ids(name, allow_all=False)
+    return await calls.update(
+        conn,
+        workflow_id,
+        "set_interval",
+        request,
+        MonitorStatus,
+        not_found=not_running(workflow_id),
+    )
+
+
+async def start_monitors(conn: Connection, request: MonitorInput | None = None) -> MonitorsStarted:
+    """Start the monitors that are not running, with `request` (default: the
+    monitors' own defaults, NYSE regular hours); running ones are kept."""
+    inputs = dict.fromkeys(MONITOR_TYPES, request or MonitorInput())
+    client = await conn.client()
+    with translated("monitors"):
+        ids = await ensure_monitors(client, conn.settings, inputs=inputs)
+    return MonitorsStarted(workflow_ids=ids)

@@ -1,0 +1,238 @@
+"""The original TaskManager over Temporal: a task is a workflow execution.
+
+- `list_tasks`: visibility, filtered by running/finished, workflow type, and
+  the analyses' search attributes (`TtaiSymbol`, `TtaiRecommendation`);
+- `get_task`: describe, plus what the workflow says of itself while it runs
+  (a screen's progress, an analysis' stage) and its result or failure once
+  it is closed;
+- `task_result`: wait for the result;
+- `cancel_task`: request cancellation of a running workflow.
+
+Only workflows on the connection's task queue are listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from pydantic import Field
+
+from ttai.models.analysis import AnalysisStage, Recommendation
+from ttai.models.common import Model, Symbol, WorkflowId
+from ttai.models.screener import ScreenProgress
+from ttai.ops import calls
+from ttai.ops.connection import Connection
+from ttai.ops.errors import Conflict, InvalidInput, failure_message, translated
+
+if TYPE_CHECKING:
+    from temporalio.client import WorkflowExecution, WorkflowHandle
+
+WorkflowType = Literal[
+    "AnalysisWorkflow",
+    "ScreenerWorkflow",
+    "WatchlistWorkflow",
+    "PortfolioMonitorWorkflow",
+    "PriceAlertMonitorWorkflow",
+    "PositionSyncWorkflow",
+    "MorningBriefingWorkflow",
+    "EndOfDaySummaryWorkflow",
+    "WeeklyReviewWorkflow",
+    "NotificationsWorkflow",
+    "PortfolioWorkflow",
+    "LatestReportsWorkflow",
+]
+"""Every workflow type the worker hosts (a test keeps it equal to workflows/registry.py)."""
+
+TaskState = Literal["running", "finished"]
+TaskStatusName = Literal[
+    "running",
+    "completed",
+    "failed",
+    "canceled",
+    "terminated",
+    "continued_as_new",
+    "timed_out",
+    "unknown",
+]
+MAX_LIST = 500
+
+SYMBOL_ATTRIBUTE = "TtaiSymbol"
+RECOMMENDATION_ATTRIBUTE = "TtaiRecommendation"
+STRATEGY_ATTRIBUTE = "TtaiStrategy"
+
+
+class TaskFilter(Model):
+    """Which tasks to list; every filter is optional."""
+
+    state: TaskState | None = Field(
+        default=None, description="running, or finished (completed, failed, cancelled ...)."
+    )
+    workflow_type: WorkflowType | None = None
+    symbol: Symbol | None = Field(default=None, description="Analyses of this symbol.")
+    recommendation: Recommendation | None = Field(
+        default=None, description="Analyses that ended with this recommendation."
+    )
+    limit: int = Field(default=20, ge=1, le=MAX_LIST)
+
+
+class TaskSummary(Model):
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    status: TaskStatusName
+    started_at: datetime | None
+    closed_at: datetime | None
+    symbol: str | None = None
+    recommendation: str | None = None
+    strategy: str | None = None
+
+
+class TaskList(Model):
+    query: str = Field(description="The visibility query, for the Web UI or `temporal`.")
+    tasks: list[TaskSummary] = Field(description="Newest first.")
+
+
+class TaskInfo(TaskSummary):
+    task_queue: str
+    history_length: int
+    search_attributes: dict[str, Any]
+    stage: str | None = Field(default=None, description="A running analysis' current step.")
+    progress: ScreenProgress | None = Field(default=None, description="A running screen's.")
+    result: dict[str, Any] | None = Field(default=None, description="Once completed.")
+    failure: str | None = Field(default=None, description="Why it failed, once failed.")
+
+
+class TaskResult(Model):
+    workflow_id: str
+    workflow_type: str
+    result: Any = Field(description="The workflow's result as JSON.")
+
+
+class CancelRequested(Model):
+    workflow_id: str
+    workflow_type: str
+    cancel_requested: bool = True
+
+
+def _status(value: Any) -> TaskStatusName:
+    name = value.name.lower() if value is not None else "unknown"
+    return name if name in get_args(TaskStatusName) else "unknown"  # type: ignore[return-value]
+
+
+def _attributes(execution: WorkflowExecution) -> dict[str, Any]:
+    return {pair.key.name: pair.value for pair in execution.typed_search_attributes}
+
+
+def _summary_fields(execution: WorkflowExecution) -> dict[str, Any]:
+    attrs = _attributes(execution)
+    return {
+        "workflow_id": execution.id,
+        "run_id": execution.run_id,
+        "workflow_type": execution.workflow_type,
+        "status": _status(execution.status),
+        "started_at": execution.start_time,
+        "closed_at": execution.close_time,
+        "symbol": attrs.get(SYMBOL_ATTRIBUTE),
+        "recommendation": attrs.get(RECOMMENDATION_ATTRIBUTE),
+        "strategy": attrs.get(STRATEGY_ATTRIBUTE),
+    }
+
+
+def _quoted(value: str) -> str:
+    if "'" in value or "\\" in value:
+        raise InvalidInput(f"invalid value for a visibility query: {value!r}")
+    return f"'{value}'"
+
+
+def visibility_query(task_queue: str, task_filter: TaskFilter) -> str:
+    """The list filter as a visibility query (values are validated, then quoted)."""
+    clauses = [f"TaskQueue = {_quoted(task_queue)}"]
+    if task_filter.state == "running":
+        clauses.append("ExecutionStatus = 'Running'")
+    elif task_filter.state == "finished":
+        clauses.append("ExecutionStatus != 'Running'")
+    if task_filter.workflow_type:
+        clauses.append(f"WorkflowType = {_quoted(task_filter.workflow_type)}")
+    if task_filter.symbol:
+        clauses.append(f"{SYMBOL_ATTRIBUTE} = {_quoted(task_filter.symbol)}")
+    if task_filter.recommendation:
+        clauses.append(f"{RECOMMENDATION_ATTRIBUTE} = {_quoted(task_filter.recommendation)}")
+    return " AND ".join(clauses)
+
+
+async def list_tasks(conn: Connection, task_filter: TaskFilter | None = None) -> TaskList:
+    """Workflows on the task queue matching the filter, newest first."""
+    task_filter = task_filter or TaskFilter()
+    query = visibility_query(conn.task_queue, task_filter)
+    client = await conn.client()
+    tasks = []
+    with translated("workflow list"):
+        async for execution in client.list_workflows(query, limit=task_filter.limit):
+            tasks.append(TaskSummary(**_summary_fields(execution)))
+    return TaskList(query=query, tasks=tasks)
+
+
+async def get_task(
+    conn: Connection, workflow_id: WorkflowId, *, include_result: bool = True
+) -> TaskInfo:
+    """Where a workflow stands: status, and live progress, result or failure."""
+    handle, desc = await calls.describe(conn, workflow_id)
+    fields = _summary_fields(desc)
+    info: dict[str, Any] = {
+        **fields,
+        "task_queue": desc.task_queue,
+        "history_length": desc.history_length,
+        "search_attributes": _attributes(desc),
+    }
+    if fields["status"] == "running":
+        info |= await _live(handle, desc.workflow_type)
+    elif include_result and fields["status"] in ("completed", "failed"):
+        info |= await _outcome(handle)
+    return TaskInfo(**info)
+
+
+async def _live(handle: WorkflowHandle[Any, Any], workflow_type: str) -> dict[str, Any]:
+    """What a running workflow's own query says; nothing when it cannot answer."""
+    try:
+        if workflow_type == "ScreenerWorkflow":
+            return {"progress": await handle.query("progress", result_type=ScreenProgress)}
+        if workflow_type == "AnalysisWorkflow":
+            stage = await handle.query("stage", result_type=AnalysisStage)
+            return {"stage": stage.stage}
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # no worker right now, or still starting: the status says enough
+        return {}
+    return {}
+
+
+async def _outcome(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
+    try:
+        result = await handle.result(follow_runs=False)
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:  # the failure itself is the answer
+        return {"failure": failure_message(err)}
+    return {"result": result if isinstance(result, dict) else {"value": result}}
+
+
+async def task_result(
+    conn: Connection, workflow_id: WorkflowId, *, cancel_if_abandoned: bool = False
+) -> TaskResult:
+    """Wait for the workflow's result (its failure raises, as one line)."""
+    handle, desc = await calls.describe(conn, workflow_id)
+    result = await calls.wait_result(handle, cancel_if_abandoned=cancel_if_abandoned)
+    return TaskResult(workflow_id=workflow_id, workflow_type=desc.workflow_type, result=result)
+
+
+async def cancel_task(conn: Connection, workflow_id: WorkflowId) -> CancelRequested:
+    """Ask a running workflow to cancel (Conflict when it is not running)."""
+    handle, desc = await calls.describe(conn, workflow_id)
+    status = _status(desc.status)
+    if status != "running":
+        raise Conflict(f"{workflow_id} is not running ({status})")
+    with translated(workflow_id, not_found=calls.not_found_message(workflow_id)):
+        await handle.cancel()
+    return CancelRequested(workflow_id=workflow_id, workflow_type=desc.workflow_type)
