@@ -1,8 +1,12 @@
-"""The TTAI worker: hosts every workflow and activity on one task queue.
+"""The TTAI worker: hosts every workflow and activity.
 
     python worker.py                # one worker, per TEMPORAL_* / TTAI_* / DATABASE_URL
     python worker.py --bootstrap    # ... that also starts the monitors and schedules
     python worker.py --local        # the main job (`make run`), see below
+
+It polls the main task queue (workflows, saves, notifications) and the two
+broker lanes (broker reads, under the deployment's rate budget: ttai/temporal/lanes.py,
+TTAI_BROKER_RATE, TTAI_BROKER_LIVE_RATE).
 
 SIGTERM or SIGINT drains it: no new tasks are polled, running activities get
 `graceful_shutdown_timeout` to finish, and whatever is left resumes on the
@@ -23,12 +27,15 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any, TypeVar
 
 import pydantic
 from rich.console import Console
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -44,6 +51,7 @@ from ttai.stack.local import local_stack
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
+from ttai.temporal.lanes import BULK, LANE_OF_ACTIVITY, LANES, LIVE, Lane, lane_queue, lane_rate
 from workflows.registry import ALL_WORKFLOWS
 
 logger = logging.getLogger("ttai.worker")
@@ -53,20 +61,99 @@ DEMO_SYMBOL = "AAPL"
 T = TypeVar("T")
 
 
+# Worker options that concern activities, passed on to the lane workers too.
+_LANE_OPTIONS = frozenset(
+    {"graceful_shutdown_timeout", "max_concurrent_activities", "identity", "interceptors"}
+)
+
+
+class Workers:
+    """A worker process's pollers: one `Worker` for the main task queue and one
+    per broker lane. Used like a `Worker`: `async with`, or `run()` / `shutdown()`."""
+
+    def __init__(
+        self,
+        main: Worker,
+        lanes: Mapping[Lane, Worker],
+        rates: Mapping[Lane, float | None] | None = None,
+    ) -> None:
+        self.main = main
+        self.lanes = dict(lanes)
+        self.rates = {lane: (rates or {}).get(lane) for lane in self.lanes}
+        self._all = [main, *self.lanes.values()]
+        self._stack: AsyncExitStack | None = None
+
+    @property
+    def task_queue(self) -> str:
+        return self.main.task_queue
+
+    async def run(self) -> None:
+        """Until `shutdown()`; one poller failing stops the others."""
+        runs = [asyncio.ensure_future(worker.run()) for worker in self._all]
+        try:
+            await asyncio.gather(*runs)
+        except BaseException:
+            await self.shutdown()
+            await asyncio.gather(*runs, return_exceptions=True)
+            raise
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(worker.shutdown() for worker in self._all if worker.is_running))
+
+    async def __aenter__(self) -> Workers:
+        async with AsyncExitStack() as stack:
+            for worker in self._all:
+                await stack.enter_async_context(worker)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._stack is not None
+        stack, self._stack = self._stack, None
+        await stack.__aexit__(exc_type, exc, tb)
+
+
+def _activity_name(fn: Callable[..., Any]) -> str:
+    return activity._Definition.must_from_callable(fn).name
+
+
 def build_worker(
     client: Client,
     services: Services | None,
     task_queue: str,
     *,
     activities: Sequence[Callable[..., Any]] | None = None,
+    workflows: Sequence[type] | None = None,
+    lane_rates: Mapping[Lane, float | None] | None = None,
     **overrides: Any,
-) -> Worker:
-    """The worker for `services`; tests may pass fake `activities` instead and
-    override any `Worker` option (e.g. `graceful_shutdown_timeout`)."""
+) -> Workers:
+    """The worker for `services`; tests may pass fake `activities` (and a subset of
+    `workflows`) instead and override any `Worker` option (e.g.
+    `graceful_shutdown_timeout`).
+
+    Broker-read activities run on their lanes, each with its rate limit:
+    `lane_rates` when given (None: no limit), else from the settings and the
+    broker (tastytrade has conservative defaults, the simulated market none).
+    """
+    if lane_rates is None:
+        lane_rates = {}
+        if services is not None:
+            configured = {
+                BULK: services.settings.broker_rate,
+                LIVE: services.settings.broker_live_rate,
+            }
+            lane_rates = {
+                lane: lane_rate(lane, services.broker.name, configured[lane]) for lane in LANES
+            }
     if activities is None:
         if services is None:
             raise ValueError("build_worker needs services or activities")
-        activities = build_activities(services)
+        activities = build_activities(services, bulk_budget=lane_rates.get(BULK) is not None)
     options: dict[str, Any] = {
         # Bad input that slips past the client (raw JSON from another app)
         # fails the workflow at once instead of retrying its task forever.
@@ -76,13 +163,29 @@ def build_worker(
         "max_concurrent_workflow_tasks": 100,
         "max_concurrent_local_activities": 100,
     }
-    return Worker(
+    options |= overrides
+    # The main queue hosts every activity: a broker read scheduled there before
+    # the lanes existed still runs. The workflows send them to the lanes now.
+    main = Worker(
         client,
         task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
+        workflows=list(workflows if workflows is not None else ALL_WORKFLOWS),
         activities=activities,
-        **(options | overrides),
+        **options,
     )
+    lane_options = {key: value for key, value in options.items() if key in _LANE_OPTIONS}
+    lanes: dict[Lane, Worker] = {}
+    for lane in LANES:
+        on_lane = [fn for fn in activities if LANE_OF_ACTIVITY.get(_activity_name(fn)) == lane]
+        if on_lane:
+            lanes[lane] = Worker(
+                client,
+                task_queue=lane_queue(task_queue, lane),
+                activities=on_lane,
+                max_task_queue_activities_per_second=lane_rates.get(lane),
+                **lane_options,
+            )
+    return Workers(main, lanes, lane_rates)
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -94,11 +197,15 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def run_until_signalled(worker: Worker) -> None:
+async def run_until_signalled(worker: Workers) -> None:
     """Run until SIGTERM/SIGINT, then drain."""
     stop = stop_on_signals()
     async with worker:
-        logger.info("worker polling task queue %s", worker.task_queue)
+        lanes = ", ".join(
+            f"{w.task_queue} ({f'{rate:g}/s' if rate else 'no limit'})"
+            for w, rate in ((worker.lanes[lane], worker.rates[lane]) for lane in worker.lanes)
+        )
+        logger.info("worker polling task queue %s; broker lanes: %s", worker.task_queue, lanes)
         await stop.wait()
         logger.info("draining: no new tasks, running activities may finish")
     logger.info("worker stopped")
@@ -205,7 +312,10 @@ async def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     telemetry.configure_logging()
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as err:
+        parser.error(str(err))
     if args.task_queue:
         settings = settings.model_copy(update={"task_queue": args.task_queue})
     if args.local:

@@ -23,10 +23,13 @@ from ttai.broker.paper_account import InMemoryPaperAccount
 from ttai.broker.simulated import (
     IV_RANK_SESSIONS,
     KNOWN_SYMBOLS,
+    RESERVED_UNKNOWN_PREFIX,
     RISK_FREE_RATE,
     SimulatedBroker,
     SimulatedMarket,
+    is_simulated,
 )
+from ttai.data.sp500 import sp500_symbols
 from ttai.domain.analytics import black_scholes as bs
 from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.common import Symbol
@@ -57,16 +60,39 @@ def generated(market: SimulatedMarket, count: int = 5) -> list[str]:
     return [s for s in market.symbols if s not in KNOWN_SYMBOLS][:count]
 
 
-def test_universe_has_500_valid_unique_symbols(market: SimulatedMarket) -> None:
+def test_catalogue_is_the_known_tickers_and_the_sp500(market: SimulatedMarket) -> None:
     symbols = market.symbols
     assert len(symbols) >= 500
     assert len(set(symbols)) == len(symbols)
     validate = TypeAdapter(Symbol).validate_python
     assert [validate(s) for s in symbols] == symbols
-    assert {"AAPL", "MSFT", "SPY", "QQQ", "KO", "JPM"} <= set(symbols)
-    assert all(re.fullmatch(r"[A-Z]{2,4}", s) for s in symbols if s not in KNOWN_SYMBOLS)
-    other = SimulatedMarket(seed=8).symbols
-    assert set(other) != set(symbols)
+    assert {"AAPL", "MSFT", "SPY", "QQQ", "KO", "JPM", "BRK.B"} <= set(symbols)
+    assert set(sp500_symbols()) <= set(symbols)
+    # The same catalogue for every seed; the prices behind it differ.
+    other = SimulatedMarket(seed=8)
+    assert other.symbols == symbols
+    assert other.params("MMM") != market.params("MMM")
+
+
+def test_any_well_formed_ticker_is_simulated_deterministically(market: SimulatedMarket) -> None:
+    """Not only the catalogue: a watchlist of any real tickers works offline."""
+    for symbol in ["QWERT", "XX", "BRK.A", "BRK/A", "ZYXW"]:
+        assert symbol not in market.symbols and is_simulated(symbol)
+        chain = market.get_option_chain(symbol)
+        assert chain.underlying == symbol and chain.options
+        assert market.get_daily_candles(symbol, 5)[-1].day == date(2026, 11, 23)
+        assert _fingerprint(fixed(NOON), [symbol]) == _fingerprint(market, [symbol])
+    assert market.params("QWERT") != market.params("QWERS")
+
+
+def test_reserved_zz_tickers_are_unknown(market: SimulatedMarket) -> None:
+    """`ZZ...` is the documented way to get an unknown symbol from the simulated market."""
+    assert RESERVED_UNKNOWN_PREFIX == "ZZ"
+    assert not any(s.startswith("ZZ") for s in sp500_symbols())
+    for symbol in ["ZZ", "ZZZZ", "ZZTOP", "ZZA.B"]:
+        assert not is_simulated(symbol)
+        with pytest.raises(UnknownSymbol, match=re.escape(f"unknown symbol: {symbol}")):
+            market.get_option_chain(symbol)
 
 
 def _fingerprint(market: SimulatedMarket, symbols: list[str]) -> dict[str, object]:
@@ -391,7 +417,7 @@ async def test_broker_marks_positions_and_balances() -> None:
     assert broker.name == "simulated"
     assert await broker.now() == NOON
     with pytest.raises(UnknownSymbol):
-        await broker.get_quotes(["AAPL", "NOPE"])
+        await broker.get_quotes(["AAPL", "ZZNOP"])
 
     positions = await broker.get_positions()
     assert {p.instrument for p in positions} == {"equity", "option"}

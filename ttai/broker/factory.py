@@ -30,4 +30,4 @@ async def open_broker(settings: Settings, pool: asyncpg.Pool) -> Broker:
     account = PostgresPaperAccount(pool)
     await account.seed_if_empty(market, market.now())
     logger.info("broker: simulated market (seed %s)", settings.market_seed)
-    return SimulatedBroker(market, account)
+    return SimulatedBroker(market, account, latency=settings.simulated_latency_ms / 1000)

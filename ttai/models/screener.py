@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from ttai.models.analysis import Recommendation
-from ttai.models.common import Model, RunId, ScreenId, Strategy, Symbol
+from ttai.models.common import Model, RunId, ScreenId, Strategy, Symbol, WorkflowId
 
 MAX_SCREEN_SYMBOLS = 2000
 """Largest screen (after duplicates are dropped). The workflow carries one compact
@@ -18,6 +19,9 @@ far below Temporal's 2 MB payload limit, and a screen still ends in minutes."""
 MAX_CONCURRENT_LIMIT = 50
 """Upper bound for `max_concurrent`: each slot is a running child workflow whose
 broker reads hit the broker's rate limits at the same time."""
+
+MAX_SYMBOLS_PER_ACTIVITY = 20
+"""Most symbols one `screen_symbols` activity analyses (one after the other)."""
 
 MAX_TOP_N = 100
 MAX_REASON_LENGTH = 300
@@ -66,7 +70,10 @@ class ScreenEntry(Model):
     delta: float | None = None
     iv_rank: float | None = None
     analysis_id: int | None = None
-    workflow_id: str = Field(description="The AnalysisWorkflow that produced it.")
+    workflow_id: WorkflowId = Field(
+        description="The analysis' key, `<screen ID>/<symbol>`: the `workflow_id` of its row in "
+        "`analyses`, and the ID of its AnalysisWorkflow when the screen ran one per symbol."
+    )
 
 
 class RankedEntry(ScreenEntry):
@@ -81,13 +88,45 @@ class ScreenFailure(Model):
 
 
 class ScreenState(Model):
-    """What one run of a screen hands the next when it continues as new."""
+    """What one run of a screen hands the next when it continues as new.
+
+    Validated like user input (it arrives as raw JSON like any input): at most
+    MAX_SCREEN_SYMBOLS symbols, no duplicates, every finished symbol one of
+    them and finished once (analysed or failed, not both).
+    """
 
     symbols: list[Symbol] = Field(description="The resolved, de-duplicated symbols.")
     entries: list[ScreenEntry] = Field(default_factory=list)
     failures: list[ScreenFailure] = Field(default_factory=list)
     started_at: datetime
     runs: int = Field(default=1, ge=1, description="Runs so far, this one included.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScreenState:
+        if not self.symbols:
+            raise ValueError("resume: no symbols")
+        if len(self.symbols) > MAX_SCREEN_SYMBOLS:
+            raise ValueError(
+                f"resume: {len(self.symbols)} symbols; a screen takes at most {MAX_SCREEN_SYMBOLS}"
+            )
+        _no_duplicates("symbols", self.symbols, "resume: ")
+        analysed = [e.symbol for e in self.entries]
+        failed = [f.symbol for f in self.failures]
+        _no_duplicates("entries", analysed, "resume: ")
+        _no_duplicates("failures", failed, "resume: ")
+        both = set(analysed) & set(failed)
+        if both:
+            raise ValueError(f"resume: {sorted(both)[:5]} both analysed and failed")
+        unknown = (set(analysed) | set(failed)) - set(self.symbols)
+        if unknown:
+            raise ValueError(f"resume: {sorted(unknown)[:5]} finished but not in the screen")
+        return self
+
+
+def _no_duplicates(what: str, symbols: list[str], prefix: str = "") -> None:
+    twice = sorted(s for s, n in Counter(symbols).items() if n > 1)
+    if twice:
+        raise ValueError(f"{prefix}duplicate {what} {twice[:5]}")
 
 
 class ScreenInput(Model):
@@ -102,6 +141,11 @@ class ScreenInput(Model):
     max_concurrent: int = Field(default=5, ge=1, le=MAX_CONCURRENT_LIMIT)
     top_n: int = Field(default=10, ge=1, le=MAX_TOP_N)
     notify: bool = Field(default=False, description="One summary notification at the end.")
+    per_symbol_workflows: bool = Field(
+        default=False,
+        description="Analyse each symbol in a child AnalysisWorkflow (one Web UI row per symbol) "
+        "instead of in activities. About ten times slower (bench/screener.py).",
+    )
     resume: ScreenState | None = Field(
         default=None, description="Set by the workflow when it continues as new; leave empty."
     )
@@ -117,6 +161,12 @@ class ScreenInput(Model):
                 raise ValueError(
                     f"{len(self.symbols)} symbols: a screen takes at most {MAX_SCREEN_SYMBOLS}"
                 )
+        if (
+            self.resume is not None
+            and self.symbols is not None
+            and self.resume.symbols != self.symbols
+        ):
+            raise ValueError("resume: its symbols are not the screen's symbols")
         return self
 
 
@@ -157,6 +207,63 @@ class WatchlistRequest(Model):
 class WatchlistSymbols(Model):
     name: WatchlistName
     symbols: list[Symbol]
+
+
+class ScreenSymbolInput(Model):
+    """One symbol of a screen, for the `screen_symbol` activity: the whole analysis
+    pipeline and the save, once per (screen, symbol)."""
+
+    screen_id: ScreenId
+    screen_run_id: RunId = Field(
+        description="The screen's first run ID: with screen_id and symbol, the saved row's key."
+    )
+    symbol: Symbol
+    strategy: Strategy = "csp"
+
+
+class ScreenBatchInput(Model):
+    """Symbols of a screen for the `screen_symbols` activity: analysed one after
+    the other, each saved once per (screen, symbol)."""
+
+    screen_id: ScreenId
+    screen_run_id: RunId = Field(
+        description="The screen's first run ID: with screen_id and symbol, a saved row's key."
+    )
+    symbols: list[Symbol] = Field(min_length=1, max_length=MAX_SYMBOLS_PER_ACTIVITY)
+    strategy: Strategy = "csp"
+
+    @model_validator(mode="after")
+    def _unique(self) -> ScreenBatchInput:
+        _no_duplicates("symbols", self.symbols)
+        return self
+
+
+class ScreenBatchResult(Model):
+    entries: list[ScreenEntry] = Field(default_factory=list)
+    failures: list[ScreenFailure] = Field(
+        default_factory=list, description="Symbols that failed for good (unknown, bad data)."
+    )
+    retry_alone: list[Symbol] = Field(
+        default_factory=list,
+        description="Symbols that failed in a way a retry may fix; the screen runs each alone "
+        "(`screen_symbol`, with its retry policy).",
+    )
+    unfinished: list[Symbol] = Field(
+        default_factory=list, description="Left when the activity was cancelled."
+    )
+
+
+class ScreenPlanRequest(Model):
+    """The `screen_plan` step: how this deployment runs a screen's symbols."""
+
+
+class ScreenPlan(Model):
+    symbols_per_activity: int = Field(
+        ge=1,
+        le=MAX_SYMBOLS_PER_ACTIVITY,
+        description="At most this many symbols per analysis activity: 1 when the bulk broker "
+        "lane has a rate budget (so it counts symbols), more when it has none.",
+    )
 
 
 class ScreenRecord(Model):

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from ttai.broker.base import UnknownSymbol
 from ttai.broker.simulated import options as opt
 from ttai.broker.simulated.prices import (
     DailyPath,
@@ -21,7 +20,12 @@ from ttai.broker.simulated.prices import (
     price_at,
     session_table,
 )
-from ttai.broker.simulated.universe import SymbolParams, stable_rng, universe
+from ttai.broker.simulated.universe import (
+    SymbolParams,
+    listed_symbols,
+    stable_rng,
+    symbol_params,
+)
 from ttai.domain.analytics import black_scholes as bs
 from ttai.domain.market_calendar import new_york_date
 from ttai.models.market import Candle, MarketMetrics, OptionChain, Quote
@@ -41,12 +45,12 @@ def _system_clock() -> datetime:
 
 
 class SimulatedMarket:
-    """A deterministic market of UNIVERSE_SIZE symbols for `seed`, on `clock`'s time."""
+    """A deterministic market for `seed`, on `clock`'s time: every well-formed
+    ticker but the reserved `ZZ...` ones (universe.py)."""
 
     def __init__(self, seed: int, clock: Callable[[], datetime] | None = None) -> None:
         self.seed = seed
         self._clock = clock or _system_clock
-        self._universe = universe(seed)
         self._paths: dict[str, DailyPath] = {}
         self._iv30: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
 
@@ -62,13 +66,11 @@ class SimulatedMarket:
 
     @property
     def symbols(self) -> list[str]:
-        return list(self._universe)
+        """The catalogue (well-known tickers, then the S&P 500); not a limit."""
+        return listed_symbols()
 
     def params(self, symbol: str) -> SymbolParams:
-        try:
-            return self._universe[symbol]
-        except KeyError:
-            raise UnknownSymbol(symbol) from None
+        return symbol_params(self.seed, symbol)
 
     def _series(self, symbol: str, ts: float) -> tuple[SymbolParams, SessionTable, DailyPath]:
         params = self.params(symbol)
