@@ -48,7 +48,7 @@ from temporalio.client import Client
 from activities import build_activities
 from activities.analysis import AnalysisActivities
 from bench._stack import bench_stack
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
 from ttai.db.analyses import AnalysisStore

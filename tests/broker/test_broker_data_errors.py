@@ -32,7 +32,7 @@ from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.scenario import Scenario
 from ttai.broker.base import BrokerSchemaError, UnknownSymbol
 from ttai.broker.boundary import guarded
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.mapping import to_position

@@ -19,7 +19,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from ttai.broker import Broker, UnknownSymbol
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import (
     IV_RANK_SESSIONS,
     KNOWN_SYMBOLS,

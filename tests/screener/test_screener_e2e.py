@@ -36,7 +36,7 @@ from tests.helpers.analysis_fakes import FakeAnalysisActivities
 from tests.helpers.screener_fakes import DESIGNS, FakeScreenerActivities, TimedAnalysis
 from tests.helpers.screens import SEED, analyses_per_symbol, services, wait_for_progress
 from tests.helpers.temporal import MakeDevServer
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import PROJECT_ROOT
 from ttai.data.sp500 import sp500_symbols
