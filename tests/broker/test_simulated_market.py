@@ -29,6 +29,7 @@ from ttai.broker.simulated import (
     SimulatedMarket,
     is_simulated,
 )
+from ttai.broker.simulated.earnings import earnings_dates
 from ttai.data.sp500 import sp500_symbols
 from ttai.domain.analytics import black_scholes as bs
 from ttai.domain.market_calendar import NEW_YORK
@@ -389,8 +390,8 @@ def test_earnings_dates(market: SimulatedMarket, nyse_sessions: set[date]) -> No
         else:
             after += 1
         # Quarterly: the report after next is about 91 days later.
-        following = market.earnings_dates(
-            symbol, nxt + timedelta(days=1), nxt + timedelta(days=120)
+        following = earnings_dates(
+            market.params(symbol), nxt + timedelta(days=1), nxt + timedelta(days=120)
         )
         assert 85 <= (following[0] - nxt).days <= 97
     assert before > 10 and after > 10
