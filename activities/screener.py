@@ -39,7 +39,7 @@ SYMBOLS_PER_ACTIVITY_WITHOUT_BUDGET = 10
 budget (the simulated market). Measured with bench/screener.py: at
 max_concurrent 5, batches of 10 take a 500-symbol screen from 2.2-2.6x to
 1.1-1.3x the in-process run (an activity task and a workflow task per 10
-symbols instead of per symbol). See workflows/screener.py."""
+symbols instead of per symbol). See workflows/screen_activities.py."""
 
 
 class ScreenerActivities:
