@@ -12,11 +12,9 @@ from ttai import telemetry
 from ttai.db.screens import ScreenStore
 from ttai.db.watchlists import WatchlistStore
 from ttai.models.notifications import NotifyResult
+from ttai.models.screen_steps import MAX_SYMBOLS_PER_ACTIVITY, ScreenPlan, ScreenPlanRequest
 from ttai.models.screener import (
-    MAX_SYMBOLS_PER_ACTIVITY,
     SaveScreenResult,
-    ScreenPlan,
-    ScreenPlanRequest,
     ScreenRecord,
     WatchlistCommand,
     WatchlistCommandResult,

@@ -52,7 +52,8 @@ from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
 from ttai.db.analyses import AnalysisStore
-from ttai.models.screener import ScreenInput, ScreenResult, ScreenSymbolInput
+from ttai.models.screen_steps import ScreenSymbolInput
+from ttai.models.screener import ScreenInput, ScreenResult
 from ttai.services import Services, open_services
 from worker import build_worker
 

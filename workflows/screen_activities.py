@@ -32,15 +32,8 @@ from workflows.policies import BATCH_STEP, COMPUTE_STEP, SYMBOL_STEP, on_lane
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
     from activities.screener import ScreenerActivities
-    from ttai.models.screener import (
-        MAX_REASON_LENGTH,
-        ScreenBatchInput,
-        ScreenEntry,
-        ScreenFailure,
-        ScreenInput,
-        ScreenPlanRequest,
-        ScreenSymbolInput,
-    )
+    from ttai.models.screen_steps import ScreenBatchInput, ScreenPlanRequest, ScreenSymbolInput
+    from ttai.models.screener import MAX_REASON_LENGTH, ScreenEntry, ScreenFailure, ScreenInput
     from ttai.temporal.errors import root_cause
     from ttai.temporal.lanes import BULK
 
