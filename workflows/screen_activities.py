@@ -42,7 +42,7 @@ SYMBOLS_PER_RUN = 600
 
 The worst case is one symbol per activity and one at a time: each symbol then
 adds 3 activity events and its own workflow task (3 events), ~4.5 KB of
-history JSON. Measured (tests/screener/test_screener_e2e.py re-derives it): a run of
+history JSON. Measured (tests/screener/test_screener_history.py re-derives it): a run of
 600 symbols that way holds ~3,615 events and ~2.7 MB of JSON (less as the
 server stores it), under the server's continue-as-new suggestion (4,096
 events / 4 MiB) and far from its hard limits (51,200 events / 50 MiB).
