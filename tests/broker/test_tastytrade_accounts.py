@@ -18,10 +18,7 @@ from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.scenario import Scenario
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.domain.analytics.pnl import day_pnl
-from ttai.models.market import (
-    Fill,
-    Position,
-)
+from ttai.models.market import Fill, Position
 
 
 async def test_accounts(fake: FakeTastytrade, broker: TastytradeBroker) -> None:

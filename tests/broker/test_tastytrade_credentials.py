@@ -15,9 +15,7 @@ import pytest
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.checks import error_text
 from tests.helpers.fake_tastytrade.faults import HttpFault
-from ttai.broker.base import (
-    BrokerAuthError,
-)
+from ttai.broker.base import BrokerAuthError
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.cli import broker as broker_cli

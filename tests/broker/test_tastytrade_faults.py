@@ -18,12 +18,7 @@ import pytest
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.checks import assert_no_secrets, error_text
 from tests.helpers.fake_tastytrade.faults import HttpFault
-from ttai.broker.base import (
-    BrokerAuthError,
-    BrokerError,
-    BrokerSchemaError,
-    BrokerUnavailable,
-)
+from ttai.broker.base import BrokerAuthError, BrokerError, BrokerSchemaError, BrokerUnavailable
 from ttai.broker.credentials import TastytradeCredentials
 from ttai.broker.tastytrade.broker import TastytradeBroker
 

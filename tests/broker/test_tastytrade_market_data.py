@@ -19,22 +19,13 @@ from tastytrade.metrics import MarketMetricInfo
 from tests.helpers.fake_tastytrade import rest
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.scenario import Scenario, occ_symbol
-from ttai.broker.base import (
-    Broker,
-    UnknownSymbol,
-)
+from ttai.broker.base import Broker, UnknownSymbol
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.candles import candle_day
 from ttai.broker.tastytrade.contracts import DTE_MARGIN_DAYS, STRATEGY_DTE_WINDOW
 from ttai.domain.analytics import csp
 from ttai.domain.analytics.technicals import atr
-from ttai.models.market import (
-    Candle,
-    MarketMetrics,
-    OptionChain,
-    OptionQuote,
-    Quote,
-)
+from ttai.models.market import Candle, MarketMetrics, OptionChain, OptionQuote, Quote
 
 
 async def test_is_a_broker(broker: TastytradeBroker) -> None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from temporalio.client import (
-    Client,
-)
+from temporalio.client import Client
 
 from tests.helpers.analysis_fakes import FakeAnalysisActivities
 from tests.helpers.screener_fakes import FakeScreenerActivities
