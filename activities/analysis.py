@@ -41,14 +41,8 @@ from ttai.models.analysis import (
 from ttai.models.common import Strategy
 from ttai.models.market import MarketMetrics
 from ttai.models.notifications import NotifyResult
-from ttai.models.screener import (
-    MAX_REASON_LENGTH,
-    ScreenBatchInput,
-    ScreenBatchResult,
-    ScreenEntry,
-    ScreenFailure,
-    ScreenSymbolInput,
-)
+from ttai.models.screen_steps import ScreenBatchInput, ScreenBatchResult, ScreenSymbolInput
+from ttai.models.screener import MAX_REASON_LENGTH, ScreenEntry, ScreenFailure
 from ttai.notify.messages import analysis_notification
 from ttai.notify.outbox import Outbox
 

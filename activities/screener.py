@@ -12,11 +12,9 @@ from ttai import telemetry
 from ttai.db.screens import ScreenStore
 from ttai.db.watchlists import WatchlistStore
 from ttai.models.notifications import NotifyResult
+from ttai.models.screen_steps import MAX_SYMBOLS_PER_ACTIVITY, ScreenPlan, ScreenPlanRequest
 from ttai.models.screener import (
-    MAX_SYMBOLS_PER_ACTIVITY,
     SaveScreenResult,
-    ScreenPlan,
-    ScreenPlanRequest,
     ScreenRecord,
     WatchlistCommand,
     WatchlistCommandResult,
@@ -39,7 +37,7 @@ SYMBOLS_PER_ACTIVITY_WITHOUT_BUDGET = 10
 budget (the simulated market). Measured with bench/screener.py: at
 max_concurrent 5, batches of 10 take a 500-symbol screen from 2.2-2.6x to
 1.1-1.3x the in-process run (an activity task and a workflow task per 10
-symbols instead of per symbol). See workflows/screener.py."""
+symbols instead of per symbol). See workflows/screen_activities.py."""
 
 
 class ScreenerActivities:

@@ -48,11 +48,12 @@ from temporalio.client import Client
 from activities import build_activities
 from activities.analysis import AnalysisActivities
 from bench._stack import bench_stack
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
 from ttai.db.analyses import AnalysisStore
-from ttai.models.screener import ScreenInput, ScreenResult, ScreenSymbolInput
+from ttai.models.screen_steps import ScreenSymbolInput
+from ttai.models.screener import ScreenInput, ScreenResult
 from ttai.services import Services, open_services
 from worker import build_worker
 

@@ -2,30 +2,14 @@
 
 Watchlists it screens by name are managed by WatchlistWorkflow (workflows/watchlists.py).
 
-The design, measured (bench/screener.py; docs/pending/screener.md):
-
-- A symbol's whole analysis (chart -> options -> research -> synthesis ->
-  save, idempotent on (screen, symbol)) runs inside an activity, never as a
-  child workflow: a child costs ~40 events and ~7 workflow tasks, and one per
-  symbol ran a 500-symbol screen at 4-6x the in-process asyncio run of the
-  same code (10-15x at max_concurrent 5).
-- When the bulk broker lane has no rate budget (the simulated market), one
-  activity (`screen_symbols`) analyses a batch of symbols one after the other,
-  sized so each max_concurrent slot takes about ROUNDS_PER_SLOT batches (at
-  most 10 symbols, the worker's ScreenPlan). One activity per symbol measured
-  1.2-1.9x at max_concurrent 50 but 2.2-2.6x at 5: each symbol paid its own
-  activity task and workflow task, and at 5 at once nothing hides that. With
-  batches: 0.9-1.34x at 50 and 1.1-1.27x at 5.
-- When the lane has a budget (tastytrade), each activity takes one symbol
-  (`screen_symbol`), so the lane's rate limit counts symbols; the budget, not
-  Temporal, sets the pace there.
-- A batch reports what it finished; a symbol that failed for good is failed,
-  any other failure is retried alone (`screen_symbol`, its own retry policy).
-  A retried batch finds the symbols already saved instead of analysing them
-  again. Cancelled, a batch returns what it finished.
-- `per_symbol_workflows=True` keeps one child AnalysisWorkflow per symbol (a
-  Web UI row each), off by default. Screens started before activities replay
-  on that path (no `screen-symbol-activities` patch marker).
+This module is the orchestration: resolve the symbols, run at most
+max_concurrent analyses at a time, keep what finished across continue-as-new,
+rank and save. How one symbol (or a batch) is analysed is a design of its own:
+- `screen_activities`: in activities (the default; batches when the bulk
+  broker lane has no rate budget, one symbol each when it has one);
+- `screen_children`: one child AnalysisWorkflow per symbol
+  (`per_symbol_workflows=True`, off by default). Screens started before
+  activities replay on that path (no `screen-symbol-activities` patch marker).
 """
 
 from __future__ import annotations
@@ -33,90 +17,40 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import (
-    ActivityError,
-    ApplicationError,
-    ChildWorkflowError,
-    is_cancelled_exception,
-)
+from temporalio.exceptions import ActivityError, ChildWorkflowError, is_cancelled_exception
 
-from workflows.analysis import AnalysisWorkflow
 from workflows.bounds import require_bounded_id
-from workflows.policies import BATCH_STEP, COMPUTE_STEP, DURABLE_STEP, SYMBOL_STEP, on_lane
+from workflows.policies import DURABLE_STEP
+from workflows.screen_activities import (
+    SYMBOLS_PER_RUN,
+    analyse_batch,
+    analyse_in_activity,
+    batches,
+    screen_cancelling,
+    symbol_failure,
+)
+from workflows.screen_children import SYMBOLS_PER_RUN_CHILDREN, analyse_in_child
 
 with workflow.unsafe.imports_passed_through():
-    from activities.analysis import AnalysisActivities
     from activities.screener import ScreenerActivities
-    from ttai.domain.analytics.ranking import rank, screen_entry
-    from ttai.models.analysis import AnalysisInput
+    from ttai.domain.analytics.ranking import rank
     from ttai.models.common import MAX_SCREEN_ID_LENGTH
     from ttai.models.screener import (
-        MAX_REASON_LENGTH,
-        ScreenBatchInput,
         ScreenEntry,
         ScreenFailure,
         ScreenInput,
-        ScreenPlanRequest,
         ScreenProgress,
         ScreenRecord,
         ScreenResult,
         ScreenResultStatus,
         ScreenState,
         ScreenStatus,
-        ScreenSymbolInput,
         WatchlistRequest,
     )
     from ttai.temporal import search_attributes
-    from ttai.temporal.errors import root_cause
-    from ttai.temporal.lanes import BULK
 
 ACTIVITY_DESIGN = "screen-symbol-activities"
 """Patch ID: set in every screen started since symbols became activities."""
-
-SYMBOLS_PER_RUN = 600
-"""Symbols a run analyses in activities before it continues as new.
-
-The worst case is one symbol per activity and one at a time: each symbol then
-adds 3 activity events and its own workflow task (3 events), ~4.5 KB of
-history JSON. Measured (tests/screener/test_screener_e2e.py re-derives it): a run of
-600 symbols that way holds ~3,615 events and ~2.7 MB of JSON (less as the
-server stores it), under the server's continue-as-new suggestion (4,096
-events / 4 MiB) and far from its hard limits (51,200 events / 50 MiB).
-Batches and concurrency only lower that: the S&P 500 at max_concurrent 50 is
-one run of ~490 events and ~0.6 MB. So screens up to 600 symbols run in one
-run. A run also stops starting symbols when the server suggests continuing as
-new. Finished symbols travel to the next run as compact ScreenEntry rows (see
-MAX_SCREEN_SYMBOLS).
-"""
-
-SYMBOLS_PER_RUN_CHILDREN = 250
-"""The same for per-symbol child workflows: each adds 3 events (initiated,
-started, closed) plus at most two workflow tasks, and its ~5 KB AnalysisResult.
-Measured: a 250-symbol run holds ~1,000 events and ~1.4 MB of history; the
-worst case is ~2,300 events."""
-
-ROUNDS_PER_SLOT = 2
-"""Batches are sized so that each of the max_concurrent slots takes about this
-many in turn: the last batches then end close together."""
-
-
-def symbols_per_activity(pending: int, max_concurrent: int, largest: int) -> int:
-    """How many symbols each analysis activity takes: at most `largest` (the
-    deployment's plan), few enough that every slot runs ROUNDS_PER_SLOT of them."""
-    return max(1, min(largest, pending // (max_concurrent * ROUNDS_PER_SLOT)))
-
-
-def _failure(symbol: str, err: BaseException) -> ScreenFailure:
-    # The root cause says why (e.g. "unknown symbol: XYZ"); the wrappers only
-    # say which activity and child it came through.
-    root = root_cause(err)
-    if isinstance(root, ApplicationError):
-        kind, message = root.type, root.message  # the type is a field of its own
-    else:
-        kind, message = type(root).__name__, str(root)
-    return ScreenFailure(
-        symbol=symbol, reason=message[:MAX_REASON_LENGTH] or kind or "failed", error_type=kind
-    )
 
 
 @workflow.defn(name="ScreenerWorkflow")
@@ -180,9 +114,7 @@ class ScreenerWorkflow:
             self._report()
             finished = self._entries.keys() | self._failures.keys()
             pending = [s for s in self._symbols if s not in finished][:per_run]
-            groups = (
-                [[s] for s in pending] if self._children else await self._groups(pending, request)
-            )
+            groups = [[s] for s in pending] if self._children else await batches(pending, request)
             slots = asyncio.Semaphore(request.max_concurrent)
             await asyncio.gather(*(self._analyse(group, request, slots) for group in groups))
             if len(self._entries) + len(self._failures) < len(self._symbols):
@@ -208,17 +140,6 @@ class ScreenerWorkflow:
         )
         return resolved.symbols
 
-    async def _groups(self, pending: list[str], request: ScreenInput) -> list[list[str]]:
-        """The symbols in the batches their activities take (ScreenPlan, from the worker)."""
-        plan = await workflow.execute_local_activity_method(
-            ScreenerActivities.screen_plan, ScreenPlanRequest(), **COMPUTE_STEP
-        )
-        size = symbols_per_activity(len(pending), request.max_concurrent, plan.symbols_per_activity)
-        return [pending[i : i + size] for i in range(0, len(pending), size)]
-
-    def _cancelling(self) -> bool:
-        return workflow.cancellation_reason() is not None
-
     async def _analyse(
         self, group: list[str], request: ScreenInput, slots: asyncio.Semaphore
     ) -> None:
@@ -232,90 +153,24 @@ class ScreenerWorkflow:
             self._report()
             try:
                 if self._children:
-                    await self._in_child(group[0], request)
+                    self._entries[group[0]] = await analyse_in_child(group[0], request)
                 elif len(group) == 1:
-                    await self._in_activity(group[0], request)
+                    self._entries[group[0]] = await analyse_in_activity(group[0], request)
                 else:
-                    await self._in_batch(group, request)
+                    await analyse_batch(group, request, self._entries, self._failures)
             except (ActivityError, ChildWorkflowError) as err:
                 # One symbol failing never fails the screen. A symbol the screen's
                 # own cancellation stopped is not finished; one cancelled on its
                 # own (from the Web UI, say) counts as failed.
-                if not (is_cancelled_exception(err) and self._cancelling()):
+                if not (is_cancelled_exception(err) and screen_cancelling()):
                     for symbol in group:
                         if symbol not in self._entries:
-                            self._failures[symbol] = _failure(symbol, err)
+                            self._failures[symbol] = symbol_failure(symbol, err)
             finally:
                 # Plain state only: this also runs when an evicted workflow's
                 # coroutine is closed, outside the workflow's event loop.
                 self._running -= 1
             self._report()
-
-    async def _in_batch(self, group: list[str], request: ScreenInput) -> None:
-        info = workflow.info()
-        try:
-            result = await workflow.execute_activity_method(
-                AnalysisActivities.screen_symbols,
-                ScreenBatchInput(
-                    screen_id=info.workflow_id,
-                    screen_run_id=info.first_execution_run_id,
-                    symbols=group,
-                    strategy=request.strategy,
-                ),
-                activity_id=f"{group[0]}+{len(group) - 1}",
-                summary=" ".join(group),
-                **BATCH_STEP,
-                **on_lane(BULK),
-            )
-        except ActivityError as err:
-            if is_cancelled_exception(err) and self._cancelling():
-                raise
-            # The batch failed for good (its workers kept dying, say): each
-            # symbol alone; those already saved are found, not analysed again.
-            alone = group
-        else:
-            self._entries.update((e.symbol, e) for e in result.entries)
-            self._failures.update((f.symbol, f) for f in result.failures)
-            alone = [*result.retry_alone, *result.unfinished]
-        for symbol in alone:
-            if self._cancelling():
-                return
-            try:
-                await self._in_activity(symbol, request)
-            except ActivityError as err:
-                if not (is_cancelled_exception(err) and self._cancelling()):
-                    self._failures[symbol] = _failure(symbol, err)
-
-    async def _in_activity(self, symbol: str, request: ScreenInput) -> None:
-        info = workflow.info()
-        self._entries[symbol] = await workflow.execute_activity_method(
-            AnalysisActivities.screen_symbol,
-            ScreenSymbolInput(
-                screen_id=info.workflow_id,
-                screen_run_id=info.first_execution_run_id,
-                symbol=symbol,
-                strategy=request.strategy,
-            ),
-            activity_id=symbol,
-            summary=symbol,
-            **SYMBOL_STEP,
-            **on_lane(BULK),
-        )
-
-    async def _in_child(self, symbol: str, request: ScreenInput) -> None:
-        screen_id = workflow.info().workflow_id
-        # Deterministic child ID: a replayed or restarted screen finds its
-        # children instead of analysing a symbol twice.
-        child_id = f"{screen_id}/{symbol}"
-        result = await workflow.execute_child_workflow(
-            AnalysisWorkflow.run,
-            AnalysisInput(
-                symbol=symbol, strategy=request.strategy, notify=False, screen_id=screen_id
-            ),
-            id=child_id,
-            static_summary=f"{symbol} in screen {screen_id}",
-        )
-        self._entries[symbol] = screen_entry(result, child_id)
 
     def _restore(self, state: ScreenState) -> None:
         self._symbols = list(state.symbols)

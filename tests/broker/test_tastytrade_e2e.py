@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowFailureError
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.faults import HttpFault
 from tests.helpers.fake_tastytrade.scenario import Scenario
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.config import Settings

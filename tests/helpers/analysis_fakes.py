@@ -33,13 +33,8 @@ from ttai.models.analysis import (
     SynthesisRequest,
 )
 from ttai.models.notifications import NotifyResult
-from ttai.models.screener import (
-    ScreenBatchInput,
-    ScreenBatchResult,
-    ScreenEntry,
-    ScreenFailure,
-    ScreenSymbolInput,
-)
+from ttai.models.screen_steps import ScreenBatchInput, ScreenBatchResult, ScreenSymbolInput
+from ttai.models.screener import ScreenEntry, ScreenFailure
 
 AS_OF = date(2026, 11, 25)
 

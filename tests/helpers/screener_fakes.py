@@ -27,10 +27,9 @@ from ttai.models.analysis import (
     SymbolRequest,
 )
 from ttai.models.notifications import NotifyResult
+from ttai.models.screen_steps import ScreenPlan, ScreenPlanRequest
 from ttai.models.screener import (
     SaveScreenResult,
-    ScreenPlan,
-    ScreenPlanRequest,
     ScreenRecord,
     ScreenResult,
     WatchlistCommand,

@@ -30,9 +30,9 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from tests.helpers.histories import run_recorder, save, save_runs, workflow_id
 from tests.helpers.screener_fakes import FakeScreenerActivities, TimedAnalysis
 from tests.helpers.temporal import throwaway_dev_server
+from ttai.models.screen_steps import ScreenPlan
 from ttai.models.screener import (
     ScreenInput,
-    ScreenPlan,
     ScreenProgress,
     WatchlistCommand,
     WatchlistCommandResult,

@@ -212,7 +212,7 @@ async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) 
 
         await eventually(some_done, SCREEN_WAIT, "first analyses done")
         at_kill = await handle.query("progress", result_type=ScreenProgress)
-        pg_pid = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+        pg_pid = int((postgres.folder.data_dir / "postmaster.pid").read_text().split()[0])
         temporal_pid = int(temporal.pid_file.read_text().split()[0])
         for pid in [*(p.pid for p in processes), temporal_pid, pg_pid]:
             _kill(pid)

@@ -3,10 +3,10 @@
 The properties every screen keeps, each tested on the default design (one
 activity per symbol) and, where the design matters, on per-symbol children too:
 exactly one saved analysis per symbol per screen across a worker restart, a
-retry and a replay (a kill -9 of everything: tests/screener/test_scale_out.py); the
-`progress` and `result_so_far` queries; cancel ends the screen with what
-finished; one failing symbol never fails the screen; every result is saved and
-found by screen and by symbol; histories stay far under Temporal's limits.
+retry and a replay (a kill -9 of everything: tests/screener/test_scale_out.py); one
+failing symbol never fails the screen; every result is saved and found by
+screen and by symbol; `starter.py screen` and `watchlist` over a real worker.
+Cancelling a screen: test_screener_cancel.py; history sizes: test_screener_history.py.
 """
 
 from __future__ import annotations
@@ -22,21 +22,13 @@ from typing import Any
 import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowHistory,
-)
-from temporalio.exceptions import CancelledError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer
 
 from activities.analysis import AnalysisActivities
-from tests.helpers.analysis_fakes import FakeAnalysisActivities
-from tests.helpers.screener_fakes import DESIGNS, FakeScreenerActivities, TimedAnalysis
+from tests.helpers.screener_fakes import DESIGNS, FakeScreenerActivities
 from tests.helpers.screens import SEED, analyses_per_symbol, services, wait_for_progress
-from tests.helpers.temporal import MakeDevServer
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import PROJECT_ROOT
 from ttai.data.sp500 import sp500_symbols
@@ -48,7 +40,7 @@ from ttai.notify.outbox import Outbox
 from ttai.temporal.client import data_converter
 from worker import Workers, build_worker
 from workflows.registry import ALL_WORKFLOWS
-from workflows.screener import SYMBOLS_PER_RUN
+from workflows.screen_activities import SYMBOLS_PER_RUN
 
 
 @pytest.fixture(scope="module")
@@ -265,177 +257,6 @@ async def test_unknown_symbol_fails_only_that_symbol(
     assert failure.reason == "unknown symbol: ZZQQ"
     # Nothing saved for it; the others saved.
     assert await analyses_per_symbol(db_pool, result.screen_id) == {"AAPL": 1, "KO": 1}
-
-
-@DESIGNS
-async def test_cancel_ends_the_screen_with_what_finished(
-    client: Client, task_queue: str, children: bool
-) -> None:
-    # On the dev server: on the shared time-skipping server this test left time
-    # skipping stuck and later tests hung (seemingly because the activities
-    # its cancelled children abandon never complete there).
-    analysis = TimedAnalysis(blocked=frozenset({"NVDA", "AMZN"}))
-    screener = FakeScreenerActivities()
-    symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META"]
-    fakes = analysis.all() + screener.all()
-    async with build_worker(client, None, task_queue, activities=fakes):
-        handle = await client.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=2, per_symbol_workflows=children),
-            id=f"screen-cancel-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
-        )
-        # AAPL and MSFT finish; NVDA and AMZN hold both slots, their analyses
-        # started (the chart step is running): cancel reaches them.
-        await wait_for_progress(handle, lambda p: p.done == 2 and p.running == 2)
-        async with asyncio.timeout(30):  # polls the fake's record: it has no event
-            while not {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events):  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-        # While it runs, result_so_far ranks what finished.
-        so_far = await handle.query("result_so_far", result_type=ScreenResult)
-        assert (so_far.status, so_far.analysed, so_far.total) == ("running", 2, 6)
-        assert sorted(e.symbol for e in so_far.top) == ["AAPL", "MSFT"]
-        await handle.cancel()
-        with pytest.raises(WorkflowFailureError) as failed:
-            await handle.result()
-        assert isinstance(failed.value.cause, CancelledError)
-        analysis.release.set()  # let abandoned activities end before the worker stops
-
-        described = await handle.describe()
-        assert described.status == WorkflowExecutionStatus.CANCELED
-        if children:
-            for symbol in ("NVDA", "AMZN"):
-                child = await client.get_workflow_handle(f"{handle.id}/{symbol}").describe()
-                assert child.status == WorkflowExecutionStatus.CANCELED
-        else:
-            cancelled = [
-                e
-                async for e in handle.fetch_history_events()
-                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED
-            ]
-            assert len(cancelled) == 2  # confirmed by the activities, not abandoned
-        partial = await handle.query("result_so_far", result_type=ScreenResult)
-        progress = await handle.query("progress", result_type=ScreenProgress)
-
-    assert (partial.status, partial.analysed, partial.failed) == ("cancelled", 2, 0)
-    assert sorted(e.symbol for e in partial.top) == ["AAPL", "MSFT"]
-    assert (progress.status, progress.done, progress.running) == ("cancelled", 2, 0)
-    assert list(screener.saved.values()) == [partial]
-    # Exactly what finished was saved; GOOGL and META never started.
-    assert sorted(result.symbol for result in analysis.saved.values()) == ["AAPL", "MSFT"]
-    assert {s for _, s in analysis.events} == {"AAPL", "MSFT", "NVDA", "AMZN"}
-
-
-async def test_cancel_mid_batch_keeps_what_the_batch_finished(
-    client: Client, task_queue: str
-) -> None:
-    """A batch blocked on its third symbol when the screen is cancelled: the
-    cancellation reaches it through its heartbeats, it returns the two it
-    finished, and the screen ends with exactly those."""
-    analysis = TimedAnalysis(blocked=frozenset({"NVDA"}))
-    screener = FakeScreenerActivities()
-    symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "AMD"]
-    async with build_worker(client, None, task_queue, activities=analysis.all() + screener.all()):
-        handle = await client.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=1),  # batches of 4
-            id=f"screen-cancel-batch-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
-        )
-        async with asyncio.timeout(30):  # polls the fake's record: it has no event
-            while ("start", "NVDA") not in analysis.events:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-        await handle.cancel()
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-        analysis.release.set()
-        partial = await handle.query("result_so_far", result_type=ScreenResult)
-    assert analysis.calls["screen_symbols"] == 1
-    assert (partial.status, partial.analysed, partial.failed) == ("cancelled", 2, 0)
-    assert sorted(e.symbol for e in partial.top) == ["AAPL", "MSFT"]
-    assert sorted(r.symbol for r in analysis.saved.values()) == ["AAPL", "MSFT"]
-    assert list(screener.saved.values()) == [partial]
-
-
-@pytest.mark.parametrize(
-    ("design", "symbols_per_activity", "count", "max_concurrent"),
-    [("activities", 1, 10, 2), ("batches", 10, 80, 10), ("children", 10, 10, 2)],
-)
-async def test_continues_as_new_when_the_server_suggests(
-    make_dev_server: MakeDevServer,
-    task_queue: str,
-    design: str,
-    symbols_per_activity: int,
-    count: int,
-    max_concurrent: int,
-) -> None:
-    server = await make_dev_server(dynamic_config={"limit.historyCount.suggestContinueAsNew": 40})
-    small = await Client.connect(server.address, data_converter=data_converter())
-    analysis = FakeAnalysisActivities()
-    screener = FakeScreenerActivities(symbols_per_activity=symbols_per_activity)
-    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    symbols = [a + b for a in letters for b in letters][:count]
-    fakes = analysis.all() + screener.all()
-    async with build_worker(small, None, task_queue, activities=fakes):
-        handle = await small.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(
-                symbols=symbols,
-                max_concurrent=max_concurrent,
-                per_symbol_workflows=design == "children",
-            ),
-            id=f"screen-can-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
-        )
-        result = await handle.result()
-        progress = await handle.query("progress", result_type=ScreenProgress)
-    assert progress.runs > 1
-    assert (result.analysed, result.total) == (len(symbols), len(symbols))
-    assert analysis.calls["chart_analysis"] == len(symbols)  # none analysed twice
-    assert len(analysis.saved) == len(symbols)
-    assert (analysis.calls["screen_symbols"] > 0) is (design == "batches")
-    assert len(screener.saved) == 1
-
-
-async def test_symbols_per_run_fits_the_worst_case(
-    make_dev_server: MakeDevServer, task_queue: str
-) -> None:
-    """SYMBOLS_PER_RUN, re-derived from measured histories. The worst case is one
-    symbol per activity (a budgeted lane) and one at a time, so that every
-    completion is its own workflow task. Two such screens give the history's
-    cost per symbol; SYMBOLS_PER_RUN symbols at that cost stay under the
-    server's continue-as-new suggestion (4,096 events, 4 MiB)."""
-    server = await make_dev_server()  # the server's default limits
-    own = await Client.connect(server.address, data_converter=data_converter())
-    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    tickers = [a + b + c for a in letters for b in letters for c in letters]
-    analysis, screener = FakeAnalysisActivities(), FakeScreenerActivities(symbols_per_activity=1)
-    sizes: dict[int, tuple[int, int]] = {}
-    async with build_worker(own, None, task_queue, activities=analysis.all() + screener.all()):
-        for count in (20, 80):
-            handle = await own.start_workflow(
-                "ScreenerWorkflow",
-                ScreenInput(symbols=tickers[:count], max_concurrent=1),
-                id=f"screen-sized-{uuid.uuid4().hex[:8]}",
-                task_queue=task_queue,
-                result_type=ScreenResult,
-            )
-            assert (await handle.result()).analysed == count
-            history = await handle.fetch_history()
-            sizes[count] = (len(history.events), len(history.to_json()))
-    (events_20, bytes_20), (events_80, bytes_80) = sizes[20], sizes[80]
-    per_symbol = ((events_80 - events_20) / 60, (bytes_80 - bytes_20) / 60)
-    assert per_symbol[0] <= 6  # 3 activity events and at most one workflow task
-    predicted = (
-        events_20 + per_symbol[0] * (SYMBOLS_PER_RUN - 20),
-        bytes_20 + per_symbol[1] * (SYMBOLS_PER_RUN - 20),
-    )
-    print(f"\nper symbol {per_symbol}; a run of {SYMBOLS_PER_RUN}: {predicted}")
-    assert predicted[0] < 4096
-    assert predicted[1] < 4 * 1024 * 1024  # JSON: more than the server stores
 
 
 async def starter(address: str, task_queue: str, *args: str) -> tuple[int, str, str]:

@@ -23,7 +23,7 @@ async def open_broker(settings: Settings, pool: asyncpg.Pool) -> Broker:
 
         logger.info("broker: tastytrade")
         return TastytradeBroker(credentials)
-    from ttai.broker.paper_account import PostgresPaperAccount
+    from ttai.broker.paper.postgres import PostgresPaperAccount
     from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 
     market = SimulatedMarket(seed=settings.market_seed)

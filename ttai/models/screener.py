@@ -1,4 +1,6 @@
-"""Inputs and results of ScreenerWorkflow, WatchlistWorkflow and their activities."""
+"""Inputs and results of ScreenerWorkflow, WatchlistWorkflow and their activities.
+
+The messages of the per-symbol analysis activities are in `screen_steps`."""
 
 from __future__ import annotations
 
@@ -19,9 +21,6 @@ far below Temporal's 2 MB payload limit, and a screen still ends in minutes."""
 MAX_CONCURRENT_LIMIT = 50
 """Upper bound for `max_concurrent`: each slot is a running child workflow whose
 broker reads hit the broker's rate limits at the same time."""
-
-MAX_SYMBOLS_PER_ACTIVITY = 20
-"""Most symbols one `screen_symbols` activity analyses (one after the other)."""
 
 MAX_TOP_N = 100
 MAX_REASON_LENGTH = 300
@@ -109,11 +108,11 @@ class ScreenState(Model):
             raise ValueError(
                 f"resume: {len(self.symbols)} symbols; a screen takes at most {MAX_SCREEN_SYMBOLS}"
             )
-        _no_duplicates("symbols", self.symbols, "resume: ")
+        reject_duplicates("symbols", self.symbols, "resume: ")
         analysed = [e.symbol for e in self.entries]
         failed = [f.symbol for f in self.failures]
-        _no_duplicates("entries", analysed, "resume: ")
-        _no_duplicates("failures", failed, "resume: ")
+        reject_duplicates("entries", analysed, "resume: ")
+        reject_duplicates("failures", failed, "resume: ")
         both = set(analysed) & set(failed)
         if both:
             raise ValueError(f"resume: {sorted(both)[:5]} both analysed and failed")
@@ -123,7 +122,8 @@ class ScreenState(Model):
         return self
 
 
-def _no_duplicates(what: str, symbols: list[str], prefix: str = "") -> None:
+def reject_duplicates(what: str, symbols: list[str], prefix: str = "") -> None:
+    """ValueError naming (up to five of) the symbols listed more than once."""
     twice = sorted(s for s, n in Counter(symbols).items() if n > 1)
     if twice:
         raise ValueError(f"{prefix}duplicate {what} {twice[:5]}")
@@ -207,63 +207,6 @@ class WatchlistRequest(Model):
 class WatchlistSymbols(Model):
     name: WatchlistName
     symbols: list[Symbol]
-
-
-class ScreenSymbolInput(Model):
-    """One symbol of a screen, for the `screen_symbol` activity: the whole analysis
-    pipeline and the save, once per (screen, symbol)."""
-
-    screen_id: ScreenId
-    screen_run_id: RunId = Field(
-        description="The screen's first run ID: with screen_id and symbol, the saved row's key."
-    )
-    symbol: Symbol
-    strategy: Strategy = "csp"
-
-
-class ScreenBatchInput(Model):
-    """Symbols of a screen for the `screen_symbols` activity: analysed one after
-    the other, each saved once per (screen, symbol)."""
-
-    screen_id: ScreenId
-    screen_run_id: RunId = Field(
-        description="The screen's first run ID: with screen_id and symbol, a saved row's key."
-    )
-    symbols: list[Symbol] = Field(min_length=1, max_length=MAX_SYMBOLS_PER_ACTIVITY)
-    strategy: Strategy = "csp"
-
-    @model_validator(mode="after")
-    def _unique(self) -> ScreenBatchInput:
-        _no_duplicates("symbols", self.symbols)
-        return self
-
-
-class ScreenBatchResult(Model):
-    entries: list[ScreenEntry] = Field(default_factory=list)
-    failures: list[ScreenFailure] = Field(
-        default_factory=list, description="Symbols that failed for good (unknown, bad data)."
-    )
-    retry_alone: list[Symbol] = Field(
-        default_factory=list,
-        description="Symbols that failed in a way a retry may fix; the screen runs each alone "
-        "(`screen_symbol`, with its retry policy).",
-    )
-    unfinished: list[Symbol] = Field(
-        default_factory=list, description="Left when the activity was cancelled."
-    )
-
-
-class ScreenPlanRequest(Model):
-    """The `screen_plan` step: how this deployment runs a screen's symbols."""
-
-
-class ScreenPlan(Model):
-    symbols_per_activity: int = Field(
-        ge=1,
-        le=MAX_SYMBOLS_PER_ACTIVITY,
-        description="At most this many symbols per analysis activity: 1 when the bulk broker "
-        "lane has a rate budget (so it counts symbols), more when it has none.",
-    )
 
 
 class ScreenRecord(Model):
