@@ -1,8 +1,12 @@
-"""The TTAI worker: hosts every workflow and activity on one task queue.
+"""The TTAI worker: hosts every workflow and activity.
 
     python worker.py                # one worker, per TEMPORAL_* / TTAI_* / DATABASE_URL
     python worker.py --bootstrap    # ... that also starts the monitors and schedules
     python worker.py --local        # the main job (`make run`), see below
+
+It polls the main task queue (workflows, saves, notifications) and the two
+broker lanes (broker reads, under the deployment's rate budget: ttai/temporal/lanes.py,
+TTAI_BROKER_RATE, TTAI_BROKER_LIVE_RATE).
 
 SIGTERM or SIGINT drains it: no new tasks are polled, running activities get
 `graceful_shutdown_timeout` to finish, and whatever is left resumes on the
@@ -11,9 +15,10 @@ next worker because Temporal holds the state.
 The main job (`--local`) is the whole assistant on one machine: the local
 stack (PostgreSQL and the Temporal dev server with its Web UI, unless
 DATABASE_URL / TEMPORAL_ADDRESS point elsewhere; see `ttai.stack.local`), this
-worker, the monitors and report schedules, a demo analysis, and where to look.
-Ctrl-C or SIGTERM drains the worker and stops everything (exit 0). Everything
-persists under the state folder, so the next run carries on.
+worker, the monitors and report schedules, a demo analysis, and where to look
+(`ttai.stack.main_job`). Ctrl-C or SIGTERM drains the worker and stops
+everything (exit 0). Everything persists under the state folder, so the next
+run carries on.
 
 `--local --no-demo --ready-fd N` is the same job without the demo, for a
 supervising process (mcp_server.py's embedded stack): once the stack, the
@@ -26,39 +31,94 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import logging
-import os
-import signal
-from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
 
 import pydantic
-from rich.console import Console
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
 from ttai import telemetry
 from ttai.broker import BrokerError
-from ttai.cli.analysis import analysis_table
 from ttai.config import Settings
-from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.services import Services, open_services
-from ttai.stack import StackError
-from ttai.stack.local import local_stack
+from ttai.stack.main_job import run_main_job, stop_on_signals
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
+from ttai.temporal.lanes import BULK, LANE_OF_ACTIVITY, LANES, LIVE, Lane, lane_queue, lane_rate
 from workflows.registry import ALL_WORKFLOWS
 
 logger = logging.getLogger("ttai.worker")
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
-DEMO_SYMBOL = "AAPL"
-T = TypeVar("T")
+
+
+# Worker options that concern activities, passed on to the lane workers too.
+_LANE_OPTIONS = frozenset(
+    {"graceful_shutdown_timeout", "max_concurrent_activities", "identity", "interceptors"}
+)
+
+
+class Workers:
+    """A worker process's pollers: one `Worker` for the main task queue and one
+    per broker lane. Used like a `Worker`: `async with`, or `run()` / `shutdown()`."""
+
+    def __init__(
+        self,
+        main: Worker,
+        lanes: Mapping[Lane, Worker],
+        rates: Mapping[Lane, float | None] | None = None,
+    ) -> None:
+        self.main = main
+        self.lanes = dict(lanes)
+        self.rates = {lane: (rates or {}).get(lane) for lane in self.lanes}
+        self._all = [main, *self.lanes.values()]
+        self._stack: AsyncExitStack | None = None
+
+    @property
+    def task_queue(self) -> str:
+        return self.main.task_queue
+
+    async def run(self) -> None:
+        """Until `shutdown()`; one poller failing stops the others."""
+        runs = [asyncio.ensure_future(worker.run()) for worker in self._all]
+        try:
+            await asyncio.gather(*runs)
+        except BaseException:
+            await self.shutdown()
+            await asyncio.gather(*runs, return_exceptions=True)
+            raise
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(worker.shutdown() for worker in self._all if worker.is_running))
+
+    async def __aenter__(self) -> Workers:
+        async with AsyncExitStack() as stack:
+            for worker in self._all:
+                await stack.enter_async_context(worker)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._stack is not None
+        stack, self._stack = self._stack, None
+        await stack.__aexit__(exc_type, exc, tb)
+
+
+def _activity_name(fn: Callable[..., Any]) -> str:
+    return activity._Definition.must_from_callable(fn).name
 
 
 def build_worker(
@@ -67,14 +127,32 @@ def build_worker(
     task_queue: str,
     *,
     activities: Sequence[Callable[..., Any]] | None = None,
+    workflows: Sequence[type] | None = None,
+    lane_rates: Mapping[Lane, float | None] | None = None,
     **overrides: Any,
-) -> Worker:
-    """The worker for `services`; tests may pass fake `activities` instead and
-    override any `Worker` option (e.g. `graceful_shutdown_timeout`)."""
+) -> Workers:
+    """The worker for `services`; tests may pass fake `activities` (and a subset of
+    `workflows`) instead and override any `Worker` option (e.g.
+    `graceful_shutdown_timeout`).
+
+    Broker-read activities run on their lanes, each with its rate limit:
+    `lane_rates` when given (None: no limit), else from the settings and the
+    broker (tastytrade has conservative defaults, the simulated market none).
+    """
+    if lane_rates is None:
+        lane_rates = {}
+        if services is not None:
+            configured = {
+                BULK: services.settings.broker_rate,
+                LIVE: services.settings.broker_live_rate,
+            }
+            lane_rates = {
+                lane: lane_rate(lane, services.broker.name, configured[lane]) for lane in LANES
+            }
     if activities is None:
         if services is None:
             raise ValueError("build_worker needs services or activities")
-        activities = build_activities(services)
+        activities = build_activities(services, bulk_budget=lane_rates.get(BULK) is not None)
     options: dict[str, Any] = {
         # Bad input that slips past the client (raw JSON from another app)
         # fails the workflow at once instead of retrying its task forever.
@@ -84,29 +162,40 @@ def build_worker(
         "max_concurrent_workflow_tasks": 100,
         "max_concurrent_local_activities": 100,
     }
-    return Worker(
+    options |= overrides
+    # The main queue hosts every activity: a broker read scheduled there before
+    # the lanes existed still runs. The workflows send them to the lanes now.
+    main = Worker(
         client,
         task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
+        workflows=list(workflows if workflows is not None else ALL_WORKFLOWS),
         activities=activities,
-        **(options | overrides),
+        **options,
     )
+    lane_options = {key: value for key, value in options.items() if key in _LANE_OPTIONS}
+    lanes: dict[Lane, Worker] = {}
+    for lane in LANES:
+        on_lane = [fn for fn in activities if LANE_OF_ACTIVITY.get(_activity_name(fn)) == lane]
+        if on_lane:
+            lanes[lane] = Worker(
+                client,
+                task_queue=lane_queue(task_queue, lane),
+                activities=on_lane,
+                max_task_queue_activities_per_second=lane_rates.get(lane),
+                **lane_options,
+            )
+    return Workers(main, lanes, lane_rates)
 
 
-def stop_on_signals() -> asyncio.Event:
-    """An event SIGTERM or SIGINT sets."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
-async def run_until_signalled(worker: Worker) -> None:
+async def run_until_signalled(worker: Workers) -> None:
     """Run until SIGTERM/SIGINT, then drain."""
     stop = stop_on_signals()
     async with worker:
-        logger.info("worker polling task queue %s", worker.task_queue)
+        lanes = ", ".join(
+            f"{w.task_queue} ({f'{rate:g}/s' if rate else 'no limit'})"
+            for w, rate in ((worker.lanes[lane], worker.rates[lane]) for lane in worker.lanes)
+        )
+        logger.info("worker polling task queue %s; broker lanes: %s", worker.task_queue, lanes)
         await stop.wait()
         logger.info("draining: no new tasks, running activities may finish")
     logger.info("worker stopped")
@@ -126,109 +215,6 @@ async def run_worker(settings: Settings, *, with_bootstrap: bool) -> int:
         # Unreachable server, taken port, bad credentials: one line, not a traceback.
         logger.error("worker cannot start: %s", err)
         return 2
-    return 0
-
-
-# --- the main job (`--local`) -------------------------------------------------------------
-
-console = Console()
-
-
-class Stopped(Exception):
-    """Ctrl-C or SIGTERM arrived."""
-
-
-async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, T]) -> T:
-    """Await `work`, abandoning it if a stop arrives first."""
-    task = asyncio.ensure_future(work)
-    waiter = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        raise Stopped
-    return task.result()
-
-
-class ReadyPipe:
-    """`--ready-fd`: tells a supervising process, once, that the job is up or why it is not."""
-
-    def __init__(self, fd: int | None) -> None:
-        self._fd = fd
-
-    def send(self, **message: object) -> None:
-        fd, self._fd = self._fd, None
-        if fd is None:
-            return
-        with contextlib.suppress(OSError):  # the supervisor may be gone already
-            os.write(fd, json.dumps(message).encode() + b"\n")
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
-
-async def main_job(
-    settings: Settings, stop: asyncio.Event, *, demo: bool = True, ready: ReadyPipe | None = None
-) -> None:
-    # Servers start in a second or two; a stop meanwhile is handled after.
-    async with local_stack(settings) as stack:
-        client = await connect(settings, runtime=telemetry.worker_runtime(settings))
-        async with (
-            open_services(settings, stack.database_url) as services,
-            build_worker(client, services, settings.task_queue),
-        ):
-            await _unless_stopped(stop, bootstrap(client, settings))
-            console.print(f"[bold]Temporal Web UI:[/bold] {stack.ui_url or 'your cluster UI'}")
-            if ready is not None:
-                ready.send(ready=True, ui_url=stack.ui_url)
-            if demo:
-                await _demo(settings, client, stack.ui_url, stop)
-            console.print(
-                "running: monitors, report schedules, worker on task queue "
-                f"'{settings.task_queue}'. Try `.venv/bin/python starter.py --help`. "
-                "Ctrl-C stops everything."
-            )
-            await stop.wait()
-            console.print("stopping: draining the worker ...")
-    console.print("stopped cleanly")
-
-
-async def _demo(
-    settings: Settings, client: Client, ui_url: str | None, stop: asyncio.Event
-) -> None:
-    """One analysis of DEMO_SYMBOL, its table, and where to see it."""
-    handle = await client.start_workflow(
-        "AnalysisWorkflow",
-        AnalysisInput(symbol=DEMO_SYMBOL),
-        id=f"demo-analysis-{DEMO_SYMBOL}-{datetime.now(UTC):%Y%m%d-%H%M%S}",
-        task_queue=settings.task_queue,
-        result_type=AnalysisResult,
-    )
-    console.print(f"demo analysis started: {handle.id}")
-    result = await _unless_stopped(stop, handle.result())
-    console.print(analysis_table(result))
-    if ui_url:
-        where = f"{ui_url}/namespaces/{settings.namespace}/workflows/{handle.id}"
-        console.print(f"see it at {where}")
-
-
-async def run_main_job(
-    settings: Settings, *, demo: bool = True, ready_fd: int | None = None
-) -> int:
-    stop = stop_on_signals()
-    ready = ReadyPipe(ready_fd)
-    try:
-        await main_job(settings, stop, demo=demo, ready=ready)
-    except Stopped:
-        ready.send(error="stopped during start-up")
-        console.print("stopped during start-up")
-    except (StackError, EncryptionConfigError) as err:
-        ready.send(error=str(err))
-        logger.error("cannot start the main job: %s", err)  # through the redacting formatter
-        return 2
-    finally:
-        ready.send(error="the main job ended during start-up")  # no-op once sent
     return 0
 
 
@@ -259,11 +245,16 @@ async def main(argv: list[str] | None = None) -> int:
     if (args.no_demo or args.ready_fd is not None) and not args.local:
         parser.error("--no-demo and --ready-fd go with --local")
     telemetry.configure_logging()
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as err:
+        parser.error(str(err))
     if args.task_queue:
         settings = settings.model_copy(update={"task_queue": args.task_queue})
     if args.local:
-        return await run_main_job(settings, demo=not args.no_demo, ready_fd=args.ready_fd)
+        return await run_main_job(
+            settings, build_worker, demo=not args.no_demo, ready_fd=args.ready_fd
+        )
     if not settings.database_url:
         parser.error("DATABASE_URL is not set (--local starts a local stack, as make run does)")
     return await run_worker(settings, with_bootstrap=args.bootstrap)

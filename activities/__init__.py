@@ -20,9 +20,12 @@ from ttai.db.watchlists import WatchlistStore, builtin_watchlists
 from ttai.services import Services
 
 
-def build_activities(services: Services) -> list[Callable[..., Any]]:
+def build_activities(services: Services, *, bulk_budget: bool = False) -> list[Callable[..., Any]]:
+    """`bulk_budget`: the bulk broker lane has a rate limit (ttai/temporal/lanes.py)."""
     analysis = AnalysisActivities(services.broker, AnalysisStore(services.pool), services.outbox)
     return [
+        analysis.screen_symbols,
+        analysis.screen_symbol,
         analysis.chart_analysis,
         analysis.options_analysis,
         analysis.research_analysis,
@@ -30,7 +33,7 @@ def build_activities(services: Services) -> list[Callable[..., Any]]:
         analysis.save_analysis,
         analysis.notify_analysis,
         *report_activities(services),
-        *screener_activities(services),
+        *screener_activities(services, bulk_budget=bulk_budget),
         *monitor_activities(services),
         NotificationActivities(services.outbox).notifications,
         PortfolioActivities(services.broker, PositionStore(services.pool)).portfolio,
@@ -52,14 +55,18 @@ def report_activities(services: Services) -> list[Callable[..., Any]]:
     ]
 
 
-def screener_activities(services: Services) -> list[Callable[..., Any]]:
+def screener_activities(
+    services: Services, *, bulk_budget: bool = False
+) -> list[Callable[..., Any]]:
     screener = ScreenerActivities(
         WatchlistStore(services.pool),
         ScreenStore(services.pool),
         services.outbox,
-        builtin_watchlists(services.broker.name, services.settings.market_seed),
+        builtin_watchlists(),
+        budgeted=bulk_budget,
     )
     return [
+        screener.screen_plan,
         screener.resolve_watchlist,
         screener.watchlist_command,
         screener.save_screen,

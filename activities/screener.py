@@ -12,6 +12,7 @@ from ttai import telemetry
 from ttai.db.screens import ScreenStore
 from ttai.db.watchlists import WatchlistStore
 from ttai.models.notifications import NotifyResult
+from ttai.models.screen_steps import MAX_SYMBOLS_PER_ACTIVITY, ScreenPlan, ScreenPlanRequest
 from ttai.models.screener import (
     SaveScreenResult,
     ScreenRecord,
@@ -31,9 +32,19 @@ def _not_found(name: str) -> ApplicationError:
     )
 
 
+SYMBOLS_PER_ACTIVITY_WITHOUT_BUDGET = 10
+"""Most symbols per analysis activity when the bulk broker lane has no rate
+budget (the simulated market). Measured with bench/screener.py: at
+max_concurrent 5, batches of 10 take a 500-symbol screen from 2.2-2.6x to
+1.1-1.3x the in-process run (an activity task and a workflow task per 10
+symbols instead of per symbol). See workflows/screen_activities.py."""
+
+
 class ScreenerActivities:
-    """`builtin` watchlists (e.g. `sp500` from the simulated universe) are created
-    on first use when missing; a user's edits to them are kept."""
+    """`builtin` watchlists (`sp500`, the real constituents) are created on first
+    use when missing; a user's edits to them are kept. `budgeted`: the bulk
+    broker lane has a rate limit, so each analysis activity takes one symbol
+    (the limit then counts symbols)."""
 
     def __init__(
         self,
@@ -41,12 +52,25 @@ class ScreenerActivities:
         screens: ScreenStore,
         outbox: Outbox,
         builtin: Mapping[str, Sequence[str]] | None = None,
+        *,
+        budgeted: bool = False,
     ) -> None:
         self._watchlists = watchlists
         self._screens = screens
         self._outbox = outbox
         self._builtin = dict(builtin or {})
         self._seeded = False
+        self._plan = ScreenPlan(
+            symbols_per_activity=1
+            if budgeted
+            else min(SYMBOLS_PER_ACTIVITY_WITHOUT_BUDGET, MAX_SYMBOLS_PER_ACTIVITY)
+        )
+
+    @activity.defn(name="screen_plan")
+    async def screen_plan(self, request: ScreenPlanRequest) -> ScreenPlan:
+        """How this deployment runs a screen's symbols (a local activity: its
+        answer is recorded, so a replay follows it whatever the configuration)."""
+        return self._plan
 
     async def _seed(self) -> None:
         if not self._seeded:

@@ -41,7 +41,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench._stack import bench_stack
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec

@@ -47,10 +47,11 @@ from tests.helpers.ops_stack import OpsStack, running_ops_stack
 from tests.helpers.temporal import MakeDevServer, headless_dev_server, start_time_skipping
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
+from ttai.db.provision import create_database, database_dsn
 from ttai.stack import hard_stop_all
-from ttai.stack import postgres as pg_stack
 from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres, create_database, database_dsn
+from ttai.stack.postgres import PrivatePostgres
+from ttai.stack.postgres_logins import ROLE
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 
@@ -89,7 +90,7 @@ async def postgres(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Da
         )
         await cluster.start()
         # Tests run as the application's role (not a superuser), as the app does.
-        admin_dsn, app_dsn, owner = cluster.admin_dsn, cluster.dsn, pg_stack.ROLE
+        admin_dsn, app_dsn, owner = cluster.admin_dsn, cluster.dsn, ROLE
     # Unique per session: several runs may share one DATABASE_URL server.
     template = f"ttai_template_{uuid.uuid4().hex[:12]}"
     try:

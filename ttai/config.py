@@ -6,6 +6,7 @@ the components that use them, inside the worker process, and never logged.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -17,6 +18,22 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def _rate(name: str) -> float | None:
+    """A broker lane's rate from the environment: None when unset, 0 for no limit."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(
+            f"{name}={value[:20]!r}: expected activities per second, a number >= 0 (0: no limit)"
+        )
+    return rate
 
 
 class Settings(BaseModel):
@@ -31,6 +48,13 @@ class Settings(BaseModel):
     database_url: str | None = Field(default=None, repr=False)
     state_dir: Path = PROJECT_ROOT / "state"
     market_seed: int = 7
+    simulated_latency_ms: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="The simulated market waits this long on each market-data call, as a "
+        "real broker's round trip would (TTAI_SIMULATED_LATENCY_MS; tests, demos).",
+    )
     notify_urls: list[str] = Field(
         default_factory=list,
         repr=False,
@@ -44,6 +68,19 @@ class Settings(BaseModel):
     )
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=1, le=65535)
+    broker_rate: float | None = Field(
+        default=None,
+        ge=0,
+        description="Bulk broker lane (analyses, screens): activities per second for the whole "
+        "deployment (TTAI_BROKER_RATE); 0: no limit; unset: the broker's default "
+        "(ttai/temporal/lanes.py).",
+    )
+    broker_live_rate: float | None = Field(
+        default=None,
+        ge=0,
+        description="Live broker lane (monitors, alert checks, reports), as broker_rate "
+        "(TTAI_BROKER_LIVE_RATE).",
+    )
     codec_host: str = "127.0.0.1"
     codec_port: int = Field(default=8234, ge=1, le=65535)
     ui_origins: list[str] = Field(
@@ -65,12 +102,15 @@ class Settings(BaseModel):
             database_url=os.environ.get("DATABASE_URL") or None,
             state_dir=Path(_env("TTAI_STATE_DIR", str(PROJECT_ROOT / "state"))),
             market_seed=int(_env("TTAI_MARKET_SEED", "7")),
+            simulated_latency_ms=int(_env("TTAI_SIMULATED_LATENCY_MS", "0")),
             notify_urls=[u for u in _env("TTAI_NOTIFY_URLS", "").split() if u],
             use_remote_temporal=bool(remote),
             metrics_enabled=_env("TTAI_METRICS", "0").lower() in ("1", "true", "on", "yes")
             or bool(os.environ.get("TTAI_METRICS_PORT")),
             metrics_host=_env("TTAI_METRICS_HOST", "127.0.0.1"),
             metrics_port=int(_env("TTAI_METRICS_PORT", "9464")),
+            broker_rate=_rate("TTAI_BROKER_RATE"),
+            broker_live_rate=_rate("TTAI_BROKER_LIVE_RATE"),
             codec_host=_env("TTAI_CODEC_HOST", "127.0.0.1"),
             codec_port=int(_env("TTAI_CODEC_PORT", "8234")),
             ui_origins=_env("TTAI_UI_ORIGIN", "").replace(",", " ").split(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from workflows.bounds import require_bounded_id
-from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP
+from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         SynthesisRequest,
     )
     from ttai.temporal import search_attributes
+    from ttai.temporal.lanes import BULK
 
 
 @workflow.defn(name="AnalysisWorkflow")
@@ -47,7 +48,10 @@ class AnalysisWorkflow:
         )
         self._enter("chart")
         chart = await workflow.execute_activity_method(
-            AnalysisActivities.chart_analysis, SymbolRequest(symbol=request.symbol), **BROKER_STEP
+            AnalysisActivities.chart_analysis,
+            SymbolRequest(symbol=request.symbol),
+            **BROKER_STEP,
+            **on_lane(BULK),
         )
         options = research = None
         if chart.recommendation == "reject":
@@ -59,6 +63,7 @@ class AnalysisWorkflow:
                 AnalysisActivities.options_analysis,
                 OptionsRequest(symbol=request.symbol, strategy=request.strategy, chart=chart),
                 **BROKER_STEP,
+                **on_lane(BULK),
             )
             self._enter("research")
             research = await workflow.execute_activity_method(
@@ -68,6 +73,7 @@ class AnalysisWorkflow:
                     expiration=options.best.expiration if options.best else None,
                 ),
                 **BROKER_STEP,
+                **on_lane(BULK),
             )
             self._enter("synthesis")
             synthesis = await workflow.execute_local_activity_method(

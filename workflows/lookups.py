@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.policies import READ_STEP
+from workflows.policies import READ_STEP, queue_of
 
 with workflow.unsafe.imports_passed_through():
     from activities.portfolio import PortfolioActivities
@@ -27,6 +27,8 @@ class PortfolioWorkflow:
             PortfolioActivities.portfolio,
             PortfolioSnapshotRequest(source=request.source, now=workflow.now()),
             **READ_STEP,
+            # It may read the broker: on the live lane, under its budget.
+            **queue_of(PortfolioActivities.portfolio),
         )
 
 

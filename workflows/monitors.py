@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.monitor_loop import MonitorLoop
-from workflows.policies import CHECK_STEP, UPDATE_STEP
+from workflows.policies import CHECK_STEP, UPDATE_STEP, on_lane, queue_of
 
 with workflow.unsafe.imports_passed_through():
     from activities.monitors import MonitorActivities
@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         SymbolsInput,
     )
     from ttai.temporal.errors import root_cause
+    from ttai.temporal.lanes import LIVE
 
 # list_alerts, like the loop's signals and query, works with no --input.
 ALL_ACTIVE = ListAlertsInput()
@@ -55,7 +56,7 @@ class PortfolioMonitorWorkflow(MonitorLoop):
 
     async def _check(self, request: CheckInput) -> str:
         result = await workflow.execute_activity_method(
-            MonitorActivities.check_portfolio, request, **CHECK_STEP
+            MonitorActivities.check_portfolio, request, **CHECK_STEP, **on_lane(LIVE)
         )
         self._state = self._state.model_copy(
             update={"triggers": self._state.triggers + len(result.triggers)}
@@ -79,7 +80,7 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
 
     async def _check(self, request: CheckInput) -> str:
         result = await workflow.execute_activity_method(
-            MonitorActivities.check_price_alerts, request, **CHECK_STEP
+            MonitorActivities.check_price_alerts, request, **CHECK_STEP, **on_lane(LIVE)
         )
         self._state = self._state.model_copy(
             update={
@@ -96,7 +97,10 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
     async def _rule_step(self, step: Callable[..., Any], request: Any, failure: str) -> Any:
         """An activity behind an update: its failure fails the update, not the monitor."""
         try:
-            return await workflow.execute_activity_method(step, request, **UPDATE_STEP)
+            # The symbol check reads the broker: it runs on the live lane, like the checks.
+            return await workflow.execute_activity_method(
+                step, request, **UPDATE_STEP, **queue_of(step)
+            )
         except ActivityError as err:
             raise ApplicationError(f"{failure}{root_cause(err)}", type="InvalidAlert") from err
         finally:
@@ -148,7 +152,7 @@ class PositionSyncWorkflow(MonitorLoop):
 
     async def _check(self, request: CheckInput) -> str:
         result = await workflow.execute_activity_method(
-            MonitorActivities.sync_positions, request, **CHECK_STEP
+            MonitorActivities.sync_positions, request, **CHECK_STEP, **on_lane(LIVE)
         )
         self._state = self._state.model_copy(
             update={"triggers": self._state.triggers + len(result.opened) + len(result.closed)}

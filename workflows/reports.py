@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 from workflows.bounds import require_bounded_id
-from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP
+from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import ReportActivities
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ReportResult,
         SaveReportRequest,
     )
+    from ttai.temporal.lanes import LIVE
 
 # Set by the schedule on every run it starts (also on trigger and backfill).
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
@@ -71,6 +72,7 @@ class ReportWorkflowBase:
                 kind=self.KIND, as_of=as_of, day=market.day, early_close=market.early_close
             ),
             **BROKER_STEP,
+            **on_lane(LIVE),  # a daily report must not wait behind a screen's reads
         )
         workflow_id = workflow.info().workflow_id
         saved = await workflow.execute_activity_method(

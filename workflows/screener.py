@@ -1,6 +1,15 @@
-"""ScreenerWorkflow: one child AnalysisWorkflow per symbol, bounded, ranked, saved.
+"""ScreenerWorkflow: a bounded fan-out over symbols, ranked, saved.
 
 Watchlists it screens by name are managed by WatchlistWorkflow (workflows/watchlists.py).
+
+This module is the orchestration: resolve the symbols, run at most
+max_concurrent analyses at a time, keep what finished across continue-as-new,
+rank and save. How one symbol (or a batch) is analysed is a design of its own:
+- `screen_activities`: in activities (the default; batches when the bulk
+  broker lane has no rate budget, one symbol each when it has one);
+- `screen_children`: one child AnalysisWorkflow per symbol
+  (`per_symbol_workflows=True`, off by default). Screens started before
+  activities replay on that path (no `screen-symbol-activities` patch marker).
 """
 
 from __future__ import annotations
@@ -8,19 +17,25 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ChildWorkflowError, is_cancelled_exception
 
-from workflows.analysis import AnalysisWorkflow
 from workflows.bounds import require_bounded_id
 from workflows.policies import DURABLE_STEP
+from workflows.screen_activities import (
+    SYMBOLS_PER_RUN,
+    analyse_batch,
+    analyse_in_activity,
+    batches,
+    screen_cancelling,
+    symbol_failure,
+)
+from workflows.screen_children import SYMBOLS_PER_RUN_CHILDREN, analyse_in_child
 
 with workflow.unsafe.imports_passed_through():
     from activities.screener import ScreenerActivities
-    from ttai.domain.analytics.ranking import rank, screen_entry
-    from ttai.models.analysis import AnalysisInput
+    from ttai.domain.analytics.ranking import rank
     from ttai.models.common import MAX_SCREEN_ID_LENGTH
     from ttai.models.screener import (
-        MAX_REASON_LENGTH,
         ScreenEntry,
         ScreenFailure,
         ScreenInput,
@@ -34,31 +49,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from ttai.temporal import search_attributes
 
-SYMBOLS_PER_RUN = 250
-"""Symbols a run starts before it continues as new.
-
-Each symbol adds 3 child events (initiated, started, closed) to this history,
-plus at most two workflow tasks (3 events each) when starts and completions
-arrive one at a time, and the child's AnalysisResult (~5 KB) in the closed
-event. Measured on the dev server: a 250-symbol run holds ~1,000 events and
-~1.4 MB of history (JSON); the worst case is ~2,300 events. Both stay under the
-server's continue-as-new suggestion (4,096 events / 4 MiB) and far from the
-hard limits (51,200 events / 50 MiB). A run also stops starting children when
-the server suggests continuing as new. Finished symbols travel to the next run
-as compact ScreenEntry rows (see MAX_SCREEN_SYMBOLS).
-"""
-
-
-def _failure(symbol: str, err: ChildWorkflowError) -> ScreenFailure:
-    # The root cause says why (e.g. "unknown symbol: XYZ"); the wrappers only
-    # say which activity and child it came through.
-    root: BaseException = err
-    while root.__cause__ is not None:
-        root = root.__cause__
-    kind = root.type if isinstance(root, ApplicationError) else type(root).__name__
-    return ScreenFailure(
-        symbol=symbol, reason=str(root)[:MAX_REASON_LENGTH] or kind or "failed", error_type=kind
-    )
+ACTIVITY_DESIGN = "screen-symbol-activities"
+"""Patch ID: set in every screen started since symbols became activities."""
 
 
 @workflow.defn(name="ScreenerWorkflow")
@@ -74,6 +66,7 @@ class ScreenerWorkflow:
         self._started_at = workflow.now()  # replaced by the first run's start on resume
         self._stop_starting = False
         self._final: ScreenResult | None = None
+        self._children = True  # set per run: child workflows or activities per symbol
 
     @workflow.query(name="progress")
     def progress(self) -> ScreenProgress:
@@ -102,8 +95,12 @@ class ScreenerWorkflow:
 
     @workflow.run
     async def run(self, request: ScreenInput) -> ScreenResult:
-        require_bounded_id(MAX_SCREEN_ID_LENGTH)  # children are `<ID>/<symbol>`
+        require_bounded_id(MAX_SCREEN_ID_LENGTH)  # analysis keys (children) are `<ID>/<symbol>`
         self._request = request
+        # Screens started before the activity design (no patch marker) replay as
+        # they ran: one child per symbol.
+        self._children = request.per_symbol_workflows or not workflow.patched(ACTIVITY_DESIGN)
+        per_run = SYMBOLS_PER_RUN_CHILDREN if self._children else SYMBOLS_PER_RUN
         try:
             if request.resume is not None:
                 self._restore(request.resume)
@@ -116,11 +113,10 @@ class ScreenerWorkflow:
             self._status = "running"
             self._report()
             finished = self._entries.keys() | self._failures.keys()
-            pending = [s for s in self._symbols if s not in finished]
+            pending = [s for s in self._symbols if s not in finished][:per_run]
+            groups = [[s] for s in pending] if self._children else await batches(pending, request)
             slots = asyncio.Semaphore(request.max_concurrent)
-            await asyncio.gather(
-                *(self._analyse(s, request, slots) for s in pending[:SYMBOLS_PER_RUN])
-            )
+            await asyncio.gather(*(self._analyse(group, request, slots) for group in groups))
             if len(self._entries) + len(self._failures) < len(self._symbols):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(request.model_copy(update={"resume": self._state()}))
@@ -144,33 +140,32 @@ class ScreenerWorkflow:
         )
         return resolved.symbols
 
-    async def _analyse(self, symbol: str, request: ScreenInput, slots: asyncio.Semaphore) -> None:
+    async def _analyse(
+        self, group: list[str], request: ScreenInput, slots: asyncio.Semaphore
+    ) -> None:
+        """One slot's work: a child, a single-symbol activity or a batch, one
+        analysis at a time, so max_concurrent bounds the analyses in flight."""
         async with slots:
             if self._stop_starting or workflow.info().is_continue_as_new_suggested():
                 self._stop_starting = True  # left for the next run
                 return
-            screen_id = workflow.info().workflow_id
-            # Deterministic child ID: a replayed or restarted screen finds its
-            # children instead of analysing a symbol twice.
-            child_id = f"{screen_id}/{symbol}"
             self._running += 1
             self._report()
             try:
-                result = await workflow.execute_child_workflow(
-                    AnalysisWorkflow.run,
-                    AnalysisInput(
-                        symbol=symbol, strategy=request.strategy, notify=False, screen_id=screen_id
-                    ),
-                    id=child_id,
-                    static_summary=f"{symbol} in screen {screen_id}",
-                )
-                self._entries[symbol] = screen_entry(result, child_id)
-            except ChildWorkflowError as err:
-                # One symbol failing never fails the screen. A child the screen's
-                # own cancellation stopped is not finished; one cancelled on
-                # its own (from the Web UI, say) counts as failed.
-                if not (is_cancelled_exception(err) and workflow.cancellation_reason() is not None):
-                    self._failures[symbol] = _failure(symbol, err)
+                if self._children:
+                    self._entries[group[0]] = await analyse_in_child(group[0], request)
+                elif len(group) == 1:
+                    self._entries[group[0]] = await analyse_in_activity(group[0], request)
+                else:
+                    await analyse_batch(group, request, self._entries, self._failures)
+            except (ActivityError, ChildWorkflowError) as err:
+                # One symbol failing never fails the screen. A symbol the screen's
+                # own cancellation stopped is not finished; one cancelled on its
+                # own (from the Web UI, say) counts as failed.
+                if not (is_cancelled_exception(err) and screen_cancelling()):
+                    for symbol in group:
+                        if symbol not in self._entries:
+                            self._failures[symbol] = symbol_failure(symbol, err)
             finally:
                 # Plain state only: this also runs when an evicted workflow's
                 # coroutine is closed, outside the workflow's event loop.

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from activities.analysis import AnalysisActivities
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.domain.analytics.csp import RISK_FREE_RATE, analyze_csp, annualized_return
 from ttai.domain.analytics.research import analyze_research

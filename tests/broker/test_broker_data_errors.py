@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,10 +29,9 @@ from activities.errors import classified_errors
 from activities.monitors import MonitorActivities
 from tests.helpers.fake_tastytrade import rest
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
-from tests.helpers.fake_tastytrade.scenario import Scenario
 from ttai.broker.base import BrokerSchemaError, UnknownSymbol
 from ttai.broker.boundary import guarded
-from ttai.broker.paper_account import InMemoryPaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.mapping import to_position
@@ -117,18 +116,6 @@ class _RecordingCounter(MetricCounter):
         return _RecordingCounter(
             self._meter, self._name, {**self._attributes, **additional_attributes}
         )
-
-
-@pytest.fixture
-def fake() -> FakeTastytrade:
-    return FakeTastytrade(Scenario.small())
-
-
-@pytest.fixture
-async def broker(fake: FakeTastytrade) -> AsyncIterator[TastytradeBroker]:
-    b = fake.broker(stream_timeout=5)
-    yield b
-    await b.close()
 
 
 def malformed(fake: FakeTastytrade, change: dict[str, Any]) -> dict[str, Any]:

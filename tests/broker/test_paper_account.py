@@ -8,14 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from ttai.broker.paper_account import (
-    PAPER_ACCOUNT,
-    STARTING_CASH,
-    InMemoryPaperAccount,
-    PaperAccount,
-    PostgresPaperAccount,
-    opening_cash,
-)
+from ttai.broker.paper.account import PAPER_ACCOUNT, PaperAccount
+from ttai.broker.paper.memory import InMemoryPaperAccount
+from ttai.broker.paper.postgres import PostgresPaperAccount
+from ttai.broker.paper.seed import STARTING_CASH, opening_cash
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.market import Position

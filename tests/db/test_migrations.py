@@ -14,7 +14,7 @@ import pytest_asyncio
 from tests.helpers.db import DatabaseFactory, drop_database
 from ttai.db.migrate import MIGRATIONS_DIR, migrate
 from ttai.db.pool import create_pool
-from ttai.stack.postgres import create_database
+from ttai.db.provision import create_database
 
 # Listed here independently of the code under test.
 ALL_VERSIONS = sorted(path.stem for path in MIGRATIONS_DIR.iterdir() if path.suffix == ".sql")

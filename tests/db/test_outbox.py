@@ -13,7 +13,8 @@ from aiohttp import web
 
 from ttai.models.notifications import Notification
 from ttai.notify.channels import AppriseChannel, LogChannel, channels_from_urls
-from ttai.notify.outbox import NOTIFY_CHANNEL, Backoff, Outbox
+from ttai.notify.delivery import Backoff
+from ttai.notify.outbox import NOTIFY_CHANNEL, Outbox
 from ttai.stack.ports import free_port
 
 

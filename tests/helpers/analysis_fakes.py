@@ -6,14 +6,17 @@ assert what the workflow did (which steps, how often, with what).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import heartbeating
+from ttai.domain.analytics.ranking import screen_entry
 from ttai.domain.analytics.synthesis import synthesize
 from ttai.models.analysis import (
     AnalysisResult,
@@ -30,6 +33,8 @@ from ttai.models.analysis import (
     SynthesisRequest,
 )
 from ttai.models.notifications import NotifyResult
+from ttai.models.screen_steps import ScreenBatchInput, ScreenBatchResult, ScreenSymbolInput
+from ttai.models.screener import ScreenEntry, ScreenFailure
 
 AS_OF = date(2026, 11, 25)
 
@@ -124,8 +129,84 @@ class FakeAnalysisActivities:
         self.notified.append(request.symbol)
         return NotifyResult(notification_id=len(self.notified), delivered=True, duplicate=False)
 
+    @activity.defn(name="screen_symbol")
+    async def screen_symbol(self, request: ScreenSymbolInput) -> ScreenEntry:
+        """A screen's symbol as the real activity runs it: the steps above in
+        AnalysisWorkflow's order, one save per (screen, symbol), heartbeats
+        once it runs long (so a blocked step can be cancelled)."""
+        self._call("screen_symbol")
+        return await self._screen_one(request)
+
+    @activity.defn(name="screen_symbols")
+    async def screen_symbols(self, request: ScreenBatchInput) -> ScreenBatchResult:
+        """Symbols one after the other as the real batch activity does: permanent
+        failures reported, others handed back, cancelled: what finished."""
+        self._call("screen_symbols")
+        entries: list[ScreenEntry] = []
+        failures: list[ScreenFailure] = []
+        retry_alone: list[str] = []
+        done = 0
+        try:
+            for symbol in request.symbols:
+                one = ScreenSymbolInput(
+                    screen_id=request.screen_id,
+                    screen_run_id=request.screen_run_id,
+                    symbol=symbol,
+                    strategy=request.strategy,
+                )
+                try:
+                    entries.append(await self._screen_one(one))
+                except ApplicationError as err:
+                    if err.non_retryable:
+                        failures.append(
+                            ScreenFailure(symbol=symbol, reason=err.message, error_type=err.type)
+                        )
+                    else:
+                        retry_alone.append(symbol)
+                done += 1
+        except asyncio.CancelledError:
+            pass
+        return ScreenBatchResult(
+            entries=entries,
+            failures=failures,
+            retry_alone=retry_alone,
+            unfinished=request.symbols[done:],
+        )
+
+    async def _screen_one(self, request: ScreenSymbolInput) -> ScreenEntry:
+        key = (f"{request.screen_id}/{request.symbol}", request.screen_run_id)
+        if key not in self.saved:
+            async with heartbeating():
+                chart = await self.chart_analysis(SymbolRequest(symbol=request.symbol))
+                options = research = None
+                if chart.recommendation == "reject":
+                    synthesis = Synthesis(score=0, recommendation="reject")
+                else:
+                    options = await self.options_analysis(
+                        OptionsRequest(symbol=request.symbol, chart=chart)
+                    )
+                    research = await self.research_analysis(ResearchRequest(symbol=request.symbol))
+                    synthesis = await self.synthesize(
+                        SynthesisRequest(chart=chart, options=options, research=research)
+                    )
+            result = AnalysisResult(
+                symbol=request.symbol, strategy=request.strategy,
+                recommendation=synthesis.recommendation, score=synthesis.score, chart=chart,
+                options=options, research=research, completed_at=datetime(2026, 11, 25, tzinfo=UTC),
+            )  # fmt: skip
+            await self.save_analysis(
+                SaveAnalysisRequest(
+                    workflow_id=key[0], run_id=key[1], result=result, screen_id=request.screen_id
+                )
+            )
+        analysis_id = list(self.saved).index(key) + 1
+        saved = self.saved[key].model_copy(update={"analysis_id": analysis_id})
+        return screen_entry(saved, key[0])
+
     def all(self) -> list[Callable[..., Any]]:
         return [
+            self.screen_symbols,
+            self.screen_symbol,
             self.chart_analysis,
             self.options_analysis,
             self.research_analysis,

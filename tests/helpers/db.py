@@ -10,8 +10,7 @@ import uuid
 
 import asyncpg
 
-from ttai.db.provision import identifier
-from ttai.stack.postgres import create_database, database_dsn
+from ttai.db.provision import create_database, database_dsn, identifier
 
 
 async def drop_database(admin_dsn: str, name: str) -> None:

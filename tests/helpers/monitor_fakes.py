@@ -8,12 +8,11 @@ script a trading week and know exactly when each alert must fire.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from activities import monitor_activities
 from ttai.broker import UnknownSymbol
@@ -31,6 +30,7 @@ from ttai.models.notifications import Notification
 from ttai.notify.channels import Channel
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
+from worker import Workers, build_worker
 from workflows.monitors import MONITOR_WORKFLOWS
 
 PricePath = Callable[[datetime], float]
@@ -155,13 +155,17 @@ class RecordingChannel:
 
 def monitor_worker(
     client: Client, pool: asyncpg.Pool, broker: ScriptedBroker, channel: Channel, tq: str
-) -> Worker:
+) -> Workers:
+    """The monitors and their activities, on `tq` and its broker lanes."""
     services = Services(
         settings=Settings(), pool=pool, broker=broker, outbox=Outbox(pool, [channel])
     )
-    return Worker(
+    return build_worker(
         client,
-        task_queue=tq,
+        None,
+        tq,
         workflows=MONITOR_WORKFLOWS,
         activities=monitor_activities(services),
+        # As before the lanes: the workers' defaults, not the project's.
+        graceful_shutdown_timeout=timedelta(0),
     )

@@ -1,9 +1,10 @@
 """Fake screener activities with the real names, for workflow tests and the recorder.
 
-`FakeScreenerActivities` serves watchlists from a dict and records saves and
-notifications; `TimedAnalysis` records when each symbol's analysis starts and
-ends and can hold chosen symbols until released, so a test can see the bound
-on concurrency and cancel mid-screen.
+`FakeScreenerActivities` serves watchlists from a dict, plans screens as told
+and records saves and notifications; `TimedAnalysis` records when each
+symbol's analysis starts and ends and can hold chosen symbols until released,
+so a test can see the bound on concurrency and cancel mid-screen.
+`symbol_events` reads the same starts and ends from a screen's history.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from tests.helpers.analysis_fakes import FakeAnalysisActivities
@@ -23,6 +27,7 @@ from ttai.models.analysis import (
     SymbolRequest,
 )
 from ttai.models.notifications import NotifyResult
+from ttai.models.screen_steps import ScreenPlan, ScreenPlanRequest
 from ttai.models.screener import (
     SaveScreenResult,
     ScreenRecord,
@@ -35,10 +40,20 @@ from ttai.models.screener import (
 
 
 class FakeScreenerActivities:
-    def __init__(self, watchlists: dict[str, list[str]] | None = None) -> None:
+    """`symbols_per_activity`: the plan the worker gives screens (1, as under a
+    rate budget; more, as without one)."""
+
+    def __init__(
+        self, watchlists: dict[str, list[str]] | None = None, symbols_per_activity: int = 10
+    ) -> None:
         self.watchlists = watchlists or {}
+        self.plan = ScreenPlan(symbols_per_activity=symbols_per_activity)
         self.saved: dict[tuple[str, str], ScreenResult] = {}
         self.notified: list[ScreenResult] = []
+
+    @activity.defn(name="screen_plan")
+    async def screen_plan(self, request: ScreenPlanRequest) -> ScreenPlan:
+        return self.plan
 
     @activity.defn(name="resolve_watchlist")
     async def resolve_watchlist(self, request: WatchlistRequest) -> WatchlistSymbols:
@@ -66,6 +81,7 @@ class FakeScreenerActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [
+            self.screen_plan,
             self.resolve_watchlist,
             self.watchlist_command,
             self.save_screen,
@@ -97,3 +113,41 @@ class TimedAnalysis(FakeAnalysisActivities):
         saved = await super().save_analysis(request)
         self.events.append(("end", request.result.symbol))
         return saved
+
+
+def max_in_flight(events: list[tuple[str, str]]) -> int:
+    running = peak = 0
+    for kind, _ in events:
+        running += 1 if kind == "start" else -1
+        peak = max(peak, running)
+    return peak
+
+
+DESIGNS = pytest.mark.parametrize("children", [False, True], ids=["activities", "children"])
+
+
+async def symbol_events(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, str]]:
+    """('start', key) / ('end', key) in the screen's own history, for each
+    symbol's activity (key: the activity ID, the symbol) or child workflow
+    (key: the child's workflow ID)."""
+    activities: dict[int, str] = {}
+    out: list[tuple[str, str]] = []
+    async for event in handle.fetch_history_events():
+        kind = event.WhichOneof("attributes") or ""
+        attrs = getattr(event, kind) if kind else None
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if attrs.activity_type.name in ("screen_symbol", "screen_symbols"):
+                activities[event.event_id] = attrs.activity_id
+                out.append(("start", attrs.activity_id))
+        elif event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            out.append(("start", attrs.workflow_id))
+        elif kind.startswith("activity_task_") and kind.split("_")[2] in (
+            "completed", "failed", "canceled", "timed",
+        ):  # fmt: skip
+            if attrs.scheduled_event_id in activities:
+                out.append(("end", activities[attrs.scheduled_event_id]))
+        elif kind.startswith("child_workflow_execution_") and not kind.endswith(
+            "started_event_attributes"
+        ):
+            out.append(("end", attrs.workflow_execution.workflow_id))
+    return out

@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from temporalio import activity
-from temporalio.worker import Worker
 
 from tests.helpers.histories import run_recorder, save, workflow_id
 from tests.helpers.reports_portfolio import BALANCES, METRICS, POSITIONS
@@ -34,6 +33,7 @@ from ttai.models.reports import (
     SaveReportRequest,
     SaveReportResult,
 )
+from worker import build_worker
 from workflows.reports import (
     REPORT_WORKFLOWS,
     EndOfDaySummaryWorkflow,
@@ -109,9 +109,10 @@ CASES: list[tuple[type, str, datetime]] = [
 async def main() -> None:
     env = await start_time_skipping()
     try:
-        async with Worker(
+        async with build_worker(
             env.client,
-            task_queue=TASK_QUEUE,
+            None,
+            TASK_QUEUE,
             workflows=REPORT_WORKFLOWS,
             activities=FAKE_ACTIVITIES,
         ):

@@ -8,6 +8,14 @@ with the real workflow code and the fake activities of the workflow tests
 (tests/helpers/screener_fakes.py), and writes
 tests/histories/<WorkflowType>-<case>.json for tests/replay/test_replay.py: a
 workflow change that would break screens already in flight fails there.
+
+Two generations of screens are kept:
+- `ScreenerWorkflow-activities-*` and `-children-option`: the current design
+  (patch `screen-symbol-activities`), recorded by this script;
+- `ScreenerWorkflow-{ranked-with-failure,watchlist,continued,cancelled}`:
+  screens from before the patch (one child per symbol, no marker), recorded
+  by this script's earlier version (git history). Keep them: screens that
+  were running when the design changed must still replay.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from tests.helpers.histories import run_recorder, save, save_runs, workflow_id
 from tests.helpers.screener_fakes import FakeScreenerActivities, TimedAnalysis
 from tests.helpers.temporal import throwaway_dev_server
+from ttai.models.screen_steps import ScreenPlan
 from ttai.models.screener import (
     ScreenInput,
     ScreenProgress,
@@ -54,28 +63,40 @@ async def record(client: Client) -> None:
                 "ScreenerWorkflow", request, id=workflow_id(case), task_queue=TASK_QUEUE
             )
 
-        case = "ScreenerWorkflow-ranked-with-failure"
+        case = "ScreenerWorkflow-activities-ranked-with-failure"
         handle = await start(
             case, ScreenInput(symbols=["AAPL", "XYZ", "TSLA", "KO"], top_n=2, notify=True)
         )
         await handle.result()
         await save(handle, case)
 
-        case = "ScreenerWorkflow-watchlist"
+        case = "ScreenerWorkflow-activities-watchlist"
         handle = await start(case, ScreenInput(watchlist="mine", max_concurrent=2))
         await handle.result()
         await save(handle, case)
 
-        symbols = ["AAPL", "MSFT", "KO", "PFE", "JPM", "XOM", "BAC", "WMT"]
-        case = "ScreenerWorkflow-continued"
+        # The option: one child AnalysisWorkflow per symbol, after the patch.
+        case = "ScreenerWorkflow-children-option"
+        handle = await start(
+            case,
+            ScreenInput(symbols=["AAPL", "XYZ", "KO"], per_symbol_workflows=True),
+        )
+        await handle.result()
+        await save(handle, case)
+
+        symbols = ["AAPL", "MSFT", "KO", "PFE", "JPM", "XOM", "BAC", "WMT", "T", "VZ", "MRK"]
+        symbols += ["ABBV", "CVX", "PEP", "JNJ", "HD"]
+        case = "ScreenerWorkflow-activities-continued"
+        screener.plan = ScreenPlan(symbols_per_activity=1)  # a budgeted lane
         handle = await start(case, ScreenInput(symbols=symbols, max_concurrent=2))
         await handle.result()
+        screener.plan = ScreenPlan(symbols_per_activity=10)
         progress = await handle.query("progress", result_type=ScreenProgress)
         assert progress.runs > 1, "expected continue-as-new"
         await save_runs(client, handle, case)
 
         # NVDA and AMZN block; cancel once AAPL is done and both are running.
-        case = "ScreenerWorkflow-cancelled"
+        case = "ScreenerWorkflow-activities-cancelled"
         handle = await start(
             case, ScreenInput(symbols=["AAPL", "NVDA", "AMZN", "META"], max_concurrent=2)
         )
@@ -84,10 +105,19 @@ async def record(client: Client) -> None:
             if progress.done >= 1 and progress.running == 2:
                 break
             await asyncio.sleep(0.05)
+        while not {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         await handle.cancel()
         with contextlib.suppress(WorkflowFailureError):  # it ends cancelled
             await handle.result()
         analysis.release.set()
+        await save(handle, case)
+
+        # Batches (12 symbols, 2 at once: 3 per activity), one unknown among them.
+        case = "ScreenerWorkflow-activities-batches"
+        batched = ["AAPL", "MSFT", "KO", "PFE", "XYZ", "JPM", "XOM", "BAC", "WMT", "T", "VZ"]
+        handle = await start(case, ScreenInput(symbols=[*batched, "TSLA"], max_concurrent=2))
+        await handle.result()
         await save(handle, case)
 
         watchlist = await client.start_workflow(
@@ -100,9 +130,32 @@ async def record(client: Client) -> None:
         await save(watchlist, "WatchlistWorkflow-show")
 
 
+async def record_batch_cancel(client: Client) -> None:
+    """A batch blocked on its third symbol when the screen is cancelled."""
+    analysis = TimedAnalysis(blocked=frozenset({"NVDA"}))
+    fakes = analysis.all() + FakeWatchlists().all()
+    async with build_worker(client, None, TASK_QUEUE, activities=fakes):
+        case = "ScreenerWorkflow-activities-batch-cancelled"
+        symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "AMD"]
+        handle = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=1),
+            id=workflow_id(case),
+            task_queue=TASK_QUEUE,
+        )
+        while ("start", "NVDA") not in analysis.events:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        with contextlib.suppress(WorkflowFailureError):  # it ends cancelled
+            await handle.result()
+        analysis.release.set()
+        await save(handle, case)
+
+
 async def main() -> None:
     async with throwaway_dev_server({"limit.historyCount.suggestContinueAsNew": 40}) as client:
         await record(client)
+        await record_batch_cancel(client)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from ttai.temporal.client import connect
 from ttai.temporal.monitors import ensure_monitors
 from worker import build_worker
 
-
 WATCHDOG_SECONDS = 200  # before pytest-timeout's 300 s
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.helpers.ops_stack import OpsStack, eventually
+from ttai.broker.simulated import listed_symbols
 from ttai.config import Settings
 from ttai.domain import market_calendar
 from ttai.models.alerts import AddAlertInput, ListAlertsInput, RemoveAlertInput
@@ -141,7 +142,9 @@ async def _count(conn: Connection, workflow_type: str) -> int:
 
 async def test_a_caller_giving_up_cancels_the_screen_it_started(stack: OpsStack) -> None:
     conn = stack.conn
-    symbols = ["AAPL", "MSFT", "KO", "PFE", "JPM", "XOM", "CVX", "WMT", "PG", "JNJ"]
+    # One at a time, in batches of 10 (the simulated market has no budget): the
+    # first progress comes after 10 symbols, with 50 still to go.
+    symbols = listed_symbols()[:60]
     progressed = asyncio.Event()
     caller = asyncio.create_task(
         screens.screen(

@@ -9,6 +9,8 @@ tests/histories/ re-record them on purpose after a deliberate change
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from temporalio.worker import Replayer
 from tests.helpers.histories import HISTORY_DIR, workflow_id
 from ttai.temporal.client import data_converter
 from workflows.registry import ALL_WORKFLOWS
+from workflows.screener import ACTIVITY_DESIGN
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 
@@ -41,3 +44,31 @@ async def test_replay(path: Path) -> None:
     replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
+
+
+def _patches(path: Path) -> set[str]:
+    """The patch IDs a recorded history's markers carry."""
+    found = set()
+    for event in json.loads(path.read_text())["events"]:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
+
+
+def test_screens_of_both_designs_are_recorded() -> None:
+    """Screens started before the activity design (no marker, a child per symbol)
+    and after it (the marker; activities, or children on request) all replay."""
+    screens = [p for p in HISTORIES if _workflow_type(p) == "ScreenerWorkflow"]
+    patched = {p.stem for p in screens if ACTIVITY_DESIGN in _patches(p)}
+    before = {p.stem for p in screens if "activities" not in p.stem and "option" not in p.stem}
+    assert {"ScreenerWorkflow-ranked-with-failure", "ScreenerWorkflow-cancelled"} <= before
+    assert not patched & before
+    assert {
+        "ScreenerWorkflow-activities-ranked-with-failure",
+        "ScreenerWorkflow-activities-cancelled",
+        "ScreenerWorkflow-activities-continued",
+        "ScreenerWorkflow-activities-batches",
+        "ScreenerWorkflow-activities-batch-cancelled",
+    } <= patched

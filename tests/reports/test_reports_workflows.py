@@ -26,7 +26,8 @@ from tests.helpers.reports_portfolio import (
 )
 from tests.helpers.times import new_york
 from ttai.broker.factory import open_broker
-from ttai.broker.paper_account import STARTING_CASH, PostgresPaperAccount
+from ttai.broker.paper.postgres import PostgresPaperAccount
+from ttai.broker.paper.seed import STARTING_CASH
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
 from ttai.db.analyses import AnalysisStore

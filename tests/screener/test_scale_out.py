@@ -1,103 +1,69 @@
-"""Scale-out for real: two `worker.py` processes on one task queue, one killed
-with SIGKILL in the middle of a screen; the screen still completes and every
-symbol is analysed exactly once."""
+"""Scale-out and crashes for real: `worker.py` processes on one task queue.
+
+- One of two workers killed with SIGKILL in the middle of a screen: the screen
+  completes and every symbol is analysed exactly once.
+- A kill -9 of everything (both workers, the Temporal server, PostgreSQL) in
+  the middle of a screen, then everything started again on the same data: the
+  screen completes with exactly one saved analysis per symbol.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
-import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import psutil
 import pytest
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client, WorkflowHandle
 
-from ttai.broker.simulated import KNOWN_SYMBOLS
-from ttai.config import PROJECT_ROOT
+from tests.helpers.worker_processes import (
+    SCREEN_WAIT,
+    STARTUP_WAIT,
+    eventually,
+    logs,
+    pollers,
+    start_workers,
+    stop_workers,
+    worker_env,
+)
+from ttai.broker.simulated import KNOWN_SYMBOLS, listed_symbols
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
+from ttai.stack.ports import free_port
+from ttai.stack.postgres import PrivatePostgres
 from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal.client import data_converter
 
 SYMBOLS = 30
-# Bounded waits, not timing asserts: generous for a busy 2-core machine.
-STARTUP_WAIT = 60.0
-SCREEN_WAIT = 240.0
+LATENCY_MS = 100  # per broker call, so each symbol takes ~0.3 s
 
 
 @pytest.fixture
 def workers(
     dev_server: TemporalDevServer, database_url: str, task_queue: str, tmp_path: Path
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TTAI_", "TEMPORAL_", "OTEL_", "TT_"))
-    }
-    env.update(
-        TEMPORAL_ADDRESS=dev_server.address,
-        TEMPORAL_NAMESPACE=dev_server.namespace,
-        DATABASE_URL=database_url,
-        TTAI_TASK_QUEUE=task_queue,
-        TTAI_STATE_DIR=str(tmp_path / "state"),
+    env = worker_env(
+        dev_server.address,
+        dev_server.namespace,
+        database_url,
+        task_queue,
+        tmp_path / "state",
+        # A real broker's pace: the screen is still running when the kill lands.
+        TTAI_SIMULATED_LATENCY_MS=str(LATENCY_MS),
     )
-    processes = []
-    for n in range(2):
-        log = (tmp_path / f"worker-{n}.log").open("wb")
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "worker.py"],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
+    processes = start_workers(2, env, tmp_path)
     try:
         yield processes
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def _pollers(client: Client, task_queue: str) -> set[str]:
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-        )
-    )
-    return {poller.identity for poller in response.pollers}
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    """Poll `check` every 0.2 s until it holds; fail after about `seconds`."""
-    for _ in range(int(seconds / 0.2)):
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    pytest.fail(f"not reached within {seconds:.0f} s: {what}")
-
-
-def _logs(tmp_path: Path) -> str:
-    return "\n".join(
-        f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
-        for path in sorted(tmp_path.glob("worker-*.log"))
-    )
+        stop_workers(processes)
 
 
 async def test_screen_survives_a_killed_worker(
@@ -109,10 +75,10 @@ async def test_screen_survives_a_killed_worker(
 ) -> None:
     async def both_polling() -> bool:
         for process in workers:
-            assert process.poll() is None, f"a worker exited early\n{_logs(tmp_path)}"
-        return len(await _pollers(client, task_queue)) >= 2
+            assert process.poll() is None, f"a worker exited early\n{logs(tmp_path)}"
+        return len(await pollers(client, task_queue)) >= 2
 
-    await _eventually(both_polling, STARTUP_WAIT, "two workers polling")
+    await eventually(both_polling, STARTUP_WAIT, "two workers polling")
 
     symbols = sorted(KNOWN_SYMBOLS)[:SYMBOLS]
     assert len(symbols) == SYMBOLS
@@ -129,9 +95,20 @@ async def test_screen_survives_a_killed_worker(
         progress = await handle.query("progress", result_type=ScreenProgress)
         return progress.done >= 4
 
-    await _eventually(some_done, SCREEN_WAIT, "first analyses done")
+    await eventually(some_done, SCREEN_WAIT, "first analyses done")
+    # The victim: a worker running one of the screen's analyses right now.
+    by_pid = {str(process.pid): process for process in workers}
+    running: set[str] = set()
+
+    async def one_running() -> bool:
+        running.clear()
+        running.update(await running_on(handle))
+        return bool(running & by_pid.keys())
+
+    await eventually(one_running, SCREEN_WAIT, "an analysis running on a worker")
     progress = await handle.query("progress", result_type=ScreenProgress)
-    victim = workers[0]
+    victim = by_pid[sorted(running & by_pid.keys())[0]]
+    survivor = next(process for process in workers if process is not victim)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     # Mid-way: the kill lands while analyses are still outstanding.
@@ -139,7 +116,7 @@ async def test_screen_survives_a_killed_worker(
 
     async with asyncio.timeout(SCREEN_WAIT):
         result = await handle.result()
-    assert workers[1].poll() is None, _logs(tmp_path)
+    assert survivor.poll() is None, logs(tmp_path)
 
     assert result.status == "completed"
     assert result.total == SYMBOLS
@@ -157,14 +134,118 @@ async def test_screen_survives_a_killed_worker(
     counts = {row["symbol"]: row["n"] for row in rows}
     assert counts == dict.fromkeys(symbols, 1)
 
-    # Both workers really took part: activity starts carry each one's identity.
-    identities: set[str] = set()
-    for symbol in symbols:
-        history = await client.get_workflow_handle(f"{screen_id}/{symbol}").fetch_history()
-        identities |= {
-            event.activity_task_started_event_attributes.identity
-            for event in history.events
-            if event.HasField("activity_task_started_event_attributes")
-        }
-    pids = {identity.split("@", 1)[0] for identity in identities}
-    assert {str(workers[0].pid), str(workers[1].pid)} <= pids
+    # The survivor finished what the victim was running when it died.
+    assert str(survivor.pid) in await started_by(handle)
+
+
+async def started_by(handle: WorkflowHandle[Any, Any]) -> set[str]:
+    """The PIDs of the workers that started the screen's activities."""
+    identities = {
+        event.activity_task_started_event_attributes.identity
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_started_event_attributes")
+    }
+    return {identity.split("@", 1)[0] for identity in identities}
+
+
+async def running_on(handle: WorkflowHandle[Any, Any]) -> set[str]:
+    """The PIDs of the workers running the screen's activities now."""
+    described = await handle.describe()
+    return {
+        activity.last_worker_identity.split("@", 1)[0]
+        for activity in described.raw_description.pending_activities
+        if activity.last_worker_identity
+        and activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+    }
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) -> None:
+    """Workers, Temporal server and PostgreSQL all SIGKILLed at once mid-screen,
+    then started again on the same files: exactly one analysis per symbol."""
+    symbols = listed_symbols()[60:100]
+    postgres = PrivatePostgres(tmp_path / "pg", port=free_port(), port_env_var=None)
+    port = free_port()
+
+    def server() -> TemporalDevServer:
+        return TemporalDevServer(
+            log_path=tmp_path / "temporal.log",
+            port=port,
+            db_file=tmp_path / "temporal.db",
+            port_env_var=None,
+        )
+
+    temporal = server()
+    await postgres.start()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        await temporal.start()
+        env = worker_env(
+            temporal.address,
+            "default",
+            postgres.dsn,
+            task_queue,
+            tmp_path / "s",
+            TTAI_SIMULATED_LATENCY_MS=str(LATENCY_MS),
+        )
+        client = await Client.connect(temporal.address, data_converter=data_converter())
+        processes = start_workers(2, env, tmp_path)
+
+        async def both_polling() -> bool:
+            return len(await pollers(client, f"{task_queue}-broker")) >= 2
+
+        await eventually(both_polling, STARTUP_WAIT, "two workers polling")
+        handle = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=4),
+            id=f"screen-kill9-{uuid.uuid4()}",
+            task_queue=task_queue,
+            result_type=ScreenResult,
+        )
+
+        async def some_done() -> bool:
+            return (await handle.query("progress", result_type=ScreenProgress)).done >= 6
+
+        await eventually(some_done, SCREEN_WAIT, "first analyses done")
+        at_kill = await handle.query("progress", result_type=ScreenProgress)
+        pg_pid = int((postgres.folder.data_dir / "postmaster.pid").read_text().split()[0])
+        temporal_pid = int(temporal.pid_file.read_text().split()[0])
+        for pid in [*(p.pid for p in processes), temporal_pid, pg_pid]:
+            _kill(pid)
+        for process in processes:
+            process.wait()
+        await eventually(lambda: _gone(pg_pid, temporal_pid), 30, "PostgreSQL and Temporal dead")
+        await temporal.stop()  # only forgets the dead process
+
+        # Everything again, on the same files.
+        await postgres.start()
+        temporal = server()
+        await temporal.start()
+        client = await Client.connect(temporal.address, data_converter=data_converter())
+        handle = client.get_workflow_handle(handle.id, result_type=ScreenResult)
+        assert at_kill.done < len(symbols)  # killed mid-way
+        processes += start_workers(2, env, tmp_path, first=2)
+        async with asyncio.timeout(SCREEN_WAIT):
+            result = await handle.result()
+        assert (result.status, result.analysed, result.failed) == ("completed", len(symbols), 0)
+        conn = await asyncpg.connect(postgres.dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
+                handle.id,
+            )
+        finally:
+            await conn.close()
+        assert {row["symbol"]: row["n"] for row in rows} == dict.fromkeys(symbols, 1)
+    finally:
+        stop_workers(processes)
+        await temporal.stop()
+        await postgres.destroy()
+
+
+async def _gone(*pids: int | None) -> bool:
+    return not any(pid is not None and psutil.pid_exists(pid) for pid in pids)

@@ -71,3 +71,69 @@ def test_watchlist_command_rejected(data: dict[str, Any], message: str) -> None:
 def test_watchlist_remove_without_symbols_means_delete() -> None:
     assert WatchlistCommand(action="remove", name="mine").symbols == []
     assert WatchlistCommand(action="add", name="mine", symbols=["KO", "KO"]).symbols == ["KO"]
+
+
+def _entry(symbol: str) -> dict[str, Any]:
+    return {
+        "symbol": symbol, "recommendation": "select", "score": 7, "chart_score": 8.0,
+        "price": 123.45, "trend": "uptrend", "strike": 110.0, "expiration": "2027-01-15",
+        "credit": 1.23, "annualized_return": 0.1567, "probability_of_profit": 0.8123,
+        "delta": -0.2456, "iv_rank": 55.5, "analysis_id": 123456789,
+        "workflow_id": f"screen-0123456789abcdef/{symbol}",
+    }  # fmt: skip
+
+
+def _resume(**changes: Any) -> dict[str, Any]:
+    state = {
+        "symbols": ["AAPL", "KO", "MSFT"],
+        "entries": [_entry("AAPL")],
+        "failures": [{"symbol": "KO", "reason": "unknown symbol: KO"}],
+        "started_at": "2026-11-26T15:00:00Z",
+        "runs": 2,
+    }
+    return {"symbols": ["AAPL", "KO", "MSFT"], "resume": state | changes}
+
+
+def test_resume_state_is_accepted_when_consistent() -> None:
+    request = ScreenInput.model_validate(_resume())
+    assert request.resume is not None and request.resume.runs == 2
+    # A watchlist screen carries the symbols it resolved.
+    watchlist = {"watchlist": "mine", "resume": _resume()["resume"]}
+    assert ScreenInput.model_validate(watchlist).resume is not None
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ({"symbols": []}, "resume: no symbols"),
+        ({"symbols": ["AAPL", "KO", "AAPL"]}, "duplicate symbols"),
+        ({"entries": [_entry("AAPL"), _entry("AAPL")]}, "duplicate entries"),
+        ({"failures": [{"symbol": "KO", "reason": "x"}] * 2}, "duplicate failures"),
+        ({"failures": [{"symbol": "AAPL", "reason": "x"}]}, "both analysed and failed"),
+        ({"entries": [_entry("TSLA")]}, "finished but not in the screen"),
+        ({"runs": 0}, "greater than or equal to 1"),
+        ({"runs": -3}, "greater than or equal to 1"),
+        ({"symbols": ["KO", "AAPL", "MSFT"]}, "not the screen's symbols"),
+        ({"bogus": 1}, "Extra inputs are not permitted"),
+    ],
+)  # fmt: skip
+def test_resume_state_is_validated_like_user_input(state: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ScreenInput.model_validate(_resume(**state))
+
+
+def test_resume_symbol_cap() -> None:
+    symbols = _tickers(MAX_SCREEN_SYMBOLS + 1)
+    state = _resume(symbols=symbols, entries=[], failures=[])["resume"]
+    data = {"watchlist": "big", "resume": state}
+    with pytest.raises(ValidationError, match=f"at most {MAX_SCREEN_SYMBOLS}"):
+        ScreenInput.model_validate(data)
+
+
+def test_a_full_resume_state_fits_in_one_payload() -> None:
+    """The state a 2,000-symbol screen carries across continue-as-new stays well
+    under Temporal's 2 MB payload limit (so MAX_SCREEN_SYMBOLS is safe)."""
+    symbols = _tickers(MAX_SCREEN_SYMBOLS)
+    state = _resume(symbols=symbols, entries=[_entry(s) for s in symbols], failures=[])
+    request = ScreenInput.model_validate({"watchlist": "big", "resume": state["resume"]})
+    assert len(request.model_dump_json()) < 1024 * 1024

@@ -9,8 +9,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.screener import ScreenerActivities
+from ttai.broker.simulated import SimulatedMarket
+from ttai.data.sp500 import load as load_sp500
 from ttai.db.screens import ScreenStore
-from ttai.db.watchlists import SP500_SIZE, WatchlistStore, WatchlistTooLarge, builtin_watchlists
+from ttai.db.watchlists import WatchlistStore, WatchlistTooLarge, builtin_watchlists
 from ttai.models.screener import (
     MAX_SCREEN_SYMBOLS,
     ScreenRecord,
@@ -46,6 +48,14 @@ async def test_default_watchlist_is_seeded_in_order(db_pool: asyncpg.Pool) -> No
     assert await WatchlistStore(db_pool).symbols("default") == DEFAULT
 
 
+def test_default_watchlist_is_real_liquid_option_underlyings() -> None:
+    """S&P 500 members and the two most traded index ETFs; the simulated market
+    gives them its deepest option markets (liquidity 4-5 of 5) as the real one has."""
+    assert set(DEFAULT) <= set(load_sp500().symbols) | {"SPY", "QQQ"}
+    market = SimulatedMarket(seed=7)
+    assert all(market.params(s).liquidity >= 4 for s in DEFAULT)
+
+
 async def test_add_remove_delete_are_set_operations(db_pool: asyncpg.Pool) -> None:
     store = WatchlistStore(db_pool)
     assert await store.symbols("mine") is None
@@ -77,9 +87,10 @@ async def test_a_watchlist_never_exceeds_the_screen_cap(db_pool: asyncpg.Pool) -
 
 
 async def test_builtin_sp500_is_seeded_once_and_edits_survive(db_pool: asyncpg.Pool) -> None:
-    builtin = builtin_watchlists("simulated", 7)
-    assert len(builtin["sp500"]) == SP500_SIZE == len(set(builtin["sp500"]))
-    assert builtin_watchlists("tastytrade", 7) == {}
+    builtin = builtin_watchlists()
+    # The real constituents, on every broker.
+    assert builtin["sp500"] == load_sp500().symbols
+    assert 490 <= len(builtin["sp500"]) == len(set(builtin["sp500"])) <= 510
     first = activities(db_pool, builtin)
     resolved = await first.resolve_watchlist(WatchlistRequest(name="sp500"))
     assert resolved.symbols == builtin["sp500"]

@@ -1,4 +1,8 @@
-"""ScreenerWorkflow on the time-skipping server with fake activities."""
+"""ScreenerWorkflow on the time-skipping server with fake activities.
+
+Both designs: one `screen_symbol` activity per symbol (the default) and one
+child AnalysisWorkflow per symbol (`per_symbol_workflows`).
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,20 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers.analysis_fakes import FakeAnalysisActivities
-from tests.helpers.screener_fakes import FakeScreenerActivities, TimedAnalysis
+from tests.helpers.screener_fakes import (
+    DESIGNS,
+    FakeScreenerActivities,
+    TimedAnalysis,
+    max_in_flight,
+    symbol_events,
+)
 from ttai.models.screener import (
     ScreenInput,
     ScreenProgress,
     ScreenResult,
 )
 from worker import build_worker
+from workflows.screen_activities import ROUNDS_PER_SLOT, symbols_per_activity
 
 pytestmark = pytest.mark.usefixtures("without_search_attribute_upserts")
 
@@ -54,50 +65,17 @@ async def run_screen(
         return result, handle, await handle.query("progress", result_type=ScreenProgress)
 
 
-def max_in_flight(events: list[tuple[str, str]]) -> int:
-    running = peak = 0
-    for kind, _ in events:
-        running += 1 if kind == "start" else -1
-        peak = max(peak, running)
-    return peak
-
-
-async def child_events(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, str]]:
-    """('start', child ID) / ('end', child ID) in the screen's own history."""
-    started = EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
-    closed = {
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED,
-        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
-    }
-    out: list[tuple[str, str]] = []
-    async for event in handle.fetch_history_events():
-        if event.event_type == started:
-            out.append(
-                (
-                    "start",
-                    event.start_child_workflow_execution_initiated_event_attributes.workflow_id,
-                )
-            )
-        elif event.event_type in closed:
-            attrs = next(
-                getattr(event, field)
-                for field in event.DESCRIPTOR.fields_by_name
-                if field.startswith("child_workflow_execution_") and event.HasField(field)
-            )
-            out.append(("end", attrs.workflow_execution.workflow_id))
-    return out
-
-
+@DESIGNS
 async def test_screen_ranks_isolates_failures_and_saves_once(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    time_skipping_env: WorkflowEnvironment, task_queue: str, children: bool
 ) -> None:
     analysis = FakeAnalysisActivities(charts={"TSLA": "reject"}, unknown=frozenset({"XYZ"}))
     screener = FakeScreenerActivities()
     request = ScreenInput(
-        symbols=["MSFT", "XYZ", "TSLA", "AAPL", "KO", "MSFT"], top_n=3, notify=True
+        symbols=["MSFT", "XYZ", "TSLA", "AAPL", "KO", "MSFT"],
+        top_n=3,
+        notify=True,
+        per_symbol_workflows=children,
     )
     result, handle, progress = await run_screen(
         time_skipping_env, task_queue, analysis, screener, request
@@ -111,12 +89,14 @@ async def test_screen_ranks_isolates_failures_and_saves_once(
     assert [(e.rank, e.symbol) for e in result.top] == [(1, "AAPL"), (2, "KO"), (3, "MSFT")]
     assert len({e.rank_score for e in result.top}) == 1
     assert result.top[0].workflow_id == f"{handle.id}/AAPL"
+    assert result.top[0].analysis_id is not None
     [failure] = result.failures
     assert (failure.symbol, failure.error_type) == ("XYZ", "UnknownSymbol")
     assert "unknown symbol: XYZ" in failure.reason
     # The duplicate MSFT was analysed once; the unknown symbol was not retried.
     assert analysis.calls["chart_analysis"] == 5
     assert analysis.calls["save_analysis"] == 4
+    assert analysis.calls["screen_symbol"] == (0 if children else 5)
     assert analysis.calls["notify_analysis"] == 0  # per-symbol notifications off in a screen
     assert list(screener.saved.values()) == [result]
     assert [n.screen_id for n in screener.notified] == [handle.id]
@@ -125,8 +105,9 @@ async def test_screen_ranks_isolates_failures_and_saves_once(
     )  # fmt: skip
 
 
-async def test_children_carry_the_screen_id(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+@DESIGNS
+async def test_saved_analyses_carry_the_screen_id(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, children: bool
 ) -> None:
     analysis = FakeAnalysisActivities()
     _, handle, _ = await run_screen(
@@ -134,14 +115,18 @@ async def test_children_carry_the_screen_id(
         task_queue,
         analysis,
         FakeScreenerActivities(),
-        {"symbols": ["AAPL", "KO"]},
+        {"symbols": ["AAPL", "KO"], "per_symbol_workflows": children},
     )
     saved = {key[0]: result.symbol for key, result in analysis.saved.items()}
     assert saved == {f"{handle.id}/AAPL": "AAPL", f"{handle.id}/KO": "KO"}
+    # Activities save under the screen's first run; a child under its own run.
+    runs = {key[1] for key in analysis.saved}
+    assert (runs == {handle.first_execution_run_id}) is not children
 
 
+@DESIGNS
 async def test_concurrency_never_above_the_bound(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    time_skipping_env: WorkflowEnvironment, task_queue: str, children: bool
 ) -> None:
     analysis = TimedAnalysis()
     symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "AMD", "JPM", "KO", "PFE"]
@@ -150,18 +135,53 @@ async def test_concurrency_never_above_the_bound(
         task_queue,
         analysis,
         FakeScreenerActivities(),
-        ScreenInput(symbols=symbols, max_concurrent=3),
+        ScreenInput(symbols=symbols, max_concurrent=3, per_symbol_workflows=children),
     )
     assert result.analysed == len(symbols)
-    children = await child_events(handle)
-    assert sorted(child for kind, child in children if kind == "start") == sorted(
-        f"{handle.id}/{s}" for s in symbols
-    )
-    # The screen's own history: started children minus closed ones, at every event.
-    assert max_in_flight(children) == 3
+    events = await symbol_events(handle)
+    keys = [f"{handle.id}/{s}" if children else s for s in symbols]
+    assert sorted(key for kind, key in events if kind == "start") == sorted(keys)
+    # The screen's own history: started symbols minus finished ones, at every event.
+    assert max_in_flight(events) == 3
     # What the activities saw: an analysis runs from its chart to its save.
     assert len(analysis.events) == 2 * len(symbols)
     assert max_in_flight(analysis.events) <= 3
+
+
+async def test_symbols_run_on_the_bulk_broker_lane(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    _, handle, _ = await run_screen(
+        time_skipping_env,
+        task_queue,
+        FakeAnalysisActivities(),
+        FakeScreenerActivities(),
+        {"symbols": ["AAPL", "KO"]},
+    )
+    queues = {}
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            queues[attrs.activity_type.name] = attrs.task_queue.name
+    # Broker reads on their lane; the screen's own save on the main queue.
+    assert queues == {"screen_symbol": f"{task_queue}-broker", "save_screen": task_queue}
+
+
+async def test_a_transient_failure_is_retried_and_saved_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    analysis = FakeAnalysisActivities(flaky=2)
+    result, _, _ = await run_screen(
+        time_skipping_env,
+        task_queue,
+        analysis,
+        FakeScreenerActivities(),
+        {"symbols": ["AAPL", "KO"]},
+    )
+    assert (result.analysed, result.failed) == (2, 0)
+    assert analysis.calls["screen_symbol"] == 4  # two failed attempts, then both
+    assert analysis.calls["save_analysis"] == 2
+    assert len(analysis.saved) == 2
 
 
 async def test_watchlist_screen_and_missing_watchlist(
@@ -200,3 +220,83 @@ async def test_bad_raw_input_fails_at_once(
     with pytest.raises(WorkflowFailureError):
         await run_screen(time_skipping_env, task_queue, analysis, screener, raw)
     assert not analysis.calls and not screener.saved
+
+
+def test_symbols_per_activity() -> None:
+    # About ROUNDS_PER_SLOT batches per slot, never more than the plan allows.
+    assert symbols_per_activity(500, 50, 10) == 500 // (50 * ROUNDS_PER_SLOT)
+    assert symbols_per_activity(500, 5, 10) == 10
+    assert symbols_per_activity(6, 5, 10) == 1
+    assert symbols_per_activity(500, 5, 1) == 1  # a budgeted lane: one symbol each
+
+
+async def test_batches_rank_isolate_failures_and_save_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    symbols = [f"S{a}{b}" for a in "ABCDE" for b in "ABCD"] + ["XYZ", "TSLA", "KO", "MSFT"]
+    # The first chart fails transiently: that symbol is retried alone.
+    analysis = FakeAnalysisActivities(
+        charts={"TSLA": "reject"}, unknown=frozenset({"XYZ"}), flaky=1
+    )
+    screener = FakeScreenerActivities()
+    result, handle, progress = await run_screen(
+        time_skipping_env,
+        task_queue,
+        analysis,
+        screener,
+        ScreenInput(symbols=symbols, max_concurrent=2, top_n=30),
+    )
+    assert (result.total, result.analysed, result.rejected, result.failed) == (24, 23, 1, 1)
+    [failure] = result.failures
+    assert (failure.symbol, failure.error_type, failure.reason) == (
+        "XYZ", "UnknownSymbol", "unknown symbol: XYZ",
+    )  # fmt: skip
+    # 24 symbols, 2 slots: batches of 24 // (2 * ROUNDS_PER_SLOT) = 6.
+    assert analysis.calls["screen_symbols"] == 4
+    assert analysis.calls["screen_symbol"] == 1  # alone, after its transient failure
+    assert analysis.calls["chart_analysis"] == 25
+    assert len(analysis.saved) == analysis.calls["save_analysis"] == 23
+    assert {e.symbol for e in result.top} == set(symbols) - {"XYZ"}
+    assert all(e.analysis_id is not None for e in result.top)
+    assert (progress.done, progress.failed, progress.running) == (24, 1, 0)
+    started = {key for kind, key in await symbol_events(handle) if kind == "start"}
+    batches = {"SAA+5", "SBC+5", "SDA+5", "SEC+5"}  # first symbol + 5 more
+    [alone] = started - batches
+    assert batches <= started and f"{alone}+5" in batches  # the first chart of a batch
+
+
+async def test_batches_keep_the_concurrency_bound(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    analysis = TimedAnalysis()
+    symbols = [f"S{a}{b}" for a in "ABCDEF" for b in "ABCDE"]
+    result, handle, _ = await run_screen(
+        time_skipping_env,
+        task_queue,
+        analysis,
+        FakeScreenerActivities(),
+        ScreenInput(symbols=symbols, max_concurrent=3),
+    )
+    assert result.analysed == len(symbols) == 30
+    assert analysis.calls["screen_symbols"] == 6  # 30 // (3 * 2) = 5 per batch
+    # Three batches at once at most, each one analysis at a time.
+    assert max_in_flight(await symbol_events(handle)) == 3
+    assert len(analysis.events) == 2 * len(symbols)
+    assert max_in_flight(analysis.events) <= 3
+
+
+async def test_a_budgeted_lane_takes_one_symbol_per_activity(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """With a rate limit on the bulk lane the plan says 1: the limit counts symbols."""
+    analysis = FakeAnalysisActivities()
+    symbols = [f"S{a}{b}" for a in "ABCD" for b in "ABCDE"]
+    result, _, _ = await run_screen(
+        time_skipping_env,
+        task_queue,
+        analysis,
+        FakeScreenerActivities(symbols_per_activity=1),
+        ScreenInput(symbols=symbols, max_concurrent=2),
+    )
+    assert result.analysed == len(symbols)
+    assert (analysis.calls["screen_symbols"], analysis.calls["screen_symbol"]) == (0, 20)

@@ -15,8 +15,12 @@ import pytest_asyncio
 
 from tests.helpers.db import DatabaseFactory, drop_database
 from ttai.config import PROJECT_ROOT
-from ttai.db.provision import ProvisionError, scram_verifier
-from ttai.stack.postgres import create_database, database_dsn
+from ttai.db.provision import (
+    ProvisionError,
+    create_database,
+    database_dsn,
+    scram_verifier,
+)
 
 PASSWORD = "Provision-Test-Pw-0123456789"
 

@@ -25,8 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from ttai.config import PROJECT_ROOT, Settings
-from ttai.stack import StackError, process_alive
-from ttai.stack import postgres as pg_stack
+from ttai.stack import StackError, postgres_binaries, postgres_folder, process_alive
 from ttai.stack.local import LocalStack, local_stack
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import PrivatePostgres
@@ -56,7 +55,7 @@ async def test_postgres_restart_keeps_data_and_survives_a_crash(reachable_dir: P
     pg = PrivatePostgres(state, port=free_port())
     try:
         await pg.start()
-        assert pg.data_dir.is_relative_to(state)
+        assert pg.folder.data_dir.is_relative_to(state)
         conn = await asyncpg.connect(pg.dsn)
         try:
             assert await conn.fetchval("SHOW listen_addresses") == "127.0.0.1"
@@ -65,7 +64,7 @@ async def test_postgres_restart_keeps_data_and_survives_a_crash(reachable_dir: P
             await conn.close()
         # Crash: the postmaster dies without cleaning up, and its PID is then
         # reused by an unrelated live process (common in containers).
-        pid_file = pg.data_dir / "postmaster.pid"
+        pid_file = pg.folder.data_dir / "postmaster.pid"
         lines = pid_file.read_text().splitlines()
         os.kill(int(lines[0]), signal.SIGKILL)
         lines[0] = str(os.getpid())
@@ -98,13 +97,13 @@ async def test_postgres_left_running_by_a_killed_parent_is_taken_over(
         await first.start()
         # Another live run owns it: not ours to stop, so the port is reported busy.
         sleeper = await asyncio.create_subprocess_exec("sleep", "60")
-        first.owner_file.write_text(str(sleeper.pid))
+        first.folder.owner_file.write_text(str(sleeper.pid))
         with pytest.raises(StackError, match=f"port {port} \\(PostgreSQL\\) is already in use"):
             await PrivatePostgres(reachable_dir / "state", port=port).start()
         sleeper.kill()
         await sleeper.wait()
         # Its owner died without stopping it: the next start takes it over.
-        first.owner_file.write_text(str(await dead_pid()))
+        first.folder.owner_file.write_text(str(await dead_pid()))
         second = PrivatePostgres(reachable_dir / "state", port=port, durable=False)
         async with second:
             conn = await asyncpg.connect(second.dsn)
@@ -120,18 +119,18 @@ async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Pat
     private.mkdir(mode=0o700)
     # A cluster folder whose state folder was deleted (a killed test run),
     # made as the project makes them: private and owned by the postgres user.
-    postgres_user = pwd.getpwnam(pg_stack.SERVICE_USER)
+    postgres_user = pwd.getpwnam(postgres_folder.SERVICE_USER)
     abandoned = (
-        pg_stack.FALLBACK_PARENT
-        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=pg_stack.FALLBACK_PARENT)).name
+        postgres_folder.FALLBACK_PARENT
+        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=postgres_folder.FALLBACK_PARENT)).name
     )
     (abandoned / "data").mkdir()
     (abandoned / "pointer").write_text(str(tmp_path / "deleted" / "postgres"))
     os.chown(abandoned, postgres_user.pw_uid, postgres_user.pw_gid)
     # Lookalikes the project did not make (wrong owner, open mode) are not its to delete.
     foreign = (
-        pg_stack.FALLBACK_PARENT
-        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=pg_stack.FALLBACK_PARENT)).name
+        postgres_folder.FALLBACK_PARENT
+        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=postgres_folder.FALLBACK_PARENT)).name
     )
     os.chmod(foreign, 0o755)
     (foreign / "pointer").write_text(str(tmp_path / "deleted" / "postgres"))
@@ -143,7 +142,7 @@ async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Pat
             pointer = private / "state" / "postgres"
             assert pointer.is_symlink()
             target = pointer.readlink()
-            assert target.parent == pg_stack.FALLBACK_PARENT
+            assert target.parent == postgres_folder.FALLBACK_PARENT
             assert target.stat().st_mode & 0o777 == 0o700
             conn = await asyncpg.connect(pg.dsn)
             assert await conn.fetchval("SELECT current_database()") == "ttai"
@@ -170,7 +169,7 @@ async def test_no_binaries_and_no_database_url_says_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(pg_stack, "DEBIAN_INSTALL_ROOT", tmp_path / "nothing")
+    monkeypatch.setattr(postgres_binaries, "DEBIAN_INSTALL_ROOT", tmp_path / "nothing")
     monkeypatch.delenv("TTAI_ENCRYPTION_KEYS", raising=False)
     monkeypatch.delenv("TTAI_ENCRYPTION_KEYS_FILE", raising=False)
     settings = Settings(state_dir=tmp_path / "state", database_url=None)
@@ -313,7 +312,7 @@ async def main() -> None:
     await pg.start()
     server = TemporalDevServer(log_path=state / "temporal.log", port=free_port())
     await server.start()
-    postmaster = (pg.data_dir / "postmaster.pid").read_text().split()[0]
+    postmaster = (pg.folder.data_dir / "postmaster.pid").read_text().split()[0]
     print(postmaster, server.pid_file.read_text().split()[0], flush=True)
     if sys.argv[2] == "sigkill":
         os.kill(os.getpid(), signal.SIGKILL)

@@ -17,9 +17,10 @@ import asyncpg
 import pytest
 
 from ttai.stack import StackError
-from ttai.stack import postgres as pg_stack
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import PrivatePostgres
+from ttai.stack.postgres_binaries import ServerBinaries
+from ttai.stack.postgres_folder import FALLBACK_PARENT
 from ttai.stack.temporal_server import TemporalDevServer
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks target a root run")
@@ -48,13 +49,13 @@ async def test_a_symlink_planted_at_the_old_predictable_name_is_never_followed(
     # Older versions named the folder after a hash of the state path; anyone
     # could plant a link there to a folder of root's choosing.
     digest = hashlib.sha256(str(state).encode()).hexdigest()[:16]
-    planted = pg_stack.FALLBACK_PARENT / f"ttai-pg-{digest}"
+    planted = FALLBACK_PARENT / f"ttai-pg-{digest}"
     planted.symlink_to(victim)
     pg = PrivatePostgres(state, port=free_port(), durable=False)
     try:
         async with pg:
             target = (state / "postgres").readlink()
-            assert target.parent == pg_stack.FALLBACK_PARENT
+            assert target.parent == FALLBACK_PARENT
             assert target != planted
             assert os.lstat(target).st_uid == pwd.getpwnam("postgres").pw_uid
             assert _mode(target) == 0o700
@@ -74,7 +75,7 @@ async def test_a_folder_planted_where_the_cluster_was_is_refused_and_left_alone(
     state = tmp_path / "state"
     first = PrivatePostgres(state, port=free_port(), durable=False)
     async with first:
-        target = first.root
+        target = first.folder.root
     # The folder is cleaned away (tmpfiles, a reboot); another user, who knows
     # its name, makes one of their own there before the next run.
     shutil.rmtree(target)
@@ -107,10 +108,10 @@ async def test_a_link_planted_inside_the_cluster_folder_is_replaced_not_written_
         async with pg:
             pass
         # The postgres user owns the cluster folder and could plant links in it.
-        pg.owner_file.symlink_to(victim)
+        pg.folder.owner_file.symlink_to(victim)
         async with PrivatePostgres(tmp_path / "state", port=free_port(), durable=False) as again:
-            assert not again.owner_file.is_symlink()
-            assert again.owner_file.read_text() == str(os.getpid())
+            assert not again.folder.owner_file.is_symlink()
+            assert again.folder.owner_file.read_text() == str(os.getpid())
         assert victim.read_text() == "precious"
     finally:
         await pg.destroy()
@@ -122,10 +123,10 @@ async def test_a_dangling_link_starts_a_new_cluster_elsewhere(tmp_path: Path) ->
     pg = PrivatePostgres(state, port=free_port(), durable=False)
     try:
         async with pg:
-            old = pg.root
+            old = pg.folder.root
         shutil.rmtree(old)
         async with PrivatePostgres(state, port=free_port(), durable=False) as again:
-            assert again.root != old
+            assert again.folder.root != old
             assert not old.exists()
     finally:
         await PrivatePostgres(state, port=free_port()).destroy()
@@ -215,15 +216,16 @@ async def test_a_trusting_cluster_from_older_versions_is_converted(tmp_path: Pat
     pg = PrivatePostgres(state, port=free_port(), durable=False)
     try:
         # What older versions made: superuser `ttai`, trust, data owned by it.
-        await pg._prepare_root()
-        pg._make_private_dir("data")
-        pg._make_private_dir("run")
-        initdb = [str(pg._bin / "initdb"), "-D", str(pg.data_dir), "-U", "ttai"]
-        rc, output = await pg._run(*initdb, "--auth=trust", "--locale=C", "--no-sync")
+        binaries, folder = ServerBinaries(as_service_user=os.geteuid() == 0), pg.folder
+        await folder.prepare(binaries.can_traverse)
+        folder.make_private_dir("data")
+        folder.make_private_dir("run")
+        initdb = ["-D", str(folder.data_dir), "-U", "ttai"]
+        rc, output = await binaries.initdb(*initdb, "--auth=trust", "--locale=C", "--no-sync")
         assert rc == 0, output
         options = f"-c listen_addresses=127.0.0.1 -c port={pg.port} -c unix_socket_directories="
-        pg_ctl = [str(pg._bin / "pg_ctl"), "-w", "-D", str(pg.data_dir), "-l", str(pg.log_path)]
-        rc, output = await pg._run(*pg_ctl, "-o", options, "start")
+        pg_ctl = ["-w", "-D", str(folder.data_dir), "-l", str(folder.log_path)]
+        rc, output = await binaries.pg_ctl(*pg_ctl, "-o", options, "start")
         assert rc == 0, output
         old = f"postgresql://ttai@127.0.0.1:{pg.port}"
         conn = await asyncpg.connect(f"{old}/postgres")
@@ -233,7 +235,7 @@ async def test_a_trusting_cluster_from_older_versions_is_converted(tmp_path: Pat
         await conn.execute("CREATE TABLE kept (id serial PRIMARY KEY, v text)")
         await conn.execute("INSERT INTO kept (v) VALUES ('x')")
         await conn.close()
-        rc, output = await pg._run(*pg_ctl, "stop")
+        rc, output = await binaries.pg_ctl(*pg_ctl, "stop")
         assert rc == 0, output
 
         empty_passfile = tmp_path / "empty-pgpass"
@@ -275,11 +277,11 @@ async def test_state_folder_and_files_are_private(tmp_path: Path) -> None:
     try:
         async with pg, server:
             expected = {0o700}
-            if os.geteuid() == 0 and pg.root == pg.pointer:
+            if os.geteuid() == 0 and pg.folder.root == pg.folder.pointer:
                 expected = {0o710}  # the postgres group may pass through, nothing more
             assert _mode(state) in expected
             assert _mode(pg.passfile) == 0o600
-            assert _mode(pg.root) == 0o700
+            assert _mode(pg.folder.root) == 0o700
             for name in ("temporal.db", "temporal.db-wal", "temporal.log", "temporal.pid"):
                 assert _mode(state / name) == 0o600, name
             for name in ("temporal.db-shm",):
@@ -297,7 +299,7 @@ async def test_a_cluster_inside_the_state_folder_opens_it_to_the_postgres_group_
     pg = PrivatePostgres(state, port=free_port(), durable=False)
     try:
         async with pg:
-            assert pg.root == state / "postgres"
+            assert pg.folder.root == state / "postgres"
             info = os.stat(state)
             assert stat.S_IMODE(info.st_mode) == 0o710
             assert info.st_gid == pwd.getpwnam("postgres").pw_gid
@@ -342,6 +344,6 @@ async def test_a_replaced_passwords_file_is_one_clear_error(tmp_path: Path) -> N
         with pytest.raises(StackError, match=r"refused the password in .*pgpass"):
             await again.start()
         # Not left running behind the error.
-        assert not (again.data_dir / "postmaster.pid").exists()
+        assert not (again.folder.data_dir / "postmaster.pid").exists()
     finally:
         await pg.destroy()

@@ -23,11 +23,11 @@ async def open_broker(settings: Settings, pool: asyncpg.Pool) -> Broker:
 
         logger.info("broker: tastytrade")
         return TastytradeBroker(credentials)
-    from ttai.broker.paper_account import PostgresPaperAccount
+    from ttai.broker.paper.postgres import PostgresPaperAccount
     from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 
     market = SimulatedMarket(seed=settings.market_seed)
     account = PostgresPaperAccount(pool)
     await account.seed_if_empty(market, market.now())
     logger.info("broker: simulated market (seed %s)", settings.market_seed)
-    return SimulatedBroker(market, account)
+    return SimulatedBroker(market, account, latency=settings.simulated_latency_ms / 1000)

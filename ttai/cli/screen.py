@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--top", type=int, default=10, help="rows in the ranked result")
     parser.add_argument("--notify", action="store_true", help="one summary notification")
+    parser.add_argument(
+        "--per-symbol-workflows",
+        action="store_true",
+        help="one child AnalysisWorkflow per symbol (a Web UI row each; slower)",
+    )
     parser.add_argument("--id", help="workflow ID (default: screen-<random>)")
     parser.add_argument("--no-wait", action="store_true", help="start it and print its ID")
     add_json_flag(parser)
@@ -50,6 +55,7 @@ def screen_input(args: argparse.Namespace) -> ScreenInput:
         "max_concurrent": args.max_concurrent,
         "top_n": args.top,
         "notify": args.notify,
+        "per_symbol_workflows": args.per_symbol_workflows,
     }
     if args.symbols:
         data["symbols"] = args.symbols

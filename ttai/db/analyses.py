@@ -43,6 +43,20 @@ class AnalysisStore:
             )
             return SaveAnalysisResult(analysis_id=existing, created=False)
 
+    async def find(self, workflow_id: str, run_id: str) -> AnalysisResult | None:
+        """The saved analysis with this key (its `analysis_id` set), or None."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT id, result FROM analyses WHERE workflow_id = $1 AND run_id = $2",
+                workflow_id,
+                run_id,
+            )
+        if row is None:
+            return None
+        return AnalysisResult.model_validate(row["result"]).model_copy(
+            update={"analysis_id": row["id"]}
+        )
+
     async def since(self, start: datetime, end: datetime | None = None) -> list[AnalysisResult]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(

@@ -2,7 +2,8 @@
 
 A superuser connection is used only here, to create the role and the
 database and to hand over objects a superuser created earlier (older local
-clusters and compose volumes ran the application as the superuser). The
+clusters and compose volumes ran the application as the superuser), and by
+`create_database`, which the tests use for their throw-away databases. The
 application, migrations included, then runs as the role, so it cannot run
 `COPY ... TO PROGRAM`, read server files or touch other databases.
 
@@ -26,6 +27,7 @@ import os
 import re
 import secrets
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -182,6 +184,34 @@ async def _hand_over(conn: asyncpg.Connection, role: str) -> None:
             )
         for row in routines:
             await conn.execute(f"ALTER ROUTINE {row['name']} OWNER TO {quoted_role}")
+
+
+def database_dsn(dsn: str, name: str) -> str:
+    """`dsn` with its database replaced by `name`."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def create_database(
+    admin_dsn: str,
+    name: str,
+    *,
+    template: str | None = None,
+    exist_ok: bool = False,
+    owner: str | None = None,
+) -> str:
+    """Create database `name` (optionally copied from `template`, owned by role
+    `owner`); return its DSN for the admin's role."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not (exists and exist_ok):
+            copy = f" TEMPLATE {identifier(template)}" if template else ""
+            owned = f" OWNER {identifier(owner)}" if owner else ""
+            await conn.execute(f"CREATE DATABASE {identifier(name)}{copy}{owned}")
+    finally:
+        await conn.close()
+    return database_dsn(admin_dsn, name)
 
 
 async def _main() -> int:

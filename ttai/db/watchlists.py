@@ -10,10 +10,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from ttai.data.sp500 import sp500_symbols
 from ttai.models.screener import MAX_SCREEN_SYMBOLS, WatchlistInfo
-
-SP500_SIZE = 500
-"""The `sp500` watchlist: this many symbols of the simulated universe."""
 
 
 class WatchlistTooLarge(ValueError):
@@ -121,12 +119,8 @@ class WatchlistStore:
         return bool(created)
 
 
-def builtin_watchlists(broker_name: str, market_seed: int) -> dict[str, list[str]]:
-    """Watchlists created on first use: with the simulated market, `sp500` holds
-    SP500_SIZE symbols of its universe (which depends on the seed). A real
-    broker gets none: made-up tickers would only fail there."""
-    if broker_name != "simulated":
-        return {}
-    from ttai.broker.simulated.universe import universe
-
-    return {"sp500": list(universe(market_seed))[:SP500_SIZE]}
+def builtin_watchlists() -> dict[str, list[str]]:
+    """Watchlists created on first use: `sp500`, the real S&P 500 constituents
+    (ttai/data/sp500.csv, with its as-of date and source). The simulated market
+    simulates every one of them, so the same list works on both brokers."""
+    return {"sp500": sp500_symbols()}

@@ -1,14 +1,17 @@
-"""Inputs and results of ScreenerWorkflow, WatchlistWorkflow and their activities."""
+"""Inputs and results of ScreenerWorkflow, WatchlistWorkflow and their activities.
+
+The messages of the per-symbol analysis activities are in `screen_steps`."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from ttai.models.analysis import Recommendation
-from ttai.models.common import Model, RunId, ScreenId, Strategy, Symbol
+from ttai.models.common import Model, RunId, ScreenId, Strategy, Symbol, WorkflowId
 
 MAX_SCREEN_SYMBOLS = 2000
 """Largest screen (after duplicates are dropped). The workflow carries one compact
@@ -66,7 +69,10 @@ class ScreenEntry(Model):
     delta: float | None = None
     iv_rank: float | None = None
     analysis_id: int | None = None
-    workflow_id: str = Field(description="The AnalysisWorkflow that produced it.")
+    workflow_id: WorkflowId = Field(
+        description="The analysis' key, `<screen ID>/<symbol>`: the `workflow_id` of its row in "
+        "`analyses`, and the ID of its AnalysisWorkflow when the screen ran one per symbol."
+    )
 
 
 class RankedEntry(ScreenEntry):
@@ -81,13 +87,46 @@ class ScreenFailure(Model):
 
 
 class ScreenState(Model):
-    """What one run of a screen hands the next when it continues as new."""
+    """What one run of a screen hands the next when it continues as new.
+
+    Validated like user input (it arrives as raw JSON like any input): at most
+    MAX_SCREEN_SYMBOLS symbols, no duplicates, every finished symbol one of
+    them and finished once (analysed or failed, not both).
+    """
 
     symbols: list[Symbol] = Field(description="The resolved, de-duplicated symbols.")
     entries: list[ScreenEntry] = Field(default_factory=list)
     failures: list[ScreenFailure] = Field(default_factory=list)
     started_at: datetime
     runs: int = Field(default=1, ge=1, description="Runs so far, this one included.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScreenState:
+        if not self.symbols:
+            raise ValueError("resume: no symbols")
+        if len(self.symbols) > MAX_SCREEN_SYMBOLS:
+            raise ValueError(
+                f"resume: {len(self.symbols)} symbols; a screen takes at most {MAX_SCREEN_SYMBOLS}"
+            )
+        reject_duplicates("symbols", self.symbols, "resume: ")
+        analysed = [e.symbol for e in self.entries]
+        failed = [f.symbol for f in self.failures]
+        reject_duplicates("entries", analysed, "resume: ")
+        reject_duplicates("failures", failed, "resume: ")
+        both = set(analysed) & set(failed)
+        if both:
+            raise ValueError(f"resume: {sorted(both)[:5]} both analysed and failed")
+        unknown = (set(analysed) | set(failed)) - set(self.symbols)
+        if unknown:
+            raise ValueError(f"resume: {sorted(unknown)[:5]} finished but not in the screen")
+        return self
+
+
+def reject_duplicates(what: str, symbols: list[str], prefix: str = "") -> None:
+    """ValueError naming (up to five of) the symbols listed more than once."""
+    twice = sorted(s for s, n in Counter(symbols).items() if n > 1)
+    if twice:
+        raise ValueError(f"{prefix}duplicate {what} {twice[:5]}")
 
 
 class ScreenInput(Model):
@@ -102,6 +141,11 @@ class ScreenInput(Model):
     max_concurrent: int = Field(default=5, ge=1, le=MAX_CONCURRENT_LIMIT)
     top_n: int = Field(default=10, ge=1, le=MAX_TOP_N)
     notify: bool = Field(default=False, description="One summary notification at the end.")
+    per_symbol_workflows: bool = Field(
+        default=False,
+        description="Analyse each symbol in a child AnalysisWorkflow (one Web UI row per symbol) "
+        "instead of in activities. About ten times slower (bench/screener.py).",
+    )
     resume: ScreenState | None = Field(
         default=None, description="Set by the workflow when it continues as new; leave empty."
     )
@@ -117,6 +161,12 @@ class ScreenInput(Model):
                 raise ValueError(
                     f"{len(self.symbols)} symbols: a screen takes at most {MAX_SCREEN_SYMBOLS}"
                 )
+        if (
+            self.resume is not None
+            and self.symbols is not None
+            and self.resume.symbols != self.symbols
+        ):
+            raise ValueError("resume: its symbols are not the screen's symbols")
         return self
 
 

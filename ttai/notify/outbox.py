@@ -5,15 +5,13 @@ idempotency key and announced with `NOTIFY ttai_notifications` in the same
 transaction (other local apps can `LISTEN ttai_notifications`), then
 delivered:
 
-- per channel: each channel that accepts it gets a row in
-  `notification_deliveries` at once, and is skipped by every later attempt,
-  so one broken channel never makes the working ones send it again;
+- per channel, with backoff and dead letters: one attempt at a row is
+  `ttai.notify.delivery` (a channel that has it is skipped, a refusing one
+  moves the row's next attempt; after `Backoff.max_attempts` the row is a
+  dead letter, which only `retry` (`starter.py notifications retry ID`)
+  sends again);
 - under a per-row advisory lock, so two workers (or a retried activity and a
   monitor check) never both send it;
-- with backoff: an attempt that leaves a channel owing it counts in
-  `attempts` and moves `next_attempt_at` (doubling from `Backoff.base_seconds`
-  up to `cap_seconds`); after `max_attempts` the row is a dead letter, which
-  only `retry` (`starter.py notifications retry ID`) sends again;
 - row by row: a failing row is recorded and the next one is tried.
 
 A channel's failure is an outcome, not an exception: `publish` returns
@@ -29,44 +27,18 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from ttai import telemetry
 from ttai.models.notifications import Notification, NotificationInfo, NotifyResult
 from ttai.notify.channels import Channel
+from ttai.notify.delivery import (
+    DEFAULT_BACKOFF,
+    MAX_ERROR_LENGTH,
+    Attempt,
+    Backoff,
+    deliver_to_channels,
+)
 
 NOTIFY_CHANNEL = "ttai_notifications"
 _LOCK_NAMESPACE = 0x7474_6E6F  # "ttno": first key of the per-row advisory locks
-MAX_ERROR_LENGTH = 500
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """When a row that a channel refused is tried again, and when it is given up."""
-
-    base_seconds: float = 30
-    cap_seconds: float = 3600
-    max_attempts: int = 10
-
-    def delay_seconds(self, attempts: int) -> float:
-        """Wait after the `attempts`-th failed attempt: base, 2x base, 4x base ... cap."""
-        return min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
-
-
-DEFAULT_BACKOFF = Backoff()
-"""30 s doubling to 1 h, dead after 10 attempts (about 3.5 h of trying)."""
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """What one delivery attempt of a row did."""
-
-    notification_id: int
-    status: str
-    sent: int = 0
-    error: str | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.status == "delivered"
 
 
 @dataclass(frozen=True)
@@ -195,65 +167,9 @@ class Outbox:
             body=row["body"],
             payload=row["payload"],
         )
-        have = {
-            r["channel"]
-            for r in await conn.fetch(
-                "SELECT channel FROM notification_deliveries WHERE notification_id = $1", row_id
-            )
-        }
-        sent, errors = 0, []
-        for channel in self._channels:
-            if channel.channel_id in have:
-                continue
-            try:
-                await channel.send(notification)
-            except Exception as err:  # one channel's failure is this row's outcome
-                errors.append(f"{channel.label}: {err}"[:200])
-                continue
-            # Recorded at once (autocommit): a crash later never re-sends to it.
-            await conn.execute(
-                """
-                INSERT INTO notification_deliveries (notification_id, channel, label)
-                VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
-                """,
-                row_id,
-                channel.channel_id,
-                channel.label,
-            )
-            have.add(channel.channel_id)
-            sent += 1
-        if not errors:
-            await conn.execute(
-                """
-                UPDATE notifications
-                SET status = 'delivered', delivered_at = now(), attempts = attempts + 1,
-                    last_error = NULL
-                WHERE id = $1
-                """,
-                row_id,
-            )
-            telemetry.count("ttai_notifications_total", outcome="delivered")
-            return Attempt(row_id, "delivered", sent)
-        error = "; ".join(errors)[:MAX_ERROR_LENGTH]
-        attempts = row["attempts"] + 1
-        dead = attempts >= self._backoff.max_attempts
-        await conn.execute(
-            """
-            UPDATE notifications
-            SET attempts = $2, last_error = $3,
-                status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
-                dead_at = CASE WHEN $4 THEN now() END,
-                next_attempt_at = now() + make_interval(secs => $5)
-            WHERE id = $1
-            """,
-            row_id,
-            attempts,
-            error,
-            dead,
-            self._backoff.delay_seconds(attempts),
+        return await deliver_to_channels(
+            conn, row_id, notification, row["attempts"], self._channels, self._backoff
         )
-        telemetry.count("ttai_notifications_total", outcome="dead" if dead else "failed")
-        return Attempt(row_id, "dead" if dead else "pending", sent, error)
 
     async def deliver_pending(self, limit: int = 100) -> PendingRun:
         """One attempt at each due pending row, oldest due first; none blocks the others."""

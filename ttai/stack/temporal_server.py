@@ -30,6 +30,15 @@ from ttai.stack.files import PRIVATE_DIR, make_private, opened_dir, write_privat
 from ttai.stack.ports import LOOPBACK, ensure_port_free
 from ttai.temporal import search_attributes
 
+ONE_PARTITION: dict[str, object] = {
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+}
+"""One partition per task queue. The server splits a queue's rate limit across
+its partitions (4 by default), each with its own burst: with one, a broker
+lane's budget (ttai/temporal/lanes.py) holds exactly. A single dev server gains nothing
+from partitions."""
+
 
 def temporal_cli() -> Path:
     """The CLI installed in this interpreter's venv, else one on PATH."""
@@ -50,7 +59,7 @@ class TemporalDevServer(LocalServer):
     `ui_port=None` runs headless; `db_file=None` keeps history in memory (tests),
     a path persists it in SQLite with WAL (NOTES.md: ~2.7x the throughput of
     the default pragmas). `dynamic_config` values are JSON-encoded, e.g.
-    `{"limit.historyCount.suggestContinueAsNew": 20}`.
+    `{"limit.historyCount.suggestContinueAsNew": 20}`, on top of ONE_PARTITION.
     """
 
     def __init__(
@@ -73,7 +82,7 @@ class TemporalDevServer(LocalServer):
         self.ui_port = ui_port
         self.db_file = db_file
         self.namespace = namespace
-        self.dynamic_config = dict(dynamic_config or {})
+        self.dynamic_config = ONE_PARTITION | dict(dynamic_config or {})
         self.ui_codec_endpoint = ui_codec_endpoint
         self.port_env_var = port_env_var
         self.ui_port_env_var = ui_port_env_var

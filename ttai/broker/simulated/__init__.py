@@ -3,14 +3,21 @@
 from ttai.broker.simulated.broker import SimulatedBroker, maintenance_requirement
 from ttai.broker.simulated.market import IV_RANK_SESSIONS, SimulatedMarket
 from ttai.broker.simulated.options import RISK_FREE_RATE
-from ttai.broker.simulated.universe import KNOWN_SYMBOLS, UNIVERSE_SIZE
+from ttai.broker.simulated.universe import (
+    KNOWN_SYMBOLS,
+    RESERVED_UNKNOWN_PREFIX,
+    is_simulated,
+    listed_symbols,
+)
 
 __all__ = [
     "IV_RANK_SESSIONS",
     "KNOWN_SYMBOLS",
+    "RESERVED_UNKNOWN_PREFIX",
     "RISK_FREE_RATE",
-    "UNIVERSE_SIZE",
     "SimulatedBroker",
     "SimulatedMarket",
+    "is_simulated",
+    "listed_symbols",
     "maintenance_requirement",
 ]

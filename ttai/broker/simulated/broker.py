@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
-from ttai.broker.paper_account import PaperAccount
+from ttai.broker.paper.account import PaperAccount
 from ttai.broker.records import read_each
 from ttai.broker.simulated.market import SimulatedMarket
 from ttai.models.market import (
@@ -49,26 +50,38 @@ def maintenance_requirement(position: Position, underlying_price: float) -> floa
 class SimulatedBroker:
     """Market data from `SimulatedMarket`, positions and cash from a paper account.
 
-    Everything is cheap CPU work, so the methods are plain coroutines that
-    never wait.
+    Everything is cheap CPU work. `latency` (seconds, default none;
+    TTAI_SIMULATED_LATENCY_MS) makes each market-data call wait that long
+    first, as a real broker's round trip would.
     """
 
     name = "simulated"
 
-    def __init__(self, market: SimulatedMarket, account: PaperAccount) -> None:
+    def __init__(
+        self, market: SimulatedMarket, account: PaperAccount, latency: float = 0.0
+    ) -> None:
         self.market = market
         self.account = account
+        self.latency = latency
+
+    async def _round_trip(self) -> None:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
+        await self._round_trip()
         return self.market.get_quotes(symbols)
 
     async def get_daily_candles(self, symbol: str, days: int) -> list[Candle]:
+        await self._round_trip()
         return self.market.get_daily_candles(symbol, days)
 
     async def get_option_chain(self, symbol: str) -> OptionChain:
+        await self._round_trip()
         return self.market.get_option_chain(symbol)
 
     async def get_market_metrics(self, symbols: Sequence[str]) -> dict[str, MarketMetrics]:
+        await self._round_trip()
         at = self.market.now()
         return {s: self.market.get_market_metrics(s, at) for s in symbols}
 

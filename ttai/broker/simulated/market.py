@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import numpy as np
 
-from ttai.broker.base import UnknownSymbol
 from ttai.broker.simulated import options as opt
+from ttai.broker.simulated.chain import list_chain
+from ttai.broker.simulated.earnings import earnings_before, earnings_dates, next_earnings
 from ttai.broker.simulated.prices import (
     DailyPath,
     SessionTable,
@@ -21,7 +22,11 @@ from ttai.broker.simulated.prices import (
     price_at,
     session_table,
 )
-from ttai.broker.simulated.universe import SymbolParams, stable_rng, universe
+from ttai.broker.simulated.universe import (
+    SymbolParams,
+    listed_symbols,
+    symbol_params,
+)
 from ttai.domain.analytics import black_scholes as bs
 from ttai.domain.market_calendar import new_york_date
 from ttai.models.market import Candle, MarketMetrics, OptionChain, Quote
@@ -30,8 +35,6 @@ IV_RANK_SESSIONS = 252
 """IV rank and percentile look back this many sessions (one year), today included,
 over the 30-day constant-maturity IV (`iv_history`)."""
 
-EARNINGS_ANCHOR = date(2019, 1, 14)
-EARNINGS_CYCLE_DAYS = 91
 # Half bid/ask spread of the stock as a fraction of price, by liquidity 0..5.
 _STOCK_HALF_SPREAD = (0.002, 0.001, 0.0006, 0.0003, 0.00015, 0.00005)
 
@@ -41,12 +44,12 @@ def _system_clock() -> datetime:
 
 
 class SimulatedMarket:
-    """A deterministic market of UNIVERSE_SIZE symbols for `seed`, on `clock`'s time."""
+    """A deterministic market for `seed`, on `clock`'s time: every well-formed
+    ticker but the reserved `ZZ...` ones (universe.py)."""
 
     def __init__(self, seed: int, clock: Callable[[], datetime] | None = None) -> None:
         self.seed = seed
         self._clock = clock or _system_clock
-        self._universe = universe(seed)
         self._paths: dict[str, DailyPath] = {}
         self._iv30: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
 
@@ -62,13 +65,11 @@ class SimulatedMarket:
 
     @property
     def symbols(self) -> list[str]:
-        return list(self._universe)
+        """The catalogue (well-known tickers, then the S&P 500); not a limit."""
+        return listed_symbols()
 
     def params(self, symbol: str) -> SymbolParams:
-        try:
-            return self._universe[symbol]
-        except KeyError:
-            raise UnknownSymbol(symbol) from None
+        return symbol_params(self.seed, symbol)
 
     def _series(self, symbol: str, ts: float) -> tuple[SymbolParams, SessionTable, DailyPath]:
         params = self.params(symbol)
@@ -137,7 +138,7 @@ class SimulatedMarket:
         if cached is not None and cached[0] == len(table.days):
             return cached[1], cached[2]
         first, last = table.day(0), table.day(len(table.days) - 1)
-        earnings = np.array(self.earnings_dates(symbol, first, last), dtype="datetime64[D]")
+        earnings = np.array(earnings_dates(params, first, last), dtype="datetime64[D]")
         values = opt.constant_maturity_iv(
             params, table, path.iv[: len(table.days)], table.closes, table.days, earnings
         )
@@ -171,32 +172,9 @@ class SimulatedMarket:
             )
         )
 
-    def earnings_dates(self, symbol: str, start: date, end: date) -> list[date]:
-        """Quarterly report days in [start, end] (moved to the next session); none for ETFs."""
-        params = self.params(symbol)
-        if params.earnings_offset is None:
-            return []
-        table = session_table(datetime.combine(end, datetime.min.time(), UTC).timestamp())
-        first = EARNINGS_ANCHOR + timedelta(days=params.earnings_offset)
-        k = max(0, (start - first).days // EARNINGS_CYCLE_DAYS - 1)
-        found: list[date] = []
-        while True:
-            nominal = first + timedelta(days=k * EARNINGS_CYCLE_DAYS)
-            i = int(np.searchsorted(table.days, np.datetime64(nominal), side="left"))
-            if i >= len(table.days):
-                break
-            day = table.day(i)
-            if day > end:
-                break
-            if day >= start:
-                found.append(day)
-            k += 1
-        return found
-
     def next_earnings(self, symbol: str, at: datetime | None = None) -> date | None:
         today = new_york_date(datetime.fromtimestamp(self._ts(at), UTC))
-        upcoming = self.earnings_dates(symbol, today, today + timedelta(days=EARNINGS_CYCLE_DAYS))
-        return upcoming[0] if upcoming else None
+        return next_earnings(self.params(symbol), today)
 
     def get_market_metrics(self, symbol: str, at: datetime | None = None) -> MarketMetrics:
         history = np.array([iv for _, iv in self.iv_history(symbol, IV_RANK_SESSIONS, at)])
@@ -217,101 +195,11 @@ class SimulatedMarket:
 
     # -- options -----------------------------------------------------------
 
-    def _earnings_before(self, symbol: str, today: date, expirations: list[date]) -> np.ndarray:
-        reports = self.earnings_dates(symbol, today, max(expirations)) if expirations else []
-        return np.array([sum(1 for d in reports if d <= e) for e in expirations], dtype=np.float64)
-
     def get_option_chain(self, symbol: str, at: datetime | None = None) -> OptionChain:
         ts = self._ts(at)
         params, table, path, spot, session = self._spot(symbol, ts)
-        exp_idx, monthly = opt.expiration_sessions(table, ts)
-        strikes = opt.strikes_around(float(path.close[table.last_completed(ts)]))
-        n_exp, n_k = len(exp_idx), len(strikes)
-        exp_days = [table.day(i) for i in exp_idx]
-        today = new_york_date(datetime.fromtimestamp(ts, UTC))
-
-        grid_k = np.tile(strikes, n_exp)
-        expiry_ts = np.repeat(table.closes[exp_idx], n_k)
-        values = opt.value_contracts(
-            params,
-            opt.UnderlyingState(spot=spot, iv=float(path.iv[session]), ts=ts),
-            grid_k,
-            expiry_ts,
-            np.repeat(self._earnings_before(symbol, today, exp_days), n_k),
-        )
-        t_years = (expiry_ts - ts) / opt.SECONDS_PER_YEAR
-        step = opt.strike_step(float(path.close[table.last_completed(ts)]))
-        round_strike = np.isclose(np.mod(grid_k + 1e-9, 5 * step), 0.0, atol=1e-6)
-        is_monthly = np.repeat([i in monthly for i in exp_idx], n_k)
-        # Open interest and volume change once a day, not with every quote.
-        noise = np.concatenate(
-            [
-                stable_rng(
-                    self.seed, symbol, "oi", d.isoformat(), table.day(session).isoformat()
-                ).standard_normal((4, n_k))
-                for d in exp_days
-            ],
-            axis=1,
-        )
-
-        # Greeks and IV unrounded: consumers can recompute them exactly from the inputs.
-        columns: dict[str, list] = {"iv": values.iv.tolist()}
-        for kind, valuation, row in (("put", values.put, 0), ("call", values.call, 1)):
-            bid, ask = opt.bid_ask(valuation.price, params.liquidity)
-            oi = opt.open_interest(
-                params, values.moneyness, t_years, is_monthly, round_strike, noise[row]
-            )
-            volume = (oi * 0.1 * np.exp(0.6 * noise[row + 2])).astype(np.int64)
-            columns[kind] = list(
-                zip(
-                    bid.tolist(),
-                    ask.tolist(),
-                    oi.tolist(),
-                    volume.tolist(),
-                    valuation.delta.tolist(),
-                    valuation.gamma.tolist(),
-                    valuation.theta.tolist(),
-                    valuation.vega.tolist(),
-                    strict=True,
-                )
-            )
-
-        contracts: list[dict[str, object]] = []
-        strike_list = strikes.tolist()
-        strike_codes = [f"{round(k * 1000):08d}" for k in strike_list]
-        for e, expiration in enumerate(exp_days):
-            root = opt.occ_symbol(symbol, expiration, "put", 0.0)[:12]
-            for s, strike in enumerate(strike_list):
-                j = e * n_k + s
-                for kind, letter in (("put", "P"), ("call", "C")):
-                    bid, ask, oi, volume, delta, gamma, theta, vega = columns[kind][j]
-                    contracts.append(
-                        {
-                            "occ_symbol": root + letter + strike_codes[s],
-                            "underlying": symbol,
-                            "expiration": expiration,
-                            "strike": strike,
-                            "kind": kind,
-                            "bid": bid,
-                            "ask": ask,
-                            "open_interest": oi,
-                            "volume": volume,
-                            "implied_volatility": columns["iv"][j],
-                            "delta": delta,
-                            "gamma": gamma,
-                            "theta": theta,
-                            "vega": vega,
-                        }
-                    )
-        # One nested validation is about twice as fast as a model per contract.
-        return OptionChain.model_validate(
-            {
-                "underlying": symbol,
-                "underlying_price": spot,
-                "as_of": datetime.fromtimestamp(ts, UTC),
-                "options": contracts,
-            }
-        )
+        underlying = opt.UnderlyingState(spot=spot, iv=float(path.iv[session]), ts=ts)
+        return list_chain(self.seed, symbol, params, table, path, underlying, session)
 
     def option_value(
         self,
@@ -338,7 +226,7 @@ class SimulatedMarket:
             opt.UnderlyingState(spot=spot, iv=float(path.iv[session]), ts=ts),
             np.array([float(strike)]),
             np.array([expiry_ts]),
-            self._earnings_before(underlying, today, [table.day(i)]),
+            earnings_before(params, today, [table.day(i)]),
         )
         chosen = values.put if kind == "put" else values.call
         return bs.Valuation(*(float(v[0]) for v in chosen))

@@ -1,20 +1,29 @@
 """The simulated universe: which symbols exist and the parameters that drive each.
 
-Everything is derived from a stable hash of (seed, symbol, ...), never from
-Python's per-process randomised `hash()`, so every worker process sees the
-same market for the same seed.
+Every well-formed ticker is simulated (so the real S&P 500 list, or any
+watchlist, works on the simulated market as on the real broker), except the
+reserved ones: tickers starting with `ZZ` are never listed, the documented way
+to get an "unknown symbol" in tests (no US-listed ticker starts with ZZ).
+Well-known tickers get hand-set levels; the others get parameters drawn from a
+stable hash of (seed, symbol), never from Python's per-process randomised
+`hash()`, so every worker process sees the same market for the same seed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-UNIVERSE_SIZE = 520
-_LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+from ttai.broker.base import UnknownSymbol
+from ttai.data.sp500 import sp500_symbols
+from ttai.models.common import SYMBOL_PATTERN
+
+RESERVED_UNKNOWN_PREFIX = "ZZ"
+"""Tickers starting with this are unknown to the simulated market (for tests)."""
 
 
 def stable_rng(*parts: object) -> np.random.Generator:
@@ -96,22 +105,9 @@ _KNOWN: dict[str, tuple[float, float, float, float, bool]] = {
 KNOWN_SYMBOLS: tuple[str, ...] = tuple(_KNOWN)
 
 
-def _generated_symbols(seed: int, count: int) -> list[str]:
-    rng = stable_rng(seed, "universe")
-    taken = set(_KNOWN)
-    out: list[str] = []
-    while len(out) < count:
-        length = int(rng.choice([2, 3, 4], p=[0.15, 0.45, 0.40]))
-        ticker = "".join(rng.choice(_LETTERS, size=length))
-        if ticker not in taken:
-            taken.add(ticker)
-            out.append(ticker)
-    return out
-
-
 def _params(seed: int, symbol: str) -> SymbolParams:
     rng = stable_rng(seed, symbol, "params")
-    known = _KNOWN.get(symbol)
+    known = _KNOWN.get(symbol)  # the others: drawn from the hash
     if known is not None:
         ref_price, vol, beta, div, is_etf = known
         liquidity = 5 if is_etf or vol < 0.45 or ref_price > 100 else 4
@@ -137,8 +133,23 @@ def _params(seed: int, symbol: str) -> SymbolParams:
     )
 
 
-@lru_cache(maxsize=8)
-def universe(seed: int) -> dict[str, SymbolParams]:
-    """Every listed symbol of the market for `seed`, with its parameters."""
-    symbols = list(_KNOWN) + _generated_symbols(seed, UNIVERSE_SIZE - len(_KNOWN))
-    return {s: _params(seed, s) for s in symbols}
+def is_simulated(symbol: str) -> bool:
+    """Whether the simulated market lists `symbol`: any well-formed ticker not reserved."""
+    return bool(re.fullmatch(SYMBOL_PATTERN, symbol)) and not symbol.startswith(
+        RESERVED_UNKNOWN_PREFIX
+    )
+
+
+@lru_cache(maxsize=8192)
+def symbol_params(seed: int, symbol: str) -> SymbolParams:
+    """The parameters of `symbol` in the market for `seed` (the same in every process)."""
+    if not is_simulated(symbol):
+        raise UnknownSymbol(symbol)
+    return _params(seed, symbol)
+
+
+def listed_symbols() -> list[str]:
+    """The market's catalogue, for sampling and listings: the well-known tickers,
+    then the S&P 500 constituents (ttai/data/sp500.csv). Not a limit: any
+    well-formed ticker is simulated."""
+    return list(dict.fromkeys([*_KNOWN, *sp500_symbols()]))

@@ -6,6 +6,7 @@ One module per concern; import from the module that owns the thing:
 - `streaming`: DXLink subscriptions (latest events per symbol, daily candle snapshots);
 - `candles`: the session day of a daily candle and the repair rule for bad ones;
 - `contracts`: which expirations and strikes of a chain are worth streaming;
+- `chains`: the option chain those contracts' streamed events make;
 - `mapping`: SDK objects to the project's market models.
 
 Nothing here imports the SDK's order API: this adapter cannot place orders.

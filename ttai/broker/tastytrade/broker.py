@@ -21,8 +21,7 @@ from typing import Any
 from tastytrade import Session
 from tastytrade.account import Account as TTAccount
 from tastytrade.account import AccountBalance, CurrentPosition, Transaction
-from tastytrade.dxfeed import Greeks, Summary
-from tastytrade.dxfeed import Quote as DXQuote
+from tastytrade.dxfeed import Greeks
 from tastytrade.instruments import NestedOptionChain, Option
 from tastytrade.market_data import MarketData, get_market_data_by_type
 from tastytrade.metrics import MarketMetricInfo, get_market_metrics
@@ -31,14 +30,14 @@ from ttai.broker.base import BrokerUnavailable, UnknownSymbol
 from ttai.broker.credentials import TastytradeCredentials, load_credentials
 from ttai.broker.records import data_problem, read_each
 from ttai.broker.tastytrade.candles import to_candles
-from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, Contract, select_contracts
+from ttai.broker.tastytrade.chains import STREAMED, chain_from_events
+from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, select_contracts
 from ttai.broker.tastytrade.errors import ErrorTranslator, raise_for_status
 from ttai.broker.tastytrade.mapping import (
     mark,
     to_balances,
     to_fill,
     to_metrics,
-    to_option_quote,
     to_position,
     to_quote,
     tt_symbol,
@@ -224,38 +223,15 @@ class TastytradeBroker:
         )
         async with self._errors.translating(what, [symbol]):
             events = await latest_events(
-                self._session,
-                [c.streamer for c in contracts],
-                (DXQuote, Greeks, Summary),
-                self._stream_timeout,
+                self._session, [c.streamer for c in contracts], STREAMED, self._stream_timeout
             )
-        quotes, greeks, summaries = events[DXQuote], events[Greeks], events[Summary]
-        if contracts and not quotes and not greeks:
-            raise BrokerUnavailable(
-                f"no option data arrived from the tastytrade streamer for {symbol} "
-                f"within {self._stream_timeout:g}s"
-            )
-        streamed: list[tuple[Contract, DXQuote, Greeks]] = []
-        missing: list[str] = []
-        for c in contracts:
-            quote, greek = quotes.get(c.streamer), greeks.get(c.streamer)
-            if isinstance(quote, DXQuote) and isinstance(greek, Greeks):
-                streamed.append((c, quote, greek))
-            else:
-                missing.append(c.occ)
-        options = read_each(
-            streamed,
-            lambda s: to_option_quote(symbol, *s, summaries.get(s[0].streamer)),
+        return chain_from_events(
+            symbol,
+            price,
+            contracts,
+            events,
             broker=self.name,
-            kind="option_quote",
-            name=lambda s: s[0].occ,
-        )
-        return OptionChain(
-            underlying=symbol,
-            underlying_price=price,
-            as_of=datetime.now(UTC),
-            options=options,
-            missing=missing,
+            stream_timeout=self._stream_timeout,
         )
 
     # -- accounts --------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""What screen tests share: services on the simulated market, and readings of
+a screen's progress, its saved analyses and its history."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+
+from ttai.broker.paper.memory import InMemoryPaperAccount
+from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.config import Settings
+from ttai.models.screener import ScreenProgress
+from ttai.notify.outbox import Outbox
+from ttai.services import Services
+
+SEED = 7
+
+
+def services(pool: asyncpg.Pool, market: SimulatedMarket, latency: float = 0.0) -> Services:
+    """`latency`: seconds each broker call waits (a screen a test stops mid-way)."""
+    return Services(
+        settings=Settings(market_seed=SEED),
+        pool=pool,
+        broker=SimulatedBroker(market, InMemoryPaperAccount(), latency=latency),
+        outbox=Outbox(pool, []),
+    )
+
+
+async def wait_for_progress(
+    handle: WorkflowHandle[Any, Any], predicate: Any, within: float = 120
+) -> ScreenProgress:
+    deadline = time.monotonic() + within
+    while True:
+        progress = await handle.query("progress", result_type=ScreenProgress)
+        if predicate(progress):
+            return progress
+        assert time.monotonic() < deadline, f"screen stuck at {progress}"
+        await asyncio.sleep(0.1)
+
+
+async def analyses_per_symbol(pool: asyncpg.Pool, screen_id: str) -> dict[str, int]:
+    rows = await pool.fetch(
+        "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
+        screen_id,
+    )
+    return {r["symbol"]: r["n"] for r in rows}
+
+
+async def activity_times(
+    handle: WorkflowHandle[Any, Any], name: str
+) -> list[tuple[datetime, datetime, str]]:
+    """(scheduled, started, worker identity) of each `name` activity, from history."""
+    scheduled: dict[int, datetime] = {}
+    out = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if event.activity_task_scheduled_event_attributes.activity_type.name == name:
+                scheduled[event.event_id] = event.event_time.ToDatetime()
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            if attrs.scheduled_event_id in scheduled:
+                started = event.event_time.ToDatetime()
+                out.append((scheduled[attrs.scheduled_event_id], started, attrs.identity))
+    return out

@@ -1,0 +1,99 @@
+"""`worker.py` processes for tests: their environment, start and stop, and
+waiting on what they do (bounded waits, not timing asserts)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from ttai.config import PROJECT_ROOT
+
+# Bounded waits, not timing asserts: generous for a busy 2-core machine.
+STARTUP_WAIT = 60.0
+SCREEN_WAIT = 240.0
+
+
+def worker_env(address: str, namespace: str, database_url: str, task_queue: str, state: Path,
+               **extra: str) -> dict[str, str]:  # fmt: skip
+    """The environment of a `worker.py` process: this test's servers only."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TTAI_", "TEMPORAL_", "OTEL_", "TT_", "DATABASE_URL"))
+    }
+    env.update(
+        TEMPORAL_ADDRESS=address,
+        TEMPORAL_NAMESPACE=namespace,
+        DATABASE_URL=database_url,
+        TTAI_TASK_QUEUE=task_queue,
+        TTAI_STATE_DIR=str(state),
+        **extra,
+    )
+    return env
+
+
+def start_workers(
+    count: int, env: dict[str, str], logs: Path, first: int = 0
+) -> list[subprocess.Popen[bytes]]:
+    processes = []
+    for n in range(first, first + count):
+        log = (logs / f"worker-{n}.log").open("wb")
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "worker.py"],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    return processes
+
+
+def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def pollers(client: Client, task_queue: str) -> set[str]:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        )
+    )
+    return {poller.identity for poller in response.pollers}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    """Poll `check` every 0.2 s until it holds; fail after about `seconds`."""
+    for _ in range(int(seconds / 0.2)):
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    pytest.fail(f"not reached within {seconds:.0f} s: {what}")
+
+
+def logs(tmp_path: Path) -> str:
+    return "\n".join(
+        f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+        for path in sorted(tmp_path.glob("worker-*.log"))
+    )

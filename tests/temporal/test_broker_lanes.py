@@ -1,0 +1,206 @@
+"""Broker lanes: a rate budget shared by every worker, and monitors that never
+wait behind a screen (ttai/temporal/lanes.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+
+from tests.helpers.screens import activity_times, services
+from tests.helpers.worker_processes import (
+    STARTUP_WAIT,
+    eventually,
+    pollers,
+    start_workers,
+    stop_workers,
+    worker_env,
+)
+from ttai.broker.simulated import SimulatedMarket, listed_symbols
+from ttai.config import Settings
+from ttai.models.monitors import MonitorInput
+from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
+from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal.lanes import (
+    BULK,
+    DEFAULT_RATES,
+    LANE_OF_ACTIVITY,
+    LIVE,
+    activity_queue,
+    lane_rate,
+)
+from worker import build_worker
+from workflows.monitors import PriceAlertMonitorWorkflow
+
+RATE = 4.0
+"""The bulk lane's budget in these tests, activities per second."""
+
+
+def test_lanes_and_rates() -> None:
+    assert activity_queue("ttai", "screen_symbol") == "ttai-broker"
+    assert activity_queue("ttai", "check_price_alerts") == "ttai-broker-live"
+    assert activity_queue("ttai", "save_analysis") == "ttai"
+    assert {LANE_OF_ACTIVITY[name] for name in ("chart_analysis", "screen_symbol")} == {BULK}
+    # Conservative for tastytrade, no limit for the simulated market; 0 = no limit.
+    assert lane_rate(BULK, "tastytrade", None) == DEFAULT_RATES["tastytrade"][BULK] == 2.0
+    assert lane_rate(LIVE, "tastytrade", None) == 1.0
+    assert lane_rate(BULK, "simulated", None) is None
+    assert lane_rate(BULK, "tastytrade", 0) is None
+    assert lane_rate(BULK, "simulated", 7.5) == 7.5
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", None), ("0", 0.0), ("2.5", 2.5), (" 10 ", 10.0)]
+)
+def test_rate_settings(monkeypatch: pytest.MonkeyPatch, value: str, expected: float | None) -> None:
+    monkeypatch.setenv("TTAI_BROKER_RATE", value)
+    monkeypatch.setenv("TTAI_BROKER_LIVE_RATE", "1")
+    settings = Settings.from_env()
+    assert (settings.broker_rate, settings.broker_live_rate) == (expected, 1.0)
+
+
+@pytest.mark.parametrize("value", ["-1", "fast", "inf", "nan"])
+def test_bad_rate_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("TTAI_BROKER_RATE", value)
+    with pytest.raises(ValueError, match=r"TTAI_BROKER_RATE=.*expected activities per second"):
+        Settings.from_env()
+
+
+def over_budget(starts: list[datetime], rate: float) -> list[str]:
+    """Windows of starts the budget does not allow: a token bucket of `rate` per
+    second holding one second's worth (the server's limiter), so any k starts
+    need (k - burst) / rate seconds. 50 ms of slack per window for the times the
+    server records a little after it hands a task out."""
+    times = sorted(t.timestamp() for t in starts)
+    burst = math.ceil(rate) + 1
+    bad = []
+    for i in range(len(times)):
+        for j in range(i + burst, len(times)):
+            allowed = burst + rate * (times[j] - times[i] + 0.05)
+            if j - i + 1 > allowed:
+                bad.append(f"{j - i + 1} starts in {times[j] - times[i]:.3f} s")
+    return bad
+
+
+def test_budget_check_catches_an_overrun() -> None:
+    base = datetime(2026, 11, 30, 15, 0).timestamp()
+    at_rate = [datetime.fromtimestamp(base + k / RATE) for k in range(40)]
+    assert over_budget(at_rate, RATE) == []
+    twice = [datetime.fromtimestamp(base + k / (2 * RATE)) for k in range(40)]
+    assert over_budget(twice, RATE)
+
+
+async def test_two_worker_processes_share_one_budget(
+    client: Client,
+    dev_server: TemporalDevServer,
+    database_url: str,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
+    """Each worker process sets the same limit; the server enforces it for the
+    lane as a whole, so the two together start no more than the budget (a limit
+    per process would let them start twice as many)."""
+    env = worker_env(
+        dev_server.address,
+        dev_server.namespace,
+        database_url,
+        task_queue,
+        tmp_path / "state",
+        TTAI_BROKER_RATE=str(RATE),
+    )
+    processes = start_workers(2, env, tmp_path)
+    try:
+
+        async def both_polling() -> bool:
+            for process in processes:
+                assert process.poll() is None, "a worker exited early"
+            return len(await pollers(client, f"{task_queue}-broker")) >= 2
+
+        await eventually(both_polling, STARTUP_WAIT, "two workers polling the bulk lane")
+        symbols = listed_symbols()[:48]
+        # max_concurrent 50: every symbol is scheduled at once, so only the
+        # budget paces them.
+        handle = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=50),
+            id=f"screen-budget-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=ScreenResult,
+        )
+        async with asyncio.timeout(240):
+            result = await handle.result()
+    finally:
+        stop_workers(processes)
+    assert (result.analysed, result.failed) == (len(symbols), 0)
+    times = await activity_times(handle, "screen_symbol")
+    assert len(times) == len(symbols)
+    starts = [started for _, started, _ in times]
+    # Unpaced, 48 simulated analyses start within about a second.
+    assert over_budget(starts, RATE) == []
+    # And both processes took part.
+    pids = {identity.split("@", 1)[0] for _, _, identity in times}
+    assert {str(p.pid) for p in processes} <= pids
+
+
+async def test_monitor_checks_do_not_wait_behind_a_screen(
+    client: Client, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """A screen fills the bulk lane with a backlog its budget drains slowly; the
+    price monitor's checks run on the live lane and start at once, ahead of
+    symbols that were waiting before them."""
+    market = SimulatedMarket(seed=7)
+    symbols = listed_symbols()[:36]
+    async with build_worker(
+        client, services(db_pool, market), task_queue, lane_rates={BULK: 2.0, LIVE: None}
+    ):
+        screen = await client.start_workflow(
+            "ScreenerWorkflow",
+            ScreenInput(symbols=symbols, max_concurrent=50),
+            id=f"screen-lanes-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            result_type=ScreenResult,
+        )
+
+        async def all_scheduled() -> bool:
+            progress = await screen.query("progress", result_type=ScreenProgress)
+            return progress.running + progress.done == len(symbols)
+
+        await eventually(all_scheduled, 60, "every symbol scheduled")
+        monitor = await client.start_workflow(
+            PriceAlertMonitorWorkflow.run,
+            MonitorInput(hours="always", interval_seconds=3600),
+            id=f"price-{task_queue}",
+            task_queue=task_queue,
+        )
+        # The first check at start, then three on demand while the screen's
+        # backlog drains (~17 s).
+        for n in range(4):
+            if n:
+                await monitor.signal(PriceAlertMonitorWorkflow.check_now)
+
+            async def checked(n: int = n) -> bool:
+                status = await monitor.query(PriceAlertMonitorWorkflow.status)
+                return status.state.iterations > n
+
+            await eventually(checked, 60, f"check {n + 1}")
+        result = await screen.result()
+        await monitor.cancel()
+    assert result.analysed == len(symbols)
+    symbol_times = await activity_times(screen, "screen_symbol")
+    check_times = await activity_times(monitor, "check_price_alerts")
+    last_symbol = max(started for _, started, _ in symbol_times)
+    during = [c for c in check_times if (last_symbol - c[0]).total_seconds() > 1]
+    assert len(during) >= 3
+    for check_scheduled, check_started, _ in during:
+        # Symbols scheduled before this check and still waiting when it started:
+        # the check overtook them (on a shared lane it would queue behind them).
+        overtaken = [
+            s for s, started, _ in symbol_times if s < check_scheduled and started > check_started
+        ]
+        assert overtaken, f"check at {check_scheduled} waited behind the screen"

@@ -1,0 +1,1 @@
+"""Reference data shipped with the code (each file names its source and as-of date)."""

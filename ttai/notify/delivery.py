@@ -1,0 +1,129 @@
+"""One delivery attempt of one outbox row: to each channel that lacks it, then its outcome.
+
+- Each channel that accepts the notification gets a row in
+  `notification_deliveries` at once (autocommit), and is skipped by every
+  later attempt: one broken channel never makes the working ones send it
+  again, and a crash after a send never repeats it.
+- A channel's failure is an outcome, not an exception: the row stays
+  `pending` with `attempts` counted and `next_attempt_at` moved by `Backoff`
+  (doubling from `base_seconds` up to `cap_seconds`); after `max_attempts` it
+  is `dead` (a dead letter, sent again only by `Outbox.retry`).
+
+The caller (`ttai.notify.outbox.Outbox`) holds the row's advisory lock, so no
+two attempts at one row run at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from ttai import telemetry
+from ttai.models.notifications import Notification
+from ttai.notify.channels import Channel
+
+MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """When a row that a channel refused is tried again, and when it is given up."""
+
+    base_seconds: float = 30
+    cap_seconds: float = 3600
+    max_attempts: int = 10
+
+    def delay_seconds(self, attempts: int) -> float:
+        """Wait after the `attempts`-th failed attempt: base, 2x base, 4x base ... cap."""
+        return min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+
+
+DEFAULT_BACKOFF = Backoff()
+"""30 s doubling to 1 h, dead after 10 attempts (about 3.5 h of trying)."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one delivery attempt of a row did."""
+
+    notification_id: int
+    status: str
+    sent: int = 0
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "delivered"
+
+
+async def deliver_to_channels(
+    conn: asyncpg.Connection,
+    row_id: int,
+    notification: Notification,
+    attempts_so_far: int,
+    channels: Sequence[Channel],
+    backoff: Backoff,
+) -> Attempt:
+    """Send row `row_id` (a pending `notification`) to every channel that does
+    not have it yet, and record what happened."""
+    have = {
+        r["channel"]
+        for r in await conn.fetch(
+            "SELECT channel FROM notification_deliveries WHERE notification_id = $1", row_id
+        )
+    }
+    sent, errors = 0, []
+    for channel in channels:
+        if channel.channel_id in have:
+            continue
+        try:
+            await channel.send(notification)
+        except Exception as err:  # one channel's failure is this row's outcome
+            errors.append(f"{channel.label}: {err}"[:200])
+            continue
+        # Recorded at once (autocommit): a crash later never re-sends to it.
+        await conn.execute(
+            """
+            INSERT INTO notification_deliveries (notification_id, channel, label)
+            VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+            """,
+            row_id,
+            channel.channel_id,
+            channel.label,
+        )
+        have.add(channel.channel_id)
+        sent += 1
+    if not errors:
+        await conn.execute(
+            """
+            UPDATE notifications
+            SET status = 'delivered', delivered_at = now(), attempts = attempts + 1,
+                last_error = NULL
+            WHERE id = $1
+            """,
+            row_id,
+        )
+        telemetry.count("ttai_notifications_total", outcome="delivered")
+        return Attempt(row_id, "delivered", sent)
+    error = "; ".join(errors)[:MAX_ERROR_LENGTH]
+    attempts = attempts_so_far + 1
+    dead = attempts >= backoff.max_attempts
+    await conn.execute(
+        """
+        UPDATE notifications
+        SET attempts = $2, last_error = $3,
+            status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
+            dead_at = CASE WHEN $4 THEN now() END,
+            next_attempt_at = now() + make_interval(secs => $5)
+        WHERE id = $1
+        """,
+        row_id,
+        attempts,
+        error,
+        dead,
+        backoff.delay_seconds(attempts),
+    )
+    telemetry.count("ttai_notifications_total", outcome="dead" if dead else "failed")
+    return Attempt(row_id, "dead" if dead else "pending", sent, error)
