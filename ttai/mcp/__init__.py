@@ -7,6 +7,11 @@
 - `server`: `TtaiServer`, an `MCPServer` with one-line tool errors and resource
   updates pushed to both protocol generations;
 - `stack`: finds the Temporal stack or brings up the local one and owns it;
+  `stack_state` is what tools see of it (state, status, the wait for a
+  connection), `stack_lock` the client and the lock deciding which server
+  brings it up, `stack_process` the owned stack as a child process;
+- `tools` (a package, one module per group of tools), `resources`, `prompts`:
+  what the host sees, declared after the handshake;
 - `bridge`: PostgreSQL `LISTEN ttai_notifications` -> resource updates;
 - `http`: streamable HTTP, loopback by default, a bearer token otherwise.
 

@@ -25,7 +25,8 @@ from mcp.server.mcpserver import Context
 from ttai.mcp import logs
 from ttai.mcp.bridge import NotificationBridge
 from ttai.mcp.server import TtaiServer
-from ttai.mcp.stack import Connection, Stack
+from ttai.mcp.stack import Stack
+from ttai.ops.connection import Connection
 
 logger = logging.getLogger("ttai.mcp")
 

@@ -20,7 +20,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ttai.mcp.stack import Stack, StackUnavailable
+from ttai.mcp.stack import Stack
+from ttai.mcp.stack_state import StackUnavailable
 
 logger = logging.getLogger("ttai.mcp.bridge")
 
