@@ -104,7 +104,9 @@ class NotificationBridge:
                 await self._publish([NOTIFICATIONS_URI])
             while True:
                 try:
-                    text = await asyncio.wait_for(events.get(), LIVENESS_SECONDS)
+                    # asyncio.timeout, not wait_for: see WAIT_FOR in ttai.mcp.stack_state
+                    async with asyncio.timeout(LIVENESS_SECONDS):
+                        text = await events.get()
                 except TimeoutError:
                     await conn.fetchval("SELECT 1", timeout=5)  # raises once the server is gone
                     continue
@@ -113,7 +115,8 @@ class NotificationBridge:
                 await self._publish(await self._resources(conn, text))
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 2)
+                async with asyncio.timeout(2):
+                    await conn.close()
 
     async def _resources(self, conn: Any, text: str) -> list[str]:
         try:

@@ -78,7 +78,8 @@ class OwnedStack:
             raise
         logger.info("starting the local stack (pid %s)", self._process.pid)
         try:
-            return await asyncio.wait_for(_read_line(read_fd), self.start_timeout)
+            async with asyncio.timeout(self.start_timeout):  # see WAIT_FOR in ttai.mcp.stack_state
+                return await _read_line(read_fd)
         except TimeoutError:
             return {"error": f"not ready after {self.start_timeout:.0f} s"}
 
@@ -99,7 +100,8 @@ class OwnedStack:
         logger.info("stopping the local stack (pid %s)", self.pid)
         self._signal_stop()
         try:
-            code = await asyncio.wait_for(self.wait(), self.stop_timeout)
+            async with asyncio.timeout(self.stop_timeout):
+                code = await self.wait()
             logger.info("local stack stopped (exit code %s)", code)
         except TimeoutError:
             # It goes on stopping on its own (own session, not killed with us);

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("ttai.mcp.stack")
 
+# WAIT_FOR: the MCP server's timeouts are `asyncio.timeout`, never `asyncio.wait_for`:
+# on Python 3.11 `wait_for` swallows a cancellation that arrives as its awaitable
+# completes (the event set, a notification queued), so a loop around it goes on
+# after `Task.cancel()` and the server's close waits for it forever.
+
 StackState = Literal["connecting", "starting", "waiting", "ready", "down", "stopped"]
 
 
@@ -140,7 +145,8 @@ class StackView:
                     f"({self._state}: {self._detail or 'no detail'})"
                 )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+                async with asyncio.timeout(remaining):  # see WAIT_FOR above
+                    await changed.wait()
 
     def trouble(self) -> None:
         """Something failed to reach the stack: check it now instead of at the next interval."""
@@ -157,7 +163,8 @@ class StackView:
         """Sleep, or less when `trouble()` is called."""
         self._kick.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._kick.wait(), seconds)
+            async with asyncio.timeout(seconds):  # see WAIT_FOR above
+                await self._kick.wait()
 
     async def _ready(self, client: Client) -> None:
         self._connection = Connection(self.settings, client=client)
