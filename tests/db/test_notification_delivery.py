@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from activities.notifications import NotificationActivities
 from starter import build_parser
-from ttai.cli.common import CliError
+from tests.helpers.cli import cli
 from ttai.models.notifications import Notification
 from ttai.notify.channels import AppriseChannel, LogChannel, channels_from_urls
 from ttai.notify.outbox import Backoff, Outbox
@@ -186,15 +186,6 @@ async def notify_stack(
     activities = NotificationActivities(outbox)
     async with build_worker(client, None, task_queue, activities=[activities.notifications]):
         yield outbox
-
-
-async def cli(*argv: str) -> int:
-    args = build_parser().parse_args(list(argv))
-    try:
-        return await args.func(args)
-    except CliError as err:
-        print(f"error: {err}")
-        return err.code
 
 
 async def test_notifications_commands_list_and_retry_dead_letters(
