@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 
 from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
-from ttai.models.screener import ScreenProgress
+from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
 
@@ -29,6 +30,19 @@ def services(pool: asyncpg.Pool, market: SimulatedMarket, latency: float = 0.0) 
         pool=pool,
         broker=SimulatedBroker(market, InMemoryPaperAccount(), latency=latency),
         outbox=Outbox(pool, []),
+    )
+
+
+async def start_screen(
+    client: Client, task_queue: str, request: ScreenInput, name: str = "screen"
+) -> WorkflowHandle[Any, ScreenResult]:
+    """Start a ScreenerWorkflow under a fresh ID, `<name>-<8 hex digits>`."""
+    return await client.start_workflow(
+        "ScreenerWorkflow",
+        request,
+        id=f"{name}-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=ScreenResult,
     )
 
 
