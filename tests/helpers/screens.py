@@ -58,8 +58,11 @@ async def wait_for_progress(
         await asyncio.sleep(0.1)
 
 
-async def analyses_per_symbol(pool: asyncpg.Pool, screen_id: str) -> dict[str, int]:
-    rows = await pool.fetch(
+async def analyses_per_symbol(
+    db: asyncpg.Pool | asyncpg.Connection, screen_id: str
+) -> dict[str, int]:
+    """How many saved analyses each symbol of the screen has."""
+    rows = await db.fetch(
         "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
         screen_id,
     )

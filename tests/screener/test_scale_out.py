@@ -24,7 +24,7 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
-from tests.helpers.screens import start_screen
+from tests.helpers.screens import analyses_per_symbol, start_screen
 from tests.helpers.worker_processes import (
     SCREEN_WAIT,
     eventually,
@@ -113,14 +113,9 @@ async def test_screen_survives_a_killed_worker(
 
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch(
-            "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
-            handle.id,
-        )
+        assert await analyses_per_symbol(conn, handle.id) == dict.fromkeys(symbols, 1)
     finally:
         await conn.close()
-    counts = {row["symbol"]: row["n"] for row in rows}
-    assert counts == dict.fromkeys(symbols, 1)
 
     # The survivor finished what the victim was running when it died.
     assert str(survivor.pid) in await started_by(handle)
@@ -215,13 +210,9 @@ async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) 
         assert (result.status, result.analysed, result.failed) == ("completed", len(symbols), 0)
         conn = await asyncpg.connect(postgres.dsn)
         try:
-            rows = await conn.fetch(
-                "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
-                handle.id,
-            )
+            assert await analyses_per_symbol(conn, handle.id) == dict.fromkeys(symbols, 1)
         finally:
             await conn.close()
-        assert {row["symbol"]: row["n"] for row in rows} == dict.fromkeys(symbols, 1)
     finally:
         stop_workers(processes)
         await temporal.stop()
