@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
+from tests.helpers.portfolio import shares
 from ttai.broker.paper.account import PAPER_ACCOUNT, PaperAccount
 from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.paper.postgres import PostgresPaperAccount
@@ -145,15 +146,7 @@ async def test_open_and_close_move_cash(account: PaperAccount, market: Simulated
         await account.close_position(put.symbol, 0.40, at=LATER)
 
     await account.open_position(
-        Position(
-            account=account.account_number,
-            symbol="MSFT",
-            underlying="MSFT",
-            instrument="equity",
-            quantity=10,
-            average_open_price=400.0,
-        ),
-        at=LATER + timedelta(hours=2),
+        shares("MSFT", 10, 400.0, account=account.account_number), at=LATER + timedelta(hours=2)
     )
     assert await account.get_cash() == pytest.approx(start + 285.0 - 4000.0)
 
@@ -178,14 +171,7 @@ async def test_open_and_close_move_cash(account: PaperAccount, market: Simulated
 async def test_rejects_malformed_trades(account: PaperAccount, market: SimulatedMarket) -> None:
     await account.seed_if_empty(market, NOON)
     start = await account.get_cash()
-    stock = Position(
-        account=account.account_number,
-        symbol="KO",
-        underlying="KO",
-        instrument="equity",
-        quantity=5,
-        average_open_price=60.0,
-    )
+    stock = shares("KO", 5, 60.0, account=account.account_number)
     for bad in (
         stock.model_copy(update={"account": "SOMEONE-ELSE"}),
         stock.model_copy(update={"quantity": 0}),
@@ -212,14 +198,4 @@ async def test_trades_before_seeding_are_refused(account: PaperAccount) -> None:
     with pytest.raises(LookupError):
         await account.close_position("KO", 1.0, at=LATER)
     with pytest.raises(LookupError):
-        await account.open_position(
-            Position(
-                account=account.account_number,
-                symbol="KO",
-                underlying="KO",
-                instrument="equity",
-                quantity=1,
-                average_open_price=60.0,
-            ),
-            at=LATER,
-        )
+        await account.open_position(shares("KO", 1, 60.0, account=account.account_number), at=LATER)

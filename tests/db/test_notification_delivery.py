@@ -22,11 +22,11 @@ from temporalio.client import Client
 
 from activities.notifications import NotificationActivities
 from starter import build_parser
-from ttai.cli.common import CliError
+from tests.helpers.cli import cli
+from tests.helpers.local_http import serving_posts
 from ttai.models.notifications import Notification
 from ttai.notify.channels import AppriseChannel, LogChannel, channels_from_urls
 from ttai.notify.outbox import Backoff, Outbox
-from ttai.stack.ports import free_port
 from ttai.temporal.client import data_converter
 from worker import build_worker
 
@@ -52,16 +52,8 @@ class Hooks:
 @pytest_asyncio.fixture(loop_scope="session")
 async def hooks() -> AsyncIterator[tuple[Hooks, Callable[[str], str]]]:
     hook = Hooks()
-    app = web.Application()
-    app.router.add_post("/{name}", hook.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serving_posts("/{name}", hook.handle) as port:
         yield hook, lambda name: f"json://127.0.0.1:{port}/{name}"
-    finally:
-        await runner.cleanup()
 
 
 def note(key: str, title: str = "AAPL select") -> Notification:
@@ -186,15 +178,6 @@ async def notify_stack(
     activities = NotificationActivities(outbox)
     async with build_worker(client, None, task_queue, activities=[activities.notifications]):
         yield outbox
-
-
-async def cli(*argv: str) -> int:
-    args = build_parser().parse_args(list(argv))
-    try:
-        return await args.func(args)
-    except CliError as err:
-        print(f"error: {err}")
-        return err.code
 
 
 async def test_notifications_commands_list_and_retry_dead_letters(

@@ -11,11 +11,11 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from tests.helpers.local_http import serving_posts
 from ttai.models.notifications import Notification
 from ttai.notify.channels import AppriseChannel, LogChannel, channels_from_urls
 from ttai.notify.delivery import Backoff
 from ttai.notify.outbox import NOTIFY_CHANNEL, Outbox
-from ttai.stack.ports import free_port
 
 
 class Webhook:
@@ -34,16 +34,8 @@ class Webhook:
 @pytest_asyncio.fixture(loop_scope="session")
 async def webhook() -> AsyncIterator[tuple[Webhook, str]]:
     hook = Webhook()
-    app = web.Application()
-    app.router.add_post("/notify", hook.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serving_posts("/notify", hook.handle) as port:
         yield hook, f"json://127.0.0.1:{port}/notify"
-    finally:
-        await runner.cleanup()
 
 
 def note(key: str = "analysis:wf-1:run-1") -> Notification:

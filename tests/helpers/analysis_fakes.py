@@ -1,40 +1,37 @@
 """Fake analysis activities with the real names, for workflow tests.
 
-They return fixed, plausible models and record every call, so tests can
-assert what the workflow did (which steps, how often, with what).
+The real AnalysisActivities with fake steps: chart, options and research
+return fixed, plausible models, saves go to a dict, notifications to a list,
+and every call is counted, so tests can assert what the workflow did (which
+steps, how often, with what). The pipeline, the save-once screen activities
+and their error handling are the real code.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeats import heartbeating
-from ttai.domain.analytics.ranking import screen_entry
-from ttai.domain.analytics.synthesis import synthesize
+from activities.analysis import AnalysisActivities
 from ttai.models.analysis import (
     AnalysisResult,
     ChartAnalysis,
     OptionsAnalysis,
-    OptionsRequest,
     PutCandidate,
     ResearchAnalysis,
-    ResearchRequest,
-    SaveAnalysisRequest,
     SaveAnalysisResult,
-    SymbolRequest,
     Synthesis,
     SynthesisRequest,
 )
+from ttai.models.market import MarketMetrics
 from ttai.models.notifications import NotifyResult
 from ttai.models.screen_steps import ScreenBatchInput, ScreenBatchResult, ScreenSymbolInput
-from ttai.models.screener import ScreenEntry, ScreenFailure
+from ttai.models.screener import ScreenEntry
 
 AS_OF = date(2026, 11, 25)
 
@@ -67,9 +64,13 @@ def fake_research(symbol: str) -> ResearchAnalysis:
     )  # fmt: skip
 
 
-class FakeAnalysisActivities:
+class FakeAnalysisActivities(AnalysisActivities):
     """`charts` maps a symbol to its chart recommendation; `unknown` symbols fail
-    as the broker would; `flaky` counts transient failures to raise first."""
+    as the broker would; `flaky` counts transient failures to raise first.
+
+    `calls` counts each step under its activity's name, whether the step ran
+    as that activity or inside a screen's `screen_symbol(s)`; the fake is its
+    own AnalysisStore (`find`, `save`, over `saved`)."""
 
     def __init__(
         self,
@@ -77,6 +78,9 @@ class FakeAnalysisActivities:
         unknown: frozenset[str] = frozenset(),
         flaky: int = 0,
     ) -> None:
+        # No broker (the steps that read it are replaced) and no outbox
+        # (notify_analysis is replaced).
+        super().__init__(broker=cast(Any, None), store=cast(Any, self), outbox=cast(Any, None))
         self.charts = charts or {}
         self.unknown = unknown
         self.flaky = flaky
@@ -87,41 +91,61 @@ class FakeAnalysisActivities:
     def _call(self, name: str) -> None:
         self.calls[name] += 1
 
-    @activity.defn(name="chart_analysis")
-    async def chart_analysis(self, request: SymbolRequest) -> ChartAnalysis:
+    # -- the steps ---------------------------------------------------------------------
+
+    async def chart(self, symbol: str) -> ChartAnalysis:
         self._call("chart_analysis")
-        if request.symbol in self.unknown:
+        if symbol in self.unknown:
             raise ApplicationError(
-                f"unknown symbol: {request.symbol}", type="UnknownSymbol", non_retryable=True
+                f"unknown symbol: {symbol}", type="UnknownSymbol", non_retryable=True
             )
         if self.flaky > 0:
             self.flaky -= 1
             raise ApplicationError("broker unavailable: 503", type="BrokerUnavailable")
-        recommendation = self.charts.get(request.symbol, "bullish")
-        return fake_chart(request.symbol, recommendation, 2 if recommendation == "reject" else 8)
+        recommendation = self.charts.get(symbol, "bullish")
+        return fake_chart(symbol, recommendation, 2 if recommendation == "reject" else 8)
 
-    @activity.defn(name="options_analysis")
-    async def options_analysis(self, request: OptionsRequest) -> OptionsAnalysis:
+    async def _metrics(self, symbol: str) -> MarketMetrics:
+        return MarketMetrics(
+            symbol=symbol, iv_rank=55, iv_percentile=60, implied_volatility=0.3,
+            liquidity_rating=4, beta=1.0,
+        )  # fmt: skip
+
+    async def options(
+        self, symbol: str, chart: ChartAnalysis, metrics: MarketMetrics | None = None
+    ) -> OptionsAnalysis:
         self._call("options_analysis")
-        return fake_options(request.symbol)
+        return fake_options(symbol)
 
-    @activity.defn(name="research_analysis")
-    async def research_analysis(self, request: ResearchRequest) -> ResearchAnalysis:
+    async def research(
+        self, symbol: str, expiration: date | None, metrics: MarketMetrics | None = None
+    ) -> ResearchAnalysis:
         self._call("research_analysis")
-        return fake_research(request.symbol)
+        return fake_research(symbol)
+
+    # -- the store ---------------------------------------------------------------------
+
+    async def find(self, workflow_id: str, run_id: str) -> AnalysisResult | None:
+        key = (workflow_id, run_id)
+        if key not in self.saved:
+            return None
+        return self.saved[key].model_copy(update={"analysis_id": list(self.saved).index(key) + 1})
+
+    async def save(
+        self, workflow_id: str, run_id: str, result: AnalysisResult, screen_id: str | None
+    ) -> SaveAnalysisResult:
+        self._call("save_analysis")
+        key = (workflow_id, run_id)
+        created = key not in self.saved
+        self.saved.setdefault(key, result)
+        return SaveAnalysisResult(analysis_id=list(self.saved).index(key) + 1, created=created)
+
+    # -- the activities that are counted as themselves ---------------------------------
 
     @activity.defn(name="synthesize_analysis")
     async def synthesize(self, request: SynthesisRequest) -> Synthesis:
         self._call("synthesize_analysis")
-        return synthesize(request.chart, request.options, request.research)
-
-    @activity.defn(name="save_analysis")
-    async def save_analysis(self, request: SaveAnalysisRequest) -> SaveAnalysisResult:
-        self._call("save_analysis")
-        key = (request.workflow_id, request.run_id)
-        created = key not in self.saved
-        self.saved.setdefault(key, request.result)
-        return SaveAnalysisResult(analysis_id=list(self.saved).index(key) + 1, created=created)
+        return await super().synthesize(request)
 
     @activity.defn(name="notify_analysis")
     async def notify_analysis(self, request: AnalysisResult) -> NotifyResult:
@@ -131,77 +155,13 @@ class FakeAnalysisActivities:
 
     @activity.defn(name="screen_symbol")
     async def screen_symbol(self, request: ScreenSymbolInput) -> ScreenEntry:
-        """A screen's symbol as the real activity runs it: the steps above in
-        AnalysisWorkflow's order, one save per (screen, symbol), heartbeats
-        once it runs long (so a blocked step can be cancelled)."""
         self._call("screen_symbol")
-        return await self._screen_one(request)
+        return await super().screen_symbol(request)
 
     @activity.defn(name="screen_symbols")
     async def screen_symbols(self, request: ScreenBatchInput) -> ScreenBatchResult:
-        """Symbols one after the other as the real batch activity does: permanent
-        failures reported, others handed back, cancelled: what finished."""
         self._call("screen_symbols")
-        entries: list[ScreenEntry] = []
-        failures: list[ScreenFailure] = []
-        retry_alone: list[str] = []
-        done = 0
-        try:
-            for symbol in request.symbols:
-                one = ScreenSymbolInput(
-                    screen_id=request.screen_id,
-                    screen_run_id=request.screen_run_id,
-                    symbol=symbol,
-                    strategy=request.strategy,
-                )
-                try:
-                    entries.append(await self._screen_one(one))
-                except ApplicationError as err:
-                    if err.non_retryable:
-                        failures.append(
-                            ScreenFailure(symbol=symbol, reason=err.message, error_type=err.type)
-                        )
-                    else:
-                        retry_alone.append(symbol)
-                done += 1
-        except asyncio.CancelledError:
-            pass
-        return ScreenBatchResult(
-            entries=entries,
-            failures=failures,
-            retry_alone=retry_alone,
-            unfinished=request.symbols[done:],
-        )
-
-    async def _screen_one(self, request: ScreenSymbolInput) -> ScreenEntry:
-        key = (f"{request.screen_id}/{request.symbol}", request.screen_run_id)
-        if key not in self.saved:
-            async with heartbeating():
-                chart = await self.chart_analysis(SymbolRequest(symbol=request.symbol))
-                options = research = None
-                if chart.recommendation == "reject":
-                    synthesis = Synthesis(score=0, recommendation="reject")
-                else:
-                    options = await self.options_analysis(
-                        OptionsRequest(symbol=request.symbol, chart=chart)
-                    )
-                    research = await self.research_analysis(ResearchRequest(symbol=request.symbol))
-                    synthesis = await self.synthesize(
-                        SynthesisRequest(chart=chart, options=options, research=research)
-                    )
-            result = AnalysisResult(
-                symbol=request.symbol, strategy=request.strategy,
-                recommendation=synthesis.recommendation, score=synthesis.score, chart=chart,
-                options=options, research=research, completed_at=datetime(2026, 11, 25, tzinfo=UTC),
-            )  # fmt: skip
-            await self.save_analysis(
-                SaveAnalysisRequest(
-                    workflow_id=key[0], run_id=key[1], result=result, screen_id=request.screen_id
-                )
-            )
-        analysis_id = list(self.saved).index(key) + 1
-        saved = self.saved[key].model_copy(update={"analysis_id": analysis_id})
-        return screen_entry(saved, key[0])
+        return await super().screen_symbols(request)
 
     def all(self) -> list[Callable[..., Any]]:
         return [

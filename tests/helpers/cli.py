@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from starter import run
+from starter import build_parser, run
+from ttai.cli.common import CliError
 
 
 def refused_offline(
@@ -17,3 +18,14 @@ def refused_offline(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: "), line
     return line
+
+
+async def cli(*argv: str) -> int:
+    """`starter.py ARGV` as `run` runs it, but on the test's event loop; an
+    expected failure prints its `error: ...` line to stdout (capsys reads it)."""
+    args = build_parser().parse_args(list(argv))
+    try:
+        return await args.func(args)
+    except CliError as err:
+        print(f"error: {err}")
+        return err.code

@@ -22,6 +22,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from tests.helpers.monitor_fakes import ScriptedBroker, monitor_worker, wall_clock
+from tests.helpers.portfolio import shares
 from ttai.db.pool import create_pool
 from ttai.models.market import Position
 from ttai.models.notifications import Notification
@@ -55,17 +56,7 @@ async def main() -> None:
 
     def positions(at: datetime) -> list[Position]:
         held = [("AAPL", 100.0)] + ([("MSFT", 10.0)] if at >= cross_at else [])
-        return [
-            Position(
-                account="A1",
-                symbol=symbol,
-                underlying=symbol,
-                instrument="equity",
-                quantity=quantity,
-                average_open_price=50,
-            )
-            for symbol, quantity in held
-        ]
+        return [shares(symbol, quantity, 50) for symbol, quantity in held]
 
     broker = ScriptedBroker(
         {"AAPL": lambda at: 111.0 if at >= cross_at else 100.0},

@@ -1,9 +1,10 @@
 """A short put, shares and one account's balances, for the portfolio view's tests
-and its workflow's recorder."""
+and its workflow's recorder; `shares(...)`, a stock position for any test."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from ttai.models.market import Balances, Position
 
@@ -20,3 +21,19 @@ BALANCES = Balances(
     account="5WT00012", cash=50_000, net_liquidating_value=60_950, buying_power=31_750,
     maintenance_requirement=18_000,
 )  # fmt: skip
+
+
+def shares(
+    symbol: str, quantity: float, price: float, *, account: str = "A1", **fields: Any
+) -> Position:
+    """`quantity` shares of `symbol` opened at `price`; other Position fields
+    (mark, delta, ...) by keyword."""
+    return Position(
+        account=account,
+        symbol=symbol,
+        underlying=symbol,
+        instrument="equity",
+        quantity=quantity,
+        average_open_price=price,
+        **fields,
+    )

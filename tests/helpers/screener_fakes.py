@@ -20,12 +20,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from tests.helpers.analysis_fakes import FakeAnalysisActivities
-from ttai.models.analysis import (
-    ChartAnalysis,
-    SaveAnalysisRequest,
-    SaveAnalysisResult,
-    SymbolRequest,
-)
+from ttai.models.analysis import AnalysisResult, ChartAnalysis, SaveAnalysisResult
 from ttai.models.notifications import NotifyResult
 from ttai.models.screen_steps import ScreenPlan, ScreenPlanRequest
 from ttai.models.screener import (
@@ -99,19 +94,19 @@ class TimedAnalysis(FakeAnalysisActivities):
         self.release = asyncio.Event()
         self.events: list[tuple[str, str]] = []
 
-    @activity.defn(name="chart_analysis")
-    async def chart_analysis(self, request: SymbolRequest) -> ChartAnalysis:
-        self.events.append(("start", request.symbol))
-        if request.symbol in self.blocked:
+    async def chart(self, symbol: str) -> ChartAnalysis:
+        self.events.append(("start", symbol))
+        if symbol in self.blocked:
             await self.release.wait()
         # Long enough for the screen to start its other children meanwhile.
         await asyncio.sleep(0.02)
-        return await super().chart_analysis(request)
+        return await super().chart(symbol)
 
-    @activity.defn(name="save_analysis")
-    async def save_analysis(self, request: SaveAnalysisRequest) -> SaveAnalysisResult:
-        saved = await super().save_analysis(request)
-        self.events.append(("end", request.result.symbol))
+    async def save(
+        self, workflow_id: str, run_id: str, result: AnalysisResult, screen_id: str | None
+    ) -> SaveAnalysisResult:
+        saved = await super().save(workflow_id, run_id, result, screen_id)
+        self.events.append(("end", result.symbol))
         return saved
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 
 from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
-from ttai.models.screener import ScreenProgress
+from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
 
@@ -32,6 +33,19 @@ def services(pool: asyncpg.Pool, market: SimulatedMarket, latency: float = 0.0) 
     )
 
 
+async def start_screen(
+    client: Client, task_queue: str, request: ScreenInput, name: str = "screen"
+) -> WorkflowHandle[Any, ScreenResult]:
+    """Start a ScreenerWorkflow under a fresh ID, `<name>-<8 hex digits>`."""
+    return await client.start_workflow(
+        "ScreenerWorkflow",
+        request,
+        id=f"{name}-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=ScreenResult,
+    )
+
+
 async def wait_for_progress(
     handle: WorkflowHandle[Any, Any], predicate: Any, within: float = 120
 ) -> ScreenProgress:
@@ -44,8 +58,11 @@ async def wait_for_progress(
         await asyncio.sleep(0.1)
 
 
-async def analyses_per_symbol(pool: asyncpg.Pool, screen_id: str) -> dict[str, int]:
-    rows = await pool.fetch(
+async def analyses_per_symbol(
+    db: asyncpg.Pool | asyncpg.Connection, screen_id: str
+) -> dict[str, int]:
+    """How many saved analyses each symbol of the screen has."""
+    rows = await db.fetch(
         "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
         screen_id,
     )

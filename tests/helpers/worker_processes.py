@@ -4,10 +4,11 @@ waiting on what they do (bounded waits, not timing asserts)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,18 @@ def start_workers(
     return processes
 
 
+@contextlib.contextmanager
+def running_workers(
+    count: int, env: dict[str, str], logs: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` worker processes for the length of the block, stopped after it."""
+    processes = start_workers(count, env, logs)
+    try:
+        yield processes
+    finally:
+        stop_workers(processes)
+
+
 def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
@@ -81,6 +94,25 @@ async def pollers(client: Client, task_queue: str) -> set[str]:
         )
     )
     return {poller.identity for poller in response.pollers}
+
+
+async def wait_all_polling(
+    client: Client, task_queue: str, processes: list[subprocess.Popen[bytes]], logs_dir: Path
+) -> None:
+    """Until every process polls `task_queue` for activities; a process that
+    exits first fails the test with the workers' logs."""
+
+    async def all_polling() -> bool:
+        for process in processes:
+            assert process.poll() is None, f"a worker exited early\n{logs(logs_dir)}"
+        return len(await pollers(client, task_queue)) >= len(processes)
+
+    await eventually(all_polling, STARTUP_WAIT, f"{len(processes)} workers polling {task_queue}")
+
+
+def worker_pid(identity: str) -> str:
+    """The PID in a worker identity (`<pid>@<host>`, the SDK's default)."""
+    return identity.split("@", 1)[0]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:

@@ -22,13 +22,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.monitors import MonitorActivities
 from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, short_put
+from tests.helpers.portfolio import shares
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
 from ttai.domain.alerts.conditions import measured_from
 from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules
 from ttai.models.alerts import AlertRule, AlertRuleSpec
-from ttai.models.market import Position
 from ttai.models.monitors import CheckInput
 from ttai.notify.outbox import Outbox
 
@@ -51,15 +51,7 @@ def fires(r: AlertRule, price: float, iv: float | None = None) -> bool:
 
 # --- #1: delta rules are about option contracts --------------------------------------------
 
-STOCK = Position(
-    account="A1",
-    symbol="AAPL",
-    underlying="AAPL",
-    instrument="equity",
-    quantity=100,
-    average_open_price=180,
-    delta=1.0,  # what the tastytrade adapter reports for shares
-)
+STOCK = shares("AAPL", 100, 180, delta=1.0)  # delta: what the tastytrade adapter reports
 
 
 def test_the_wheel_delta_rule_ignores_the_assigned_stock() -> None:

@@ -10,21 +10,9 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from starter import build_parser
-from tests.helpers.cli import refused_offline
+from tests.helpers.cli import cli, refused_offline
 from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, monitor_worker, wall_clock
-from ttai.cli.common import CliError
 from ttai.temporal.client import data_converter
-
-
-async def cli(*argv: str) -> int:
-    """The command as starter.py runs it, on the test's event loop."""
-    args = build_parser().parse_args(list(argv))
-    try:
-        return await args.func(args)
-    except CliError as err:
-        print(f"error: {err}")
-        return err.code
 
 
 @pytest.mark.parametrize(

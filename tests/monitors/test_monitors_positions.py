@@ -18,6 +18,7 @@ from tests.helpers.monitor_fakes import (
     ScriptedBroker,
     monitor_worker,
 )
+from tests.helpers.portfolio import shares
 from tests.helpers.times import new_york
 from ttai.db.alerts import AlertStore
 from ttai.domain import market_calendar
@@ -68,16 +69,7 @@ async def test_sync_and_portfolio_rules_over_a_weekend(
         )
         held = [put]
         if new_york(monday, 9, 32) <= at < new_york(monday, 9, 51):
-            held.append(
-                Position(
-                    account="A1",
-                    symbol="MSFT",
-                    underlying="MSFT",
-                    instrument="equity",
-                    quantity=10,
-                    average_open_price=400,
-                )
-            )
+            held.append(shares("MSFT", 10, 400))
         return held
 
     broker = ScriptedBroker({}, positions=positions)

@@ -12,6 +12,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from tests.helpers.portfolio import shares
 from tests.helpers.times import utc
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
@@ -114,14 +115,7 @@ async def test_the_store_takes_any_condition_the_application_names(db_pool: asyn
 
 
 def position(symbol: str, quantity: float) -> Position:
-    return Position(
-        account="A1",
-        symbol=symbol,
-        underlying=symbol,
-        instrument="equity",
-        quantity=quantity,
-        average_open_price=10,
-    )
+    return shares(symbol, quantity, 10)
 
 
 async def test_position_sync_is_idempotent_and_keeps_closed_positions(

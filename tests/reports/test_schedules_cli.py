@@ -13,9 +13,7 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from starter import build_parser
-from tests.helpers.cli import refused_offline
-from ttai.cli.common import CliError
+from tests.helpers.cli import cli, refused_offline
 from ttai.ops.errors import InvalidInput
 from ttai.ops.schedules import MAX_BACKFILL, backfill_range
 from ttai.stack.temporal_server import TemporalDevServer
@@ -59,16 +57,6 @@ def test_backfill_range_reads_dates_as_whole_new_york_days() -> None:
     assert last - first == MAX_BACKFILL
 
 
-async def cli(argv: list[str]) -> int:
-    """The command as starter.py runs it, on the test's event loop."""
-    args = build_parser().parse_args(["schedules", *argv])
-    try:
-        return await args.func(args)
-    except CliError as err:
-        print(f"error: {err}")
-        return err.code
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def server_env(
     client: Client, dev_server: TemporalDevServer, monkeypatch: pytest.MonkeyPatch
@@ -92,37 +80,37 @@ async def test_commands_against_a_dev_server(
     server_env: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = server_env
-    assert await cli(["trigger", "end-of-day"]) == 2
+    assert await cli("schedules", "trigger", "end-of-day") == 2
     assert "report-end-of-day does not exist: run `starter.py schedules apply`" in " ".join(
         capsys.readouterr().out.split()
     )
 
-    assert await cli(["apply", "--json"]) == 0
+    assert await cli("schedules", "apply", "--json") == 0
     assert json.loads(capsys.readouterr().out) == dict.fromkeys(SCHEDULE_IDS, "created")
-    assert await cli(["apply", "--json"]) == 0
+    assert await cli("schedules", "apply", "--json") == 0
     assert json.loads(capsys.readouterr().out) == dict.fromkeys(SCHEDULE_IDS, "unchanged")
 
-    assert await cli(["pause", "morning-briefing", "--note", "vacation"]) == 0
+    assert await cli("schedules", "pause", "morning-briefing", "--note", "vacation") == 0
     assert (
         await client.get_schedule_handle("report-morning-briefing").describe()
     ).schedule.state.paused
     capsys.readouterr()
-    assert await cli(["list", "--json"]) == 0
+    assert await cli("schedules", "list", "--json") == 0
     listed = {row["schedule_id"]: row["status"] for row in json.loads(capsys.readouterr().out)}
     assert listed == {
         "report-morning-briefing": "paused",
         "report-end-of-day": "active",
         "report-weekly-review": "active",
     }
-    assert await cli(["unpause", "report-morning-briefing"]) == 0
+    assert await cli("schedules", "unpause", "report-morning-briefing") == 0
     capsys.readouterr()
-    assert await cli(["describe", "weekly-review", "--json"]) == 0
+    assert await cli("schedules", "describe", "weekly-review", "--json") == 0
     described = json.loads(capsys.readouterr().out)
     assert described["schedule_id"] == "report-weekly-review" and not described["paused"]
     assert described["time_zone"] == "America/New_York"
     assert len(described["next_action_times"]) == 5
 
-    assert await cli(["delete", "weekly-review"]) == 0
+    assert await cli("schedules", "delete", "weekly-review") == 0
     capsys.readouterr()
-    assert await cli(["describe", "weekly-review"]) == 2
+    assert await cli("schedules", "describe", "weekly-review") == 2
     assert "does not exist" in capsys.readouterr().out

@@ -14,7 +14,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,17 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
+from tests.helpers.screens import analyses_per_symbol, start_screen
 from tests.helpers.worker_processes import (
     SCREEN_WAIT,
-    STARTUP_WAIT,
     eventually,
     logs,
-    pollers,
+    running_workers,
     start_workers,
     stop_workers,
+    wait_all_polling,
     worker_env,
+    worker_pid,
 )
 from ttai.broker.simulated import KNOWN_SYMBOLS, listed_symbols
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
@@ -59,11 +60,8 @@ def workers(
         # A real broker's pace: the screen is still running when the kill lands.
         TTAI_SIMULATED_LATENCY_MS=str(LATENCY_MS),
     )
-    processes = start_workers(2, env, tmp_path)
-    try:
+    with running_workers(2, env, tmp_path) as processes:
         yield processes
-    finally:
-        stop_workers(processes)
 
 
 async def test_screen_survives_a_killed_worker(
@@ -73,22 +71,12 @@ async def test_screen_survives_a_killed_worker(
     task_queue: str,
     tmp_path: Path,
 ) -> None:
-    async def both_polling() -> bool:
-        for process in workers:
-            assert process.poll() is None, f"a worker exited early\n{logs(tmp_path)}"
-        return len(await pollers(client, task_queue)) >= 2
-
-    await eventually(both_polling, STARTUP_WAIT, "two workers polling")
+    await wait_all_polling(client, task_queue, workers, tmp_path)
 
     symbols = sorted(KNOWN_SYMBOLS)[:SYMBOLS]
     assert len(symbols) == SYMBOLS
-    screen_id = f"screen-scale-{uuid.uuid4()}"
-    handle = await client.start_workflow(
-        "ScreenerWorkflow",
-        ScreenInput(symbols=symbols, max_concurrent=6),
-        id=screen_id,
-        task_queue=task_queue,
-        result_type=ScreenResult,
+    handle = await start_screen(
+        client, task_queue, ScreenInput(symbols=symbols, max_concurrent=6), "screen-scale"
     )
 
     async def some_done() -> bool:
@@ -125,14 +113,9 @@ async def test_screen_survives_a_killed_worker(
 
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch(
-            "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
-            screen_id,
-        )
+        assert await analyses_per_symbol(conn, handle.id) == dict.fromkeys(symbols, 1)
     finally:
         await conn.close()
-    counts = {row["symbol"]: row["n"] for row in rows}
-    assert counts == dict.fromkeys(symbols, 1)
 
     # The survivor finished what the victim was running when it died.
     assert str(survivor.pid) in await started_by(handle)
@@ -145,14 +128,14 @@ async def started_by(handle: WorkflowHandle[Any, Any]) -> set[str]:
         async for event in handle.fetch_history_events()
         if event.HasField("activity_task_started_event_attributes")
     }
-    return {identity.split("@", 1)[0] for identity in identities}
+    return {worker_pid(identity) for identity in identities}
 
 
 async def running_on(handle: WorkflowHandle[Any, Any]) -> set[str]:
     """The PIDs of the workers running the screen's activities now."""
     described = await handle.describe()
     return {
-        activity.last_worker_identity.split("@", 1)[0]
+        worker_pid(activity.last_worker_identity)
         for activity in described.raw_description.pending_activities
         if activity.last_worker_identity
         and activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
@@ -195,16 +178,9 @@ async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) 
         client = await Client.connect(temporal.address, data_converter=data_converter())
         processes = start_workers(2, env, tmp_path)
 
-        async def both_polling() -> bool:
-            return len(await pollers(client, f"{task_queue}-broker")) >= 2
-
-        await eventually(both_polling, STARTUP_WAIT, "two workers polling")
-        handle = await client.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=4),
-            id=f"screen-kill9-{uuid.uuid4()}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
+        await wait_all_polling(client, f"{task_queue}-broker", processes, tmp_path)
+        handle = await start_screen(
+            client, task_queue, ScreenInput(symbols=symbols, max_concurrent=4), "screen-kill9"
         )
 
         async def some_done() -> bool:
@@ -234,13 +210,9 @@ async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) 
         assert (result.status, result.analysed, result.failed) == ("completed", len(symbols), 0)
         conn = await asyncpg.connect(postgres.dsn)
         try:
-            rows = await conn.fetch(
-                "SELECT symbol, count(*) AS n FROM analyses WHERE screen_id = $1 GROUP BY symbol",
-                handle.id,
-            )
+            assert await analyses_per_symbol(conn, handle.id) == dict.fromkeys(symbols, 1)
         finally:
             await conn.close()
-        assert {row["symbol"]: row["n"] for row in rows} == dict.fromkeys(symbols, 1)
     finally:
         stop_workers(processes)
         await temporal.stop()

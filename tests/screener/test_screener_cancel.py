@@ -9,7 +9,6 @@ exactly the finished symbols saved, in the screen's record too.
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -17,7 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import CancelledError
 
 from tests.helpers.screener_fakes import DESIGNS, FakeScreenerActivities, TimedAnalysis
-from tests.helpers.screens import wait_for_progress
+from tests.helpers.screens import start_screen, wait_for_progress
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
 from worker import build_worker
 
@@ -34,12 +33,11 @@ async def test_cancel_ends_the_screen_with_what_finished(
     symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META"]
     fakes = analysis.all() + screener.all()
     async with build_worker(client, None, task_queue, activities=fakes):
-        handle = await client.start_workflow(
-            "ScreenerWorkflow",
+        handle = await start_screen(
+            client,
+            task_queue,
             ScreenInput(symbols=symbols, max_concurrent=2, per_symbol_workflows=children),
-            id=f"screen-cancel-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
+            "screen-cancel",
         )
         # AAPL and MSFT finish; NVDA and AMZN hold both slots, their analyses
         # started (the chart step is running): cancel reaches them.
@@ -92,12 +90,11 @@ async def test_cancel_mid_batch_keeps_what_the_batch_finished(
     screener = FakeScreenerActivities()
     symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "AMD"]
     async with build_worker(client, None, task_queue, activities=analysis.all() + screener.all()):
-        handle = await client.start_workflow(
-            "ScreenerWorkflow",
+        handle = await start_screen(
+            client,
+            task_queue,
             ScreenInput(symbols=symbols, max_concurrent=1),  # batches of 4
-            id=f"screen-cancel-batch-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
+            "screen-cancel-batch",
         )
         async with asyncio.timeout(30):  # polls the fake's record: it has no event
             while ("start", "NVDA") not in analysis.events:  # noqa: ASYNC110

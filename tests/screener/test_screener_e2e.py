@@ -27,7 +27,13 @@ from temporalio.worker import Replayer
 
 from activities.analysis import AnalysisActivities
 from tests.helpers.screener_fakes import DESIGNS, FakeScreenerActivities
-from tests.helpers.screens import SEED, analyses_per_symbol, services, wait_for_progress
+from tests.helpers.screens import (
+    SEED,
+    analyses_per_symbol,
+    services,
+    start_screen,
+    wait_for_progress,
+)
 from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import PROJECT_ROOT
@@ -186,12 +192,8 @@ async def test_a_retry_after_a_committed_save_saves_nothing_twice(
         task_queue,
         activities=[analysis.screen_symbols, analysis.screen_symbol, *screener.all()],
     ):
-        handle = await client.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=1),
-            id=f"screen-retry-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
+        handle = await start_screen(
+            client, task_queue, ScreenInput(symbols=symbols, max_concurrent=1), "screen-retry"
         )
         result = await handle.result()
     assert store.failed and (result.analysed, result.failed) == (len(symbols), 0)
@@ -220,12 +222,8 @@ async def test_replaying_every_task_saves_nothing_twice(
     first. Replay never re-runs an activity, so each symbol is saved once."""
     symbols = market.symbols[200:230]
     async with build_worker(client, services(db_pool, market), task_queue, max_cached_workflows=0):
-        handle = await client.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=5),
-            id=f"screen-replay-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
+        handle = await start_screen(
+            client, task_queue, ScreenInput(symbols=symbols, max_concurrent=5), "screen-replay"
         )
         result = await handle.result()
     assert (result.analysed, result.failed) == (len(symbols), 0)

@@ -7,15 +7,14 @@ histories of the worst case.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from temporalio.client import Client
 
 from tests.helpers.analysis_fakes import FakeAnalysisActivities
 from tests.helpers.screener_fakes import FakeScreenerActivities
+from tests.helpers.screens import start_screen
 from tests.helpers.temporal import MakeDevServer
-from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
+from ttai.models.screener import ScreenInput, ScreenProgress
 from ttai.temporal.client import data_converter
 from worker import build_worker
 from workflows.screen_activities import SYMBOLS_PER_RUN
@@ -41,16 +40,15 @@ async def test_continues_as_new_when_the_server_suggests(
     symbols = [a + b for a in letters for b in letters][:count]
     fakes = analysis.all() + screener.all()
     async with build_worker(small, None, task_queue, activities=fakes):
-        handle = await small.start_workflow(
-            "ScreenerWorkflow",
+        handle = await start_screen(
+            small,
+            task_queue,
             ScreenInput(
                 symbols=symbols,
                 max_concurrent=max_concurrent,
                 per_symbol_workflows=design == "children",
             ),
-            id=f"screen-can-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
+            "screen-can",
         )
         result = await handle.result()
         progress = await handle.query("progress", result_type=ScreenProgress)
@@ -78,12 +76,11 @@ async def test_symbols_per_run_fits_the_worst_case(
     sizes: dict[int, tuple[int, int]] = {}
     async with build_worker(own, None, task_queue, activities=analysis.all() + screener.all()):
         for count in (20, 80):
-            handle = await own.start_workflow(
-                "ScreenerWorkflow",
+            handle = await start_screen(
+                own,
+                task_queue,
                 ScreenInput(symbols=tickers[:count], max_concurrent=1),
-                id=f"screen-sized-{uuid.uuid4().hex[:8]}",
-                task_queue=task_queue,
-                result_type=ScreenResult,
+                "screen-sized",
             )
             assert (await handle.result()).analysed == count
             history = await handle.fetch_history()

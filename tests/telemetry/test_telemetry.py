@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     # clobbered and a later connect crashes the interpreter.
     import asyncpg
 
+    from tests.helpers.local_http import serving_posts
     from ttai import telemetry
     from ttai.config import PROJECT_ROOT, Settings
     from ttai.models.common import Model
@@ -237,30 +238,22 @@ async def test_otlp_export_to_the_configured_endpoint() -> None:
         received.append(await request.read())
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/v1/traces", collect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
-        OTEL_SERVICE_NAME="ttai-otlp-probe",
-    )
     script = (
         "from ttai import telemetry\n"
         "assert telemetry.configure_tracing() is not None\n"
         "with telemetry.span('otlp.probe', symbol='MSFT'):\n"
         "    pass\n"
     )
-    try:
+    async with serving_posts("/v1/traces", collect) as port:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update(
+            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+            OTEL_SERVICE_NAME="ttai-otlp-probe",
+        )
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-c", script, cwd=PROJECT_ROOT, env=env
         )
         assert await process.wait() == 0
-    finally:
-        await runner.cleanup()
     body = b"".join(received)  # OTLP protobuf: names and strings appear verbatim
     assert b"otlp.probe" in body
     assert b"ttai-otlp-probe" in body

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -13,19 +12,18 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
-from tests.helpers.screens import activity_times, services
+from tests.helpers.screens import activity_times, services, start_screen
 from tests.helpers.worker_processes import (
-    STARTUP_WAIT,
     eventually,
-    pollers,
-    start_workers,
-    stop_workers,
+    running_workers,
+    wait_all_polling,
     worker_env,
+    worker_pid,
 )
 from ttai.broker.simulated import SimulatedMarket, listed_symbols
 from ttai.config import Settings
 from ttai.models.monitors import MonitorInput
-from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
+from ttai.models.screener import ScreenInput, ScreenProgress
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.lanes import (
     BULK,
@@ -114,29 +112,16 @@ async def test_two_worker_processes_share_one_budget(
         tmp_path / "state",
         TTAI_BROKER_RATE=str(RATE),
     )
-    processes = start_workers(2, env, tmp_path)
-    try:
-
-        async def both_polling() -> bool:
-            for process in processes:
-                assert process.poll() is None, "a worker exited early"
-            return len(await pollers(client, f"{task_queue}-broker")) >= 2
-
-        await eventually(both_polling, STARTUP_WAIT, "two workers polling the bulk lane")
+    with running_workers(2, env, tmp_path) as processes:
+        await wait_all_polling(client, f"{task_queue}-broker", processes, tmp_path)
         symbols = listed_symbols()[:48]
         # max_concurrent 50: every symbol is scheduled at once, so only the
         # budget paces them.
-        handle = await client.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=50),
-            id=f"screen-budget-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
+        handle = await start_screen(
+            client, task_queue, ScreenInput(symbols=symbols, max_concurrent=50), "screen-budget"
         )
         async with asyncio.timeout(240):
             result = await handle.result()
-    finally:
-        stop_workers(processes)
     assert (result.analysed, result.failed) == (len(symbols), 0)
     times = await activity_times(handle, "screen_symbol")
     assert len(times) == len(symbols)
@@ -144,7 +129,7 @@ async def test_two_worker_processes_share_one_budget(
     # Unpaced, 48 simulated analyses start within about a second.
     assert over_budget(starts, RATE) == []
     # And both processes took part.
-    pids = {identity.split("@", 1)[0] for _, _, identity in times}
+    pids = {worker_pid(identity) for _, _, identity in times}
     assert {str(p.pid) for p in processes} <= pids
 
 
@@ -159,12 +144,8 @@ async def test_monitor_checks_do_not_wait_behind_a_screen(
     async with build_worker(
         client, services(db_pool, market), task_queue, lane_rates={BULK: 2.0, LIVE: None}
     ):
-        screen = await client.start_workflow(
-            "ScreenerWorkflow",
-            ScreenInput(symbols=symbols, max_concurrent=50),
-            id=f"screen-lanes-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ScreenResult,
+        screen = await start_screen(
+            client, task_queue, ScreenInput(symbols=symbols, max_concurrent=50), "screen-lanes"
         )
 
         async def all_scheduled() -> bool:

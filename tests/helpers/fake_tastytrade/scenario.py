@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from tests.helpers.portfolio import shares
 from ttai.broker.base import Broker
 from ttai.domain.analytics.black_scholes import evaluate
 from ttai.models.market import (
@@ -165,13 +166,11 @@ class Scenario:
                 Account(account_number="5WT00034", nickname="IRA"),
             ],
             positions=[
-                Position(
+                shares(
+                    "AAPL",
+                    100,
+                    180.5,
                     account="5WT00012",
-                    symbol="AAPL",
-                    underlying="AAPL",
-                    instrument="equity",
-                    quantity=100,
-                    average_open_price=180.5,
                     mark=quotes["AAPL"].mark,
                     prev_close=quotes["AAPL"].prev_close,
                     delta=1.0,
