@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -52,9 +53,15 @@ async def test_main_job_runs_stops_cleanly_and_keeps_its_state(tmp_path: Path) -
     env |= {f"TTAI_{name}_PORT": str(port) for name, port in ports.items()}
     env |= {"TTAI_STATE_DIR": str(tmp_path / "state"), "COLUMNS": "200"}
 
-    code, output = await run_main_job(env)
+    # As a person sees it in an 80-column terminal: the demo's URL stays one line.
+    code, output = await run_main_job(env | {"COLUMNS": "80"})
     assert code == 0, output
     assert f"Temporal Web UI: http://127.0.0.1:{ports['UI']}" in output
+    assert re.search(
+        rf"see it at http://127\.0\.0\.1:{ports['UI']}/namespaces/default/workflows/"
+        r"demo-analysis-AAPL-\d{8}-\d{6}\n",
+        output,
+    ), output
     assert "AAPL" in output and "stopped cleanly" in output
 
     # Everything stopped: the ports are free again.

@@ -135,7 +135,8 @@ async def _demo(
     console.print(analysis_table(result))
     if ui_url:
         where = f"{ui_url}/namespaces/{settings.namespace}/workflows/{handle.id}"
-        console.print(f"see it at {where}")
+        # soft_wrap: the terminal wraps a long URL, so it stays one clickable line.
+        console.print(f"see it at {where}", soft_wrap=True, highlight=False)
 
 
 async def run_main_job(
