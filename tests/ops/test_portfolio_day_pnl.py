@@ -21,7 +21,9 @@ from ttai.broker import BrokerUnavailable
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
+from ttai.domain.analytics.pnl import DayTrades
 from ttai.domain.market_calendar import latest_session
+from ttai.domain.portfolio import portfolio_view
 from ttai.models.market import Balances, Fill, Position, Quote
 from ttai.models.monitors import CheckInput
 from ttai.models.portfolio import PortfolioSnapshotRequest, PortfolioView
@@ -224,3 +226,17 @@ async def test_on_a_sunday_the_view_shows_the_last_sessions_move_with_its_trades
 )
 def test_latest_session(at: datetime, session: date) -> None:
     assert latest_session(at).day == session
+
+
+def test_the_same_instrument_in_two_accounts_is_measured_per_account() -> None:
+    """Account 2 bought 50 AAPL today at 159; account 1's 100 were held overnight."""
+    first = POSITIONS[1]
+    second = first.model_copy(update={"account": "5WT02", "quantity": 50})
+    bought = Fill(account="5WT02", symbol="AAPL", underlying="AAPL", instrument="equity",
+                  quantity=50, price=159, executed_at=new_york(DAY, 10))  # fmt: skip
+    trades = DayTrades(since=new_york(MONDAY, 16), fills=[bought])
+    view = portfolio_view(
+        [first, second], BALANCES, source="broker", as_of=NOW, now=NOW, trades=trades
+    )
+    assert sorted(p.day_pnl for p in view.positions) == [50.0, 200.0]  # 50 x 1, 100 x 2
+    assert view.day_pnl == 250.0

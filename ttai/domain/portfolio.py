@@ -100,20 +100,22 @@ def portfolio_view(
     (a position's day P&L without its trades would be wrong, not approximate)."""
     today = new_york_date(now)
     known = trades is not None
+    fills = trades.fills if trades else []
+    closes = trades.previous_closes if trades else None
+    # Per account: the same instrument held in two accounts is two positions.
     lines = {
-        line.symbol: line
+        (account, line.symbol): line
+        for account in sorted({p.account for p in positions} | {f.account for f in fills})
         for line in day_pnl_lines(
-            positions,
-            trades.fills if trades else (),
-            trades.previous_closes if trades else None,
+            [p for p in positions if p.account == account],
+            [f for f in fills if f.account == account],
+            closes,
         )
     }
-    held = {p.symbol for p in positions}
-    multipliers = {f.symbol: f.multiplier for f in (trades.fills if trades else ())}
-    rows = [_position(p, lines.get(p.symbol), today, known) for p in positions] + [
-        _closed(line, multipliers[symbol], today)
-        for symbol, line in lines.items()
-        if symbol not in held
+    held = {(p.account, p.symbol) for p in positions}
+    multipliers = {(f.account, f.symbol): f.multiplier for f in fills}
+    rows = [_position(p, lines.get((p.account, p.symbol)), today, known) for p in positions] + [
+        _closed(line, multipliers[key], today) for key, line in lines.items() if key not in held
     ]
     rows.sort(key=lambda r: (r.underlying, r.expiration or today, r.symbol))
     return PortfolioView(
