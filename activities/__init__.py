@@ -36,7 +36,9 @@ def build_activities(services: Services, *, bulk_budget: bool = False) -> list[C
         *screener_activities(services, bulk_budget=bulk_budget),
         *monitor_activities(services),
         NotificationActivities(services.outbox).notifications,
-        PortfolioActivities(services.broker, PositionStore(services.pool)).portfolio,
+        PortfolioActivities(
+            services.broker, PositionStore(services.pool), ReportStore(services.pool)
+        ).portfolio,
     ]
 
 
@@ -76,7 +78,11 @@ def screener_activities(
 
 def monitor_activities(services: Services) -> list[Callable[..., Any]]:
     monitors = MonitorActivities(
-        services.broker, AlertStore(services.pool), PositionStore(services.pool), services.outbox
+        services.broker,
+        AlertStore(services.pool),
+        PositionStore(services.pool),
+        services.outbox,
+        ReportStore(services.pool),
     )
     return [
         monitors.check_price_alerts,

@@ -16,11 +16,13 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.day_trades import day_trades
 from activities.errors import classified_errors
 from ttai import telemetry
 from ttai.broker import Broker
 from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.db.positions import PositionStore
+from ttai.db.reports import ReportStore
 from ttai.domain import market_calendar
 from ttai.domain.alerts.conditions import names
 from ttai.domain.alerts.rules import (
@@ -29,6 +31,7 @@ from ttai.domain.alerts.rules import (
     evaluate_price_rules,
     is_expired,
 )
+from ttai.domain.analytics.pnl import DayTrades
 from ttai.models.alerts import (
     AlertList,
     AlertRule,
@@ -36,6 +39,7 @@ from ttai.models.alerts import (
     RemoveAlertInput,
     RemoveAlertResult,
 )
+from ttai.models.market import Position
 from ttai.models.monitors import (
     MAX_TRACKED_PRICES,
     CheckInput,
@@ -57,12 +61,18 @@ logger = logging.getLogger(__name__)
 
 class MonitorActivities:
     def __init__(
-        self, broker: Broker, alerts: AlertStore, positions: PositionStore, outbox: Outbox
+        self,
+        broker: Broker,
+        alerts: AlertStore,
+        positions: PositionStore,
+        outbox: Outbox,
+        reports: ReportStore | None = None,
     ) -> None:
         self._broker = broker
         self._alerts = alerts
         self._positions = positions
         self._outbox = outbox
+        self._reports = reports  # previous closes of options closed today (day P&L)
 
     async def _deliver_pending(self) -> tuple[int, str | None]:
         """Deliver the due outbox rows; a refusing channel's rows back off (see the outbox)."""
@@ -151,7 +161,8 @@ class MonitorActivities:
             positions = await self._broker.get_positions()
             # Stored with the positions: the portfolio view's NLV and buying power.
             balances = await self._broker.get_balances()
-        changes = await self._positions.sync(positions, request.as_of, balances)
+        trades = await self._day_trades(positions, request)
+        changes = await self._positions.sync(positions, request.as_of, balances, trades)
         delivered, error = await self._deliver_pending()
         return SyncResult(
             open_positions=changes.open_positions,
@@ -161,6 +172,18 @@ class MonitorActivities:
             delivered=delivered,
             delivery_error=error,
         )
+
+    async def _day_trades(self, positions: list[Position], request: CheckInput) -> DayTrades | None:
+        """Today's trades for the portfolio view's day P&L. If the broker cannot
+        give them, the sync still stores positions and balances (the alerts and
+        the view need them more) and stores the trades as unknown: the view then
+        shows day P&L as unknown instead of measuring without them."""
+        session = market_calendar.latest_session(request.as_of)
+        try:
+            return await day_trades(self._broker, self._reports, positions, session.day)
+        except Exception as err:  # the broker or the reports store: day P&L only
+            logger.warning("today's fills unavailable, day P&L unknown until next sync: %s", err)
+            return None
 
     @activity.defn(name="market_sessions")
     async def market_sessions(self, request: SessionsInput) -> SessionsResult:

@@ -7,10 +7,9 @@ backfilled run lists that day's rows.
 
 from __future__ import annotations
 
-from datetime import date
-
 from temporalio import activity
 
+from activities.day_trades import previous_closes
 from activities.errors import classified_errors
 from ttai import telemetry
 from ttai.broker import Broker
@@ -24,7 +23,6 @@ from ttai.domain.market_calendar import (
     week_start,
 )
 from ttai.domain.reports import content, markdown
-from ttai.models.market import Fill, Position
 from ttai.models.notifications import NotifyResult
 from ttai.models.reports import (
     EndOfDaySummary,
@@ -78,7 +76,7 @@ class ReportActivities:
             broker_day = new_york_date(await self._broker.now())
             # Today's trades: everything since the previous session's close.
             fills = await self._broker.get_fills(last_session.close)
-            closes = await self._previous_closes(positions, fills, previous, last_session.day)
+            closes = await previous_closes(self._broker, self._store, positions, fills, request.day)
         start, end = day_window(request.day, request.day)
         summary = content.end_of_day(
             positions,
@@ -102,25 +100,6 @@ class ReportActivities:
                 )
             )
         return _report(request, summary)
-
-    async def _previous_closes(
-        self,
-        positions: list[Position],
-        fills: list[Fill],
-        previous: NlvSnapshot | None,
-        last_session: date,
-    ) -> dict[str, float]:
-        """Previous closes the positions do not carry: those of instruments closed
-        today. Stock: the broker's quote. Options (and a position the broker
-        sent none for): the mark recorded by the previous session's end-of-day
-        summary, when that summary ran."""
-        closes = dict(previous.marks) if previous and previous.day == last_session else {}
-        held = {p.symbol for p in positions}
-        stock = sorted({f.symbol for f in fills if f.instrument == "equity"} - held)
-        if stock:
-            quotes = await self._broker.get_quotes(stock)
-            closes.update({s: q.prev_close for s, q in quotes.items() if q.prev_close > 0})
-        return closes
 
     @activity.defn(name="build_weekly_review")
     async def build_weekly_review(self, request: ReportRequest) -> Report:

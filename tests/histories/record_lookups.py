@@ -16,6 +16,8 @@ from temporalio import activity
 
 from tests.helpers.histories import record_cases
 from tests.helpers.portfolio import BALANCES, SHORT_PUT
+from ttai.domain.analytics.pnl import DayTrades
+from ttai.domain.market_calendar import new_york_date, previous_session
 from ttai.domain.portfolio import portfolio_view
 from ttai.models.portfolio import PortfolioRequest, PortfolioSnapshotRequest, PortfolioView
 from ttai.models.reports import LatestReports, LatestReportsInput, SavedReport
@@ -26,7 +28,14 @@ AT = datetime(2026, 11, 30, 15, tzinfo=UTC)
 
 @activity.defn(name="portfolio_snapshot")
 async def fake_portfolio(request: PortfolioSnapshotRequest) -> PortfolioView:
-    return portfolio_view([SHORT_PUT], [BALANCES], source=request.source, as_of=AT, now=request.now)
+    return portfolio_view(
+        [SHORT_PUT],
+        [BALANCES],
+        source=request.source,
+        as_of=AT,
+        now=request.now,
+        trades=DayTrades(since=previous_session(new_york_date(AT)).close),
+    )
 
 
 @activity.defn(name="latest_reports")

@@ -11,6 +11,7 @@ import pytest
 from tests.helpers.portfolio import BALANCES, SHARES, SHORT_PUT
 from tests.helpers.times import new_york
 from ttai.db.positions import PositionStore
+from ttai.domain.analytics.pnl import DayTrades
 from ttai.domain.portfolio import mask_account, portfolio_view
 from ttai.ops.market import from_calendar
 
@@ -19,7 +20,10 @@ PUT = SHORT_PUT
 
 
 def test_portfolio_view_numbers() -> None:
-    view = portfolio_view([SHARES, PUT], [BALANCES], source="sync", as_of=NOW, now=NOW)
+    trades = DayTrades(since=datetime(2026, 11, 27, 18, 0, tzinfo=UTC))  # no trades today
+    view = portfolio_view(
+        [SHARES, PUT], [BALANCES], source="sync", as_of=NOW, now=NOW, trades=trades
+    )
     put, shares = view.positions  # by underlying
     assert put.label == "AAPL 180P 2026-12-18" and put.days_to_expiry == 18
     assert put.market_value == -250.0

@@ -41,7 +41,7 @@ def portfolio_view(view: PortfolioView) -> Group:
     )  # fmt: skip
     for p in view.positions:
         grid.add_row(
-            p.label,
+            f"{p.label} (closed today)" if p.closed_today else p.label,
             f"{p.quantity:+g}",
             _num(p.mark),
             "" if p.days_to_expiry is None else p.days_to_expiry,
@@ -57,7 +57,12 @@ def portfolio_view(view: PortfolioView) -> Group:
             ("buying power", _num(view.buying_power)),
             ("cash", _num(view.cash)),
             ("unrealized P&L", _num(view.unrealized_pnl)),
-            ("day P&L", _num(view.day_pnl)),
+            (
+                "day P&L",
+                _num(view.day_pnl)
+                if view.day_pnl_known
+                else "unknown (today's trades could not be read at the last sync)",
+            ),
             ("accounts", ", ".join(a.account for a in view.accounts) or "-"),
         ]
     )

@@ -4,19 +4,24 @@
 transaction, inserts new ones, updates changed ones, marks vanished ones
 closed (never deletes) and enqueues an "opened"/"closed" notification keyed by
 the row, so a retried sync changes nothing and sends nothing twice. The same
-transaction stores each account's balances and the time of the sync, so
-`snapshot` reads back one consistent picture (the portfolio view's source).
+transaction stores each account's balances, today's trades (fills and the
+previous closes of instruments no longer held, for day P&L; replaced at every
+sync, or marked unknown when the sync could not read them) and the time of the
+sync, so `snapshot` reads back one consistent picture (the portfolio view's source).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from ttai.models.market import Balances, Position
+from ttai.domain.analytics.pnl import DayTrades
+from ttai.models.market import Balances, Fill, Position
 from ttai.notify.messages import position_notification
 from ttai.notify.outbox import enqueue
 
@@ -26,11 +31,13 @@ _SYNC_LOCK = 0x7474_6169_706F_73  # "ttaipos"
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the last sync stored: open positions, balances, and when it read the broker."""
+    """What the last sync stored: open positions, balances, today's trades (None:
+    the sync could not read them, or none has run), and when it read the broker."""
 
     positions: list[Position]
     balances: list[Balances]
     as_of: datetime | None
+    trades: DayTrades | None = None
 
 
 @dataclass
@@ -50,8 +57,11 @@ class PositionStore:
         positions: Sequence[Position],
         now: datetime,
         balances: Sequence[Balances] | None = None,
+        trades: DayTrades | None = None,
     ) -> SyncChanges:
-        """Mirror `positions` (and `balances`, when given) as of `now`."""
+        """Mirror `positions` (and `balances`, when given) as of `now`, with
+        today's `trades`; None stores them as unknown (the previous sync's are
+        dropped either way: they would be another moment's)."""
         held = {(p.account, p.symbol): p for p in positions}
         changes = SyncChanges(open_positions=len(held))
         async with self._pool.acquire() as conn, conn.transaction():
@@ -105,14 +115,48 @@ class PositionStore:
                     changes.changed.append(position.symbol)
             if balances is not None:
                 await self._store_balances(conn, balances, now)
+            await self._store_trades(conn, trades)
             await conn.execute(
                 """
-                INSERT INTO position_sync_state (id, synced_at) VALUES (TRUE, $1)
-                ON CONFLICT (id) DO UPDATE SET synced_at = EXCLUDED.synced_at
+                INSERT INTO position_sync_state (id, synced_at, day_trades_since,
+                    day_previous_closes)
+                VALUES (TRUE, $1, $2, $3)
+                ON CONFLICT (id) DO UPDATE SET synced_at = EXCLUDED.synced_at,
+                    day_trades_since = EXCLUDED.day_trades_since,
+                    day_previous_closes = EXCLUDED.day_previous_closes
                 """,
                 now,
+                trades.since if trades else None,
+                dict(trades.previous_closes) if trades else {},
             )
         return changes
+
+    @staticmethod
+    async def _store_trades(conn: asyncpg.Connection, trades: DayTrades | None) -> None:
+        await conn.execute("DELETE FROM position_sync_fills")
+        if trades is None or not trades.fills:
+            return
+        await conn.executemany(
+            """
+            INSERT INTO position_sync_fills (ordinal, account, symbol, underlying, instrument,
+                quantity, price, multiplier, executed_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            """,
+            [
+                (
+                    i,
+                    f.account,
+                    f.symbol,
+                    f.underlying,
+                    f.instrument,
+                    f.quantity,
+                    f.price,
+                    f.multiplier,
+                    f.executed_at,
+                )
+                for i, f in enumerate(trades.fills)
+            ],
+        )
 
     @staticmethod
     async def _store_balances(
@@ -163,11 +207,28 @@ class PositionStore:
                 FROM account_balances ORDER BY account
                 """
             )
-            as_of = await conn.fetchval("SELECT synced_at FROM position_sync_state")
+            state = await conn.fetchrow(
+                "SELECT synced_at, day_trades_since, day_previous_closes FROM position_sync_state"
+            )
+            fills = await conn.fetch(
+                """
+                SELECT account, symbol, underlying, instrument, quantity, price, multiplier,
+                    executed_at
+                FROM position_sync_fills ORDER BY ordinal
+                """
+            )
+        trades = None
+        if state is not None and state["day_trades_since"] is not None:
+            trades = DayTrades(
+                since=state["day_trades_since"],
+                fills=[Fill(**dict(f)) for f in fills],
+                previous_closes=_json(state["day_previous_closes"]),
+            )
         return Snapshot(
             positions=[Position(**dict(r)) for r in rows],
             balances=[Balances(**dict(b)) for b in balances],
-            as_of=as_of,
+            as_of=state["synced_at"] if state is not None else None,
+            trades=trades,
         )
 
     @staticmethod
@@ -195,3 +256,8 @@ class PositionStore:
             position.prev_close,
             position.delta,
         )
+
+
+def _json(value: Any) -> dict[str, Any]:
+    # The pool decodes jsonb; a bare connection hands back text.
+    return json.loads(value) if isinstance(value, str) else value

@@ -113,6 +113,21 @@ def previous_session(day: date) -> Session:
     return found[-1]
 
 
+def latest_session(at: datetime) -> Session:
+    """The latest session that has opened by `at` (in progress or finished).
+
+    Day P&L at `at` is this session's: from the close of the session before it
+    (what a broker's previous close, `Position.prev_close`, refers to), with the
+    fills since then. During a session that is today's move; after the close,
+    on a weekend or a holiday and before the next open, the last session's move,
+    trades included. The end-of-day summary, run after its session's close,
+    measures the same day.
+    """
+    day = new_york_date(at)
+    today = session_on(day)
+    return today if today is not None and today.open <= at else previous_session(day)
+
+
 def market_day(request: MarketDayRequest) -> MarketDay:
     """Is the New York date of `request.as_of` (or its week so far) a trading day?"""
     day = new_york_date(request.as_of)

@@ -56,8 +56,20 @@ class PortfolioPosition(Model):
         description="(mark - average open price) x quantity x multiplier."
     )
     day_pnl: float | None = Field(
-        description="(mark - previous close) x quantity x multiplier; "
-        "None without a previous close."
+        description="Since the previous close, today's trades included: (mark - previous "
+        "close) x size for what was held overnight, (mark - fill price) x size for what "
+        "was traded today. None when unknown: held overnight without a previous close, "
+        "or today's trades could not be read (see PortfolioView.day_pnl_known)."
+    )
+    traded_today: float = Field(
+        default=0.0,
+        description="Net quantity bought (+) or sold (-) since the previous close.",
+    )
+    closed_today: bool = Field(
+        default=False,
+        description="Closed since the previous close: quantity, value and unrealized P&L "
+        "are 0, mark is the last fill's price, average open price 0 (not known from fills); "
+        "the line is there for its realised day P&L.",
     )
 
 
@@ -82,4 +94,16 @@ class PortfolioView(Model):
     buying_power: float = Field(description="Summed over accounts.")
     cash: float = Field(description="Summed over accounts.")
     unrealized_pnl: float
-    day_pnl: float = Field(description="Sum of the positions whose day P&L is known.")
+    day_pnl: float = Field(
+        description="Sum of the lines whose day P&L is known (closed today included)."
+    )
+    day_pnl_since: datetime | None = Field(
+        default=None,
+        description="Where day P&L starts: the previous session's close (on a weekend, "
+        "holiday or before the open, the close before the last session).",
+    )
+    day_pnl_known: bool = Field(
+        default=True,
+        description="False when today's trades could not be read from the broker (at the "
+        "last sync): every position's day P&L is then None, not a wrong number.",
+    )

@@ -30,12 +30,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from ttai.models.market import Fill, Position
 
 _FLAT = 1e-9  # quantities closer to zero than this are flat (float sums of fills)
+
+
+@dataclass(frozen=True)
+class DayTrades:
+    """Today's trades as read from the broker: the fills executed since `since`
+    (`market_calendar.day_pnl_since`) and the previous closes of the instruments
+    traded but no longer held (which positions do not carry)."""
+
+    since: datetime
+    fills: list[Fill] = field(default_factory=list)
+    previous_closes: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
