@@ -24,19 +24,25 @@ run: venv
 test: venv test-tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The CLI is tested in a real 80-column terminal (tests/cli/test_cli_as_seen.py):
-# tmux. Installed here when missing (as root, with apt-get); otherwise the
-# command to run is printed and the target fails, so nothing is skipped silently.
+# What a person sees is tested with the real tools: the CLI in an 80-column
+# terminal (tmux, tests/cli/test_cli_as_seen.py) and the Web UI in headless
+# Chromium (tests/stack/test_web_ui.py). Installed here when missing (as root,
+# with apt-get); otherwise the command to run is printed and the target fails,
+# so nothing is skipped silently.
+TEST_TOOLS := tmux chromium
 test-tools:
-	@command -v tmux >/dev/null 2>&1 || { \
+	@missing=""; for tool in $(TEST_TOOLS); do \
+		command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing tmux (the CLI tests run in a real terminal)"; \
-			apt-get install -y -qq tmux >/dev/null 2>&1 || \
-			{ apt-get update -qq && apt-get install -y -qq tmux; }; \
+			echo "installing$$missing (the tests look at the CLI and the Web UI as a person does)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }; \
 		else \
-			echo "tmux is missing: install it (e.g. sudo apt-get install tmux)"; exit 1; \
+			echo "missing:$$missing: install them (e.g. sudo apt-get install$$missing)"; exit 1; \
 		fi; \
-	}
+	fi
 
 lint: venv
 	$(PY) -m ruff check .

@@ -4,54 +4,19 @@ clean exit, state kept."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
 from temporalio.client import Client
 
-from ttai.config import PROJECT_ROOT
-from ttai.stack.ports import free_port, port_free
-
-READY = "Ctrl-C stops everything"
-
-
-async def run_main_job(
-    env: dict[str, str], while_up: Callable[[], Awaitable[None]] | None = None
-) -> tuple[int, str]:
-    """Start `python worker.py --local`, wait until it is up, run `while_up`, SIGTERM it;
-    return (exit code, output)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "worker.py", "--local",
-        cwd=PROJECT_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    output: list[str] = []
-    async with asyncio.timeout(180):
-        while READY not in "".join(output)[-400:]:
-            line = await proc.stdout.readline()
-            assert line, "".join(output)
-            output.append(line.decode())
-        if while_up is not None:
-            await while_up()
-        proc.send_signal(signal.SIGTERM)
-        rest, _ = await proc.communicate()
-    return proc.returncode or 0, "".join(output) + rest.decode()
+from tests.helpers.main_job import main_job_env, run_main_job
+from ttai.stack.ports import port_free
 
 
 async def test_main_job_runs_stops_cleanly_and_keeps_its_state(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("TEMPORAL", "UI", "POSTGRES")}
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TEMPORAL_", "DATABASE_URL", "TT_", "TTAI_"))
-    }
-    env |= {f"TTAI_{name}_PORT": str(port) for name, port in ports.items()}
-    env |= {"TTAI_STATE_DIR": str(tmp_path / "state"), "COLUMNS": "200"}
+    job = main_job_env(tmp_path / "state")
+    env, ports = job.env, job.ports
 
     # As a person sees it in an 80-column terminal: the demo's URL stays one line.
     code, output = await run_main_job(env | {"COLUMNS": "80"})
