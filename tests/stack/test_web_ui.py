@@ -18,6 +18,11 @@ from ttai.config import PROJECT_ROOT
 from ttai.temporal.monitors import MONITOR_IDS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# No calls home: the machine's closed network refuses them, many at a time.
+QUIET = (
+    "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+)  # fmt: skip
 ROW = 'data-testid="workflows-summary-configurable-table-row"'
 WORKFLOW_LINK = re.compile(r'href="/namespaces/default/workflows/([^/"]+)/')
 
@@ -26,7 +31,7 @@ async def render(url: str, profile: Path) -> str:
     """The page's DOM once its scripts have run, as Chromium shows it."""
     assert CHROMIUM, "chromium is missing: `make test` installs it (apt-get install chromium)"
     proc = await asyncio.create_subprocess_exec(
-        CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
+        CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", *QUIET,
         f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", url,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
