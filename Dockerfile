@@ -15,10 +15,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first (hash-checked lock file) so code edits reuse this layer.
-# requirements.lock holds the runtime packages only: no test or dev tools.
-COPY requirements.lock ./
-RUN pip install --require-hashes -r requirements.lock
+# Dependencies first (hash-checked lock files) so code edits reuse this layer.
+# As in `make venv`, the image's pip installs only the pinned installer (uv),
+# which installs requirements.lock: the runtime packages, no test or dev tools.
+COPY requirements-installer.lock requirements.lock ./
+RUN pip install --no-deps --require-hashes -r requirements-installer.lock \
+    && uv pip install --system --no-config --require-hashes -r requirements.lock \
+    && pip uninstall --yes uv
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin ttai \
     && mkdir -p -m 0700 /home/ttai/state && chown ttai:ttai /home/ttai/state

@@ -1,21 +1,43 @@
-# Everything runs from the project virtualenv, created from the hash-pinned lock file.
+# Everything runs from the project virtualenv, created from hash-pinned lock files.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# uv reads no user or system configuration: the locks alone decide what installs.
+UV_PIP := $(UV) pip --no-config --quiet
 
-.PHONY: venv run test lint format schemas bench clean test-tools
+.PHONY: venv run test lint format schemas bench clean test-tools lock
 
 venv: $(STAMP)
+
+# The interpreter's own pip is never trusted with the project's lock: the pip
+# that a new venv brings may be years old (Debian's 3.11 has 23.0.1), and pips
+# before 23.3 resolve an extra asked for by a dependency against the newest
+# release instead of the pin. It installs one thing only, the installer, pinned
+# and hash-checked in requirements-installer.lock.
+$(UV): requirements-installer.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements-installer.lock
+	touch $@
 
 # Reinstall only when a lock file changes. requirements.lock is what runs
 # (the Docker image installs only it); requirements-dev.lock adds the tools
 # and test packages, with the same pins.
-$(STAMP): requirements.lock requirements-dev.lock
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+$(STAMP): $(UV) requirements.lock requirements-dev.lock
+	$(UV_PIP) install --python $(PY) --require-hashes -r requirements-dev.lock
 	touch $@
+
+# Regenerate the locks from pyproject.toml after changing a dependency there,
+# or to take upstream fixes (UPGRADE=1 moves every pin to its newest release;
+# without it, pins that still satisfy pyproject.toml stay as they are).
+LOCK_ARGS := --generate-hashes --universal --python-version 3.11 $(if $(UPGRADE),--upgrade)
+lock: $(UV)
+	$(UV_PIP) compile $(LOCK_ARGS) pyproject.toml -o requirements.lock
+	$(UV_PIP) compile $(LOCK_ARGS) --extra dev pyproject.toml -o requirements-dev.lock
+	$(UV_PIP) compile $(LOCK_ARGS) requirements-installer.in -o requirements-installer.lock
 
 run: venv
 	$(PY) worker.py --local
