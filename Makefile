@@ -75,7 +75,7 @@ format: venv
 	$(PY) -m ruff format .
 
 schemas: venv
-	$(PY) -m workflows.schemas
+	$(PY) -m workflows.registry
 
 bench: venv
 	@set -e; for script in bench/[!_]*.py; do \

@@ -39,7 +39,6 @@ from types import TracebackType
 from typing import Any
 
 import pydantic
-from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -52,7 +51,8 @@ from ttai.stack.main_job import run_main_job, stop_on_signals
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
-from ttai.temporal.lanes import BULK, LANE_OF_ACTIVITY, LANES, LIVE, Lane, lane_queue, lane_rate
+from ttai.temporal.lanes import BULK, LANES, LIVE, Lane, lane_queue, lane_rate
+from ttai.temporal.steps import declared
 from workflows.registry import ALL_WORKFLOWS
 
 logger = logging.getLogger("ttai.worker")
@@ -117,10 +117,6 @@ class Workers:
         await stack.__aexit__(exc_type, exc, tb)
 
 
-def _activity_name(fn: Callable[..., Any]) -> str:
-    return activity._Definition.must_from_callable(fn).name
-
-
 def build_worker(
     client: Client,
     services: Services | None,
@@ -175,7 +171,7 @@ def build_worker(
     lane_options = {key: value for key, value in options.items() if key in _LANE_OPTIONS}
     lanes: dict[Lane, Worker] = {}
     for lane in LANES:
-        on_lane = [fn for fn in activities if LANE_OF_ACTIVITY.get(_activity_name(fn)) == lane]
+        on_lane = [fn for fn in activities if declared(fn).lane == lane]
         if on_lane:
             lanes[lane] = Worker(
                 client,

@@ -1,8 +1,10 @@
-"""The analysis pipeline's steps, and the whole pipeline for one symbol of a screen.
+"""The analysis steps, and a screen's whole analysis of one symbol.
 
-AnalysisWorkflow runs the steps one activity at a time (chart, options,
-research, synthesis, save). A screen runs `analyse` + the save in one activity
-per symbol (`screen_symbol`): the same step code, called in sequence.
+AnalysisWorkflow runs the pipeline (ttai/domain/analytics/pipeline.py) one step
+activity at a time: chart_analysis, options_analysis, research_analysis,
+synthesize_analysis, then save and notify. A screen runs the same pipeline and
+the save inside one activity per symbol (`screen_symbol`) or per batch
+(`screen_symbols`), calling the steps in-process (`InProcessSteps`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import classified_errors
 from activities.heartbeats import heartbeating, uncancellable
 from ttai import telemetry
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.db.analyses import AnalysisStore
+from ttai.domain.analytics import pipeline
 from ttai.domain.analytics.csp import analyze_csp
 from ttai.domain.analytics.ranking import screen_entry
 from ttai.domain.analytics.research import analyze_research
@@ -45,67 +48,80 @@ from ttai.models.screen_steps import ScreenBatchInput, ScreenBatchResult, Screen
 from ttai.models.screener import MAX_REASON_LENGTH, ScreenEntry, ScreenFailure
 from ttai.notify.messages import analysis_notification
 from ttai.notify.outbox import Outbox
+from ttai.temporal.lanes import BULK
+from ttai.temporal.steps import BATCH, BROKER, COMPUTE, DURABLE, SYMBOL, step
 
 CANDLE_DAYS = 260  # SMA 200 plus room for swing lows
 
 
-class AnalysisActivities:
-    def __init__(self, broker: Broker, store: AnalysisStore, outbox: Outbox) -> None:
-        self._broker = broker
-        self._store = store
-        self._outbox = outbox
+class BrokerReads:
+    """What each step reads from the broker and computes from it."""
 
-    # -- the steps, as plain coroutines (the activities below and `analyse` share them)
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
 
     async def chart(self, symbol: str) -> ChartAnalysis:
         candles = await self._broker.get_daily_candles(symbol, CANDLE_DAYS)
         return analyze_chart(symbol, candles)
 
-    async def _metrics(self, symbol: str) -> MarketMetrics:
+    async def metrics(self, symbol: str) -> MarketMetrics:
         return (await self._broker.get_market_metrics([symbol]))[symbol]
 
     async def options(
-        self, symbol: str, chart: ChartAnalysis, metrics: MarketMetrics | None = None
+        self, symbol: str, chart: ChartAnalysis, metrics: MarketMetrics
     ) -> OptionsAnalysis:
         # The dividend yield lowers the forward, hence the POP.
-        metrics = metrics or await self._metrics(symbol)
         chain = await self._broker.get_option_chain(symbol)
         today = new_york_date(await self._broker.now())
         return analyze_csp(chain, chart, today, metrics.dividend_yield)
 
     async def research(
-        self, symbol: str, expiration: date | None, metrics: MarketMetrics | None = None
+        self, symbol: str, expiration: date | None, metrics: MarketMetrics
     ) -> ResearchAnalysis:
-        metrics = metrics or await self._metrics(symbol)
         today = new_york_date(await self._broker.now())
         return analyze_research(metrics, expiration, today)
 
-    async def analyse(self, symbol: str, strategy: Strategy = "csp") -> AnalysisResult:
-        """The whole pipeline, in AnalysisWorkflow's order: chart, then (unless the
-        chart rejects) options, research and synthesis."""
-        chart = await self.chart(symbol)
-        options = research = None
-        if chart.recommendation == "reject":
-            # As the original: a chart reject ends the analysis.
-            synthesis = Synthesis(score=0, recommendation="reject")
-        else:
-            # One metrics read serves both steps (the step activities read it each).
-            metrics = await self._metrics(symbol)
-            options = await self.options(symbol, chart, metrics)
-            research = await self.research(
-                symbol, options.best.expiration if options.best else None, metrics
-            )
-            synthesis = synthesize(chart, options, research)
-        return AnalysisResult(
-            symbol=symbol,
-            strategy=strategy,
-            recommendation=synthesis.recommendation,
-            score=synthesis.score,
-            chart=chart,
-            options=options,
-            research=research,
-            completed_at=datetime.now(UTC),
-        )
+
+class InProcessSteps:
+    """The pipeline's steps called in-process, for one symbol of a screen: one
+    metrics read serves both the options and the research step."""
+
+    def __init__(self, reads: BrokerReads) -> None:
+        self._reads = reads
+        self._metrics: MarketMetrics | None = None
+
+    async def _metrics_of(self, symbol: str) -> MarketMetrics:
+        if self._metrics is None:
+            self._metrics = await self._reads.metrics(symbol)
+        return self._metrics
+
+    async def chart(self, symbol: str) -> ChartAnalysis:
+        return await self._reads.chart(symbol)
+
+    async def options(
+        self, symbol: str, strategy: Strategy, chart: ChartAnalysis
+    ) -> OptionsAnalysis:
+        return await self._reads.options(symbol, chart, await self._metrics_of(symbol))
+
+    async def research(self, symbol: str, expiration: date | None) -> ResearchAnalysis:
+        return await self._reads.research(symbol, expiration, await self._metrics_of(symbol))
+
+    async def synthesis(
+        self, chart: ChartAnalysis, options: OptionsAnalysis, research: ResearchAnalysis
+    ) -> Synthesis:
+        return synthesize(chart, options, research)
+
+
+class AnalysisActivities:
+    def __init__(self, broker: Broker, store: AnalysisStore, outbox: Outbox) -> None:
+        self._reads = BrokerReads(broker)
+        self._store = store
+        self._outbox = outbox
+
+    async def analyze(self, symbol: str, strategy: Strategy = "csp") -> AnalysisResult:
+        """The whole pipeline for one symbol, in this process."""
+        steps = InProcessSteps(self._reads)
+        return await pipeline.analyze(symbol, strategy, steps, now=lambda: datetime.now(UTC))
 
     async def screen_symbol_once(
         self,
@@ -123,7 +139,7 @@ class AnalysisActivities:
         saved = await self._store.find(key, request.screen_run_id)
         if saved is None:
             async with while_analysing or nullcontext():
-                result = await self.analyse(request.symbol, request.strategy)
+                result = await self.analyze(request.symbol, request.strategy)
             row = await uncancellable(
                 self._store.save(key, request.screen_run_id, result, request.screen_id)
             )
@@ -134,13 +150,13 @@ class AnalysisActivities:
 
     # -- the activities ----------------------------------------------------------------
 
-    @activity.defn(name="screen_symbol")
+    @step(SYMBOL, lane=BULK)
     async def screen_symbol(self, request: ScreenSymbolInput) -> ScreenEntry:
         """A screen's symbol: the whole pipeline and the save in one activity."""
         with classified_errors():
             return await self.screen_symbol_once(request, heartbeating())
 
-    @activity.defn(name="screen_symbols")
+    @step(BATCH, lane=BULK)
     async def screen_symbols(self, request: ScreenBatchInput) -> ScreenBatchResult:
         """A screen's symbols, one after the other, each as `screen_symbol` does it.
 
@@ -190,26 +206,28 @@ class AnalysisActivities:
             unfinished=request.symbols[done:],
         )
 
-    @activity.defn(name="chart_analysis")
+    @step(BROKER, lane=BULK)
     async def chart_analysis(self, request: SymbolRequest) -> ChartAnalysis:
         with classified_errors():
-            return await self.chart(request.symbol)
+            return await self._reads.chart(request.symbol)
 
-    @activity.defn(name="options_analysis")
+    @step(BROKER, lane=BULK)
     async def options_analysis(self, request: OptionsRequest) -> OptionsAnalysis:
         with classified_errors():
-            return await self.options(request.symbol, request.chart)
+            metrics = await self._reads.metrics(request.symbol)
+            return await self._reads.options(request.symbol, request.chart, metrics)
 
-    @activity.defn(name="research_analysis")
+    @step(BROKER, lane=BULK)
     async def research_analysis(self, request: ResearchRequest) -> ResearchAnalysis:
         with classified_errors():
-            return await self.research(request.symbol, request.expiration)
+            metrics = await self._reads.metrics(request.symbol)
+            return await self._reads.research(request.symbol, request.expiration, metrics)
 
-    @activity.defn(name="synthesize_analysis")
-    async def synthesize(self, request: SynthesisRequest) -> Synthesis:
+    @step(COMPUTE)
+    async def synthesize_analysis(self, request: SynthesisRequest) -> Synthesis:
         return synthesize(request.chart, request.options, request.research)
 
-    @activity.defn(name="save_analysis")
+    @step(DURABLE)
     async def save_analysis(self, request: SaveAnalysisRequest) -> SaveAnalysisResult:
         saved = await self._store.save(
             request.workflow_id, request.run_id, request.result, request.screen_id
@@ -218,7 +236,7 @@ class AnalysisActivities:
             telemetry.count("ttai_analyses_total", recommendation=request.result.recommendation)
         return saved
 
-    @activity.defn(name="notify_analysis")
+    @step(DURABLE)
     async def notify_analysis(self, request: AnalysisResult) -> NotifyResult:
         info = activity.info()
         notification = analysis_notification(info.workflow_id, info.workflow_run_id, request)

@@ -1,4 +1,4 @@
-"""The scheduled reports' steps: calendar check, build (broker + database), save, notify.
+"""The scheduled reports' steps: build (broker + database), save, notify.
 
 Broker sections show the broker's state when the activity runs; database
 sections (analyses, alerts, screens) use the report's as-of window, so a
@@ -7,29 +7,19 @@ backfilled run lists that day's rows.
 
 from __future__ import annotations
 
-from temporalio import activity
-
-from activities.day_trades import previous_closes
 from activities.errors import classified_errors
+from activities.portfolio import previous_closes
 from ttai import telemetry
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import NlvSnapshot, ReportStore
-from ttai.domain.market_calendar import (
-    day_window,
-    market_day,
-    new_york_date,
-    previous_session,
-    week_start,
-)
+from ttai.domain.market_calendar import day_window, new_york_date, previous_session, week_start
 from ttai.domain.reports import content, markdown
 from ttai.models.notifications import NotifyResult
 from ttai.models.reports import (
     EndOfDaySummary,
     LatestReports,
     LatestReportsInput,
-    MarketDay,
-    MarketDayRequest,
     MorningBriefing,
     NotifyReportRequest,
     Report,
@@ -40,6 +30,8 @@ from ttai.models.reports import (
 )
 from ttai.notify.messages import report_notification
 from ttai.notify.outbox import Outbox
+from ttai.temporal.lanes import LIVE
+from ttai.temporal.steps import BROKER, DURABLE, READ, step
 
 
 class ReportActivities:
@@ -51,11 +43,7 @@ class ReportActivities:
         self._analyses = analyses
         self._outbox = outbox
 
-    @activity.defn(name="report_market_day")
-    async def market_day(self, request: MarketDayRequest) -> MarketDay:
-        return market_day(request)
-
-    @activity.defn(name="build_morning_briefing")
+    @step(BROKER, lane=LIVE)
     async def build_morning_briefing(self, request: ReportRequest) -> Report:
         with classified_errors():
             positions = await self._broker.get_positions()
@@ -66,7 +54,7 @@ class ReportActivities:
         )
         return _report(request, briefing)
 
-    @activity.defn(name="build_end_of_day_summary")
+    @step(BROKER, lane=LIVE)
     async def build_end_of_day_summary(self, request: ReportRequest) -> Report:
         previous = await self._store.snapshot_before(request.day)
         last_session = previous_session(request.day)
@@ -101,7 +89,7 @@ class ReportActivities:
             )
         return _report(request, summary)
 
-    @activity.defn(name="build_weekly_review")
+    @step(BROKER, lane=LIVE)
     async def build_weekly_review(self, request: ReportRequest) -> Report:
         with classified_errors():
             positions = await self._broker.get_positions()
@@ -122,19 +110,19 @@ class ReportActivities:
         )
         return _report(request, review)
 
-    @activity.defn(name="save_report")
+    @step(DURABLE)
     async def save_report(self, request: SaveReportRequest) -> SaveReportResult:
         saved = await self._store.save(request.workflow_id, request.report)
         if saved.created:
             telemetry.count("ttai_reports_total", kind=request.report.kind)
         return saved
 
-    @activity.defn(name="notify_report")
+    @step(DURABLE)
     async def notify_report(self, request: NotifyReportRequest) -> NotifyResult:
         notification = report_notification(request.workflow_id, request.report_id, request.report)
         return await self._outbox.publish(notification)
 
-    @activity.defn(name="latest_reports")
+    @step(READ)
     async def latest_reports(self, request: LatestReportsInput) -> LatestReports:
         """LatestReportsWorkflow's one step: the newest saved report of each kind."""
         return LatestReports(reports=await self._store.latest(request.kinds))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified_errors
@@ -24,6 +23,7 @@ from ttai.models.screener import (
 )
 from ttai.notify.messages import screen_notification
 from ttai.notify.outbox import Outbox
+from ttai.temporal.steps import COMPUTE, DURABLE, step
 
 
 def _not_found(name: str) -> ApplicationError:
@@ -37,7 +37,7 @@ SYMBOLS_PER_ACTIVITY_WITHOUT_BUDGET = 10
 budget (the simulated market). Measured with bench/screener.py: at
 max_concurrent 5, batches of 10 take a 500-symbol screen from 2.2-2.6x to
 1.1-1.3x the in-process run (an activity task and a workflow task per 10
-symbols instead of per symbol). See workflows/screen_activities.py."""
+symbols instead of per symbol). See workflows/screener.py."""
 
 
 class ScreenerActivities:
@@ -66,7 +66,7 @@ class ScreenerActivities:
             else min(SYMBOLS_PER_ACTIVITY_WITHOUT_BUDGET, MAX_SYMBOLS_PER_ACTIVITY)
         )
 
-    @activity.defn(name="screen_plan")
+    @step(COMPUTE)
     async def screen_plan(self, request: ScreenPlanRequest) -> ScreenPlan:
         """How this deployment runs a screen's symbols (a local activity: its
         answer is recorded, so a replay follows it whatever the configuration)."""
@@ -78,7 +78,7 @@ class ScreenerActivities:
                 await self._watchlists.seed(name, symbols)
             self._seeded = True
 
-    @activity.defn(name="resolve_watchlist")
+    @step(DURABLE)
     async def resolve_watchlist(self, request: WatchlistRequest) -> WatchlistSymbols:
         # Bad stored data (an empty or oversized list, an invalid symbol) is
         # InvalidInput: retrying cannot fix it.
@@ -90,7 +90,7 @@ class ScreenerActivities:
             check_screenable(request.name, symbols)
             return WatchlistSymbols(name=request.name, symbols=symbols)
 
-    @activity.defn(name="watchlist_command")
+    @step(DURABLE)
     async def watchlist_command(self, request: WatchlistCommand) -> WatchlistCommandResult:
         with classified_errors():  # WatchlistTooLarge is a ValueError: InvalidInput
             await self._seed()
@@ -118,14 +118,14 @@ class ScreenerActivities:
             raise _not_found(name)
         return WatchlistCommandResult(symbols=removed[1], changed=removed[0])
 
-    @activity.defn(name="save_screen")
+    @step(DURABLE)
     async def save_screen(self, request: ScreenRecord) -> SaveScreenResult:
         saved = await self._screens.save(request.workflow_id, request.run_id, request.result)
         if saved.created:
             telemetry.count("ttai_screens_total", status=request.result.status)
         return saved
 
-    @activity.defn(name="notify_screen")
+    @step(DURABLE)
     async def notify_screen(self, request: ScreenRecord) -> NotifyResult:
         notification = screen_notification(request.workflow_id, request.run_id, request.result)
         return await self._outbox.publish(notification)

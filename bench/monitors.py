@@ -46,10 +46,10 @@ from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec
 from ttai.models.market import Quote
-from ttai.models.monitors import MonitorInput
+from ttai.models.monitors import MONITOR_TYPES, MonitorInput
 from ttai.notify.outbox import NOTIFY_CHANNEL
 from ttai.services import open_services
-from ttai.temporal.monitors import MONITOR_TYPES, ensure_monitors
+from ttai.temporal.bootstrap import ensure_monitors
 from worker import build_worker
 
 ALERT_SYMBOL = "AAPL"

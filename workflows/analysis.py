@@ -1,35 +1,67 @@
-"""AnalysisWorkflow: chart -> options -> research -> synthesis -> save -> notify."""
+"""AnalysisWorkflow: the analysis pipeline with each step an activity, then save and notify."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from temporalio import workflow
 
 from workflows.bounds import require_bounded_id
-from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
+    from ttai.domain.analytics import pipeline
     from ttai.models.analysis import (
+        ANALYSIS_WORKFLOW,
+        STAGE_QUERY,
         AnalysisInput,
         AnalysisResult,
         AnalysisStage,
+        ChartAnalysis,
+        OptionsAnalysis,
         OptionsRequest,
+        ResearchAnalysis,
         ResearchRequest,
         SaveAnalysisRequest,
         SymbolRequest,
         Synthesis,
         SynthesisRequest,
     )
+    from ttai.models.common import Strategy
     from ttai.temporal import search_attributes
-    from ttai.temporal.lanes import BULK
+    from ttai.temporal.steps import run_step
 
 
-@workflow.defn(name="AnalysisWorkflow")
+class ActivitySteps:
+    """The pipeline's steps as activities (chart, options and research on the bulk
+    broker lane, synthesis a local activity): each one recorded in history."""
+
+    async def chart(self, symbol: str) -> ChartAnalysis:
+        return await run_step(AnalysisActivities.chart_analysis, SymbolRequest(symbol=symbol))
+
+    async def options(
+        self, symbol: str, strategy: Strategy, chart: ChartAnalysis
+    ) -> OptionsAnalysis:
+        request = OptionsRequest(symbol=symbol, strategy=strategy, chart=chart)
+        return await run_step(AnalysisActivities.options_analysis, request)
+
+    async def research(self, symbol: str, expiration: date | None) -> ResearchAnalysis:
+        request = ResearchRequest(symbol=symbol, expiration=expiration)
+        return await run_step(AnalysisActivities.research_analysis, request)
+
+    async def synthesis(
+        self, chart: ChartAnalysis, options: OptionsAnalysis, research: ResearchAnalysis
+    ) -> Synthesis:
+        request = SynthesisRequest(chart=chart, options=options, research=research)
+        return await run_step(AnalysisActivities.synthesize_analysis, request)
+
+
+@workflow.defn(name=ANALYSIS_WORKFLOW)
 class AnalysisWorkflow:
     def __init__(self) -> None:
         self._stage = "starting"
 
-    @workflow.query(name="stage")
+    @workflow.query(name=STAGE_QUERY)
     def stage(self) -> AnalysisStage:
         return AnalysisStage(stage=self._stage)
 
@@ -46,54 +78,12 @@ class AnalysisWorkflow:
                 search_attributes.STRATEGY.value_set(request.strategy),
             ]
         )
-        self._enter("chart")
-        chart = await workflow.execute_activity_method(
-            AnalysisActivities.chart_analysis,
-            SymbolRequest(symbol=request.symbol),
-            **BROKER_STEP,
-            **on_lane(BULK),
-        )
-        options = research = None
-        if chart.recommendation == "reject":
-            # As the original: a chart reject ends the analysis, saved but not notified.
-            synthesis = Synthesis(score=0, recommendation="reject")
-        else:
-            self._enter("options")
-            options = await workflow.execute_activity_method(
-                AnalysisActivities.options_analysis,
-                OptionsRequest(symbol=request.symbol, strategy=request.strategy, chart=chart),
-                **BROKER_STEP,
-                **on_lane(BULK),
-            )
-            self._enter("research")
-            research = await workflow.execute_activity_method(
-                AnalysisActivities.research_analysis,
-                ResearchRequest(
-                    symbol=request.symbol,
-                    expiration=options.best.expiration if options.best else None,
-                ),
-                **BROKER_STEP,
-                **on_lane(BULK),
-            )
-            self._enter("synthesis")
-            synthesis = await workflow.execute_local_activity_method(
-                AnalysisActivities.synthesize,
-                SynthesisRequest(chart=chart, options=options, research=research),
-                **COMPUTE_STEP,
-            )
-        result = AnalysisResult(
-            symbol=request.symbol,
-            strategy=request.strategy,
-            recommendation=synthesis.recommendation,
-            score=synthesis.score,
-            chart=chart,
-            options=options,
-            research=research,
-            completed_at=workflow.now(),
+        result = await pipeline.analyze(
+            request.symbol, request.strategy, ActivitySteps(), now=workflow.now, enter=self._enter
         )
         self._enter("save")
         info = workflow.info()
-        saved = await workflow.execute_activity_method(
+        saved = await run_step(
             AnalysisActivities.save_analysis,
             SaveAnalysisRequest(
                 workflow_id=info.workflow_id,
@@ -101,16 +91,13 @@ class AnalysisWorkflow:
                 result=result,
                 screen_id=request.screen_id,
             ),
-            **DURABLE_STEP,
         )
         result = result.model_copy(update={"analysis_id": saved.analysis_id})
         workflow.upsert_search_attributes(
             [search_attributes.RECOMMENDATION.value_set(result.recommendation)]
         )
-        if request.notify and chart.recommendation != "reject":
+        if request.notify and result.chart.recommendation != "reject":
             self._enter("notify")
-            await workflow.execute_activity_method(
-                AnalysisActivities.notify_analysis, result, **DURABLE_STEP
-            )
+            await run_step(AnalysisActivities.notify_analysis, result)
         self._enter("done")
         return result

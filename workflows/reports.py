@@ -15,11 +15,12 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 from workflows.bounds import require_bounded_id
-from workflows.policies import BROKER_STEP, COMPUTE_STEP, DURABLE_STEP, on_lane
 
 with workflow.unsafe.imports_passed_through():
+    from activities.calendar import CalendarActivities
     from activities.reports import ReportActivities
     from ttai.models.reports import (
+        REPORT_WORKFLOWS,
         MarketDayRequest,
         NotifyReportRequest,
         ReportInput,
@@ -28,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ReportResult,
         SaveReportRequest,
     )
-    from ttai.temporal.lanes import LIVE
+    from ttai.temporal.steps import run_step
 
 # Set by the schedule on every run it starts (also on trigger and backfill).
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
@@ -56,38 +57,31 @@ class ReportWorkflowBase:
         require_bounded_id()  # `report:<ID>` keys its notification and its saved row
         as_of = request.as_of or scheduled_time()
         workflow.set_current_details(f"{self.KIND} as of {as_of.isoformat()}: calendar")
-        market = await workflow.execute_local_activity_method(
-            ReportActivities.market_day,
-            MarketDayRequest(as_of=as_of, scope=self.SCOPE),
-            **COMPUTE_STEP,
+        market = await run_step(
+            CalendarActivities.report_market_day, MarketDayRequest(as_of=as_of, scope=self.SCOPE)
         )
         result = ReportResult(kind=self.KIND, as_of=as_of, day=market.day, status="skipped")
         if not market.open:
             workflow.set_current_details("skipped: market closed")
             return result.model_copy(update={"reason": "market closed"})
         workflow.set_current_details(f"{self.KIND} {market.day}: building")
-        report = await workflow.execute_activity_method(
+        report = await run_step(
             _BUILD[self.KIND],
             ReportRequest(
                 kind=self.KIND, as_of=as_of, day=market.day, early_close=market.early_close
             ),
-            **BROKER_STEP,
-            **on_lane(LIVE),  # a daily report must not wait behind a screen's reads
         )
         workflow_id = workflow.info().workflow_id
-        saved = await workflow.execute_activity_method(
-            ReportActivities.save_report,
-            SaveReportRequest(workflow_id=workflow_id, report=report),
-            **DURABLE_STEP,
+        saved = await run_step(
+            ReportActivities.save_report, SaveReportRequest(workflow_id=workflow_id, report=report)
         )
         notification_id = None
         if request.notify:
-            sent = await workflow.execute_activity_method(
+            sent = await run_step(
                 ReportActivities.notify_report,
                 NotifyReportRequest(
                     workflow_id=workflow_id, report_id=saved.report_id, report=report
                 ),
-                **DURABLE_STEP,
             )
             notification_id = sent.notification_id
         workflow.set_current_details(f"reported: {report.title}")
@@ -101,7 +95,7 @@ class ReportWorkflowBase:
         )
 
 
-@workflow.defn(name="MorningBriefingWorkflow")
+@workflow.defn(name=REPORT_WORKFLOWS["morning_briefing"])
 class MorningBriefingWorkflow(ReportWorkflowBase):
     KIND = "morning_briefing"
 
@@ -110,7 +104,7 @@ class MorningBriefingWorkflow(ReportWorkflowBase):
         return await self.report(request)
 
 
-@workflow.defn(name="EndOfDaySummaryWorkflow")
+@workflow.defn(name=REPORT_WORKFLOWS["end_of_day"])
 class EndOfDaySummaryWorkflow(ReportWorkflowBase):
     KIND = "end_of_day"
 
@@ -119,7 +113,7 @@ class EndOfDaySummaryWorkflow(ReportWorkflowBase):
         return await self.report(request)
 
 
-@workflow.defn(name="WeeklyReviewWorkflow")
+@workflow.defn(name=REPORT_WORKFLOWS["weekly_review"])
 class WeeklyReviewWorkflow(ReportWorkflowBase):
     KIND = "weekly_review"
     SCOPE = "week"

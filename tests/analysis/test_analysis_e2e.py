@@ -27,6 +27,7 @@ from ttai.models.analysis import SaveAnalysisResult as SaveResult
 from ttai.models.notifications import NotifyResult
 from ttai.services import Services, open_services
 from ttai.stack.temporal_server import TemporalDevServer
+from ttai.temporal.steps import same_step_as
 from worker import build_worker
 
 
@@ -80,14 +81,14 @@ class CrashAfterCommit(AnalysisActivities):
     """Commits its side effect, then fails the first attempt as if the worker
     died before reporting: Temporal retries, the side effect must stay single."""
 
-    @activity.defn(name="save_analysis")
+    @same_step_as(AnalysisActivities.save_analysis)
     async def save_analysis(self, request: SaveAnalysisRequest) -> SaveResult:
         saved = await super().save_analysis(request)
         if activity.info().attempt == 1:
             raise ApplicationError("lost the reply after committing")
         return saved
 
-    @activity.defn(name="notify_analysis")
+    @same_step_as(AnalysisActivities.notify_analysis)
     async def notify_analysis(self, request: AnalysisResult) -> NotifyResult:
         sent = await super().notify_analysis(request)
         if activity.info().attempt == 1:

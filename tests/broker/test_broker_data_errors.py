@@ -24,9 +24,9 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.alerts import AlertActivities
 from activities.analysis import AnalysisActivities
 from activities.errors import classified_errors
-from activities.monitors import MonitorActivities
 from tests.helpers.fake_tastytrade import rest
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from ttai.broker.base import BrokerSchemaError, UnknownSymbol
@@ -38,7 +38,6 @@ from ttai.broker.tastytrade.mapping import to_position
 from ttai.config import Settings
 from ttai.db.alerts import AlertStore
 from ttai.db.analyses import AnalysisStore
-from ttai.db.positions import PositionStore
 from ttai.domain.market_calendar import new_york_date
 from ttai.models.analysis import ResearchRequest
 from ttai.models.market import MarketMetrics, Position
@@ -145,9 +144,7 @@ async def test_portfolio_check_skips_a_malformed_position(
 ) -> None:
     account = fake.scenario.accounts[0].account_number
     fake.faults.extra_items[f"/accounts/{account}/positions"] = [malformed(fake, change)]
-    activities = MonitorActivities(
-        broker, AlertStore(db_pool), PositionStore(db_pool), Outbox(db_pool, [])
-    )
+    activities = AlertActivities(broker, AlertStore(db_pool), Outbox(db_pool, []))
     env = ActivityEnvironment()
     env.metric_meter = meter = RecordingMeter()
     request = CheckInput(check_key=f"test:{change}", as_of=datetime.now(UTC))

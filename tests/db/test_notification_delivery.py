@@ -175,8 +175,8 @@ async def notify_stack(
         channels_from_urls([url("good"), url("bad")]),
         backoff=Backoff(base_seconds=0, cap_seconds=0, max_attempts=2),
     )
-    activities = NotificationActivities(outbox)
-    async with build_worker(client, None, task_queue, activities=[activities.notifications]):
+    command = NotificationActivities(outbox).notifications_command
+    async with build_worker(client, None, task_queue, activities=[command]):
         yield outbox
 
 

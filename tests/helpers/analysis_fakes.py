@@ -14,10 +14,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, cast
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.analysis import AnalysisActivities
+from activities.analysis import AnalysisActivities, BrokerReads
 from ttai.models.analysis import (
     AnalysisResult,
     ChartAnalysis,
@@ -32,6 +31,7 @@ from ttai.models.market import MarketMetrics
 from ttai.models.notifications import NotifyResult
 from ttai.models.screen_steps import ScreenBatchInput, ScreenBatchResult, ScreenSymbolInput
 from ttai.models.screener import ScreenEntry
+from ttai.temporal.steps import same_step_as, steps_of
 
 AS_OF = date(2026, 11, 25)
 
@@ -64,6 +64,44 @@ def fake_research(symbol: str) -> ResearchAnalysis:
     )  # fmt: skip
 
 
+class FakeReads(BrokerReads):
+    """The broker reads of the steps, faked and counted on `owner`."""
+
+    def __init__(self, owner: FakeAnalysisActivities) -> None:
+        self._owner = owner
+
+    async def chart(self, symbol: str) -> ChartAnalysis:
+        owner = self._owner
+        owner.calls["chart_analysis"] += 1
+        if symbol in owner.unknown:
+            raise ApplicationError(
+                f"unknown symbol: {symbol}", type="UnknownSymbol", non_retryable=True
+            )
+        if owner.flaky > 0:
+            owner.flaky -= 1
+            raise ApplicationError("broker unavailable: 503", type="BrokerUnavailable")
+        recommendation = owner.charts.get(symbol, "bullish")
+        return fake_chart(symbol, recommendation, 2 if recommendation == "reject" else 8)
+
+    async def metrics(self, symbol: str) -> MarketMetrics:
+        return MarketMetrics(
+            symbol=symbol, iv_rank=55, iv_percentile=60, implied_volatility=0.3,
+            liquidity_rating=4, beta=1.0,
+        )  # fmt: skip
+
+    async def options(
+        self, symbol: str, chart: ChartAnalysis, metrics: MarketMetrics
+    ) -> OptionsAnalysis:
+        self._owner.calls["options_analysis"] += 1
+        return fake_options(symbol)
+
+    async def research(
+        self, symbol: str, expiration: date | None, metrics: MarketMetrics
+    ) -> ResearchAnalysis:
+        self._owner.calls["research_analysis"] += 1
+        return fake_research(symbol)
+
+
 class FakeAnalysisActivities(AnalysisActivities):
     """`charts` maps a symbol to its chart recommendation; `unknown` symbols fail
     as the broker would; `flaky` counts transient failures to raise first.
@@ -78,9 +116,9 @@ class FakeAnalysisActivities(AnalysisActivities):
         unknown: frozenset[str] = frozenset(),
         flaky: int = 0,
     ) -> None:
-        # No broker (the steps that read it are replaced) and no outbox
-        # (notify_analysis is replaced).
+        # No broker (its reads are faked) and no outbox (notify_analysis is replaced).
         super().__init__(broker=cast(Any, None), store=cast(Any, self), outbox=cast(Any, None))
+        self._reads = FakeReads(self)
         self.charts = charts or {}
         self.unknown = unknown
         self.flaky = flaky
@@ -90,38 +128,6 @@ class FakeAnalysisActivities(AnalysisActivities):
 
     def _call(self, name: str) -> None:
         self.calls[name] += 1
-
-    # -- the steps ---------------------------------------------------------------------
-
-    async def chart(self, symbol: str) -> ChartAnalysis:
-        self._call("chart_analysis")
-        if symbol in self.unknown:
-            raise ApplicationError(
-                f"unknown symbol: {symbol}", type="UnknownSymbol", non_retryable=True
-            )
-        if self.flaky > 0:
-            self.flaky -= 1
-            raise ApplicationError("broker unavailable: 503", type="BrokerUnavailable")
-        recommendation = self.charts.get(symbol, "bullish")
-        return fake_chart(symbol, recommendation, 2 if recommendation == "reject" else 8)
-
-    async def _metrics(self, symbol: str) -> MarketMetrics:
-        return MarketMetrics(
-            symbol=symbol, iv_rank=55, iv_percentile=60, implied_volatility=0.3,
-            liquidity_rating=4, beta=1.0,
-        )  # fmt: skip
-
-    async def options(
-        self, symbol: str, chart: ChartAnalysis, metrics: MarketMetrics | None = None
-    ) -> OptionsAnalysis:
-        self._call("options_analysis")
-        return fake_options(symbol)
-
-    async def research(
-        self, symbol: str, expiration: date | None, metrics: MarketMetrics | None = None
-    ) -> ResearchAnalysis:
-        self._call("research_analysis")
-        return fake_research(symbol)
 
     # -- the store ---------------------------------------------------------------------
 
@@ -142,35 +148,26 @@ class FakeAnalysisActivities(AnalysisActivities):
 
     # -- the activities that are counted as themselves ---------------------------------
 
-    @activity.defn(name="synthesize_analysis")
-    async def synthesize(self, request: SynthesisRequest) -> Synthesis:
+    @same_step_as(AnalysisActivities.synthesize_analysis)
+    async def synthesize_analysis(self, request: SynthesisRequest) -> Synthesis:
         self._call("synthesize_analysis")
-        return await super().synthesize(request)
+        return await super().synthesize_analysis(request)
 
-    @activity.defn(name="notify_analysis")
+    @same_step_as(AnalysisActivities.notify_analysis)
     async def notify_analysis(self, request: AnalysisResult) -> NotifyResult:
         self._call("notify_analysis")
         self.notified.append(request.symbol)
         return NotifyResult(notification_id=len(self.notified), delivered=True, duplicate=False)
 
-    @activity.defn(name="screen_symbol")
+    @same_step_as(AnalysisActivities.screen_symbol)
     async def screen_symbol(self, request: ScreenSymbolInput) -> ScreenEntry:
         self._call("screen_symbol")
         return await super().screen_symbol(request)
 
-    @activity.defn(name="screen_symbols")
+    @same_step_as(AnalysisActivities.screen_symbols)
     async def screen_symbols(self, request: ScreenBatchInput) -> ScreenBatchResult:
         self._call("screen_symbols")
         return await super().screen_symbols(request)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [
-            self.screen_symbols,
-            self.screen_symbol,
-            self.chart_analysis,
-            self.options_analysis,
-            self.research_analysis,
-            self.synthesize,
-            self.save_analysis,
-            self.notify_analysis,
-        ]
+        return steps_of(self)

@@ -14,7 +14,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.client import Client
 
-from activities import monitor_activities
+from activities import build_activities
 from ttai.broker import UnknownSymbol
 from ttai.config import Settings
 from ttai.models.market import (
@@ -165,7 +165,7 @@ def monitor_worker(
         None,
         tq,
         workflows=MONITOR_WORKFLOWS,
-        activities=monitor_activities(services),
+        activities=build_activities(services),
         # As before the lanes: the workers' defaults, not the project's.
         graceful_shutdown_timeout=timedelta(0),
     )

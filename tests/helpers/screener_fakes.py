@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from tests.helpers.analysis_fakes import FakeAnalysisActivities
+from activities.screener import ScreenerActivities
+from tests.helpers.analysis_fakes import FakeAnalysisActivities, FakeReads
 from ttai.models.analysis import AnalysisResult, ChartAnalysis, SaveAnalysisResult
 from ttai.models.notifications import NotifyResult
 from ttai.models.screen_steps import ScreenPlan, ScreenPlanRequest
@@ -32,6 +32,7 @@ from ttai.models.screener import (
     WatchlistRequest,
     WatchlistSymbols,
 )
+from ttai.temporal.steps import same_step_as, steps_of
 
 
 class FakeScreenerActivities:
@@ -46,11 +47,11 @@ class FakeScreenerActivities:
         self.saved: dict[tuple[str, str], ScreenResult] = {}
         self.notified: list[ScreenResult] = []
 
-    @activity.defn(name="screen_plan")
+    @same_step_as(ScreenerActivities.screen_plan)
     async def screen_plan(self, request: ScreenPlanRequest) -> ScreenPlan:
         return self.plan
 
-    @activity.defn(name="resolve_watchlist")
+    @same_step_as(ScreenerActivities.resolve_watchlist)
     async def resolve_watchlist(self, request: WatchlistRequest) -> WatchlistSymbols:
         if request.name not in self.watchlists:
             raise ApplicationError(
@@ -58,30 +59,40 @@ class FakeScreenerActivities:
             )
         return WatchlistSymbols(name=request.name, symbols=self.watchlists[request.name])
 
-    @activity.defn(name="watchlist_command")
+    @same_step_as(ScreenerActivities.watchlist_command)
     async def watchlist_command(self, request: WatchlistCommand) -> WatchlistCommandResult:
         raise NotImplementedError
 
-    @activity.defn(name="save_screen")
+    @same_step_as(ScreenerActivities.save_screen)
     async def save_screen(self, request: ScreenRecord) -> SaveScreenResult:
         key = (request.workflow_id, request.run_id)
         created = key not in self.saved
         self.saved.setdefault(key, request.result)
         return SaveScreenResult(screen_row_id=len(self.saved), created=created)
 
-    @activity.defn(name="notify_screen")
+    @same_step_as(ScreenerActivities.notify_screen)
     async def notify_screen(self, request: ScreenRecord) -> NotifyResult:
         self.notified.append(request.result)
         return NotifyResult(notification_id=len(self.notified), delivered=True, duplicate=False)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [
-            self.screen_plan,
-            self.resolve_watchlist,
-            self.watchlist_command,
-            self.save_screen,
-            self.notify_screen,
-        ]
+        return steps_of(self)
+
+
+class TimedReads(FakeReads):
+    """The chart step records the start of a symbol's analysis and, for a
+    `blocked` symbol, waits until `release` is set."""
+
+    _owner: TimedAnalysis
+
+    async def chart(self, symbol: str) -> ChartAnalysis:
+        owner = self._owner
+        owner.events.append(("start", symbol))
+        if symbol in owner.blocked:
+            await owner.release.wait()
+        # Long enough for the screen to start its other children meanwhile.
+        await asyncio.sleep(0.02)
+        return await super().chart(symbol)
 
 
 class TimedAnalysis(FakeAnalysisActivities):
@@ -90,17 +101,10 @@ class TimedAnalysis(FakeAnalysisActivities):
 
     def __init__(self, blocked: frozenset[str] = frozenset(), **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._reads = TimedReads(self)
         self.blocked = blocked
         self.release = asyncio.Event()
         self.events: list[tuple[str, str]] = []
-
-    async def chart(self, symbol: str) -> ChartAnalysis:
-        self.events.append(("start", symbol))
-        if symbol in self.blocked:
-            await self.release.wait()
-        # Long enough for the screen to start its other children meanwhile.
-        await asyncio.sleep(0.02)
-        return await super().chart(symbol)
 
     async def save(
         self, workflow_id: str, run_id: str, result: AnalysisResult, screen_id: str | None

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from temporalio import activity
-
+from activities.portfolio import PortfolioActivities
+from activities.reports import ReportActivities
 from tests.helpers.histories import record_cases
 from tests.helpers.portfolio import BALANCES, SHORT_PUT
 from ttai.domain.analytics.pnl import DayTrades
@@ -21,12 +21,13 @@ from ttai.domain.market_calendar import new_york_date, previous_session
 from ttai.domain.portfolio import portfolio_view
 from ttai.models.portfolio import PortfolioRequest, PortfolioSnapshotRequest, PortfolioView
 from ttai.models.reports import LatestReports, LatestReportsInput, SavedReport
+from ttai.temporal.steps import same_step_as
 
 TASK_QUEUE = "record-lookups"
 AT = datetime(2026, 11, 30, 15, tzinfo=UTC)
 
 
-@activity.defn(name="portfolio_snapshot")
+@same_step_as(PortfolioActivities.portfolio_snapshot)
 async def fake_portfolio(request: PortfolioSnapshotRequest) -> PortfolioView:
     return portfolio_view(
         [SHORT_PUT],
@@ -38,7 +39,7 @@ async def fake_portfolio(request: PortfolioSnapshotRequest) -> PortfolioView:
     )
 
 
-@activity.defn(name="latest_reports")
+@same_step_as(ReportActivities.latest_reports)
 async def fake_latest(request: LatestReportsInput) -> LatestReports:
     report = SavedReport(
         report_id=1, workflow_id="report-end-of-day-2026-11-30T21:00:00Z", kind="end_of_day",

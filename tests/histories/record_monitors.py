@@ -16,6 +16,7 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -31,6 +32,8 @@ from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec
 from ttai.models.market import Position
 from ttai.models.monitors import MonitorInput, SetIntervalInput
+from ttai.models.notifications import Notification
+from ttai.notify.outbox import enqueue
 from ttai.stack.ports import free_port
 from ttai.stack.postgres import PrivatePostgres
 
@@ -105,6 +108,25 @@ async def record_weekend(env: WorkflowEnvironment, pool: object) -> None:
         await save_runs(env.client, handle, case)
 
 
+async def record_outbox(env: WorkflowEnvironment, pool: asyncpg.Pool) -> None:
+    """The outbox monitor delivers a row left pending (a crash, a refusing channel)."""
+    case = "OutboxMonitorWorkflow-delivers"
+    async with pool.acquire() as conn:
+        await enqueue(conn, Notification(idempotency_key="record-outbox", kind="test", title="t", body="b"))
+    handle = await env.client.start_workflow(
+        "OutboxMonitorWorkflow",
+        MonitorInput(interval_seconds=60),
+        id=workflow_id(case),
+        task_queue=TASK_QUEUE,
+    )
+    await env.sleep(timedelta(seconds=150))
+    await handle.signal("check_now", {})
+    await env.sleep(timedelta(seconds=1))
+    await handle.cancel()
+    await handle.result()
+    await save_runs(env.client, handle, case)
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         async with PrivatePostgres(
@@ -137,6 +159,7 @@ async def main() -> None:
                 async with monitor_worker(env.client, pool, broker, RecordingChannel(), TASK_QUEUE):
                     await record_price_monitor(env, broker)
                     await record_weekend(env, pool)
+                    await record_outbox(env, pool)
             finally:
                 await env.shutdown()
                 await pool.close()

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.notifications import NotificationActivities
 from tests.helpers.histories import record_cases
 from ttai.models.notifications import (
     NotificationInfo,
     NotificationsCommand,
     NotificationsCommandResult,
 )
+from ttai.temporal.steps import same_step_as
 
 TASK_QUEUE = "record-notifications"
 AT = datetime(2026, 11, 30, 15, tzinfo=UTC)
@@ -30,7 +31,7 @@ DEAD = NotificationInfo(
 )  # fmt: skip
 
 
-@activity.defn(name="notifications_command")
+@same_step_as(NotificationActivities.notifications_command)
 async def fake_notifications(command: NotificationsCommand) -> NotificationsCommandResult:
     if command.action == "list":
         return NotificationsCommandResult(notifications=[DEAD])

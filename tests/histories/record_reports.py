@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from temporalio import activity
-
+from activities.calendar import CalendarActivities
+from activities.reports import ReportActivities
 from tests.helpers.histories import run_recorder, save, workflow_id
 from tests.helpers.reports_portfolio import BALANCES, METRICS, POSITIONS
 from tests.helpers.temporal import start_time_skipping
@@ -33,6 +33,7 @@ from ttai.models.reports import (
     SaveReportRequest,
     SaveReportResult,
 )
+from ttai.temporal.steps import same_step_as
 from worker import build_worker
 from workflows.reports import (
     REPORT_WORKFLOWS,
@@ -55,36 +56,36 @@ def _report(request: ReportRequest, body, render) -> Report:  # type: ignore[no-
     )
 
 
-@activity.defn(name="report_market_day")
+@same_step_as(CalendarActivities.report_market_day)
 async def fake_market_day(request: MarketDayRequest) -> MarketDay:
     return market_day(request)
 
 
-@activity.defn(name="build_morning_briefing")
+@same_step_as(ReportActivities.build_morning_briefing)
 async def fake_briefing(request: ReportRequest) -> Report:
     body = content.morning_briefing(POSITIONS, METRICS, [], request.day)
     return _report(request, body, markdown.render_morning_briefing)
 
 
-@activity.defn(name="build_end_of_day_summary")
+@same_step_as(ReportActivities.build_end_of_day_summary)
 async def fake_summary(request: ReportRequest) -> Report:
     body = content.end_of_day(POSITIONS, [], {}, BALANCES, 74_000, [], [], request.early_close)
     return _report(request, body, markdown.render_end_of_day)
 
 
-@activity.defn(name="build_weekly_review")
+@same_step_as(ReportActivities.build_weekly_review)
 async def fake_review(request: ReportRequest) -> Report:
     monday = week_start(request.day)
     body = content.weekly_review(monday, request.day, [], [], [], POSITIONS, BALANCES, None, None)
     return _report(request, body, markdown.render_weekly_review)
 
 
-@activity.defn(name="save_report")
+@same_step_as(ReportActivities.save_report)
 async def fake_save(request: SaveReportRequest) -> SaveReportResult:
     return SaveReportResult(report_id=1, created=True)
 
 
-@activity.defn(name="notify_report")
+@same_step_as(ReportActivities.notify_report)
 async def fake_notify(request: NotifyReportRequest) -> NotifyResult:
     return NotifyResult(notification_id=1, delivered=True, duplicate=False)
 

@@ -24,9 +24,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
+from activities.screener import ScreenerActivities
 from tests.helpers.histories import run_recorder, save, save_runs, workflow_id
 from tests.helpers.screener_fakes import FakeScreenerActivities, TimedAnalysis
 from tests.helpers.temporal import throwaway_dev_server
@@ -37,13 +37,14 @@ from ttai.models.screener import (
     WatchlistCommand,
     WatchlistCommandResult,
 )
+from ttai.temporal.steps import same_step_as
 from worker import build_worker
 
 TASK_QUEUE = "record-screener"
 
 
 class FakeWatchlists(FakeScreenerActivities):
-    @activity.defn(name="watchlist_command")
+    @same_step_as(ScreenerActivities.watchlist_command)
     async def watchlist_command(self, request: WatchlistCommand) -> WatchlistCommandResult:
         return WatchlistCommandResult(symbols=self.watchlists.get(request.name or "", []))
 

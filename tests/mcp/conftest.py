@@ -26,8 +26,8 @@ from ttai.config import Settings
 from ttai.mcp.server import TtaiServer
 from ttai.mcp.stack import Stack
 from ttai.services import open_services
+from ttai.temporal.bootstrap import ensure_monitors
 from ttai.temporal.client import connect
-from ttai.temporal.monitors import ensure_monitors
 from worker import build_worker
 
 WATCHDOG_SECONDS = 200  # before pytest-timeout's 300 s

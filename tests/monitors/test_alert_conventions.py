@@ -20,14 +20,12 @@ import asyncpg
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.monitors import MonitorActivities
+from activities.alerts import AlertActivities
 from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, short_put
 from tests.helpers.portfolio import shares
 from ttai.db.alerts import AlertStore
-from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
-from ttai.domain.alerts.conditions import measured_from
-from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules
+from ttai.domain.alerts import evaluate_position_rules, evaluate_price_rules, measured_from
 from ttai.models.alerts import AlertRule, AlertRuleSpec
 from ttai.models.monitors import CheckInput
 from ttai.notify.outbox import Outbox
@@ -150,9 +148,7 @@ async def test_a_rearmed_move_fires_once_per_move_not_every_cooldown(
     broker = ScriptedBroker({"AAPL": lambda _: price["AAPL"]}, clock=lambda: clock["now"])
     channel = RecordingChannel()
     store = AlertStore(db_pool)
-    activities = MonitorActivities(
-        broker, store, PositionStore(db_pool), Outbox(db_pool, [channel])
-    )
+    activities = AlertActivities(broker, store, Outbox(db_pool, [channel]))
     created = await store.create(
         "req-1",
         AlertRuleSpec(

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.helpers.monitor_fakes import short_put
-from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules, is_armed
+from ttai.domain.alerts import evaluate_position_rules, evaluate_price_rules, is_armed
 from ttai.models.alerts import AlertRule, AlertRuleSpec
 
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # Wednesday 11:00 ET

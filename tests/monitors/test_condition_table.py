@@ -21,10 +21,10 @@ from tests.helpers.monitor_fakes import short_put
 from ttai.config import PROJECT_ROOT
 from ttai.db.alerts import AlertStore
 from ttai.db.reports import ReportStore
-from ttai.domain.alerts import conditions
-from ttai.domain.alerts.conditions import CONDITIONS, Condition
-from ttai.domain.alerts.rules import evaluate_position_rules, evaluate_price_rules
+from ttai.domain.alerts import evaluate_position_rules, evaluate_price_rules
+from ttai.models import conditions
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec
+from ttai.models.conditions import CONDITIONS, Condition
 from ttai.notify.messages import alert_notification
 from ttai.ops.errors import InvalidInput, parse
 
@@ -36,10 +36,10 @@ DELTA_AT_MOST = Condition(
     "position",
     "abs_delta",
     "an option's per-contract |delta|, 0-1",
-    conditions.at_most,
+    "at_most",
     "option |delta| at most {threshold}",
     high=1,
-    worst=min,
+    worst="min",
 )
 
 
@@ -107,7 +107,7 @@ def test_a_bad_condition_is_one_line_before_connecting() -> None:
 # --- no other code names a condition ------------------------------------------------------
 
 CODE_DIRS = ("ttai", "workflows", "activities")
-TABLE = Path("ttai/domain/alerts/conditions.py")
+TABLE = Path("ttai/models/conditions.py")
 # Applied migrations are history: 004 created the CHECK that 008 dropped.
 HISTORY = {Path("ttai/db/migrations/004_monitors.sql")}
 

@@ -24,9 +24,9 @@ from temporalio.service import RPCError
 from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, monitor_worker, wall_clock
 from ttai.config import PROJECT_ROOT, Settings
 from ttai.models.alerts import AddAlertInput, AlertRule, AlertRuleSpec
-from ttai.models.monitors import MonitorInput, MonitorStatus
+from ttai.models.monitors import MONITOR_TYPES, MonitorInput, MonitorStatus
+from ttai.temporal.bootstrap import ensure_monitors
 from ttai.temporal.client import data_converter
-from ttai.temporal.monitors import MONITOR_TYPES, ensure_monitors
 from workflows.monitors import PriceAlertMonitorWorkflow
 
 WORKER_MODULE = "tests.helpers.monitor_worker_process"

@@ -16,7 +16,7 @@ from tests.helpers.portfolio import shares
 from tests.helpers.times import utc
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
-from ttai.domain.alerts.rules import Firing
+from ttai.domain.alerts import Firing
 from ttai.models.alerts import AlertRule, AlertRuleSpec
 from ttai.models.market import Position
 from ttai.models.notifications import Notification

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from tests.helpers.reports_portfolio import analysis
-from ttai.domain.alerts.rules import Firing
+from ttai.domain.alerts import Firing
 from ttai.domain.reports import content, markdown
 from ttai.models.alerts import AlertRule, AlertRuleSpec
 from ttai.models.notifications import Notification

@@ -23,18 +23,7 @@ from ttai.models.monitors import MonitorInput, SetIntervalInput
 from ttai.models.portfolio import PortfolioRequest
 from ttai.models.reports import LatestReportsInput
 from ttai.models.screener import ScreenInput, ScreenProgress, WatchlistCommand
-from ttai.ops import (
-    alerts,
-    analysis,
-    market,
-    monitors,
-    notifications,
-    portfolio,
-    reports,
-    screens,
-    tasks,
-    watchlists,
-)
+from ttai.ops import analysis, commands, market, monitors, reports, screens, tasks
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Conflict, InvalidInput, NotFound, OpsError, parse
 from ttai.ops.tasks import TaskFilter
@@ -105,11 +94,11 @@ async def _contains(found: Awaitable[list[str]], item: str) -> bool:
 
 async def test_watchlists_and_screens(stack: OpsStack) -> None:
     conn = stack.conn
-    added = await watchlists.watchlist_command(
+    added = await commands.watchlist_command(
         conn, WatchlistCommand(action="add", name="ops", symbols=["KO", "PFE", "AAPL"])
     )
     assert added.symbols == ["KO", "PFE", "AAPL"] and added.changed == 3
-    assert "ops" in [w.name for w in (await watchlists.list_watchlists(conn)).watchlists]
+    assert "ops" in [w.name for w in (await commands.list_watchlists(conn)).watchlists]
 
     seen: list[ScreenProgress] = []
     outcome = await screens.screen(
@@ -127,12 +116,12 @@ async def test_watchlists_and_screens(stack: OpsStack) -> None:
     assert one_line(missing) == "no watchlist named 'nope'"
     assert await _count(conn, "ScreenerWorkflow") == before
 
-    removed = await watchlists.watchlist_command(
+    removed = await commands.watchlist_command(
         conn, WatchlistCommand(action="remove", name="ops")
     )
     assert removed.deleted
     with pytest.raises(NotFound):
-        await watchlists.show_watchlist(conn, "ops")
+        await commands.show_watchlist(conn, "ops")
 
 
 async def _count(conn: Connection, workflow_type: str) -> int:
@@ -170,7 +159,7 @@ async def test_a_caller_giving_up_cancels_the_screen_it_started(stack: OpsStack)
 async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
     conn = stack.conn
     with pytest.raises(NotFound) as stopped:
-        await alerts.list_alerts(conn)
+        await commands.list_alerts(conn)
     assert one_line(stopped).startswith("monitor-price-alerts is not running")
     assert all(not m.running for m in (await monitors.monitors_status(conn)).monitors)
 
@@ -186,20 +175,20 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
     # Alerts through the price monitor's updates.
     rule = parse(AddAlertInput, {"rule": {"symbol": "AAPL", "condition": "price_above",
                                           "threshold": 10_000}})  # fmt: skip
-    created = await alerts.add_alert(conn, rule)
+    created = await commands.add_alert(conn, rule)
     assert created.status == "active"
     zzzz = parse(AddAlertInput, {"rule": {"symbol": "ZZZZ", "condition": "price_above",
                                           "threshold": 1}})  # fmt: skip
     with pytest.raises(InvalidInput) as unknown:
-        await alerts.add_alert(conn, zzzz)
+        await commands.add_alert(conn, zzzz)
     assert one_line(unknown) == "monitor-price-alerts refused: unknown symbol: ZZZZ"
-    assert [a.alert_id for a in (await alerts.list_alerts(conn)).alerts] == [created.alert_id]
-    removed = await alerts.remove_alert(conn, RemoveAlertInput(alert_id=created.alert_id))
+    assert [a.alert_id for a in (await commands.list_alerts(conn)).alerts] == [created.alert_id]
+    removed = await commands.remove_alert(conn, RemoveAlertInput(alert_id=created.alert_id))
     assert removed.removed
-    listed = await alerts.list_alerts(conn, ListAlertsInput(include_inactive=True))
+    listed = await commands.list_alerts(conn, ListAlertsInput(include_inactive=True))
     assert [a.status for a in listed.alerts] == ["removed"]
     with pytest.raises(NotFound) as no_alert:
-        await alerts.remove_alert(conn, RemoveAlertInput(alert_id=99_999))
+        await commands.remove_alert(conn, RemoveAlertInput(alert_id=99_999))
     assert "99999" in one_line(no_alert)
 
     # Steering.
@@ -222,8 +211,8 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
         return sync.status is not None and sync.status.state.iterations >= 1
 
     await eventually(synced, "the first position sync")
-    view = await portfolio.portfolio(conn)
-    live = await portfolio.portfolio(conn, PortfolioRequest(source="broker"))
+    view = await commands.portfolio(conn)
+    live = await commands.portfolio(conn, PortfolioRequest(source="broker"))
     assert view.source == "sync" and view.as_of is not None and view.positions
     assert {p.symbol for p in view.positions} == {p.symbol for p in live.positions}
     options = [p for p in view.positions if p.instrument == "option"]
@@ -262,7 +251,7 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
 
 async def test_reports_run_now_and_latest(stack: OpsStack) -> None:
     conn = stack.conn
-    assert (await reports.latest_reports(conn)).reports == []
+    assert (await commands.latest_reports(conn)).reports == []
     now = datetime.now(UTC)
     session = market_calendar.previous_session(market_calendar.new_york_date(now))
     run = await reports.run_report(
@@ -271,7 +260,7 @@ async def test_reports_run_now_and_latest(stack: OpsStack) -> None:
     )
     assert run.task.workflow_id.startswith("report-morning-briefing-now-")
     assert run.result is not None and run.result.status == "reported", run.result
-    latest = await reports.latest_reports(conn, LatestReportsInput(kinds=["morning_briefing"]))
+    latest = await commands.latest_reports(conn, LatestReportsInput(kinds=["morning_briefing"]))
     [saved] = latest.reports
     assert (saved.report_id, saved.workflow_id) == (run.result.report_id, run.task.workflow_id)
     assert saved.markdown and saved.title == run.result.title
@@ -281,11 +270,11 @@ async def test_reports_run_now_and_latest(stack: OpsStack) -> None:
         conn, reports.RunReportInput(kind="end_of_day", as_of=saturday, notify=False)
     )
     assert skipped.result is not None and skipped.result.status == "skipped"
-    assert [r.kind for r in (await reports.latest_reports(conn)).reports] == ["morning_briefing"]
+    assert [r.kind for r in (await commands.latest_reports(conn)).reports] == ["morning_briefing"]
 
 
 async def test_notifications_list(stack: OpsStack) -> None:
-    listed = await notifications.list_notifications(stack.conn, limit=5)
+    listed = await commands.list_notifications(stack.conn, limit=5)
     assert len(listed.notifications) <= 5
     with pytest.raises(InvalidInput):
-        await notifications.list_notifications(stack.conn, limit=0)
+        await commands.list_notifications(stack.conn, limit=0)

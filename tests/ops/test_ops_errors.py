@@ -24,7 +24,7 @@ from ttai.ops.errors import (
     translate,
     translated,
 )
-from ttai.temporal.errors import root_cause
+from ttai.temporal import root_cause
 
 
 def chain(*errors: BaseException) -> BaseException:

@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from tests.helpers.ops_stack import eventually, running_ops_stack
 from ttai.config import Settings
-from ttai.ops import portfolio, tasks, watchlists
+from ttai.ops import commands, tasks
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Unavailable
 from ttai.stack.ports import free_port
@@ -69,16 +69,16 @@ async def test_postgres_down_then_back(
             task_queue,
             command_timeout=timedelta(seconds=15),
         ) as stack:
-            assert (await portfolio.portfolio(stack.conn)).source == "sync"
+            assert (await commands.portfolio(stack.conn)).source == "sync"
             await pg.stop()
 
             # A read gives up after a few quick attempts, with the database's own error.
             with pytest.raises(Unavailable) as down:
-                await portfolio.portfolio(stack.conn)
+                await commands.portfolio(stack.conn)
             assert "Connect call failed" in one_line(down) or "refused" in one_line(down)
             # A command whose step retries for long is cut at the command timeout.
             with pytest.raises(Unavailable) as slow:
-                await watchlists.list_watchlists(stack.conn)
+                await commands.list_watchlists(stack.conn)
             assert one_line(slow).startswith(
                 "WatchlistWorkflow did not finish within 15 s: its step keeps failing:"
             )
@@ -87,13 +87,13 @@ async def test_postgres_down_then_back(
 
             async def answers() -> bool:
                 try:
-                    await portfolio.portfolio(stack.conn)
+                    await commands.portfolio(stack.conn)
                 except Unavailable:
                     return False  # a pooled connection from before the restart, retried
                 return True
 
             await eventually(answers, "the portfolio once PostgreSQL is back", limit=60)
-            assert (await watchlists.list_watchlists(stack.conn)).watchlists is not None
+            assert (await commands.list_watchlists(stack.conn)).watchlists is not None
     finally:
         await pg.destroy()
 
@@ -105,7 +105,7 @@ async def test_no_worker_is_named_not_waited_for_forever(client: Client, task_qu
         command_timeout=timedelta(seconds=2),
     )
     with pytest.raises(Unavailable) as idle:
-        await watchlists.list_watchlists(conn)
+        await commands.list_watchlists(conn)
     assert one_line(idle) == (
         "WatchlistWorkflow did not finish within 2 s: no worker took it from task queue "
         f"{task_queue!r} (is a worker running?)"

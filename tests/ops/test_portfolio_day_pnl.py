@@ -13,12 +13,10 @@ import asyncpg
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.monitors import MonitorActivities
 from activities.portfolio import PortfolioActivities
 from tests.helpers.reports_portfolio import insert_snapshot
 from tests.helpers.times import new_york
 from ttai.broker import BrokerUnavailable
-from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
 from ttai.domain.analytics.pnl import DayTrades
@@ -124,16 +122,20 @@ async def _prepare(db_pool: asyncpg.Pool) -> None:
 async def _view(
     broker: object, db_pool: asyncpg.Pool, source: str, now: datetime = NOW
 ) -> PortfolioView:
-    steps = PortfolioActivities(broker, PositionStore(db_pool), ReportStore(db_pool))  # type: ignore[arg-type]
+    steps = PortfolioActivities(
+        broker,  # type: ignore[arg-type]
+        PositionStore(db_pool),
+        Outbox(db_pool, []),
+        ReportStore(db_pool),
+    )
     return await ActivityEnvironment().run(
-        steps.portfolio, PortfolioSnapshotRequest(source=source, now=now)
+        steps.portfolio_snapshot, PortfolioSnapshotRequest(source=source, now=now)
     )
 
 
 async def _sync(broker: TradingBroker, db_pool: asyncpg.Pool, n: int = 0) -> None:
-    steps = MonitorActivities(
+    steps = PortfolioActivities(
         broker,  # type: ignore[arg-type]
-        AlertStore(db_pool),
         PositionStore(db_pool),
         Outbox(db_pool, []),
         ReportStore(db_pool),

@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 
 from tests.helpers.cli import cli, refused_offline
 from ttai.ops.errors import InvalidInput
-from ttai.ops.schedules import MAX_BACKFILL, backfill_range
+from ttai.ops.reports import MAX_BACKFILL, backfill_range
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.schedules import SCHEDULE_IDS
 

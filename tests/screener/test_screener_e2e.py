@@ -46,7 +46,7 @@ from ttai.notify.outbox import Outbox
 from ttai.temporal.client import data_converter
 from worker import Workers, build_worker
 from workflows.registry import ALL_WORKFLOWS
-from workflows.screen_activities import SYMBOLS_PER_RUN
+from workflows.screener import SYMBOLS_PER_RUN
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tests.helpers.temporal import MakeDevServer
 from ttai.models.screener import ScreenInput, ScreenProgress
 from ttai.temporal.client import data_converter
 from worker import build_worker
-from workflows.screen_activities import SYMBOLS_PER_RUN
+from workflows.screener import SYMBOLS_PER_RUN
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ from ttai.models.screener import (
     ScreenResult,
 )
 from worker import build_worker
-from workflows.screen_activities import ROUNDS_PER_SLOT, symbols_per_activity
+from workflows.screener import ROUNDS_PER_SLOT, symbols_per_activity
 
 pytestmark = pytest.mark.usefixtures("without_search_attribute_upserts")
 

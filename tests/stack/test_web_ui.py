@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from tests.helpers.main_job import main_job_env, run_main_job
 from ttai.config import PROJECT_ROOT
-from ttai.temporal.monitors import MONITOR_IDS
+from ttai.models.monitors import MONITOR_IDS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # No calls home: the machine's closed network refuses them, many at a time.

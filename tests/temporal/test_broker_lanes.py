@@ -12,6 +12,10 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
+from activities.alerts import AlertActivities
+from activities.analysis import AnalysisActivities
+from activities.portfolio import PortfolioActivities
+from activities.reports import ReportActivities
 from tests.helpers.screens import activity_times, services, start_screen
 from tests.helpers.worker_processes import (
     eventually,
@@ -25,14 +29,8 @@ from ttai.config import Settings
 from ttai.models.monitors import MonitorInput
 from ttai.models.screener import ScreenInput, ScreenProgress
 from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal.lanes import (
-    BULK,
-    DEFAULT_RATES,
-    LANE_OF_ACTIVITY,
-    LIVE,
-    activity_queue,
-    lane_rate,
-)
+from ttai.temporal.lanes import BULK, DEFAULT_RATES, LIVE, lane_queue, lane_rate
+from ttai.temporal.steps import declared
 from worker import build_worker
 from workflows.monitors import PriceAlertMonitorWorkflow
 
@@ -41,10 +39,21 @@ RATE = 4.0
 
 
 def test_lanes_and_rates() -> None:
-    assert activity_queue("ttai", "screen_symbol") == "ttai-broker"
-    assert activity_queue("ttai", "check_price_alerts") == "ttai-broker-live"
-    assert activity_queue("ttai", "save_analysis") == "ttai"
-    assert {LANE_OF_ACTIVITY[name] for name in ("chart_analysis", "screen_symbol")} == {BULK}
+    assert lane_queue("ttai", BULK) == "ttai-broker"
+    assert lane_queue("ttai", LIVE) == "ttai-broker-live"
+    # Screens' and analyses' reads on the bulk lane; what a person or a monitor
+    # waits for on the live lane; no broker read, no lane.
+    bulk = [AnalysisActivities.chart_analysis, AnalysisActivities.screen_symbol]
+    live = [
+        AlertActivities.check_price_alerts,
+        AlertActivities.check_symbols,
+        PortfolioActivities.sync_positions,
+        PortfolioActivities.portfolio_snapshot,
+        ReportActivities.build_end_of_day_summary,
+    ]
+    assert {declared(step).lane for step in bulk} == {BULK}
+    assert {declared(step).lane for step in live} == {LIVE}
+    assert declared(AnalysisActivities.save_analysis).lane is None
     # Conservative for tastytrade, no limit for the simulated market; 0 = no limit.
     assert lane_rate(BULK, "tastytrade", None) == DEFAULT_RATES["tastytrade"][BULK] == 2.0
     assert lane_rate(LIVE, "tastytrade", None) == 1.0

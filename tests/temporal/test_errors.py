@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from ttai.temporal.errors import root_cause
+from ttai.temporal import root_cause
 
 
 def activity_failure(cause: BaseException) -> ActivityError:

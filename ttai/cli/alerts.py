@@ -16,7 +16,8 @@ from ttai.cli.common import (
     say,
 )
 from ttai.cli.tables import Col, Grid
-from ttai.domain.alerts import conditions
+from ttai.domain.alerts import measured_from
+from ttai.models import conditions
 from ttai.models.alerts import (
     AddAlertInput,
     AlertMode,
@@ -24,7 +25,7 @@ from ttai.models.alerts import (
     ListAlertsInput,
     RemoveAlertInput,
 )
-from ttai.ops.alerts import add_alert, list_alerts, remove_alert
+from ttai.ops.commands import add_alert, list_alerts, remove_alert
 from ttai.ops.errors import parse
 
 
@@ -74,10 +75,10 @@ def alerts_grid(rules: list[AlertRule]) -> Grid:
     for r in rules:
         spec = r.spec
         # A rearmed move is measured from where it last fired.
-        measured_from = conditions.measured_from(
+        measured = measured_from(
             spec.condition, spec.reference_price, spec.mode, r.trigger_count, r.last_observed
         )
-        reference = f" from {measured_from:g}" if measured_from is not None else ""
+        reference = f" from {measured:g}" if measured is not None else ""
         grid.add_row(
             r.alert_id,
             spec.symbol,

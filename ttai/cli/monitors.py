@@ -21,10 +21,9 @@ from ttai.cli.common import (
     say,
 )
 from ttai.cli.tables import Col, Grid
-from ttai.models.monitors import MarketHours, MonitorInput, SetIntervalInput
+from ttai.models.monitors import MarketHours, MonitorInput, MonitorName, SetIntervalInput
 from ttai.ops.errors import parse
 from ttai.ops.monitors import (
-    MonitorName,
     MonitorsStatus,
     monitor_ids,
     monitors_status,

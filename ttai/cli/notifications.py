@@ -16,8 +16,8 @@ from ttai.cli.common import (
 )
 from ttai.cli.tables import Col, Grid
 from ttai.models.notifications import MAX_LIST_LIMIT, NotificationInfo, NotificationsCommand
+from ttai.ops.commands import notifications_command
 from ttai.ops.errors import parse
-from ttai.ops.notifications import notifications_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -12,7 +12,7 @@ from rich.console import Group
 from ttai.cli.common import add_json_flag, connection, console, handles, local_time, print_json
 from ttai.cli.tables import Col, Grid, details
 from ttai.models.portfolio import PortfolioRequest, PortfolioView
-from ttai.ops.portfolio import portfolio
+from ttai.ops.commands import portfolio
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -20,8 +20,9 @@ from ttai.cli.common import (
 )
 from ttai.cli.tables import details
 from ttai.models.reports import LatestReportsInput, ReportKind
+from ttai.ops.commands import latest_reports
 from ttai.ops.errors import parse
-from ttai.ops.reports import RunReportInput, latest_reports, run_report
+from ttai.ops.reports import RunReportInput, run_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

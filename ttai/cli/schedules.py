@@ -8,8 +8,8 @@ from datetime import datetime
 from ttai.cli.common import add_json_flag, connection, console, handles, print_json, say
 from ttai.cli.tables import Col, Grid, details
 from ttai.domain.market_calendar import NEW_YORK
-from ttai.ops import schedules as ops
-from ttai.temporal.schedules import SCHEDULE_IDS
+from ttai.models.reports import SCHEDULE_IDS
+from ttai.ops import reports as ops
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(listing)
     handles(listing, list_command)
 
-    ids = ", ".join(SCHEDULE_IDS)
+    ids = ", ".join(SCHEDULE_IDS.values())
     for name, func, text in (
         ("describe", describe_command, "spec, state, next and recent runs"),
         ("pause", change_command, "pause a schedule"),

@@ -10,8 +10,8 @@ import argparse
 from ttai.cli.common import add_json_flag, connection, console, handles, print_json, say
 from ttai.cli.tables import Col, Grid
 from ttai.models.screener import WatchlistCommand
+from ttai.ops.commands import watchlist_command
 from ttai.ops.errors import parse
-from ttai.ops.watchlists import watchlist_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime
 
 import asyncpg
 
-from ttai.domain.alerts.rules import Firing
+from ttai.domain.alerts import Firing
 from ttai.models.alerts import AlertRule, AlertRuleSpec, AlertTrigger, RemoveAlertResult
 from ttai.models.monitors import MAX_TRACKED_PRICES
 from ttai.models.notifications import Notification

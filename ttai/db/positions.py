@@ -46,6 +46,7 @@ class SyncChanges:
     opened: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
+    notification_ids: list[int] = field(default_factory=list)  # queued with the changes
 
 
 class PositionStore:
@@ -78,18 +79,20 @@ class PositionStore:
                         row["id"],
                         now,
                     )
-                    await enqueue(
+                    notification_id, _ = await enqueue(
                         conn, position_notification("closed", row["id"], key[1], row["quantity"])
                     )
+                    changes.notification_ids.append(notification_id)
                     changes.closed.append(key[1])
             for key, position in sorted(held.items()):
                 row = stored.get(key)
                 if row is None:
                     row_id = await self._insert(conn, position, now)
-                    await enqueue(
+                    notification_id, _ = await enqueue(
                         conn,
                         position_notification("opened", row_id, position.symbol, position.quantity),
                     )
+                    changes.notification_ids.append(notification_id)
                     changes.opened.append(position.symbol)
                     continue
                 moved = (row["quantity"], row["average_open_price"]) != (

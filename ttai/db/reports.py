@@ -3,7 +3,7 @@
 Alert rules (`alert_rules`, `alert_triggers`, migration 004) and screens
 (`screens`, migration 003) are written by the monitors and the screener; the
 reports only read them, and word alert rules as the condition table does
-(`ttai.domain.alerts.conditions.describe`). Every database is migrated before
+(`ttai.models.conditions.describe`). Every database is migrated before
 a worker uses it, so those tables always exist.
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 
 import asyncpg
 
-from ttai.domain.alerts.conditions import describe, measured_from
+from ttai.domain.alerts import measured_from
+from ttai.models.conditions import describe
 from ttai.models.reports import (
     AlertLine,
     Report,

@@ -29,10 +29,7 @@ from ttai.models.alerts import AlertList, ListAlertsInput
 from ttai.models.common import Symbol
 from ttai.models.portfolio import PortfolioRequest, PortfolioView
 from ttai.models.reports import LatestReportsInput, ReportKind
-from ttai.ops import alerts as alert_ops
-from ttai.ops import notifications as notification_ops
-from ttai.ops import portfolio as portfolio_ops
-from ttai.ops import reports as report_ops
+from ttai.ops import commands
 from ttai.ops import tasks as task_ops
 from ttai.ops.tasks import TaskFilter
 
@@ -45,17 +42,17 @@ async def server_status(app: App) -> StackStatus:
 
 async def recent_notifications(app: App) -> Any:
     conn = await app.connection()
-    listing = await notification_ops.list_notifications(conn, limit=RECENT_NOTIFICATIONS)
+    listing = await commands.list_notifications(conn, limit=RECENT_NOTIFICATIONS)
     return listing.notifications
 
 
 async def alert_rules(app: App) -> AlertList:
     conn = await app.connection()
-    return await alert_ops.list_alerts(conn, ListAlertsInput(include_inactive=True))
+    return await commands.list_alerts(conn, ListAlertsInput(include_inactive=True))
 
 
 async def portfolio_now(app: App) -> PortfolioView:
-    return await portfolio_ops.portfolio(await app.connection(), PortfolioRequest())
+    return await commands.portfolio(await app.connection(), PortfolioRequest())
 
 
 STATIC_RESOURCES: list[tuple[str, str, str, Callable[[App], Awaitable[Any]]]] = [
@@ -96,7 +93,7 @@ async def latest_report(kind: str, ctx: Context[Any, Any]) -> Any:
     except ValidationError:
         raise ResourceNotFoundError(f"no report kind {kind!r}") from None
     request = LatestReportsInput(kinds=[checked])
-    latest = await report_ops.latest_reports(await connection(ctx), request)
+    latest = await commands.latest_reports(await connection(ctx), request)
     if not latest.reports:
         raise ResourceNotFoundError(f"no {checked} report has been saved yet")
     return latest.reports[0]

@@ -1,7 +1,7 @@
 """Alert rules: what a user asks to be told about, and what fired.
 
 The conditions (names, families, threshold bounds, wording) come from one
-table, `ttai.domain.alerts.conditions`: price and IV-rank rules are evaluated
+table, `ttai.models.conditions`: price and IV-rank rules are evaluated
 by PriceAlertMonitorWorkflow on one batched quote call, position rules by
 PortfolioMonitorWorkflow on the option positions of the rule's underlying.
 Everything a model can check is checked here, so a bad rule is rejected
@@ -15,15 +15,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
-# The one import from outside the models: stdlib-only data (tests/test_import_rule.py).
-from ttai.domain.alerts.conditions import (
+from ttai.models.common import Model, Symbol
+from ttai.models.conditions import (
     CONDITIONS,
     names,
     problem,
     referenced,
     threshold_help,
 )
-from ttai.models.common import Model, Symbol
 
 
 def _known_condition(name: str) -> str:
@@ -106,7 +105,13 @@ class AlertTrigger(Model):
     notification_id: int
 
 
-# --- updates on PriceAlertMonitorWorkflow -------------------------------------------------
+# --- the inputs and results of the rule steps (and of PriceAlertMonitorWorkflow's
+# add_alert / list_alerts / remove_alert updates, kept for running monitors and apps
+# that call them; TTAI's front ends use AlertsWorkflow) ----------------------------------
+
+ADD_ALERT_UPDATE = "add_alert"
+LIST_ALERTS_UPDATE = "list_alerts"
+REMOVE_ALERT_UPDATE = "remove_alert"
 
 
 class AddAlertInput(Model):
@@ -128,3 +133,35 @@ class ListAlertsInput(Model):
 
 class AlertList(Model):
     alerts: list[AlertRule]
+
+
+# --- AlertsWorkflow: every read and write of the rules ---------------------------------
+
+ALERTS_WORKFLOW = "AlertsWorkflow"
+
+
+class AlertsCommand(Model):
+    """One read or write of the alert rules: `add` a rule, `list` them, `remove` one."""
+
+    action: Literal["add", "list", "remove"]
+    rule: AlertRuleSpec | None = Field(default=None, description="add: the rule.")
+    alert_id: int | None = Field(default=None, gt=0, description="remove: the rule's ID.")
+    include_inactive: bool = Field(
+        default=False, description="list: also the fired, expired and removed rules."
+    )
+
+    @model_validator(mode="after")
+    def _fits_action(self) -> AlertsCommand:
+        if (self.action == "add") != (self.rule is not None):
+            raise ValueError("a rule goes with add, and only with add")
+        if (self.action == "remove") != (self.alert_id is not None):
+            raise ValueError("alert_id goes with remove, and only with remove")
+        if self.include_inactive and self.action != "list":
+            raise ValueError("include_inactive goes with list only")
+        return self
+
+
+class AlertsCommandResult(Model):
+    added: AlertRule | None = Field(default=None, description="add: the stored rule.")
+    alerts: list[AlertRule] | None = Field(default=None, description="list: the rules.")
+    removed: RemoveAlertResult | None = Field(default=None, description="remove: the outcome.")

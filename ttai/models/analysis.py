@@ -14,6 +14,10 @@ OptionsRecommendation = Literal["select", "watchlist", "reject"]
 Sentiment = Literal["positive", "neutral", "negative"]
 Recommendation = Literal["strong_select", "select", "watchlist", "reject"]
 
+ANALYSIS_WORKFLOW = "AnalysisWorkflow"
+STAGE_QUERY = "stage"
+"""AnalysisWorkflow's query: which step a running analysis is in (AnalysisStage)."""
+
 
 class AnalysisInput(Model):
     symbol: Symbol

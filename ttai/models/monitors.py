@@ -1,4 +1,9 @@
-"""Inputs, state and results of the three monitor workflows and their activities."""
+"""The monitors: their fixed IDs and steering names, inputs, state and results.
+
+Four long-running loops share one shape (workflows/monitors.py): the portfolio
+monitor (position rules), the price monitor (price and IV-rank rules), the
+position sync, and the outbox monitor (retries of refused deliveries).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,31 @@ from pydantic import AfterValidator, AwareDatetime, Field, NonNegativeFloat, mod
 
 from ttai.models.alerts import AlertRuleSpec, AlertTrigger
 from ttai.models.common import Key, Model, Symbol
+
+MonitorName = Literal["portfolio", "price-alerts", "position-sync", "outbox"]
+
+MONITOR_IDS: dict[MonitorName, str] = {
+    "portfolio": "monitor-portfolio",
+    "price-alerts": "monitor-price-alerts",
+    "position-sync": "monitor-position-sync",
+    "outbox": "monitor-outbox",
+}
+"""Each monitor's fixed workflow ID (part of the public contract)."""
+
+MONITOR_TYPES: dict[str, str] = {
+    "monitor-portfolio": "PortfolioMonitorWorkflow",
+    "monitor-price-alerts": "PriceAlertMonitorWorkflow",
+    "monitor-position-sync": "PositionSyncWorkflow",
+    "monitor-outbox": "OutboxMonitorWorkflow",
+}
+
+# Steering, the same for every monitor: signals and an update take an optional
+# input (send `{}`), the status query none.
+PAUSE_SIGNAL = "pause"
+RESUME_SIGNAL = "resume"
+CHECK_NOW_SIGNAL = "check_now"
+SET_INTERVAL_UPDATE = "set_interval"
+STATUS_QUERY = "status"
 
 MarketHours = Literal["regular", "extended", "always"]
 """When price/portfolio checks run: NYSE regular session, extended (04:00 ET to 4 h
@@ -156,7 +186,7 @@ class PriceCheckResult(Model):
     prices: PriceMap
     rules_evaluated: int
     triggers: list[AlertTrigger]
-    delivered: int
+    delivered: int = Field(description="This check's notifications delivered at once.")
     delivery_error: str | None = None
 
 
@@ -164,7 +194,7 @@ class PortfolioCheckResult(Model):
     positions: int
     rules_evaluated: int
     triggers: list[AlertTrigger]
-    delivered: int
+    delivered: int = Field(description="This check's notifications delivered at once.")
     delivery_error: str | None = None
 
 
@@ -173,8 +203,17 @@ class SyncResult(Model):
     opened: list[str]
     changed: list[str]
     closed: list[str]
-    delivered: int
+    delivered: int = Field(description="Opened/closed notifications delivered at once.")
     delivery_error: str | None = None
+
+
+class DeliveryResult(Model):
+    """The outbox monitor's check: one attempt at every due notification."""
+
+    delivered: int
+    failed: int = Field(description="Refused by a channel; retried after a backoff.")
+    dead: int = Field(description="Out of attempts: only `notifications retry` sends them.")
+    error: str | None = Field(default=None, max_length=MAX_STATUS_TEXT)
 
 
 class SymbolsInput(Model):

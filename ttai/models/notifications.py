@@ -11,6 +11,8 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 300
 MAX_LIST_LIMIT = 500
 
 NotificationStatus = Literal["pending", "delivered", "dead"]
+
+NOTIFICATIONS_WORKFLOW = "NotificationsWorkflow"
 """pending: some channel still owes it (tried again after a backoff);
 delivered: every channel accepted it; dead: out of attempts (retry by hand)."""
 

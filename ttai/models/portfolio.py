@@ -15,6 +15,8 @@ from ttai.models.common import Model, Symbol
 
 PortfolioSource = Literal["sync", "broker"]
 
+PORTFOLIO_WORKFLOW = "PortfolioWorkflow"
+
 
 class PortfolioRequest(Model):
     source: PortfolioSource = Field(

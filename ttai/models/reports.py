@@ -12,6 +12,19 @@ from ttai.models.common import Model, Symbol, WorkflowId
 
 ReportKind = Literal["morning_briefing", "end_of_day", "weekly_review"]
 
+REPORT_WORKFLOWS: dict[ReportKind, str] = {
+    "morning_briefing": "MorningBriefingWorkflow",
+    "end_of_day": "EndOfDaySummaryWorkflow",
+    "weekly_review": "WeeklyReviewWorkflow",
+}
+SCHEDULE_IDS: dict[ReportKind, str] = {
+    "morning_briefing": "report-morning-briefing",
+    "end_of_day": "report-end-of-day",
+    "weekly_review": "report-weekly-review",
+}
+"""The report schedules' fixed IDs (part of the public contract)."""
+LATEST_REPORTS_WORKFLOW = "LatestReportsWorkflow"
+
 
 class ReportInput(Model):
     """What a schedule (or `temporal workflow start`) passes a report workflow.

@@ -52,6 +52,13 @@ SymbolSet = Annotated[list[Symbol], AfterValidator(unique_symbols)]
 """A symbol list with duplicates dropped (each is analysed once)."""
 
 
+SCREENER_WORKFLOW = "ScreenerWorkflow"
+PROGRESS_QUERY = "progress"
+"""ScreenerWorkflow's queries: `progress` (ScreenProgress), `result_so_far` (ScreenResult)."""
+RESULT_SO_FAR_QUERY = "result_so_far"
+WATCHLIST_WORKFLOW = "WatchlistWorkflow"
+
+
 class ScreenEntry(Model):
     """One analysed symbol's key numbers: all a ranked table needs."""
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ttai.domain.alerts.conditions import describe
-from ttai.domain.alerts.rules import Firing, reference
+from ttai.domain.alerts import Firing, reference
 from ttai.models.alerts import AlertRule
 from ttai.models.analysis import AnalysisResult
+from ttai.models.conditions import describe
 from ttai.models.notifications import Notification
 from ttai.models.reports import Report
 from ttai.models.screener import ScreenResult

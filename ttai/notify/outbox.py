@@ -15,8 +15,8 @@ delivered:
 - row by row: a failing row is recorded and the next one is tried.
 
 A channel's failure is an outcome, not an exception: `publish` returns
-`delivered=False` and the outbox retries on its own schedule (the monitors'
-checks call `deliver_pending`). Database errors still raise.
+`delivered=False` and the outbox retries on its own clock: the outbox monitor
+(OutboxMonitorWorkflow) calls `deliver_pending`. Database errors still raise.
 """
 
 from __future__ import annotations
@@ -182,10 +182,15 @@ class Outbox:
                 """,
                 limit,
             )
+        return await self.deliver_each([record["id"] for record in ids])
+
+    async def deliver_each(self, row_ids: Sequence[int]) -> PendingRun:
+        """One attempt at each of these rows that is still due (a row delivered, dead
+        or backing off meanwhile is left alone); a failing row does not stop the others."""
         delivered = failed = dead = 0
         errors: list[str] = []
-        for record in ids:
-            attempt = await self.deliver(record["id"], only_if_due=True)
+        for row_id in row_ids:
+            attempt = await self.deliver(row_id, only_if_due=True)
             if attempt.delivered:
                 delivered += 1
             elif attempt.error is not None:

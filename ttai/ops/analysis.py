@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ttai.models.analysis import AnalysisInput, AnalysisResult
+from ttai.models.analysis import ANALYSIS_WORKFLOW, AnalysisInput, AnalysisResult
 from ttai.models.common import Model, WorkflowId
 from ttai.ops import calls
 from ttai.ops.calls import TaskRef
 from ttai.ops.connection import Connection
-
-WORKFLOW = "AnalysisWorkflow"
 
 
 class AnalyzeOutcome(Model):
@@ -36,7 +34,7 @@ async def analyze(
         f"analysis-{request.symbol}"
     )
     handle, task = await calls.start(
-        conn, WORKFLOW, request, workflow_id=workflow_id, result_type=AnalysisResult
+        conn, ANALYSIS_WORKFLOW, request, workflow_id=workflow_id, result_type=AnalysisResult
     )
     if not wait:
         return AnalyzeOutcome(task=task)

@@ -19,11 +19,10 @@ from pydantic import Field
 
 from ttai.domain.market_calendar import NEW_YORK, REGULAR_CLOSE
 from ttai.models.common import Model
-from ttai.models.monitors import MonitorStatus
+from ttai.models.monitors import MONITOR_TYPES, STATUS_QUERY, MonitorStatus
 from ttai.ops import calls
 from ttai.ops.connection import Connection
 from ttai.ops.errors import OpsError
-from ttai.temporal.monitors import MONITOR_TYPES
 
 CALENDAR_DAYS = 21
 UPCOMING = 5
@@ -88,7 +87,9 @@ def status_from_sessions(
 
 async def _monitor_status(conn: Connection, workflow_id: str) -> MonitorStatus | None:
     try:
-        return await calls.query(conn, workflow_id, "status", MonitorStatus, not_found=workflow_id)
+        return await calls.query(
+            conn, workflow_id, STATUS_QUERY, MonitorStatus, not_found=workflow_id
+        )
     except OpsError:
         return None
 

@@ -1,10 +1,10 @@
-"""The three monitors: status, pause/resume/check-now/stop, interval, start.
+"""The monitors: status, pause/resume/check-now/stop, interval, start.
 
 Steering is the workflows' own interface: the `status` query, the `pause`,
 `resume` and `check_now` signals, the validated `set_interval` update, and a
 cancel to stop (the monitor completes with its final state; `start_monitors`
-brings it back). A monitor is named `portfolio`, `price-alerts` or
-`position-sync` (the `monitor-` prefix is optional), or `all`.
+brings it back). A monitor is named `portfolio`, `price-alerts`,
+`position-sync` or `outbox` (the `monitor-` prefix is optional), or `all`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,29 @@ from typing import Literal, get_args
 from pydantic import Field
 
 from ttai.models.common import Model
-from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
+from ttai.models.monitors import (
+    CHECK_NOW_SIGNAL,
+    MONITOR_IDS,
+    MONITOR_TYPES,
+    PAUSE_SIGNAL,
+    RESUME_SIGNAL,
+    SET_INTERVAL_UPDATE,
+    STATUS_QUERY,
+    MonitorInput,
+    MonitorName,
+    MonitorStatus,
+    SetIntervalInput,
+)
 from ttai.ops import calls
 from ttai.ops.connection import Connection
 from ttai.ops.errors import InvalidInput, NotFound, translated
-from ttai.temporal.monitors import MONITOR_TYPES, ensure_monitors, monitor_id
 
-MonitorName = Literal["portfolio", "price-alerts", "position-sync"]
 SteerAction = Literal["pause", "resume", "check", "stop"]
-SIGNALS: dict[str, str] = {"pause": "pause", "resume": "resume", "check": "check_now"}
+SIGNALS: dict[str, str] = {
+    "pause": PAUSE_SIGNAL,
+    "resume": RESUME_SIGNAL,
+    "check": CHECK_NOW_SIGNAL,
+}
 ALL = "all"
 
 
@@ -48,7 +62,7 @@ class SteerOutcome(Model):
 
 
 class MonitorsStarted(Model):
-    workflow_ids: list[str] = Field(description="All three; running ones were kept as they are.")
+    workflow_ids: list[str] = Field(description="All of them; running ones were kept as they are.")
 
 
 def not_running(workflow_id: str) -> str:
@@ -56,13 +70,14 @@ def not_running(workflow_id: str) -> str:
 
 
 def monitor_ids(name: str, *, allow_all: bool = True) -> list[str]:
-    """'all' -> the three IDs; 'price-alerts' or 'monitor-price-alerts' -> one."""
+    """'all' -> every monitor's ID; 'price-alerts' or 'monitor-price-alerts' -> one."""
     if allow_all and name == ALL:
         return list(MONITOR_TYPES)
-    try:
-        return [monitor_id(name)]
-    except ValueError as err:
-        raise InvalidInput(f"{err}{' or all' if allow_all else ''}") from None
+    workflow_id = name if name.startswith("monitor-") else f"monitor-{name}"
+    if workflow_id not in MONITOR_TYPES:
+        known = ", ".join(MONITOR_IDS) + (" or all" if allow_all else "")
+        raise InvalidInput(f"unknown monitor {name!r}: one of {known}")
+    return [workflow_id]
 
 
 def _name(workflow_id: str) -> MonitorName:
@@ -85,7 +100,7 @@ async def _info(conn: Connection, workflow_id: str) -> MonitorInfo:
     if desc.status is None or desc.status.name != "RUNNING":
         return info
     status = await calls.query(
-        conn, workflow_id, "status", MonitorStatus, not_found=not_running(workflow_id)
+        conn, workflow_id, STATUS_QUERY, MonitorStatus, not_found=not_running(workflow_id)
     )
     return info.model_copy(update={"running": True, "status": status})
 
@@ -118,7 +133,7 @@ async def set_interval(conn: Connection, name: str, request: SetIntervalInput) -
     return await calls.update(
         conn,
         workflow_id,
-        "set_interval",
+        SET_INTERVAL_UPDATE,
         request,
         MonitorStatus,
         not_found=not_running(workflow_id),
@@ -128,6 +143,8 @@ async def set_interval(conn: Connection, name: str, request: SetIntervalInput) -
 async def start_monitors(conn: Connection, request: MonitorInput | None = None) -> MonitorsStarted:
     """Start the monitors that are not running, with `request` (default: the
     monitors' own defaults, NYSE regular hours); running ones are kept."""
+    from ttai.temporal.bootstrap import ensure_monitors
+
     inputs = dict.fromkeys(MONITOR_TYPES, request or MonitorInput())
     client = await conn.client()
     with translated("monitors"):

@@ -21,12 +21,17 @@ from typing import Any
 from pydantic import Field
 
 from ttai.models.common import MAX_SCREEN_ID_LENGTH, Model, ScreenId
-from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
-from ttai.ops import calls, watchlists
+from ttai.models.screener import (
+    PROGRESS_QUERY,
+    SCREENER_WORKFLOW,
+    ScreenInput,
+    ScreenProgress,
+    ScreenResult,
+)
+from ttai.ops import calls, commands
 from ttai.ops.calls import TaskRef
 from ttai.ops.connection import Connection
 
-WORKFLOW = "ScreenerWorkflow"
 POLL_SECONDS = 0.5
 
 OnProgress = Callable[[ScreenProgress], Awaitable[None] | None]
@@ -56,10 +61,10 @@ async def start_screen(
         "screen"
     )
     if request.watchlist is not None:
-        await watchlists.screenable_symbols(conn, request.watchlist)
+        await commands.screenable_symbols(conn, request.watchlist)
     _, task = await calls.start(
         conn,
-        WORKFLOW,
+        SCREENER_WORKFLOW,
         request,
         workflow_id=workflow_id,
         result_type=ScreenResult,
@@ -72,7 +77,7 @@ async def screen_progress(conn: Connection, workflow_id: ScreenId) -> ScreenProg
     return await calls.query(
         conn,
         workflow_id,
-        "progress",
+        PROGRESS_QUERY,
         ScreenProgress,
         not_found=calls.not_found_message(workflow_id),
     )
@@ -107,7 +112,7 @@ async def watch_screen(
 
 async def _progress_or_none(handle: Any) -> ScreenProgress | None:
     try:
-        return await handle.query("progress", result_type=ScreenProgress)
+        return await handle.query(PROGRESS_QUERY, result_type=ScreenProgress)
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import Field
 
-from ttai.models.analysis import AnalysisStage, Recommendation
+from ttai.models.analysis import ANALYSIS_WORKFLOW, STAGE_QUERY, AnalysisStage, Recommendation
 from ttai.models.common import Model, Symbol, WorkflowId
-from ttai.models.screener import ScreenProgress
+from ttai.models.screener import PROGRESS_QUERY, SCREENER_WORKFLOW, ScreenProgress
 from ttai.ops import calls
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Conflict, InvalidInput, failure_message, translated
@@ -33,9 +33,11 @@ WorkflowType = Literal[
     "AnalysisWorkflow",
     "ScreenerWorkflow",
     "WatchlistWorkflow",
+    "AlertsWorkflow",
     "PortfolioMonitorWorkflow",
     "PriceAlertMonitorWorkflow",
     "PositionSyncWorkflow",
+    "OutboxMonitorWorkflow",
     "MorningBriefingWorkflow",
     "EndOfDaySummaryWorkflow",
     "WeeklyReviewWorkflow",
@@ -196,10 +198,10 @@ async def get_task(
 async def _live(handle: WorkflowHandle[Any, Any], workflow_type: str) -> dict[str, Any]:
     """What a running workflow's own query says; nothing when it cannot answer."""
     try:
-        if workflow_type == "ScreenerWorkflow":
-            return {"progress": await handle.query("progress", result_type=ScreenProgress)}
-        if workflow_type == "AnalysisWorkflow":
-            stage = await handle.query("stage", result_type=AnalysisStage)
+        if workflow_type == SCREENER_WORKFLOW:
+            return {"progress": await handle.query(PROGRESS_QUERY, result_type=ScreenProgress)}
+        if workflow_type == ANALYSIS_WORKFLOW:
+            stage = await handle.query(STAGE_QUERY, result_type=AnalysisStage)
             return {"stage": stage.stage}
     except asyncio.CancelledError:
         raise

@@ -1,14 +1,15 @@
 """Broker lanes: the task queues broker reads run on, and their shared rate budget.
 
-Clients only ever start work on the main task queue (default `ttai`). The
-workflows send every broker-read activity to one of two lanes named after it,
-and every worker polls them as well:
+Clients only ever start work on the main task queue (default `ttai`). Every
+activity that reads the broker declares one of two lanes named after it
+(`@step(..., lane=...)`, ttai/temporal/steps.py); workflows call it there, and
+every worker polls the lanes as well:
 
 - `<main>-broker`, the bulk lane: the analysis steps and the screens'
   per-symbol analyses (`screen_symbol`). A screen can put hundreds of reads
   here in a burst.
 - `<main>-broker-live`, the live lane: the monitors' checks, the symbol check
-  behind `add_alert`, the scheduled reports and the portfolio lookup. Few
+  behind adding an alert, the scheduled reports and the portfolio lookup. Few
   reads, each one waited for.
   Its own lane means a running screen never delays a monitor check.
 
@@ -33,36 +34,10 @@ BULK: Lane = "broker"
 LIVE: Lane = "broker-live"
 LANES: tuple[Lane, ...] = (BULK, LIVE)
 
-LANE_OF_ACTIVITY: dict[str, Lane] = {
-    # Analyses and screens.
-    "chart_analysis": BULK,
-    "options_analysis": BULK,
-    "research_analysis": BULK,
-    "screen_symbol": BULK,
-    "screen_symbols": BULK,
-    # Monitors, alert rules, reports and the portfolio lookup.
-    "check_price_alerts": LIVE,
-    "check_portfolio": LIVE,
-    "sync_positions": LIVE,
-    "check_symbols": LIVE,
-    "build_morning_briefing": LIVE,
-    "build_end_of_day_summary": LIVE,
-    "build_weekly_review": LIVE,
-    "portfolio_snapshot": LIVE,
-}
-"""Every activity that reads the broker, by name, and its lane. The rest
-(saves, notifications, watchlists, calendars) stay on the main task queue."""
-
 
 def lane_queue(task_queue: str, lane: Lane) -> str:
     """The task queue of `lane` for the deployment whose main queue is `task_queue`."""
     return f"{task_queue}-{lane}"
-
-
-def activity_queue(task_queue: str, activity_name: str) -> str:
-    """Where the activity called `activity_name` runs: its lane, or the main queue."""
-    lane = LANE_OF_ACTIVITY.get(activity_name)
-    return task_queue if lane is None else lane_queue(task_queue, lane)
 
 
 DEFAULT_RATES: dict[str, dict[Lane, float]] = {

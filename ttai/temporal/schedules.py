@@ -38,7 +38,7 @@ from temporalio.client import (
 
 from ttai.config import Settings
 from ttai.domain import market_calendar
-from ttai.models.reports import ReportInput, ReportKind
+from ttai.models.reports import REPORT_WORKFLOWS, SCHEDULE_IDS, ReportInput, ReportKind
 from ttai.temporal import search_attributes
 
 TIME_ZONE = "America/New_York"
@@ -67,8 +67,8 @@ class ReportSchedule:
 
 SCHEDULES: tuple[ReportSchedule, ...] = (
     ReportSchedule(
-        "report-morning-briefing",
-        "MorningBriefingWorkflow",
+        SCHEDULE_IDS["morning_briefing"],
+        REPORT_WORKFLOWS["morning_briefing"],
         9,
         30,
         MONDAY_TO_FRIDAY,
@@ -77,8 +77,8 @@ SCHEDULES: tuple[ReportSchedule, ...] = (
         kind="morning_briefing",
     ),
     ReportSchedule(
-        "report-end-of-day",
-        "EndOfDaySummaryWorkflow",
+        SCHEDULE_IDS["end_of_day"],
+        REPORT_WORKFLOWS["end_of_day"],
         16,
         0,
         MONDAY_TO_FRIDAY,
@@ -88,8 +88,8 @@ SCHEDULES: tuple[ReportSchedule, ...] = (
     ),
     # Not skipped on a Friday holiday: the workflow still reviews the week.
     ReportSchedule(
-        "report-weekly-review",
-        "WeeklyReviewWorkflow",
+        SCHEDULE_IDS["weekly_review"],
+        REPORT_WORKFLOWS["weekly_review"],
         17,
         0,
         FRIDAY,
@@ -98,7 +98,6 @@ SCHEDULES: tuple[ReportSchedule, ...] = (
         kind="weekly_review",
     ),
 )
-SCHEDULE_IDS = tuple(s.schedule_id for s in SCHEDULES)
 
 Outcome = Literal["created", "updated", "unchanged"]
 

@@ -6,7 +6,7 @@ build a valid request from these files without reading any Python.
 
 The workflow classes come in as an argument: the library never imports
 `workflows/`. The entry point with the worker's list is `python -m
-workflows.schemas [--check]` (`make schemas`).
+workflows.registry [--check]` (`make schemas`).
 """
 
 from __future__ import annotations

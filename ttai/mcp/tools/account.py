@@ -20,10 +20,9 @@ from ttai.models.screener import (
     WatchlistCommandResult,
     WatchlistName,
 )
+from ttai.ops import commands
 from ttai.ops import market as market_ops
-from ttai.ops import portfolio as portfolio_ops
 from ttai.ops import reports as report_ops
-from ttai.ops import watchlists as watchlist_ops
 from ttai.ops.errors import InvalidInput, parse
 from ttai.ops.market import MarketStatus
 from ttai.ops.reports import ReportRun, RunReportInput
@@ -41,7 +40,7 @@ async def portfolio(
     Read-only: TTAI never places orders.
     """
     request = parse(PortfolioRequest, {"source": source})
-    return await portfolio_ops.portfolio(await connection(ctx), request)
+    return await commands.portfolio(await connection(ctx), request)
 
 
 async def market_status(ctx: Context[Any, Any]) -> MarketStatus:
@@ -80,7 +79,7 @@ async def watchlists(
     (show, add, remove), with how many symbols changed.
     """
     command = parse(WatchlistCommand, {"action": action, "name": name, "symbols": symbols or []})
-    return await watchlist_ops.watchlist_command(await connection(ctx), command)
+    return await commands.watchlist_command(await connection(ctx), command)
 
 
 class ReportsResult(BaseModel):
@@ -113,7 +112,7 @@ async def reports(
     """
     if action == "latest":
         request = parse(LatestReportsInput, {"kinds": [kind]} if kind else {})
-        latest = await report_ops.latest_reports(await connection(ctx), request)
+        latest = await commands.latest_reports(await connection(ctx), request)
         return ReportsResult(latest=latest)
     if kind is None:
         raise InvalidInput("run needs a kind")

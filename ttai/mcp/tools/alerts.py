@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from ttai.domain.alerts.conditions import CONDITIONS, describe, names
 from ttai.mcp.tools.arguments import connection, like
 from ttai.models.alerts import (
     AddAlertInput,
@@ -23,11 +22,12 @@ from ttai.models.alerts import (
     RemoveAlertResult,
 )
 from ttai.models.common import Symbol
-from ttai.models.monitors import MonitorStatus, SetIntervalInput
-from ttai.ops import alerts as alert_ops
+from ttai.models.conditions import CONDITIONS, describe, names
+from ttai.models.monitors import MonitorName, MonitorStatus, SetIntervalInput
+from ttai.ops import commands
 from ttai.ops import monitors as monitor_ops
 from ttai.ops.errors import InvalidInput, parse
-from ttai.ops.monitors import MonitorName, MonitorsStatus, SteerOutcome
+from ttai.ops.monitors import MonitorsStatus, SteerOutcome
 
 
 def _conditions_help() -> str:
@@ -77,7 +77,7 @@ async def add_alert(
             "note": note,
         },
     )
-    return await alert_ops.add_alert(await connection(ctx), AddAlertInput(rule=spec))
+    return await commands.add_alert(await connection(ctx), AddAlertInput(rule=spec))
 
 
 async def list_alerts(
@@ -91,7 +91,7 @@ async def list_alerts(
     Use it before adding an alert (to avoid duplicates) or to find an ID to remove.
     """
     request = ListAlertsInput(include_inactive=include_inactive)
-    return await alert_ops.list_alerts(await connection(ctx), request)
+    return await commands.list_alerts(await connection(ctx), request)
 
 
 async def remove_alert(
@@ -100,7 +100,7 @@ async def remove_alert(
 ) -> RemoveAlertResult:
     """Remove an alert rule by its ID; it stops being watched at once."""
     request = parse(RemoveAlertInput, {"alert_id": alert_id})
-    return await alert_ops.remove_alert(await connection(ctx), request)
+    return await commands.remove_alert(await connection(ctx), request)
 
 
 class MonitorsResult(BaseModel):
@@ -128,14 +128,15 @@ async def monitors(
         MonitorName | Literal["all"],
         Field(
             description="portfolio (P&L and position rules), price-alerts (alert rules), "
-            "position-sync (positions from the broker), or all (not for set_interval)"
+            "position-sync (positions from the broker), outbox (retries of refused "
+            "notifications), or all (not for set_interval)"
         ),
     ] = "all",
     interval_seconds: Annotated[
         int | None, like(SetIntervalInput, "interval_seconds", "For set_interval")
     ] = None,
 ) -> MonitorsResult:
-    """Watch and steer TTAI's three background monitors (portfolio, price alerts, position sync).
+    """Watch and steer TTAI's background monitors (portfolio, price alerts, position sync, outbox).
 
     Use status to see whether they run, when each last checked and will check next,
     errors and alerts fired, and the NYSE hours they follow. Use check_now after

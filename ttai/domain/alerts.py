@@ -1,14 +1,20 @@
-"""Which rules fire, given what the market and the account look like now.
+"""When alert rules fire, given what the market and the account look like now.
 
-The conditions themselves (what each compares and how) are the table in
-`conditions.py`; this module feeds it: the price, IV rank or option positions
-a rule reads, its reference, and whether the rule is armed at all.
+What each condition is comes from the table in `ttai.models.conditions`; this
+module says how each comparison fires and feeds it: the price, IV rank or option
+positions a rule reads, its reference, and whether the rule is armed at all.
 
 No I/O and no clock: the caller passes `now`, so the same inputs always give
 the same firings (the check activity may be retried). Each firing carries the
 sequence it would be (the rule's trigger count + 1, as read): the store
 records it only while the rule still has that count, so a retried or
 concurrent check never records a firing twice.
+
+`pct_move` compares exact decimals: a price and a reference are the decimals
+they print as (10.1, not 10.0999999999999996), so 10 -> 10.10 is exactly 1 %.
+A rearmed `pct_move` measures each next move from the price it last fired at
+(`measured_from`): a move that lasts fires once, a further move of the same
+size fires again.
 """
 
 from __future__ import annotations
@@ -16,11 +22,79 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 
 from ttai.domain import market_calendar
-from ttai.domain.alerts.conditions import CONDITIONS, Condition, Reading, measured_from
 from ttai.models.alerts import AlertRule
+from ttai.models.conditions import CONDITIONS, Comparison, Condition
 from ttai.models.market import Position
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one check observed for one rule, with the rule's numbers."""
+
+    value: float
+    threshold: float
+    previous: float | None = None  # the previous check's price, for crossings
+    reference: float | None = None  # the price a move is measured from
+
+
+def exact(x: float) -> Fraction:
+    """The decimal a float prints as (its shortest repr), as an exact fraction."""
+    return Fraction(repr(float(x)))
+
+
+def at_least(r: Reading) -> bool:
+    return r.value >= r.threshold
+
+
+def at_most(r: Reading) -> bool:
+    return r.value <= r.threshold
+
+
+def crossed_up(r: Reading) -> bool:
+    return r.previous is not None and r.previous < r.threshold <= r.value
+
+
+def crossed_down(r: Reading) -> bool:
+    return r.previous is not None and r.previous > r.threshold >= r.value
+
+
+def moved_pct(r: Reading) -> bool:
+    # |price - reference| / reference * 100 >= threshold, without dividing or rounding.
+    if r.reference is None:
+        return False
+    reference = exact(r.reference)
+    return abs(exact(r.value) - reference) * 100 >= exact(r.threshold) * reference
+
+
+COMPARISONS: dict[Comparison, Callable[[Reading], bool]] = {
+    "at_least": at_least,
+    "at_most": at_most,
+    "crossed_up": crossed_up,
+    "crossed_down": crossed_down,
+    "moved_pct": moved_pct,
+}
+
+WORST: dict[str, Callable[[Iterable[float]], float]] = {"max": max, "min": min}
+
+
+def measured_from(
+    name: str,
+    reference_price: float | None,
+    mode: str,
+    fired: int,
+    last_observed: float | None,
+) -> float | None:
+    """The price a rule's next move is measured from: its reference_price until it
+    has fired, then, for a rearmed rule, the price it last fired at (`last_observed`,
+    seen by firing number `fired`). None for conditions without a reference."""
+    if not CONDITIONS[name].needs_reference:
+        return None
+    if mode == "rearm" and fired and last_observed is not None:
+        return last_observed
+    return reference_price
 
 
 @dataclass(frozen=True)
@@ -54,7 +128,7 @@ def reference(rule: AlertRule) -> float | None:
 
 def _fires(rule: AlertRule, value: float, previous: float | None = None) -> bool:
     reading = Reading(value, rule.spec.threshold, previous, reference(rule))
-    return CONDITIONS[rule.spec.condition].fires(reading)
+    return COMPARISONS[CONDITIONS[rule.spec.condition].fires](reading)
 
 
 def _firing(rule: AlertRule, subject: str, observed: float) -> Firing:
@@ -106,7 +180,7 @@ def evaluate_position_rules(
     rules: Iterable[AlertRule], positions: Iterable[Position], now: datetime
 ) -> list[Firing]:
     """Position rules that fire now: one firing per rule, naming every matching
-    option position of its underlying. Shares never match (see conditions.py)."""
+    option position of its underlying. Shares never match (ttai.models.conditions)."""
     options = [p for p in positions if p.instrument == "option"]
     today = market_calendar.new_york_date(now)
     firings = []
@@ -117,5 +191,5 @@ def evaluate_position_rules(
         matches = _matches(rule, condition, options, today)
         if matches:
             subject = ", ".join(sorted(symbol for _, symbol in matches))
-            firings.append(_firing(rule, subject, condition.worst(v for v, _ in matches)))
+            firings.append(_firing(rule, subject, WORST[condition.worst](v for v, _ in matches)))
     return firings

@@ -1,37 +1,30 @@
-"""The monitors' checks and the alert-rule steps behind the price monitor's updates.
+"""Alert rules: the checks that evaluate them, and the steps that keep them.
 
 Each check is idempotent under retry: what it records is keyed by the check
-(workflow ID:run ID:iteration) or by durable rows, and notifications go
-through the outbox in the same transaction. Due outbox rows (left by a crash
-or a refusing channel) are delivered by every check, so none is lost.
+(workflow ID:run ID:iteration), and each firing's notification is queued in the
+same transaction. The check makes the first delivery attempt of what it fired;
+what a channel refused is retried by the outbox monitor, on its own clock.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
-
-from activities.day_trades import day_trades
-from activities.errors import classified_errors
-from ttai import telemetry
-from ttai.broker import Broker
-from ttai.db.alerts import AlertStore, TooManyAlerts
-from ttai.db.positions import PositionStore
-from ttai.db.reports import ReportStore
-from ttai.domain import market_calendar
-from ttai.domain.alerts.conditions import names
-from ttai.domain.alerts.rules import (
+from ttai.models.conditions import names
+from ttai.domain.alerts import (
     Firing,
     evaluate_position_rules,
     evaluate_price_rules,
     is_expired,
 )
-from ttai.domain.analytics.pnl import DayTrades
+
+from activities.errors import classified_errors
+from ttai import telemetry
+from ttai.broker.base import Broker
+from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.models.alerts import (
     AlertList,
     AlertRule,
@@ -39,51 +32,28 @@ from ttai.models.alerts import (
     RemoveAlertInput,
     RemoveAlertResult,
 )
-from ttai.models.market import Position
 from ttai.models.monitors import (
     MAX_TRACKED_PRICES,
     CheckInput,
     CreateAlertInput,
     PortfolioCheckResult,
     PriceCheckResult,
-    SessionsInput,
-    SessionsResult,
-    SessionWindow,
     SymbolsInput,
     SymbolsResult,
-    SyncResult,
 )
 from ttai.notify.messages import alert_notification
 from ttai.notify.outbox import Outbox
+from ttai.temporal.lanes import LIVE
+from ttai.temporal.steps import CHECK, UPDATE, step
 
 logger = logging.getLogger(__name__)
 
 
-class MonitorActivities:
-    def __init__(
-        self,
-        broker: Broker,
-        alerts: AlertStore,
-        positions: PositionStore,
-        outbox: Outbox,
-        reports: ReportStore | None = None,
-    ) -> None:
+class AlertActivities:
+    def __init__(self, broker: Broker, alerts: AlertStore, outbox: Outbox) -> None:
         self._broker = broker
         self._alerts = alerts
-        self._positions = positions
         self._outbox = outbox
-        self._reports = reports  # previous closes of options closed today (day P&L)
-
-    async def _deliver_pending(self) -> tuple[int, str | None]:
-        """Deliver the due outbox rows; a refusing channel's rows back off (see the outbox)."""
-        try:
-            run = await self._outbox.deliver_pending()
-        except Exception as err:  # the database: the check's own result still counts
-            logger.warning("notification delivery failed, retried next check: %s", err)
-            return 0, str(err)[:300]
-        if run.error is not None:
-            logger.warning("notification delivery: %s", run.error)
-        return run.delivered, run.error[:300] if run.error else None
 
     async def _commit(
         self,
@@ -93,10 +63,9 @@ class MonitorActivities:
         expired: Sequence[int],
         monitor: str,
     ) -> dict[str, Any]:
-        """The tail of both alert checks: commit what fired (each with its
-        notification) and what expired, read back this check's triggers (a
-        retry finds the first attempt's), deliver what is due. Returns the
-        fields both check results share."""
+        """The tail of both checks: commit what fired (each with its notification)
+        and what expired, and read back this check's triggers (a retry finds the
+        first attempt's). Returns the fields both check results share."""
         by_id = {r.alert_id: r for r in rules}
         await self._alerts.record_check(
             request.check_key,
@@ -105,16 +74,17 @@ class MonitorActivities:
             expired,
         )
         triggers = await self._alerts.triggers_for_check(request.check_key)
-        delivered, error = await self._deliver_pending()
         telemetry.count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
+        # The first delivery attempt; a retried check finds its rows delivered already.
+        sent = await self._outbox.deliver_each([t.notification_id for t in triggers])
         return {
             "rules_evaluated": len(rules),
             "triggers": triggers,
-            "delivered": delivered,
-            "delivery_error": error,
+            "delivered": sent.delivered,
+            "delivery_error": sent.error,
         }
 
-    @activity.defn(name="check_price_alerts")
+    @step(CHECK, lane=LIVE)
     async def check_price_alerts(self, request: CheckInput) -> PriceCheckResult:
         rules = await self._alerts.active(names("price") + names("iv_rank"))
         expired = [r.alert_id for r in rules if is_expired(r, request.as_of)]
@@ -145,7 +115,7 @@ class MonitorActivities:
         shared = await self._commit(request, rules, firings, expired, "price")
         return PriceCheckResult(prices=prices, **shared)
 
-    @activity.defn(name="check_portfolio")
+    @step(CHECK, lane=LIVE)
     async def check_portfolio(self, request: CheckInput) -> PortfolioCheckResult:
         rules = await self._alerts.active(names("position"))
         with classified_errors():
@@ -155,47 +125,7 @@ class MonitorActivities:
         shared = await self._commit(request, rules, firings, expired, "portfolio")
         return PortfolioCheckResult(positions=len(positions), **shared)
 
-    @activity.defn(name="sync_positions")
-    async def sync_positions(self, request: CheckInput) -> SyncResult:
-        with classified_errors():
-            positions = await self._broker.get_positions()
-            # Stored with the positions: the portfolio view's NLV and buying power.
-            balances = await self._broker.get_balances()
-        trades = await self._day_trades(positions, request)
-        changes = await self._positions.sync(positions, request.as_of, balances, trades)
-        delivered, error = await self._deliver_pending()
-        return SyncResult(
-            open_positions=changes.open_positions,
-            opened=changes.opened,
-            changed=changes.changed,
-            closed=changes.closed,
-            delivered=delivered,
-            delivery_error=error,
-        )
-
-    async def _day_trades(self, positions: list[Position], request: CheckInput) -> DayTrades | None:
-        """Today's trades for the portfolio view's day P&L. If the broker cannot
-        give them, the sync still stores positions and balances (the alerts and
-        the view need them more) and stores the trades as unknown: the view then
-        shows day P&L as unknown instead of measuring without them."""
-        session = market_calendar.latest_session(request.as_of)
-        try:
-            return await day_trades(self._broker, self._reports, positions, session.day)
-        except Exception as err:  # the broker or the reports store: day P&L only
-            logger.warning("today's fills unavailable, day P&L unknown until next sync: %s", err)
-            return None
-
-    @activity.defn(name="market_sessions")
-    async def market_sessions(self, request: SessionsInput) -> SessionsResult:
-        """Trading windows of the NYSE days in [start, start + days)."""
-        end = request.start + timedelta(days=request.days - 1)
-        windows = [
-            market_calendar.trading_window(s, request.hours)
-            for s in market_calendar.sessions(request.start, end)
-        ]
-        return SessionsResult(windows=[SessionWindow(open=o, close=c) for o, c in windows])
-
-    @activity.defn(name="check_symbols")
+    @step(UPDATE, lane=LIVE)
     async def check_symbols(self, request: SymbolsInput) -> SymbolsResult:
         """Raises a non-retryable UnknownSymbol error when the broker does not list one."""
         with classified_errors():
@@ -207,18 +137,18 @@ class MonitorActivities:
             )
         return SymbolsResult(known=sorted(quotes))
 
-    @activity.defn(name="create_alert")
+    @step(UPDATE)
     async def create_alert(self, request: CreateAlertInput) -> AlertRule:
         try:
             return await self._alerts.create(request.request_id, request.spec)
         except TooManyAlerts as err:
             raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from None
 
-    @activity.defn(name="list_alerts")
+    @step(UPDATE)
     async def list_alerts(self, request: ListAlertsInput) -> AlertList:
         return AlertList(alerts=await self._alerts.rules(include_inactive=request.include_inactive))
 
-    @activity.defn(name="remove_alert")
+    @step(UPDATE)
     async def remove_alert(self, request: RemoveAlertInput) -> RemoveAlertResult:
         try:
             return await self._alerts.remove(request.alert_id)

@@ -1,26 +1,17 @@
-"""Alert conditions: the one table of what each condition is, how it compares, how it reads.
+"""Alert conditions: the one table of what each condition is, what it reads and how it reads.
 
 Everything else derives from `CONDITIONS`: the wire model's names, bounds and
-JSON Schema (ttai/models/alerts.py), the evaluation (rules.py), the wording of
-notifications, reports and the CLI help. The database stores the name and
-does not check it (migration 008). To add a condition: one entry here, a
-test, `make schemas` ("Adding an alert condition" in docs/architecture.md,
-drafted in docs/pending/alerts.md).
+JSON Schema (ttai/models/alerts.py), which monitor evaluates a rule (its
+family), the wording of notifications, reports and the CLI help. How each
+comparison fires is pure logic in `ttai.domain.alerts` (`fires` names it here).
+The database stores the name and does not check it (migration 008). To add a
+condition: one entry here, a test, `make schemas` (docs/architecture.md).
 
-Standard library only, plain data and small pure functions: the wire models
-import this module, the one exception to their import rule
-(tests/test_import_rule.py).
-
-Conventions (the README's decisions, "Alert rules"):
+Conventions (docs/alerts.md):
 - Levels are inclusive, as in the original: `price_above 250` fires at 250.00
   (`>=`), `price_below` at or below, the IV-rank rules the same.
 - Crossings fire on the move through the level only: the previous check was
   strictly on the other side, this one is at or past the level.
-- `pct_move` compares exact decimals: a price and a reference are the decimals
-  they print as (10.1, not 10.0999999999999996), so 10 -> 10.10 is exactly 1 %.
-  A rearmed `pct_move` measures each next move from the price it last fired at
-  (`measured_from`): a move that lasts fires once, a further move of the same
-  size fires again.
 - Position rules look at option positions only, one contract at a time: the
   per-contract |delta| (puts and calls, long or short, never scaled by the
   quantity) and the days to expiry. Shares (delta 1.0) never match, so a wheel
@@ -30,9 +21,7 @@ Conventions (the README's decisions, "Alert rules"):
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Literal
 
 Family = Literal["price", "iv_rank", "position"]
@@ -42,46 +31,10 @@ monitor (the broker's positions)."""
 
 Observes = Literal["price", "iv_rank", "abs_delta", "dte"]
 """The number compared with the threshold. Position measures (`abs_delta`,
-`dte`) are taken per option position by rules.py."""
+`dte`) are taken per option position (ttai.domain.alerts)."""
 
-
-@dataclass(frozen=True)
-class Reading:
-    """What one check observed for one rule, with the rule's numbers."""
-
-    value: float
-    threshold: float
-    previous: float | None = None  # the previous check's price, for crossings
-    reference: float | None = None  # the price a move is measured from
-
-
-def exact(x: float) -> Fraction:
-    """The decimal a float prints as (its shortest repr), as an exact fraction."""
-    return Fraction(repr(float(x)))
-
-
-def at_least(r: Reading) -> bool:
-    return r.value >= r.threshold
-
-
-def at_most(r: Reading) -> bool:
-    return r.value <= r.threshold
-
-
-def crossed_up(r: Reading) -> bool:
-    return r.previous is not None and r.previous < r.threshold <= r.value
-
-
-def crossed_down(r: Reading) -> bool:
-    return r.previous is not None and r.previous > r.threshold >= r.value
-
-
-def moved_pct(r: Reading) -> bool:
-    # |price - reference| / reference * 100 >= threshold, without dividing or rounding.
-    if r.reference is None:
-        return False
-    reference = exact(r.reference)
-    return abs(exact(r.value) - reference) * 100 >= exact(r.threshold) * reference
+Comparison = Literal["at_least", "at_most", "crossed_up", "crossed_down", "moved_pct"]
+"""How the observed number is compared with the threshold (ttai.domain.alerts)."""
 
 
 @dataclass(frozen=True)
@@ -90,56 +43,56 @@ class Condition:
     family: Family
     observes: Observes
     threshold: str  # what the threshold is, for the CLI help and the schema
-    fires: Callable[[Reading], bool]
+    fires: Comparison
     words: str  # how a rule reads after its symbol; {threshold} and {reference}
     high: float | None = None  # the largest threshold allowed (the smallest is 0)
     whole: bool = False  # the threshold is a whole number
     needs_reference: bool = False  # the rule carries a reference_price
     # Position rules name every matching position and report the value furthest
     # past the threshold: the largest |delta|, the fewest days.
-    worst: Callable[[Iterable[float]], float] = max
+    worst: Literal["max", "min"] = "max"
 
 
 CONDITIONS: dict[str, Condition] = {
     c.name: c
     for c in (
         Condition(
-            "price_above", "price", "price", "a price level", at_least,
+            "price_above", "price", "price", "a price level", "at_least",
             "price at or above {threshold}",
         ),
         Condition(
-            "price_below", "price", "price", "a price level", at_most,
+            "price_below", "price", "price", "a price level", "at_most",
             "price at or below {threshold}",
         ),
         Condition(
-            "crosses_up", "price", "price", "a price level", crossed_up,
+            "crosses_up", "price", "price", "a price level", "crossed_up",
             "price crossed up through {threshold}",
         ),
         Condition(
-            "crosses_down", "price", "price", "a price level", crossed_down,
+            "crosses_down", "price", "price", "a price level", "crossed_down",
             "price crossed down through {threshold}",
         ),
         Condition(
             "pct_move", "price", "price", "a move in %, either way, from reference_price",
-            moved_pct, "price moved {threshold}% or more from {reference}",
+            "moved_pct", "price moved {threshold}% or more from {reference}",
             needs_reference=True,
         ),
         Condition(
-            "iv_rank_above", "iv_rank", "iv_rank", "an IV rank, 0-100", at_least,
+            "iv_rank_above", "iv_rank", "iv_rank", "an IV rank, 0-100", "at_least",
             "IV rank at or above {threshold}", high=100,
         ),
         Condition(
-            "iv_rank_below", "iv_rank", "iv_rank", "an IV rank, 0-100", at_most,
+            "iv_rank_below", "iv_rank", "iv_rank", "an IV rank, 0-100", "at_most",
             "IV rank at or below {threshold}", high=100,
         ),
         Condition(
             "delta_at_least", "position", "abs_delta",
-            "an option's per-contract |delta|, 0-1", at_least,
+            "an option's per-contract |delta|, 0-1", "at_least",
             "option |delta| at least {threshold}", high=1,
         ),
         Condition(
-            "dte_at_most", "position", "dte", "whole days to an option's expiry", at_most,
-            "option expiring in {threshold} days or fewer", whole=True, worst=min,
+            "dte_at_most", "position", "dte", "whole days to an option's expiry", "at_most",
+            "option expiring in {threshold} days or fewer", whole=True, worst="min",
         ),
     )
 }  # fmt: skip
@@ -170,23 +123,6 @@ def problem(name: str, threshold: float, reference: float | None) -> str | None:
     if condition.whole and not float(threshold).is_integer():
         return f"{name} threshold must be a whole number ({condition.threshold})"
     return None
-
-
-def measured_from(
-    name: str,
-    reference_price: float | None,
-    mode: str,
-    fired: int,
-    last_observed: float | None,
-) -> float | None:
-    """The price a rule's next move is measured from: its reference_price until it
-    has fired, then, for a rearmed rule, the price it last fired at (`last_observed`,
-    seen by firing number `fired`). None for conditions without a reference."""
-    if not CONDITIONS[name].needs_reference:
-        return None
-    if mode == "rearm" and fired and last_observed is not None:
-        return last_observed
-    return reference_price
 
 
 def _number(value: float | str | None) -> str:
