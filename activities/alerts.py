@@ -13,18 +13,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from temporalio.exceptions import ApplicationError
-from ttai.models.conditions import names
+
+from activities.errors import classified_errors
+from ttai import telemetry
+from ttai.broker.base import Broker
+from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.domain.alerts import (
     Firing,
     evaluate_position_rules,
     evaluate_price_rules,
     is_expired,
 )
-
-from activities.errors import classified_errors
-from ttai import telemetry
-from ttai.broker.base import Broker
-from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.models.alerts import (
     AlertList,
     AlertRule,
@@ -32,6 +31,7 @@ from ttai.models.alerts import (
     RemoveAlertInput,
     RemoveAlertResult,
 )
+from ttai.models.conditions import names
 from ttai.models.monitors import (
     MAX_TRACKED_PRICES,
     CheckInput,

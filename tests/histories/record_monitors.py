@@ -112,7 +112,9 @@ async def record_outbox(env: WorkflowEnvironment, pool: asyncpg.Pool) -> None:
     """The outbox monitor delivers a row left pending (a crash, a refusing channel)."""
     case = "OutboxMonitorWorkflow-delivers"
     async with pool.acquire() as conn:
-        await enqueue(conn, Notification(idempotency_key="record-outbox", kind="test", title="t", body="b"))
+        await enqueue(
+            conn, Notification(idempotency_key="record-outbox", kind="test", title="t", body="b")
+        )
     handle = await env.client.start_workflow(
         "OutboxMonitorWorkflow",
         MonitorInput(interval_seconds=60),

@@ -116,9 +116,7 @@ async def test_watchlists_and_screens(stack: OpsStack) -> None:
     assert one_line(missing) == "no watchlist named 'nope'"
     assert await _count(conn, "ScreenerWorkflow") == before
 
-    removed = await commands.watchlist_command(
-        conn, WatchlistCommand(action="remove", name="ops")
-    )
+    removed = await commands.watchlist_command(conn, WatchlistCommand(action="remove", name="ops"))
     assert removed.deleted
     with pytest.raises(NotFound):
         await commands.show_watchlist(conn, "ops")
