@@ -27,6 +27,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.alerts import AlertActivities
 from activities.analysis import AnalysisActivities
 from activities.errors import classified_errors
+from activities.portfolio import PortfolioActivities
 from tests.helpers.fake_tastytrade import rest
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from ttai.broker.base import BrokerSchemaError, UnknownSymbol
@@ -38,6 +39,7 @@ from ttai.broker.tastytrade.mapping import to_position
 from ttai.config import Settings
 from ttai.db.alerts import AlertStore
 from ttai.db.analyses import AnalysisStore
+from ttai.db.positions import PositionStore
 from ttai.domain.market_calendar import new_york_date
 from ttai.models.analysis import ResearchRequest
 from ttai.models.market import MarketMetrics, Position
@@ -156,7 +158,8 @@ async def test_portfolio_check_skips_a_malformed_position(
     assert "position records: repaired 0, skipped 1" in caplog.text
     assert account not in caplog.text  # account numbers stay out of the logs
     # Position sync reads the same: the good positions, the odd one skipped.
-    synced = await env.run(activities.sync_positions, request)
+    sync = PortfolioActivities(broker, PositionStore(db_pool), Outbox(db_pool, []))
+    synced = await env.run(sync.sync_positions, request)
     assert synced.open_positions == len(fake.scenario.positions)
     assert meter.totals[SKIPPED, "tastytrade", "position"] == 2
 

@@ -107,7 +107,7 @@ async def test_errors_are_one_line_on_stderr(stack: OpsStack) -> None:
     for args, code, text in (
         (("status", "no-such-id"), 2, "error: no workflow with ID 'no-such-id'"),
         (("screen", "--watchlist", "nope"), 2, "error: no watchlist named 'nope'"),
-        (("alerts", "list"), 2, "error: monitor-price-alerts is not running"),
+        (("alerts", "remove", "99999"), 2, "error: no alert with id 99999"),
         (("reports", "latest", "daily"), 2, "error: invalid input: kinds.0: Input should be"),
     ):
         done, out, err = await piped(starter(*args), env(stack))

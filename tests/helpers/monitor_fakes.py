@@ -31,6 +31,7 @@ from ttai.notify.channels import Channel
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
 from worker import Workers, build_worker
+from workflows.commands import COMMAND_WORKFLOWS
 from workflows.monitors import MONITOR_WORKFLOWS
 
 PricePath = Callable[[datetime], float]
@@ -156,7 +157,8 @@ class RecordingChannel:
 def monitor_worker(
     client: Client, pool: asyncpg.Pool, broker: ScriptedBroker, channel: Channel, tq: str
 ) -> Workers:
-    """The monitors and their activities, on `tq` and its broker lanes."""
+    """The monitors, the command workflows (alert rules) and every activity, on `tq`
+    and its broker lanes."""
     services = Services(
         settings=Settings(), pool=pool, broker=broker, outbox=Outbox(pool, [channel])
     )
@@ -164,7 +166,7 @@ def monitor_worker(
         client,
         None,
         tq,
-        workflows=MONITOR_WORKFLOWS,
+        workflows=[*MONITOR_WORKFLOWS, *COMMAND_WORKFLOWS],
         activities=build_activities(services),
         # As before the lanes: the workers' defaults, not the project's.
         graceful_shutdown_timeout=timedelta(0),

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from tests.helpers.cli import cli, refused_offline
 from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, monitor_worker, wall_clock
+from ttai.models.monitors import MONITOR_TYPES
 from ttai.temporal.client import data_converter
 
 
@@ -72,6 +73,7 @@ async def test_monitor_and_alert_commands(
         "PortfolioMonitorWorkflow",
         "PriceAlertMonitorWorkflow",
         "PositionSyncWorkflow",
+        "OutboxMonitorWorkflow",
     ]
 
     assert await cli("alerts", "add", "AAPL", "crosses_up", "110", "--json") == 0
@@ -79,7 +81,7 @@ async def test_monitor_and_alert_commands(
     assert created["spec"]["condition"] == "crosses_up" and created["status"] == "active"
     assert await cli("alerts", "add", "ZZZZ", "price_above", "1") == 2
     out = " ".join(capsys.readouterr().out.split())
-    assert out.startswith("error: monitor-price-alerts refused:") and "unknown symbol: ZZZZ" in out
+    assert out == "error: unknown symbol: ZZZZ"
     assert await cli("alerts", "list", "--json") == 0
     assert [a["alert_id"] for a in json.loads(capsys.readouterr().out)["alerts"]] == [
         created["alert_id"]
@@ -97,6 +99,6 @@ async def test_monitor_and_alert_commands(
     assert json.loads(capsys.readouterr().out)[0]["state"]["paused"] is True
 
     assert await cli("monitors", "stop") == 0
-    for workflow_id in ("monitor-portfolio", "monitor-price-alerts", "monitor-position-sync"):
+    for workflow_id in MONITOR_TYPES:
         result = await stack.get_workflow_handle(workflow_id).result()
         assert "stopped_at" in result

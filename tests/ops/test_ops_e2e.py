@@ -156,9 +156,8 @@ async def test_a_caller_giving_up_cancels_the_screen_it_started(stack: OpsStack)
 
 async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
     conn = stack.conn
-    with pytest.raises(NotFound) as stopped:
-        await commands.list_alerts(conn)
-    assert one_line(stopped).startswith("monitor-price-alerts is not running")
+    # Alert rules are stored data: readable whether or not a monitor runs.
+    assert (await commands.list_alerts(conn)).alerts == []
     assert all(not m.running for m in (await monitors.monitors_status(conn)).monitors)
 
     started = await monitors.start_monitors(conn, MonitorInput(hours="regular"))
@@ -166,11 +165,12 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
         "monitor-portfolio",
         "monitor-price-alerts",
         "monitor-position-sync",
+        "monitor-outbox",
     ]
     report = await monitors.monitors_status(conn)
-    assert [m.running for m in report.monitors] == [True, True, True]
+    assert [m.running for m in report.monitors] == [True, True, True, True]
 
-    # Alerts through the price monitor's updates.
+    # Alerts through AlertsWorkflow, one short workflow per read or write.
     rule = parse(AddAlertInput, {"rule": {"symbol": "AAPL", "condition": "price_above",
                                           "threshold": 10_000}})  # fmt: skip
     created = await commands.add_alert(conn, rule)
@@ -179,8 +179,22 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
                                           "threshold": 1}})  # fmt: skip
     with pytest.raises(InvalidInput) as unknown:
         await commands.add_alert(conn, zzzz)
-    assert one_line(unknown) == "monitor-price-alerts refused: unknown symbol: ZZZZ"
-    assert [a.alert_id for a in (await commands.list_alerts(conn)).alerts] == [created.alert_id]
+    assert one_line(unknown) == "unknown symbol: ZZZZ"
+    # Reads never grow the long-running monitor's history. Paused, it records
+    # nothing of its own meanwhile (no timer, no check).
+    await monitors.steer(conn, "price-alerts", "pause")
+
+    async def paused_length() -> int | None:
+        [info] = (await monitors.monitors_status(conn, "price-alerts")).monitors
+        paused = info.status is not None and info.status.state.paused
+        return info.status.history_length if paused else None
+
+    before = await eventually(paused_length, "the price monitor to pause")
+    for _ in range(3):
+        listed = await commands.list_alerts(conn)
+        assert [a.alert_id for a in listed.alerts] == [created.alert_id]
+    assert await paused_length() == before
+    await monitors.steer(conn, "price-alerts", "resume")
     removed = await commands.remove_alert(conn, RemoveAlertInput(alert_id=created.alert_id))
     assert removed.removed
     listed = await commands.list_alerts(conn, ListAlertsInput(include_inactive=True))

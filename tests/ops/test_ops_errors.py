@@ -139,8 +139,7 @@ def test_bad_input_is_one_line_naming_each_field() -> None:
 def test_importing_the_ops_layer_stays_cheap() -> None:
     """No Temporal client, pandas, numpy, Rich or broker SDK at import time: the MCP
     server imports every ops module before it answers `initialize`."""
-    modules = "analysis tasks screens watchlists monitors alerts reports schedules "
-    modules += "notifications portfolio market connection errors calls"
+    modules = "analysis tasks screens commands monitors reports market connection errors calls"
     code = (
         "import sys\n"
         + "".join(f"import ttai.ops.{m}\n" for m in modules.split())

@@ -29,13 +29,12 @@ from temporalio.service import RPCError
 
 from tests.helpers.reports_portfolio import FakeBroker
 from ttai.config import Settings
-from ttai.models.reports import ReportResult
+from ttai.models.reports import SCHEDULE_IDS, ReportResult
 from ttai.notify.outbox import Outbox
 from ttai.services import Services
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 from ttai.temporal.schedules import (
-    SCHEDULE_IDS,
     SCHEDULES,
     ScheduleSetupError,
     apply_schedules,
@@ -49,7 +48,7 @@ TODAY = date(2026, 11, 26)  # the skip list then covers 2026-01-01 .. 2027-12-31
 
 
 async def delete_ours(client: Client) -> None:
-    for sid in SCHEDULE_IDS:
+    for sid in SCHEDULE_IDS.values():
         with contextlib.suppress(RPCError):
             await client.get_schedule_handle(sid).delete()
 
@@ -80,16 +79,18 @@ async def test_apply_twice_leaves_exactly_three_schedules_with_the_right_specs(
     client = clean
     settings = Settings(task_queue="tq-reports")
     first = await apply_schedules(client, settings, today=TODAY)
-    assert first == dict.fromkeys(SCHEDULE_IDS, "created")
-    before = {sid: await client.get_schedule_handle(sid).describe() for sid in SCHEDULE_IDS}
+    assert first == dict.fromkeys(SCHEDULE_IDS.values(), "created")
+    before = {
+        sid: await client.get_schedule_handle(sid).describe() for sid in SCHEDULE_IDS.values()
+    }
     second = await apply_schedules(client, settings, today=TODAY)
-    assert second == dict.fromkeys(SCHEDULE_IDS, "unchanged")
+    assert second == dict.fromkeys(SCHEDULE_IDS.values(), "unchanged")
 
     async def listed() -> list[str]:
         ids = sorted([s.id async for s in await client.list_schedules()])
-        return ids if ids == sorted(SCHEDULE_IDS) else []
+        return ids if ids == sorted(SCHEDULE_IDS.values()) else []
 
-    assert await eventually(listed) == sorted(SCHEDULE_IDS)
+    assert await eventually(listed) == sorted(SCHEDULE_IDS.values())
 
     expected = {
         "report-morning-briefing": ("MorningBriefingWorkflow", 9, 30, (1, 5), True),
@@ -131,7 +132,7 @@ async def test_apply_updates_in_place_and_keeps_a_pause(clean: Client) -> None:
     handle = client.get_schedule_handle("report-end-of-day")
     await handle.pause(note="holiday week")
     outcome = await apply_schedules(client, Settings(task_queue="tq-b"), today=TODAY)
-    assert outcome == dict.fromkeys(SCHEDULE_IDS, "updated")
+    assert outcome == dict.fromkeys(SCHEDULE_IDS.values(), "updated")
     desc = await handle.describe()
     assert isinstance(desc.schedule.action, ScheduleActionStartWorkflow)
     assert desc.schedule.action.task_queue == "tq-b"

@@ -14,10 +14,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from tests.helpers.cli import cli, refused_offline
+from ttai.models.reports import SCHEDULE_IDS
 from ttai.ops.errors import InvalidInput
 from ttai.ops.reports import MAX_BACKFILL, backfill_range
 from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal.schedules import SCHEDULE_IDS
 
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 
@@ -65,7 +65,7 @@ async def server_env(
     monkeypatch.setenv("TTAI_TASK_QUEUE", "tq-cli")
 
     async def delete_ours() -> None:
-        for sid in SCHEDULE_IDS:
+        for sid in SCHEDULE_IDS.values():
             with contextlib.suppress(RPCError):
                 await client.get_schedule_handle(sid).delete()
 
@@ -86,9 +86,9 @@ async def test_commands_against_a_dev_server(
     )
 
     assert await cli("schedules", "apply", "--json") == 0
-    assert json.loads(capsys.readouterr().out) == dict.fromkeys(SCHEDULE_IDS, "created")
+    assert json.loads(capsys.readouterr().out) == dict.fromkeys(SCHEDULE_IDS.values(), "created")
     assert await cli("schedules", "apply", "--json") == 0
-    assert json.loads(capsys.readouterr().out) == dict.fromkeys(SCHEDULE_IDS, "unchanged")
+    assert json.loads(capsys.readouterr().out) == dict.fromkeys(SCHEDULE_IDS.values(), "unchanged")
 
     assert await cli("schedules", "pause", "morning-briefing", "--note", "vacation") == 0
     assert (

@@ -10,11 +10,11 @@ sequence it would be (the rule's trigger count + 1, as read): the store
 records it only while the rule still has that count, so a retried or
 concurrent check never records a firing twice.
 
-`pct_move` compares exact decimals: a price and a reference are the decimals
-they print as (10.1, not 10.0999999999999996), so 10 -> 10.10 is exactly 1 %.
-A rearmed `pct_move` measures each next move from the price it last fired at
-(`measured_from`): a move that lasts fires once, a further move of the same
-size fires again.
+A move in percent (`moved_pct`) compares exact decimals: a price and a
+reference are the decimals they print as (10.1, not 10.0999999999999996), so
+10 -> 10.10 is exactly 1 %. A rearmed move measures each next move from the
+price it last fired at (`measured_from`): a move that lasts fires once, a
+further move of the same size fires again.
 """
 
 from __future__ import annotations
