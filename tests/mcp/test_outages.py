@@ -47,7 +47,13 @@ async def test_temporal_going_away_mid_call_is_a_clear_error_and_recovers(
             waiting = asyncio.ensure_future(client.call_tool("analyze_symbol", {"symbol": "AAPL"}))
             status = server.apps[-1].stack  # type: ignore[attr-defined]
             await eventually(lambda: status.status().state == "ready", what="the connection")
-            await asyncio.sleep(0.5)  # let the call start its workflow and wait on it
+            # Temporal goes away once the call has started its workflow and waits on it.
+            observer = await TemporalClient.connect(temporal.address)
+            await eventually(
+                lambda: observer.count_workflows("WorkflowType = 'AnalysisWorkflow'"),
+                what="the call's analysis to start",
+                until=lambda counted: counted.count == 1,
+            )
             await temporal.stop()
 
             line = error_line(await asyncio.wait_for(waiting, 120))
