@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 import warnings
 
 import numpy as np
@@ -133,14 +132,3 @@ def test_probability_above_against_monte_carlo() -> None:
     mc = float((s_t >= level).mean())
     assert bs.probability_above(s, level, t, r, sigma) == pytest.approx(mc, abs=0.003)
     assert bs.probability_above(s, 0.0, t, r, sigma) == 1.0
-
-
-def test_chain_speed_report() -> None:
-    """Prints (does not assert) the cost of valuing one chain-sized grid."""
-    strikes = np.tile(np.linspace(65, 135, 71), 13)
-    times = np.repeat(np.linspace(3, 180, 13) / 365, 71)
-    start = time.perf_counter()
-    for _ in range(100):
-        bs.evaluate("put", 100.0, strikes, times, 0.04, 0.3)
-        bs.evaluate("call", 100.0, strikes, times, 0.04, 0.3)
-    print(f"\n{strikes.size * 2} contracts valued in {(time.perf_counter() - start) * 10:.3f} ms")

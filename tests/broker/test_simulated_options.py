@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -222,17 +221,3 @@ def test_earnings_dates(market: SimulatedMarket) -> None:
         )
         assert 85 <= (following[0] - nxt).days <= 97
     assert before > 10 and after > 10
-
-
-def test_report_chain_build_time() -> None:
-    """Prints (does not assert) how long a 500-symbol screen spends building chains."""
-    market = fixed(NOON)
-    symbols = market.symbols[:500]
-    market.get_quotes(symbols)  # daily paths are built once per symbol and cached
-    start = time.perf_counter()
-    contracts = sum(len(market.get_option_chain(s).options) for s in symbols)
-    elapsed = time.perf_counter() - start
-    print(
-        f"\n500 chains ({contracts} contracts) in {elapsed:.2f} s, "
-        f"{elapsed / 500 * 1000:.1f} ms per chain"
-    )

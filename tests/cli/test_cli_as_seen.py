@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.helpers.ops_stack import OpsStack, eventually
+from tests.helpers.ops_stack import OpsStack
 from tests.helpers.terminal import in_terminal, piped, starter
+from tests.helpers.waiting import eventually
 from ttai.domain import market_calendar
 from ttai.ops import monitors
 
@@ -80,7 +81,7 @@ async def test_every_table_fits_80_columns(stack: OpsStack) -> None:
         status = report.monitors[0].status
         return status is not None and status.state.iterations >= 1
 
-    await eventually(synced, "the first position sync")
+    await eventually(synced, what="the first position sync")
     await seen(
         stack, "monitors", "status",
         headers=("monitor", "state", "checks", "next run", "last result / error"),

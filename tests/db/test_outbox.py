@@ -98,13 +98,16 @@ async def test_listeners_hear_new_notifications(db_pool: asyncpg.Pool) -> None:
     async with db_pool.acquire() as listener:
         await listener.add_listener(NOTIFY_CHANNEL, on_notify)
         outbox = Outbox(db_pool, [LogChannel()])
-        await outbox.publish(note("k-listen"))
+        first = await outbox.publish(note("k-listen"))
         await outbox.publish(note("k-listen"))  # a duplicate is not announced again
-        message = json.loads(await asyncio.wait_for(heard.get(), timeout=5))
-        await asyncio.sleep(0.2)
-        assert heard.empty()
+        # Announcements arrive in commit order: once the next notification's is
+        # heard, a duplicate's would have been heard before it.
+        after = await outbox.publish(note("k-listen-after"))
+        messages = [json.loads(await asyncio.wait_for(heard.get(), timeout=5)) for _ in range(2)]
         await listener.remove_listener(NOTIFY_CHANNEL, on_notify)
-    assert message["kind"] == "analysis_complete"
+    assert [m["id"] for m in messages] == [first.notification_id, after.notification_id]
+    assert heard.empty()
+    assert messages[0]["kind"] == "analysis_complete"
 
 
 def test_unsupported_url_names_only_the_scheme() -> None:

@@ -3,11 +3,8 @@ spawned `mcp_server.py`, process and port checks."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from mcp import StdioServerParameters
@@ -60,22 +57,6 @@ def stdio_server(env: dict[str, str], *args: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable, args=[str(SERVER_SCRIPT), *args], env=env, cwd="/"
     )
-
-
-async def eventually(
-    predicate: Callable[[], Awaitable[bool] | bool], what: str, limit: float = 120
-) -> None:
-    """Poll until true; the limit only bounds a hang, it is not what is tested."""
-    deadline = time.monotonic() + limit
-    while True:
-        outcome = predicate()
-        if not isinstance(outcome, bool):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 def stack_pids(state_dir: Path) -> dict[str, int]:

@@ -5,13 +5,10 @@ simulated market and its seeded paper account) and a `Connection` on it.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
 
 from temporalio.client import Client
 
@@ -20,8 +17,6 @@ from ttai.ops.connection import Connection
 from ttai.services import Services, open_services
 from ttai.temporal.client import data_converter
 from worker import build_worker
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -50,15 +45,3 @@ async def running_ops_stack(
     ):  # fmt: skip
         conn = Connection(settings, command_timeout=command_timeout)
         yield OpsStack(conn, client, services, address, task_queue)
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], what: str, limit: float = 120) -> T:
-    """Poll `check` until it returns something truthy; the limit only bounds a hang."""
-    deadline = time.monotonic() + limit
-    while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.3)

@@ -3,9 +3,8 @@ a screen's progress, its saved analyses and its history."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
+from tests.helpers.waiting import eventually
 from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
 from ttai.config import Settings
@@ -47,15 +47,18 @@ async def start_screen(
 
 
 async def wait_for_progress(
-    handle: WorkflowHandle[Any, Any], predicate: Any, within: float = 120
+    handle: WorkflowHandle[Any, Any],
+    reached: Callable[[ScreenProgress], bool],
+    within: float = 120,
 ) -> ScreenProgress:
-    deadline = time.monotonic() + within
-    while True:
-        progress = await handle.query("progress", result_type=ScreenProgress)
-        if predicate(progress):
-            return progress
-        assert time.monotonic() < deadline, f"screen stuck at {progress}"
-        await asyncio.sleep(0.1)
+    """The screen's progress once `reached` holds for it."""
+    return await eventually(
+        lambda: handle.query("progress", result_type=ScreenProgress),
+        what=f"screen {handle.id} to progress",
+        until=reached,
+        within=within,
+        every=0.1,
+    )
 
 
 async def analyses_per_symbol(

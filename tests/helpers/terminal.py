@@ -13,11 +13,11 @@ import os
 import shlex
 import shutil
 import sys
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tests.helpers.waiting import eventually
 from ttai.config import PROJECT_ROOT
 
 DONE = "__TTAI_COMMAND_DONE__"
@@ -74,14 +74,14 @@ async def in_terminal(
         "-e", "TERM=xterm-256color", "bash", "--norc", "--noprofile", "-c", command,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + limit
-        while True:
-            shown = await _tmux(socket, "capture-pane", "-p", "-J", "-S", "-", "-t", session)
-            if DONE in shown:
-                return shown.split(DONE)[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{argv} did not finish in the terminal:\n{shown}")
-            await asyncio.sleep(0.3)
+        shown = await eventually(
+            lambda: _tmux(socket, "capture-pane", "-p", "-J", "-S", "-", "-t", session),
+            what=f"{argv} to finish in the terminal",
+            until=lambda shown: DONE in shown,
+            within=limit,
+            every=0.3,
+        )
+        return shown.split(DONE)[0]
     finally:
         await _tmux(socket, "kill-server")
 

@@ -3,20 +3,19 @@ waiting on what they do (bounded waits, not timing asserts)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from tests.helpers.waiting import eventually
 from ttai.config import PROJECT_ROOT
 
 # Bounded waits, not timing asserts: generous for a busy 2-core machine.
@@ -107,21 +106,14 @@ async def wait_all_polling(
             assert process.poll() is None, f"a worker exited early\n{logs(logs_dir)}"
         return len(await pollers(client, task_queue)) >= len(processes)
 
-    await eventually(all_polling, STARTUP_WAIT, f"{len(processes)} workers polling {task_queue}")
+    await eventually(
+        all_polling, what=f"{len(processes)} workers polling {task_queue}", within=STARTUP_WAIT
+    )
 
 
 def worker_pid(identity: str) -> str:
     """The PID in a worker identity (`<pid>@<host>`, the SDK's default)."""
     return identity.split("@", 1)[0]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    """Poll `check` every 0.2 s until it holds; fail after about `seconds`."""
-    for _ in range(int(seconds / 0.2)):
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    pytest.fail(f"not reached within {seconds:.0f} s: {what}")
 
 
 def logs(tmp_path: Path) -> str:

@@ -20,7 +20,6 @@ Two generations of screens are kept:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
@@ -29,7 +28,9 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from activities.screener import ScreenerActivities
 from tests.helpers.histories import run_recorder, save, save_runs, workflow_id
 from tests.helpers.screener_fakes import FakeScreenerActivities, TimedAnalysis
+from tests.helpers.screens import wait_for_progress
 from tests.helpers.temporal import throwaway_dev_server
+from tests.helpers.waiting import eventually
 from ttai.models.screen_steps import ScreenPlan
 from ttai.models.screener import (
     ScreenInput,
@@ -101,13 +102,12 @@ async def record(client: Client) -> None:
         handle = await start(
             case, ScreenInput(symbols=["AAPL", "NVDA", "AMZN", "META"], max_concurrent=2)
         )
-        while True:
-            progress = await handle.query("progress", result_type=ScreenProgress)
-            if progress.done >= 1 and progress.running == 2:
-                break
-            await asyncio.sleep(0.05)
-        while not {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        await wait_for_progress(handle, lambda p: p.done >= 1 and p.running == 2)
+        await eventually(
+            lambda: {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events),
+            what="NVDA's and AMZN's analyses to start",
+            every=0.05,
+        )
         await handle.cancel()
         with contextlib.suppress(WorkflowFailureError):  # it ends cancelled
             await handle.result()
@@ -144,8 +144,11 @@ async def record_batch_cancel(client: Client) -> None:
             id=workflow_id(case),
             task_queue=TASK_QUEUE,
         )
-        while ("start", "NVDA") not in analysis.events:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        await eventually(
+            lambda: ("start", "NVDA") in analysis.events,
+            what="NVDA's analysis to start",
+            every=0.05,
+        )
         await handle.cancel()
         with contextlib.suppress(WorkflowFailureError):  # it ends cancelled
             await handle.result()

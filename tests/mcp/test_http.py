@@ -14,7 +14,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from temporalio.client import Client as TemporalClient
 
-from tests.helpers.mcp import INITIALIZE, SERVER_SCRIPT, clean_environment, eventually
+from tests.helpers.mcp import INITIALIZE, SERVER_SCRIPT, clean_environment
+from tests.helpers.waiting import eventually
 from ttai.config import PROJECT_ROOT
 from ttai.stack.ports import free_port, port_free
 
@@ -41,7 +42,9 @@ async def http_server(env: dict[str, str], address: str) -> AsyncIterator[str]:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        await eventually(lambda: not port_free(port) or process.returncode is not None, "listen")
+        await eventually(
+            lambda: not port_free(port) or process.returncode is not None, what="listen"
+        )
         assert process.returncode is None, await process.stderr.read()  # type: ignore[union-attr]
         yield f"http://127.0.0.1:{port}/mcp"
     finally:

@@ -12,7 +12,7 @@ from temporalio.client import Client as TemporalClient
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
-from tests.helpers.mcp import eventually
+from tests.helpers.waiting import eventually
 from ttai.config import Settings
 from ttai.mcp.server import TtaiServer
 from ttai.temporal.client import connect
@@ -83,7 +83,7 @@ async def test_bad_input_is_one_quick_line_and_never_reaches_temporal(
     async def marker_visible() -> bool:
         return marker in await _started_workflows(backend)
 
-    await eventually(marker_visible, "the good call's workflow in visibility")
+    await eventually(marker_visible, what="the good call's workflow in visibility")
     assert await _started_workflows(backend) == before | {marker}
 
 

@@ -12,8 +12,8 @@ from mcp import Client
 from temporalio.client import Client as TemporalClient
 
 from mcp_server import build_server
-from tests.helpers.mcp import eventually
 from tests.helpers.temporal import headless_dev_server
+from tests.helpers.waiting import eventually
 from ttai.config import Settings
 from ttai.db.migrate import migrate
 from ttai.mcp.stack import Stack
@@ -46,8 +46,14 @@ async def test_temporal_going_away_mid_call_is_a_clear_error_and_recovers(
         async with Client(server) as client:
             waiting = asyncio.ensure_future(client.call_tool("analyze_symbol", {"symbol": "AAPL"}))
             status = server.apps[-1].stack  # type: ignore[attr-defined]
-            await eventually(lambda: status.status().state == "ready", "the connection")
-            await asyncio.sleep(0.5)  # let the call start its workflow and wait on it
+            await eventually(lambda: status.status().state == "ready", what="the connection")
+            # Temporal goes away once the call has started its workflow and waits on it.
+            observer = await TemporalClient.connect(temporal.address)
+            await eventually(
+                lambda: observer.count_workflows("WorkflowType = 'AnalysisWorkflow'"),
+                what="the call's analysis to start",
+                until=lambda counted: counted.count == 1,
+            )
             await temporal.stop()
 
             line = error_line(await asyncio.wait_for(waiting, 120))
@@ -64,7 +70,7 @@ async def test_temporal_going_away_mid_call_is_a_clear_error_and_recovers(
                 result = await client.call_tool("analyze_symbol", {"symbol": "KO", "wait": False})
                 return not result.is_error
 
-            await eventually(works, "the server to work again")
+            await eventually(works, what="the server to work again")
     finally:
         await temporal.stop()
 
@@ -107,7 +113,7 @@ async def test_postgres_going_away_is_a_clear_error_and_recovers(
             async def works() -> bool:
                 return not (await mcp.call_tool("portfolio", {})).is_error
 
-            await eventually(works, "the portfolio to be readable again")
+            await eventually(works, what="the portfolio to be readable again")
             await asyncio.wait_for(bridge.listening.wait(), 60)  # LISTENing again
     finally:
         await cluster.destroy()

@@ -28,12 +28,12 @@ from tests.helpers.mcp import (
     SERVER_SCRIPT,
     alive,
     clean_environment,
-    eventually,
     local_stack_environment,
     stack_pids,
     stack_ports,
     stdio_server,
 )
+from tests.helpers.waiting import eventually
 from ttai.stack.ports import port_free
 
 CALL_TIMEOUT = 300  # the first call waits for the whole stack to start
@@ -82,8 +82,8 @@ async def test_no_stack_running_brings_it_up_and_stops_it_when_the_host_closes(
         assert not any(port_free(port) for port in ports)  # all three listen
 
     # The host closed stdin: the stack stops in order, nothing is left behind.
-    await eventually(lambda: not alive(processes), f"{processes} to exit")
-    await eventually(lambda: all(port_free(port) for port in ports), "the ports to be free")
+    await eventually(lambda: not alive(processes), what=f"{processes} to exit")
+    await eventually(lambda: all(port_free(port) for port in ports), what="the ports to be free")
     log = (state / "mcp-stack.log").read_text()
     assert "stopped cleanly" in log, log
 
@@ -160,21 +160,21 @@ async def test_two_servers_at_once_share_one_stack_and_the_survivor_takes_it_ove
 
         await hosts[owner].close()
         # The owner's stack stops; the survivor brings up its own and carries on.
-        await eventually(lambda: not alive(first_processes), "the first stack to stop")
+        await eventually(lambda: not alive(first_processes), what="the first stack to stop")
 
         async def survivor_owns() -> bool:
             status = await server_status(survivor)
             return status["state"] == "ready" and status["owner"] is True
 
-        await eventually(survivor_owns, "the survivor to take the stack over", limit=300)
+        await eventually(survivor_owns, what="the survivor to take the stack over", within=300)
         result = await survivor.call_tool("analyze_symbol", {"symbol": "JPM"})
         assert not result.is_error, result.content
         second_processes = stack_pids(state) | {
             "stack": (await server_status(survivor))["stack_pid"]
         }
         assert second_processes["stack"] != first_stack
-    await eventually(lambda: not alive(second_processes), "the second stack to stop")
-    await eventually(lambda: all(port_free(port) for port in ports), "the ports to be free")
+    await eventually(lambda: not alive(second_processes), what="the second stack to stop")
+    await eventually(lambda: all(port_free(port) for port in ports), what="the ports to be free")
 
 
 async def test_a_running_stack_is_only_connected_to(tmp_path: Path) -> None:
@@ -288,5 +288,5 @@ async def test_sigterm_with_stdin_open_stops_the_owned_stack(tmp_path: Path) -> 
     # The stack's own output went to its log; stderr holds only this server's records.
     for line in err.decode().splitlines():
         assert line.startswith("ts="), line
-    await eventually(lambda: not alive(processes), f"{processes} to exit")
-    await eventually(lambda: all(port_free(port) for port in ports), "the ports to be free")
+    await eventually(lambda: not alive(processes), what=f"{processes} to exit")
+    await eventually(lambda: all(port_free(port) for port in ports), what="the ports to be free")

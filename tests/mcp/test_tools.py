@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from tests.helpers.mcp import eventually
+from tests.helpers.waiting import eventually
 from ttai.config import Settings
 from ttai.mcp.server import TtaiServer
 from ttai.temporal.client import connect
@@ -47,7 +47,7 @@ async def test_tasks_get_list_and_cancel(mcp: TtaiServer) -> None:
             info = await call(client, "get_task", task_id=task_id)
             return info["status"] == "completed"
 
-        await eventually(finished, "the analysis to complete")
+        await eventually(finished, what="the analysis to complete")
         info = await call(client, "get_task", task_id=task_id)
         assert info["workflow_type"] == "AnalysisWorkflow"
         assert info["result"]["symbol"] == "JPM"
@@ -56,7 +56,7 @@ async def test_tasks_get_list_and_cancel(mcp: TtaiServer) -> None:
             found = await call(client, "list_tasks", symbol="JPM", state="finished")
             return task_id in [task["workflow_id"] for task in found["tasks"]]
 
-        await eventually(listed, "the analysis in visibility")
+        await eventually(listed, what="the analysis in visibility")
         found = await call(client, "list_tasks", symbol="JPM", workflow_type="AnalysisWorkflow")
         assert all(task["symbol"] == "JPM" for task in found["tasks"])
 
@@ -73,7 +73,7 @@ async def test_tasks_get_list_and_cancel(mcp: TtaiServer) -> None:
         async def stopped() -> bool:
             return (await call(client, "get_task", task_id=screen_id))["status"] != "running"
 
-        await eventually(stopped, "the screen to stop")
+        await eventually(stopped, what="the screen to stop")
 
 
 async def test_alerts_add_list_remove_and_the_resource(mcp: TtaiServer) -> None:
@@ -114,7 +114,7 @@ async def test_portfolio_market_and_the_portfolio_resource(mcp: TtaiServer) -> N
             view = await call(client, "portfolio")
             return bool(view["positions"])
 
-        await eventually(synced, "the first position sync")  # the paper account's positions
+        await eventually(synced, what="the first position sync")  # the paper account's positions
         view = await call(client, "portfolio")
         assert {"positions", "as_of"} <= set(view)
         assert (await read(client, "ttai://portfolio"))["positions"]
@@ -197,14 +197,12 @@ async def test_the_latest_analysis_of_a_symbol_is_a_resource(mcp: TtaiServer) ->
             await client.read_resource("ttai://analysis/XOM")
         done = await call(client, "analyze_symbol", symbol="XOM")
 
-        async def readable() -> bool:
-            try:
-                return (await read(client, "ttai://analysis/XOM"))["symbol"] == "XOM"
-            except MCPError:
-                return False
-
-        await eventually(readable, "the analysis in visibility")
-        latest = await read(client, "ttai://analysis/XOM")
+        latest = await eventually(
+            lambda: read(client, "ttai://analysis/XOM"),
+            what="the analysis in visibility",
+            until=lambda analysis: analysis["symbol"] == "XOM",
+            retrying=MCPError,
+        )
         assert latest["task_id"] == done["task"]["workflow_id"]
         with pytest.raises(MCPError, match="no symbol"):
             await client.read_resource("ttai://analysis/xom!")

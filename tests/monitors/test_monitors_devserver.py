@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, monitor_worker, wall_clock
+from tests.helpers.waiting import eventually
 from ttai.config import PROJECT_ROOT, Settings
 from ttai.models.alerts import AddAlertInput, AlertRule, AlertRuleSpec
 from ttai.models.monitors import MONITOR_TYPES, MonitorInput, MonitorStatus
@@ -35,17 +36,6 @@ INPUTS = {
     "monitor-portfolio": MonitorInput(hours="always", interval_seconds=10),
     "monitor-position-sync": MonitorInput(hours="always", interval_seconds=30),
 }
-
-
-async def eventually(
-    predicate: Callable[[], Awaitable[bool]], what: str, limit: float = 120
-) -> None:
-    """Poll until true; the limit only bounds a hang, it is not what is tested."""
-    deadline = time.monotonic() + limit
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.5)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -125,13 +115,13 @@ async def test_killed_workers_resume_monitors_without_duplicate_notifications(
     async def snapshot() -> dict[str, int]:
         return {i: (await status(i)).state.iterations for i in ids}
 
-    await eventually(lambda: checked(dict.fromkeys(ids, 0)), "every monitor's first check")
+    await eventually(lambda: checked(dict.fromkeys(ids, 0)), what="every monitor's first check")
 
     async def saw_aapl_below() -> bool:
         return (await status("monitor-price-alerts")).state.last_prices == {"AAPL": 100.0}
 
     # A crossing needs a price on the other side first.
-    await eventually(saw_aapl_below, "the price monitor to see AAPL at 100")
+    await eventually(saw_aapl_below, what="the price monitor to see AAPL at 100")
     before_kill = await snapshot()
     first.kill()  # SIGKILL at an arbitrary moment
     await first.wait()
@@ -142,9 +132,9 @@ async def test_killed_workers_resume_monitors_without_duplicate_notifications(
     assert await asyncio.wait_for(second.wait(), 120) == 137
 
     await spawn_worker(cross_at)
-    await eventually(lambda: checked(before_kill), "every monitor to resume")
+    await eventually(lambda: checked(before_kill), what="every monitor to resume")
     on_third = await snapshot()
-    await eventually(lambda: checked(on_third), "every monitor to check on the third worker")
+    await eventually(lambda: checked(on_third), what="every monitor to check on the third worker")
     expected = {f"alert:{rule.alert_id}:1"}
     position_ids = dict(await db_pool.fetch("SELECT symbol, id FROM positions"))
     expected.add(f"position-opened:{position_ids['AAPL']}")
@@ -156,7 +146,7 @@ async def test_killed_workers_resume_monitors_without_duplicate_notifications(
         keys = {r["idempotency_key"] for r in rows}
         return len(keys) >= 3 and expected <= keys
 
-    await eventually(all_delivered, "the alert and both position notifications")
+    await eventually(all_delivered, what="the alert and both position notifications")
 
     position_ids = dict(await db_pool.fetch("SELECT symbol, id FROM positions"))
     expected.add(f"position-opened:{position_ids['MSFT']}")
@@ -198,7 +188,7 @@ async def test_suggested_continue_as_new_carries_state(
                 status = await handle.query(PriceAlertMonitorWorkflow.status)
                 return status.state.iterations > before
 
-            await eventually(checked, "a requested check")
+            await eventually(checked, what="a requested check")
         status: MonitorStatus = await handle.query(PriceAlertMonitorWorkflow.status)
         assert status.state.runs >= 3, "the server's suggestion was followed"
         assert status.history_length < 40

@@ -7,7 +7,6 @@ after every single check without losing steering, alert state or crossings.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +26,7 @@ from tests.helpers.monitor_fakes import (
     ScriptedBroker,
     monitor_worker,
 )
+from tests.helpers.waiting import eventually
 from ttai.broker import BrokerUnavailable
 from ttai.models.alerts import AddAlertInput, AlertList, AlertRuleSpec, ListAlertsInput
 from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
@@ -56,12 +56,13 @@ class Monitor:
 
     async def settle(self, iterations: int) -> MonitorStatus:
         """Wait (real time, bounded) until that many checks completed: history is still then."""
-        for _ in range(200):
-            status = await self.status()
-            if status.state.iterations >= iterations:
-                return status
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"monitor did not reach {iterations} checks")
+        return await eventually(
+            self.status,
+            what=f"{iterations} checks",
+            until=lambda status: status.state.iterations >= iterations,
+            within=10,
+            every=0.05,
+        )
 
     async def add(self, **spec: Any) -> int:
         rule = AlertRuleSpec.model_validate({"symbol": "AAPL", **spec})

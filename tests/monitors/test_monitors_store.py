@@ -108,10 +108,18 @@ async def test_expiry_removal_and_unknown_ids(db_pool: asyncpg.Pool) -> None:
 
 async def test_the_store_takes_any_condition_the_application_names(db_pool: asyncpg.Pool) -> None:
     """Migration 008 dropped the CHECK that listed the condition names."""
+    store = AlertStore(db_pool)
+    spec = AlertRuleSpec(symbol="AAPL", condition="price_above", threshold=1)
+    known = await store.create("req-known", spec)
     await db_pool.execute(
         "INSERT INTO alert_rules (request_id, symbol, condition, threshold) "
         "VALUES ('r', 'AAPL', 'a_condition_added_later', 1)"
     )
+    stored = await db_pool.fetchval("SELECT condition FROM alert_rules WHERE request_id = 'r'")
+    assert stored == "a_condition_added_later"
+    # A monitor reads the conditions it evaluates: the rule it does not know is
+    # kept and passed by, the known one still read.
+    assert [rule.alert_id for rule in await store.active(["price_above"])] == [known.alert_id]
 
 
 def position(symbol: str, quantity: float) -> Position:

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.helpers.ops_stack import OpsStack, eventually
+from tests.helpers.ops_stack import OpsStack
+from tests.helpers.waiting import eventually
 from ttai.broker.simulated import listed_symbols
 from ttai.config import Settings
 from ttai.domain import market_calendar
@@ -61,7 +62,7 @@ async def test_analysis_and_the_task_manager(stack: OpsStack) -> None:
     # Visibility catches up a moment after the run closes.
     await eventually(
         lambda: _contains(listed(symbol="MSFT", state="finished"), waited.task.workflow_id),
-        "the finished MSFT analysis in visibility",
+        what="the finished MSFT analysis in visibility",
     )
     recommendation = waited.result.recommendation
     assert waited.task.workflow_id in await listed(recommendation=recommendation)
@@ -151,7 +152,7 @@ async def test_a_caller_giving_up_cancels_the_screen_it_started(stack: OpsStack)
         status = (await tasks.get_task(conn, "screen-abandoned")).status
         return status if status != "running" else None
 
-    assert await eventually(closed, "the abandoned screen to stop") == "canceled"
+    assert await eventually(closed, what="the abandoned screen to stop") == "canceled"
 
 
 async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
@@ -189,7 +190,7 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
         paused = info.status is not None and info.status.state.paused
         return info.status.history_length if paused else None
 
-    before = await eventually(paused_length, "the price monitor to pause")
+    before = await eventually(paused_length, what="the price monitor to pause")
     for _ in range(3):
         listed = await commands.list_alerts(conn)
         assert [a.alert_id for a in listed.alerts] == [created.alert_id]
@@ -222,7 +223,7 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
         sync = (await monitors.monitors_status(conn, "position-sync")).monitors[0]
         return sync.status is not None and sync.status.state.iterations >= 1
 
-    await eventually(synced, "the first position sync")
+    await eventually(synced, what="the first position sync")
     view = await commands.portfolio(conn)
     live = await commands.portfolio(conn, PortfolioRequest(source="broker"))
     assert view.source == "sync" and view.as_of is not None and view.positions
@@ -239,7 +240,7 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
         found = await market.market_status(conn)
         return found if found.source == "monitor" else None
 
-    answered = await eventually(from_monitor, "a monitor carrying its sessions")
+    answered = await eventually(from_monitor, what="a monitor carrying its sessions")
     calendar = market.from_calendar(answered.now)
     for field in ("is_open", "next_open", "next_close", "session"):
         assert getattr(answered, field) == getattr(calendar, field), field
@@ -254,7 +255,7 @@ async def test_monitors_alerts_portfolio_and_market(stack: OpsStack) -> None:
     async def all_stopped() -> bool:
         return all(not m.running for m in (await monitors.monitors_status(conn)).monitors)
 
-    await eventually(all_stopped, "the monitors to stop")
+    await eventually(all_stopped, what="the monitors to stop")
     # Without Temporal the local calendar answers.
     unreachable = Connection(Settings(temporal_address=f"127.0.0.1:{free_port()}"))
     offline = await market.market_status(unreachable, now=answered.now)

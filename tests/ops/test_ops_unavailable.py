@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from tests.helpers.ops_stack import eventually, running_ops_stack
+from tests.helpers.ops_stack import running_ops_stack
+from tests.helpers.waiting import eventually
 from ttai.config import Settings
 from ttai.ops import commands, tasks
 from ttai.ops.connection import Connection
@@ -85,14 +86,12 @@ async def test_postgres_down_then_back(
 
             await pg.start()
 
-            async def answers() -> bool:
-                try:
-                    await commands.portfolio(stack.conn)
-                except Unavailable:
-                    return False  # a pooled connection from before the restart, retried
-                return True
-
-            await eventually(answers, "the portfolio once PostgreSQL is back", limit=60)
+            await eventually(
+                lambda: commands.portfolio(stack.conn),
+                what="the portfolio once PostgreSQL is back",
+                within=60,
+                retrying=Unavailable,  # a pooled connection from before the restart, retried
+            )
             assert (await commands.list_watchlists(stack.conn)).watchlists is not None
     finally:
         await pg.destroy()

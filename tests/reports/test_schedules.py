@@ -3,13 +3,11 @@ next action times across holidays and DST, trigger and backfill end to end."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -28,6 +26,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from tests.helpers.reports_portfolio import FakeBroker
+from tests.helpers.waiting import eventually
 from ttai.config import Settings
 from ttai.models.reports import SCHEDULE_IDS, ReportResult
 from ttai.notify.outbox import Outbox
@@ -43,7 +42,6 @@ from ttai.temporal.schedules import (
 from worker import build_worker
 
 NY = ZoneInfo("America/New_York")
-T = TypeVar("T")
 TODAY = date(2026, 11, 26)  # the skip list then covers 2026-01-01 .. 2027-12-31
 
 
@@ -63,16 +61,6 @@ async def clean(client: Client) -> AsyncIterator[Client]:
         await delete_ours(client)
 
 
-async def eventually(check: Callable[[], Awaitable[T]], within: float = 20.0) -> T:
-    """Poll `check` until it returns a truthy value (visibility is eventually consistent)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await check()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.2)
-
-
 async def test_apply_twice_leaves_exactly_three_schedules_with_the_right_specs(
     clean: Client,
 ) -> None:
@@ -87,10 +75,13 @@ async def test_apply_twice_leaves_exactly_three_schedules_with_the_right_specs(
     assert second == dict.fromkeys(SCHEDULE_IDS.values(), "unchanged")
 
     async def listed() -> list[str]:
-        ids = sorted([s.id async for s in await client.list_schedules()])
-        return ids if ids == sorted(SCHEDULE_IDS.values()) else []
+        return sorted([s.id async for s in await client.list_schedules()])
 
-    assert await eventually(listed) == sorted(SCHEDULE_IDS.values())
+    await eventually(
+        listed,
+        what="the three schedules listed",
+        until=lambda ids: ids == sorted(SCHEDULE_IDS.values()),
+    )
 
     expected = {
         "report-morning-briefing": ("MorningBriefingWorkflow", 9, 30, (1, 5), True),
@@ -192,14 +183,15 @@ async def test_next_action_times_move_an_hour_in_utc_across_dst(client: Client) 
 async def started_runs(handle: ScheduleHandle, count: int) -> list[str]:
     async def ids() -> list[str]:
         actions = (await handle.describe()).info.recent_actions
-        found = [
+        return [
             a.action.workflow_id
             for a in actions
             if isinstance(a.action, ScheduleActionExecutionStartWorkflow)
         ]
-        return found if len(found) >= count else []
 
-    return await eventually(ids)
+    return await eventually(
+        ids, what=f"{count} runs started by {handle.id}", until=lambda found: len(found) >= count
+    )
 
 
 async def test_trigger_runs_the_report_which_saves_and_notifies_once(

@@ -24,10 +24,10 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
-from tests.helpers.screens import analyses_per_symbol, start_screen
+from tests.helpers.screens import analyses_per_symbol, start_screen, wait_for_progress
+from tests.helpers.waiting import eventually
 from tests.helpers.worker_processes import (
     SCREEN_WAIT,
-    eventually,
     logs,
     running_workers,
     start_workers,
@@ -79,21 +79,15 @@ async def test_screen_survives_a_killed_worker(
         client, task_queue, ScreenInput(symbols=symbols, max_concurrent=6), "screen-scale"
     )
 
-    async def some_done() -> bool:
-        progress = await handle.query("progress", result_type=ScreenProgress)
-        return progress.done >= 4
-
-    await eventually(some_done, SCREEN_WAIT, "first analyses done")
+    await wait_for_progress(handle, lambda p: p.done >= 4, SCREEN_WAIT)
     # The victim: a worker running one of the screen's analyses right now.
     by_pid = {str(process.pid): process for process in workers}
-    running: set[str] = set()
-
-    async def one_running() -> bool:
-        running.clear()
-        running.update(await running_on(handle))
-        return bool(running & by_pid.keys())
-
-    await eventually(one_running, SCREEN_WAIT, "an analysis running on a worker")
+    running = await eventually(
+        lambda: running_on(handle),
+        what="an analysis running on a worker",
+        until=lambda pids: pids & by_pid.keys(),
+        within=SCREEN_WAIT,
+    )
     progress = await handle.query("progress", result_type=ScreenProgress)
     victim = by_pid[sorted(running & by_pid.keys())[0]]
     survivor = next(process for process in workers if process is not victim)
@@ -183,10 +177,7 @@ async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) 
             client, task_queue, ScreenInput(symbols=symbols, max_concurrent=4), "screen-kill9"
         )
 
-        async def some_done() -> bool:
-            return (await handle.query("progress", result_type=ScreenProgress)).done >= 6
-
-        await eventually(some_done, SCREEN_WAIT, "first analyses done")
+        await wait_for_progress(handle, lambda p: p.done >= 6, SCREEN_WAIT)
         at_kill = await handle.query("progress", result_type=ScreenProgress)
         pg_pid = int((postgres.folder.data_dir / "postmaster.pid").read_text().split()[0])
         temporal_pid = int(temporal.pid_file.read_text().split()[0])
@@ -194,7 +185,9 @@ async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) 
             _kill(pid)
         for process in processes:
             process.wait()
-        await eventually(lambda: _gone(pg_pid, temporal_pid), 30, "PostgreSQL and Temporal dead")
+        await eventually(
+            lambda: _gone(pg_pid, temporal_pid), what="PostgreSQL and Temporal dead", within=30
+        )
         await temporal.stop()  # only forgets the dead process
 
         # Everything again, on the same files.
@@ -219,5 +212,5 @@ async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) 
         await postgres.destroy()
 
 
-async def _gone(*pids: int | None) -> bool:
+def _gone(*pids: int | None) -> bool:
     return not any(pid is not None and psutil.pid_exists(pid) for pid in pids)

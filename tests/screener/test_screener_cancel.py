@@ -8,8 +8,6 @@ exactly the finished symbols saved, in the screen's record too.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
@@ -17,6 +15,7 @@ from temporalio.exceptions import CancelledError
 
 from tests.helpers.screener_fakes import DESIGNS, FakeScreenerActivities, TimedAnalysis
 from tests.helpers.screens import start_screen, wait_for_progress
+from tests.helpers.waiting import eventually
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
 from worker import build_worker
 
@@ -42,9 +41,12 @@ async def test_cancel_ends_the_screen_with_what_finished(
         # AAPL and MSFT finish; NVDA and AMZN hold both slots, their analyses
         # started (the chart step is running): cancel reaches them.
         await wait_for_progress(handle, lambda p: p.done == 2 and p.running == 2)
-        async with asyncio.timeout(30):  # polls the fake's record: it has no event
-            while not {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events):  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await eventually(  # polls the fake's record: it has no event
+            lambda: {("start", "NVDA"), ("start", "AMZN")} <= set(analysis.events),
+            what="NVDA's and AMZN's analyses to start",
+            within=30,
+            every=0.05,
+        )
         # While it runs, result_so_far ranks what finished.
         so_far = await handle.query("result_so_far", result_type=ScreenResult)
         assert (so_far.status, so_far.analysed, so_far.total) == ("running", 2, 6)
@@ -96,9 +98,12 @@ async def test_cancel_mid_batch_keeps_what_the_batch_finished(
             ScreenInput(symbols=symbols, max_concurrent=1),  # batches of 4
             "screen-cancel-batch",
         )
-        async with asyncio.timeout(30):  # polls the fake's record: it has no event
-            while ("start", "NVDA") not in analysis.events:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await eventually(  # polls the fake's record: it has no event
+            lambda: ("start", "NVDA") in analysis.events,
+            what="NVDA's analysis to start",
+            within=30,
+            every=0.05,
+        )
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()

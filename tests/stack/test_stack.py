@@ -12,6 +12,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,10 +25,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from tests.helpers.waiting import eventually
 from ttai.config import PROJECT_ROOT, Settings
 from ttai.stack import StackError, postgres_binaries, postgres_folder, process_alive
 from ttai.stack.local import LocalStack, local_stack
-from ttai.stack.ports import free_port
+from ttai.stack.ports import free_port, port_free
 from ttai.stack.postgres import PrivatePostgres
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal import search_attributes
@@ -302,7 +304,7 @@ async def test_time_skipping_env_skips_an_hour(
 ABANDONING_SCRIPT = """
 import asyncio, os, signal, sys
 from pathlib import Path
-from ttai.stack.ports import free_port
+from ttai.stack.ports import free_port, port_free
 from ttai.stack.postgres import PrivatePostgres
 from ttai.stack.temporal_server import TemporalDevServer
 
@@ -313,7 +315,7 @@ async def main() -> None:
     server = TemporalDevServer(log_path=state / "temporal.log", port=free_port())
     await server.start()
     postmaster = (pg.folder.data_dir / "postmaster.pid").read_text().split()[0]
-    print(postmaster, server.pid_file.read_text().split()[0], flush=True)
+    print(postmaster, server.pid_file.read_text().split()[0], server.port, flush=True)
     if sys.argv[2] == "sigkill":
         os.kill(os.getpid(), signal.SIGKILL)
     # Otherwise exits without stopping either server.
@@ -326,27 +328,43 @@ async def test_servers_never_outlive_a_process_that_forgot_to_stop_them(
     reachable_dir: Path,
 ) -> None:
     try:
-        postmaster, server = await run_abandoning_script(reachable_dir / "state", "exit")
-        assert not process_alive(postmaster)
-        assert not process_alive(server)
+        left = await run_abandoning_script(reachable_dir / "state", "exit")
+        assert not process_alive(left.postmaster)
+        assert not process_alive(left.server)
     finally:
         await PrivatePostgres(reachable_dir / "state", port=free_port()).destroy()
 
 
 async def test_dev_server_dies_with_a_killed_parent(reachable_dir: Path) -> None:
     try:
-        _, server = await run_abandoning_script(reachable_dir / "state", "sigkill")
-        # The kernel sends the parent-death signal; the server then shuts down.
-        async with asyncio.timeout(30):
-            while process_alive(server):  # noqa: ASYNC110 (another process: nothing to await)
-                await asyncio.sleep(0.1)
+        left = await run_abandoning_script(reachable_dir / "state", "sigkill")
+        assert left.returncode == -signal.SIGKILL  # no stop of its own ran, not even atexit
+        # The kernel sends the parent-death signal; the server then shuts down
+        # and its port is free for the next start.
+        await eventually(
+            lambda: not process_alive(left.server),
+            what="the dev server to exit after its parent",
+            within=30,
+            every=0.1,
+        )
+        assert port_free(left.server_port)
     finally:
         # PostgreSQL daemonizes, so it survives; a later start takes it over
         # (tested above), and destroy() stops it.
         await PrivatePostgres(reachable_dir / "state", port=free_port()).destroy()
 
 
-async def run_abandoning_script(state: Path, how: str) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Abandoned:
+    """How the abandoning script ended, and the servers it left."""
+
+    returncode: int
+    postmaster: int
+    server: int
+    server_port: int
+
+
+async def run_abandoning_script(state: Path, how: str) -> Abandoned:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -357,5 +375,6 @@ async def run_abandoning_script(state: Path, how: str) -> tuple[int, int]:
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
     out, _ = await proc.communicate()
-    postmaster, server = (int(pid) for pid in out.split())
-    return postmaster, server
+    assert proc.returncode is not None
+    postmaster, server, port = (int(number) for number in out.split())
+    return Abandoned(proc.returncode, postmaster, server, port)

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from tests.helpers.main_job import main_job_env, run_main_job
+from tests.helpers.waiting import eventually
 from ttai.config import PROJECT_ROOT
 from ttai.models.monitors import MONITOR_IDS
 
@@ -59,15 +60,18 @@ async def test_a_screen_is_one_row_beside_the_monitors(tmp_path: Path) -> None:
         assert proc.returncode == 0, err.decode()
         screen = json.loads(out)
         seen["screen"] = screen
-        ids: list[str] = []
-        for _ in range(10):  # visibility may take a moment to list the screen
-            ids = listed_workflow_ids(
-                await render(f"{job.ui_url}/namespaces/default/workflows", tmp_path / "chromium")
-            )
-            if screen["screen_id"] in ids:
-                break
-            await asyncio.sleep(1)
-        seen["ids"] = ids
+
+        async def listed() -> list[str]:
+            url = f"{job.ui_url}/namespaces/default/workflows"
+            return listed_workflow_ids(await render(url, tmp_path / "chromium"))
+
+        seen["ids"] = await eventually(  # visibility may take a moment to list the screen
+            listed,
+            what="the screen in the Web UI's workflow list",
+            until=lambda ids: screen["screen_id"] in ids,
+            within=60,
+            every=1,
+        )
 
     code, output = await run_main_job(job.env, screen_then_look)
     assert code == 0, output

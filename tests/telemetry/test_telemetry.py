@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     import asyncpg
 
     from tests.helpers.local_http import serving_posts
+    from tests.helpers.waiting import eventually
     from ttai import telemetry
     from ttai.config import PROJECT_ROOT, Settings
     from ttai.models.common import Model
@@ -157,15 +158,20 @@ async def test_prometheus_endpoint_serves_project_counters(
     await _run_probe(settings, task_queue, f"metrics-{uuid.uuid4()}", runtime=runtime)
     telemetry.count("ttai_notifications_total", outcome="failed")  # outside any activity
 
-    text = ""
     async with aiohttp.ClientSession() as http:
-        for _ in range(50):  # the exporter may publish a moment after the activity
+
+        async def scraped() -> str:
             async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
                 assert response.status == 200
-                text = await response.text()
-            if "ttai_notifications_total{" in text:
-                break
-            await asyncio.sleep(0.1)
+                return await response.text()
+
+        text = await eventually(  # the exporter may publish a moment after the activity
+            scraped,
+            what="the project's counters on /metrics",
+            until=lambda page: "ttai_notifications_total{" in page,
+            within=30,
+            every=0.1,
+        )
 
     analyses = _samples(text, "ttai_analyses_total")
     [(labels, value)] = analyses.items()

@@ -16,9 +16,9 @@ from activities.alerts import AlertActivities
 from activities.analysis import AnalysisActivities
 from activities.portfolio import PortfolioActivities
 from activities.reports import ReportActivities
-from tests.helpers.screens import activity_times, services, start_screen
+from tests.helpers.screens import activity_times, services, start_screen, wait_for_progress
+from tests.helpers.waiting import eventually
 from tests.helpers.worker_processes import (
-    eventually,
     running_workers,
     wait_all_polling,
     worker_env,
@@ -27,7 +27,7 @@ from tests.helpers.worker_processes import (
 from ttai.broker.simulated import SimulatedMarket, listed_symbols
 from ttai.config import Settings
 from ttai.models.monitors import MonitorInput
-from ttai.models.screener import ScreenInput, ScreenProgress
+from ttai.models.screener import ScreenInput
 from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.lanes import BULK, DEFAULT_RATES, LIVE, lane_queue, lane_rate
 from ttai.temporal.steps import declared
@@ -157,11 +157,7 @@ async def test_monitor_checks_do_not_wait_behind_a_screen(
             client, task_queue, ScreenInput(symbols=symbols, max_concurrent=50), "screen-lanes"
         )
 
-        async def all_scheduled() -> bool:
-            progress = await screen.query("progress", result_type=ScreenProgress)
-            return progress.running + progress.done == len(symbols)
-
-        await eventually(all_scheduled, 60, "every symbol scheduled")
+        await wait_for_progress(screen, lambda p: p.running + p.done == len(symbols), 60)
         monitor = await client.start_workflow(
             PriceAlertMonitorWorkflow.run,
             MonitorInput(hours="always", interval_seconds=3600),
@@ -178,7 +174,7 @@ async def test_monitor_checks_do_not_wait_behind_a_screen(
                 status = await monitor.query(PriceAlertMonitorWorkflow.status)
                 return status.state.iterations > n
 
-            await eventually(checked, 60, f"check {n + 1}")
+            await eventually(checked, what=f"check {n + 1}", within=60)
         result = await screen.result()
         await monitor.cancel()
     assert result.analysed == len(symbols)
