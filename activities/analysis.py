@@ -128,7 +128,7 @@ class AnalysisActivities:
         request: ScreenSymbolInput,
         while_analysing: AbstractAsyncContextManager[None] | None = None,
     ) -> ScreenEntry:
-        """Analyse and save one symbol of a screen, at most once per (screen, symbol).
+        """Analyze and save one symbol of a screen, at most once per (screen, symbol).
 
         The row's key is (`<screen>/<symbol>`, the screen's first run ID). A
         retry, or another worker after a crash, that finds the row returns it
@@ -163,7 +163,7 @@ class AnalysisActivities:
         One symbol's failure stays its own: a permanent one (unknown symbol, bad
         data) is reported as failed, any other is handed back for the screen to
         retry alone. A retry of the whole activity (its worker died) resumes:
-        the symbols already saved are found, not analysed again. Cancelled, it
+        the symbols already saved are found, not analyzed again. Cancelled, it
         returns what finished and what it did not reach.
         """
         entries: list[ScreenEntry] = []

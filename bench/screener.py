@@ -148,9 +148,9 @@ async def screen_temporal(
         result_type=ScreenResult,
     )
     seconds = time.perf_counter() - start
-    if result.analysed + result.failed != len(symbols):
+    if result.analyzed + result.failed != len(symbols):
         raise SystemExit(
-            f"screen of {len(symbols)} finished only {result.analysed + result.failed}"
+            f"screen of {len(symbols)} finished only {result.analyzed + result.failed}"
         )
     run = Run(seconds, cpu_seconds(me) - worker_before, cpu_seconds(server) - server_before)
     return run, result

@@ -247,7 +247,7 @@ class ScreenerWorkflow:
             watchlist=request.watchlist,
             status=status,
             total=len(self._symbols),
-            analysed=len(self._entries),
+            analyzed=len(self._entries),
             rejected=sum(1 for e in entries if e.recommendation == "reject"),
             failed=len(self._failures),
             top=rank(entries, request.top_n),

@@ -184,7 +184,7 @@ async def test_screen_over_fake_tastytrade_leaks_no_secret(
             result_type=ScreenResult,
             execution_timeout=timedelta(minutes=5),
         )
-    assert (result.total, result.analysed, result.failed) == (4, 3, 1)
+    assert (result.total, result.analyzed, result.failed) == (4, 3, 1)
     assert [(f.symbol, f.error_type) for f in result.failures] == [("ZZZZ", "UnknownSymbol")]
     assert 1 <= len(result.top) <= 3
     assert len(fake.access_tokens) == 1

@@ -60,7 +60,7 @@ async def test_every_table_fits_80_columns(stack: OpsStack) -> None:
         headers=("#", "symbol", "recommendation", "put", "credit", "return/yr", "POP",
                  "failed", "reason"),
     )  # fmt: skip
-    assert "5/6 analysed" in screen and "ZZZZ" in screen and "unknown symbol" in screen
+    assert "5/6 analyzed" in screen and "ZZZZ" in screen and "unknown symbol" in screen
 
     await seen(
         stack, "list", "--limit", "5",

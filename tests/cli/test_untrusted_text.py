@@ -79,7 +79,7 @@ def test_screen_table_shows_ids_and_reasons_literally(capsys: pytest.CaptureFixt
         watchlist=None,
         status="completed",
         total=1,
-        analysed=0,
+        analyzed=0,
         rejected=0,
         failed=1,
         top=[],

@@ -234,7 +234,7 @@ async def insert_screen(pool: asyncpg.Pool, workflow_id: str, finished: datetime
     top = [{"symbol": "NVDA", "rank": 1}, {"symbol": "JPM", "rank": 2}]
     await pool.execute(
         """
-        INSERT INTO screens (workflow_id, run_id, strategy, status, total, analysed, rejected,
+        INSERT INTO screens (workflow_id, run_id, strategy, status, total, analyzed, rejected,
                              failed, result, started_at, finished_at)
         VALUES ($1, 'r', 'csp', 'completed', 12, 12, 3, 0, $2, $3, $3)
         """,

@@ -141,7 +141,7 @@ async def test_cancelling_a_waiting_screen_cancels_its_workflow(
             assert isinstance(err.cause, CancelledError), err.cause
             assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
         else:
-            assert result["status"] == "cancelled" and result["analysed"] < len(symbols)
+            assert result["status"] == "cancelled" and result["analyzed"] < len(symbols)
         # The session still works after the cancelled call.
         again = await client.call_tool("analyze_symbol", {"symbol": "KO", "wait": False})
         assert not again.is_error

@@ -41,7 +41,7 @@ def screen() -> ScreenResult:
         watchlist="sp500",
         status="completed",
         total=3,
-        analysed=3,
+        analyzed=3,
         rejected=1,
         failed=0,
         top=[],

@@ -106,7 +106,7 @@ async def test_watchlists_and_screens(stack: OpsStack) -> None:
         conn, ScreenInput(watchlist="ops", top_n=2, max_concurrent=2), on_progress=seen.append
     )
     assert outcome.result is not None
-    assert (outcome.result.total, outcome.result.analysed, len(outcome.result.top)) == (3, 3, 2)
+    assert (outcome.result.total, outcome.result.analyzed, len(outcome.result.top)) == (3, 3, 2)
     assert seen and seen[-1].status == "completed" and seen[-1].done == 3
     assert all(a.done <= b.done for a, b in itertools.pairwise(seen))
 

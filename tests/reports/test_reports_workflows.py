@@ -210,7 +210,7 @@ async def test_weekly_review_content(
     assert result.status == "reported"
     [row] = await saved(db_pool)
     review = WeeklyReview.model_validate(row["content"])
-    assert [(s.screen_id, s.analysed, s.top) for s in review.screens] == [
+    assert [(s.screen_id, s.analyzed, s.top) for s in review.screens] == [
         ("screen-this-week", 12, ["NVDA", "JPM"])
     ]
     assert (review.week_start, review.week_end) == (date(2026, 11, 30), friday)

@@ -1,7 +1,7 @@
 """Scale-out and crashes for real: `worker.py` processes on one task queue.
 
 - One of two workers killed with SIGKILL in the middle of a screen: the screen
-  completes and every symbol is analysed exactly once.
+  completes and every symbol is analyzed exactly once.
 - A kill -9 of everything (both workers, the Temporal server, PostgreSQL) in
   the middle of a screen, then everything started again on the same data: the
   screen completes with exactly one saved analysis per symbol.
@@ -103,7 +103,7 @@ async def test_screen_survives_a_killed_worker(
     assert result.status == "completed"
     assert result.total == SYMBOLS
     assert result.failed == 0, result.failures
-    assert result.analysed == SYMBOLS
+    assert result.analyzed == SYMBOLS
 
     conn = await asyncpg.connect(database_url)
     try:
@@ -200,7 +200,7 @@ async def test_kill_9_of_everything_mid_screen(tmp_path: Path, task_queue: str) 
         processes += start_workers(2, env, tmp_path, first=2)
         async with asyncio.timeout(SCREEN_WAIT):
             result = await handle.result()
-        assert (result.status, result.analysed, result.failed) == ("completed", len(symbols), 0)
+        assert (result.status, result.analyzed, result.failed) == ("completed", len(symbols), 0)
         conn = await asyncpg.connect(postgres.dsn)
         try:
             assert await analyses_per_symbol(conn, handle.id) == dict.fromkeys(symbols, 1)

@@ -49,7 +49,7 @@ async def test_cancel_ends_the_screen_with_what_finished(
         )
         # While it runs, result_so_far ranks what finished.
         so_far = await handle.query("result_so_far", result_type=ScreenResult)
-        assert (so_far.status, so_far.analysed, so_far.total) == ("running", 2, 6)
+        assert (so_far.status, so_far.analyzed, so_far.total) == ("running", 2, 6)
         assert sorted(e.symbol for e in so_far.top) == ["AAPL", "MSFT"]
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failed:
@@ -73,7 +73,7 @@ async def test_cancel_ends_the_screen_with_what_finished(
         partial = await handle.query("result_so_far", result_type=ScreenResult)
         progress = await handle.query("progress", result_type=ScreenProgress)
 
-    assert (partial.status, partial.analysed, partial.failed) == ("cancelled", 2, 0)
+    assert (partial.status, partial.analyzed, partial.failed) == ("cancelled", 2, 0)
     assert sorted(e.symbol for e in partial.top) == ["AAPL", "MSFT"]
     assert (progress.status, progress.done, progress.running) == ("cancelled", 2, 0)
     assert list(screener.saved.values()) == [partial]
@@ -110,7 +110,7 @@ async def test_cancel_mid_batch_keeps_what_the_batch_finished(
         analysis.release.set()
         partial = await handle.query("result_so_far", result_type=ScreenResult)
     assert analysis.calls["screen_symbols"] == 1
-    assert (partial.status, partial.analysed, partial.failed) == ("cancelled", 2, 0)
+    assert (partial.status, partial.analyzed, partial.failed) == ("cancelled", 2, 0)
     assert sorted(e.symbol for e in partial.top) == ["AAPL", "MSFT"]
     assert sorted(r.symbol for r in analysis.saved.values()) == ["AAPL", "MSFT"]
     assert list(screener.saved.values()) == [partial]

@@ -79,7 +79,7 @@ async def test_sp500_watchlist_screen(
 
     # The real constituents, every one simulated: nothing fails.
     assert (result.status, result.watchlist, result.total) == ("completed", "sp500", len(sp500))
-    assert result.failed == 0 and result.analysed == len(sp500)
+    assert result.failed == 0 and result.analyzed == len(sp500)
     # One run: ~3 events per symbol plus shared workflow tasks, far under the
     # server's continue-as-new suggestion (4,096 events, 4 MiB) that
     # SYMBOLS_PER_RUN was sized for.
@@ -105,7 +105,7 @@ async def test_sp500_watchlist_screen(
     assert result.top == rank(saved, 15)
     assert result.rejected == sum(1 for e in saved if e.recommendation == "reject")
     row = await db_pool.fetchrow("SELECT * FROM screens WHERE workflow_id = $1", screen_id)
-    assert (row["status"], row["analysed"], row["failed"]) == ("completed", len(sp500), 0)
+    assert (row["status"], row["analyzed"], row["failed"]) == ("completed", len(sp500), 0)
     assert ScreenResult.model_validate(row["result"]) == result
     # Found by symbol too: the symbol's analyses name the screen they came from.
     for entry in result.top[:3]:
@@ -143,7 +143,7 @@ async def test_screen_survives_a_worker_restart(
     assert at_stop.done < len(symbols)
     async with build_worker(client, services(db_pool, market), task_queue):
         result = await handle.result()
-    assert (result.analysed, result.failed) == (len(symbols), 0)
+    assert (result.analyzed, result.failed) == (len(symbols), 0)
     assert await analyses_per_symbol(db_pool, screen_id) == dict.fromkeys(symbols, 1)
 
 
@@ -196,7 +196,7 @@ async def test_a_retry_after_a_committed_save_saves_nothing_twice(
             client, task_queue, ScreenInput(symbols=symbols, max_concurrent=1), "screen-retry"
         )
         result = await handle.result()
-    assert store.failed and (result.analysed, result.failed) == (len(symbols), 0)
+    assert store.failed and (result.analyzed, result.failed) == (len(symbols), 0)
     assert await analyses_per_symbol(db_pool, handle.id) == dict.fromkeys(symbols, 1)
     assert sorted(broker.charts) == sorted(symbols)  # KO's retry read nothing from the broker
     runs = [
@@ -226,7 +226,7 @@ async def test_replaying_every_task_saves_nothing_twice(
             client, task_queue, ScreenInput(symbols=symbols, max_concurrent=5), "screen-replay"
         )
         result = await handle.result()
-    assert (result.analysed, result.failed) == (len(symbols), 0)
+    assert (result.analyzed, result.failed) == (len(symbols), 0)
     assert await analyses_per_symbol(db_pool, handle.id) == dict.fromkeys(symbols, 1)
     # And the finished history replays without a difference.
     history: WorkflowHistory = await handle.fetch_history()
@@ -249,7 +249,7 @@ async def test_unknown_symbol_fails_only_that_symbol(
             task_queue=task_queue,
             result_type=ScreenResult,
         )
-    assert (result.analysed, result.failed) == (2, 1)
+    assert (result.analyzed, result.failed) == (2, 1)
     [failure] = result.failures
     assert (failure.symbol, failure.error_type) == ("ZZQQ", "UnknownSymbol")
     assert failure.reason == "unknown symbol: ZZQQ"
@@ -312,9 +312,9 @@ async def test_cli_screen_watchlists_and_missing_watchlist(
         )
         assert code == 0, out
         result = ScreenResult.model_validate_json(out)
-        assert (result.total, result.analysed, len(result.top)) == (2, 2, 1)
+        assert (result.total, result.analyzed, len(result.top)) == (2, 2, 1)
         code, out, _ = await starter(address, task_queue, "screen", "--watchlist", "mine")
-        assert code == 0 and "1/1 analysed" in out and "KO" in out
+        assert code == 0 and "1/1 analyzed" in out and "KO" in out
         # The option: one child AnalysisWorkflow per symbol.
         code, out, _ = await starter(
             address, task_queue, "screen", "KO", "--per-symbol-workflows", "--json"

@@ -53,8 +53,8 @@ async def test_continues_as_new_when_the_server_suggests(
         result = await handle.result()
         progress = await handle.query("progress", result_type=ScreenProgress)
     assert progress.runs > 1
-    assert (result.analysed, result.total) == (len(symbols), len(symbols))
-    assert analysis.calls["chart_analysis"] == len(symbols)  # none analysed twice
+    assert (result.analyzed, result.total) == (len(symbols), len(symbols))
+    assert analysis.calls["chart_analysis"] == len(symbols)  # none analyzed twice
     assert len(analysis.saved) == len(symbols)
     assert (analysis.calls["screen_symbols"] > 0) is (design == "batches")
     assert len(screener.saved) == 1
@@ -82,7 +82,7 @@ async def test_symbols_per_run_fits_the_worst_case(
                 ScreenInput(symbols=tickers[:count], max_concurrent=1),
                 "screen-sized",
             )
-            assert (await handle.result()).analysed == count
+            assert (await handle.result()).analyzed == count
             history = await handle.fetch_history()
             sizes[count] = (len(history.events), len(history.to_json()))
     (events_20, bytes_20), (events_80, bytes_80) = sizes[20], sizes[80]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from ttai.models.screener import MAX_CONCURRENT_LIMIT as LIMIT
-from ttai.models.screener import MAX_SCREEN_SYMBOLS, ScreenInput, WatchlistCommand
+from ttai.models.screener import MAX_SCREEN_SYMBOLS, ScreenInput, ScreenResult, WatchlistCommand
 
 
 def test_duplicates_are_analysed_once_in_input_order() -> None:
@@ -109,7 +110,7 @@ def test_resume_state_is_accepted_when_consistent() -> None:
         ({"symbols": ["AAPL", "KO", "AAPL"]}, "duplicate symbols"),
         ({"entries": [_entry("AAPL"), _entry("AAPL")]}, "duplicate entries"),
         ({"failures": [{"symbol": "KO", "reason": "x"}] * 2}, "duplicate failures"),
-        ({"failures": [{"symbol": "AAPL", "reason": "x"}]}, "both analysed and failed"),
+        ({"failures": [{"symbol": "AAPL", "reason": "x"}]}, "both analyzed and failed"),
         ({"entries": [_entry("TSLA")]}, "finished but not in the screen"),
         ({"runs": 0}, "greater than or equal to 1"),
         ({"runs": -3}, "greater than or equal to 1"),
@@ -137,3 +138,16 @@ def test_a_full_resume_state_fits_in_one_payload() -> None:
     state = _resume(symbols=symbols, entries=[_entry(s) for s in symbols], failures=[])
     request = ScreenInput.model_validate({"watchlist": "big", "resume": state["resume"]})
     assert len(request.model_dump_json()) < 1024 * 1024
+
+
+def test_a_result_saved_before_the_one_spelling_still_reads() -> None:
+    """Screens saved (and results recorded) before `analysed` became `analyzed`."""
+    now = datetime.now(UTC)
+    old = {
+        "screen_id": "s", "strategy": "csp", "watchlist": None, "status": "completed",
+        "total": 2, "analysed": 2, "rejected": 0, "failed": 0, "top": [], "failures": [],
+        "started_at": now, "finished_at": now,
+    }  # fmt: skip
+    result = ScreenResult.model_validate(old)
+    assert result.analyzed == 2
+    assert "analysed" not in result.model_dump() and result.model_dump()["analyzed"] == 2

@@ -153,7 +153,7 @@ def screen_result(status: str = "completed") -> ScreenResult:
     now = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
     return ScreenResult(
         screen_id="screen-1", strategy="csp", watchlist=None, status=status, total=3,
-        analysed=2, rejected=1, failed=1, top=[], failures=[], started_at=now, finished_at=now,
+        analyzed=2, rejected=1, failed=1, top=[], failures=[], started_at=now, finished_at=now,
     )  # fmt: skip
 
 
@@ -164,7 +164,7 @@ async def test_save_and_notify_are_idempotent(db_pool: asyncpg.Pool) -> None:
     again = await acts.save_screen(record)
     assert (first.created, again.created, again.screen_row_id) == (True, False, first.screen_row_id)
     assert await ScreenStore(db_pool).get("screen-1") == record.result
-    row = await db_pool.fetchrow("SELECT status, total, analysed, rejected, failed FROM screens")
+    row = await db_pool.fetchrow("SELECT status, total, analyzed, rejected, failed FROM screens")
     assert tuple(row) == ("completed", 3, 2, 1, 1)
 
     sent = await acts.notify_screen(record)
@@ -172,4 +172,4 @@ async def test_save_and_notify_are_idempotent(db_pool: asyncpg.Pool) -> None:
     assert (sent.duplicate, resent.duplicate) == (False, True)
     assert resent.notification_id == sent.notification_id
     body = await db_pool.fetchval("SELECT body FROM notifications WHERE kind = 'screen_complete'")
-    assert "2 analysed, 1 rejected, 1 failed" in body
+    assert "2 analyzed, 1 rejected, 1 failed" in body

@@ -81,7 +81,7 @@ async def test_screen_ranks_isolates_failures_and_saves_once(
         time_skipping_env, task_queue, analysis, screener, request
     )
 
-    assert (result.status, result.total, result.analysed, result.rejected, result.failed) == (
+    assert (result.status, result.total, result.analyzed, result.rejected, result.failed) == (
         "completed", 5, 4, 1, 1,
     )  # fmt: skip
     # The three select alike (same fake analysis, same put): the symbol breaks
@@ -93,7 +93,7 @@ async def test_screen_ranks_isolates_failures_and_saves_once(
     [failure] = result.failures
     assert (failure.symbol, failure.error_type) == ("XYZ", "UnknownSymbol")
     assert "unknown symbol: XYZ" in failure.reason
-    # The duplicate MSFT was analysed once; the unknown symbol was not retried.
+    # The duplicate MSFT was analyzed once; the unknown symbol was not retried.
     assert analysis.calls["chart_analysis"] == 5
     assert analysis.calls["save_analysis"] == 4
     assert analysis.calls["screen_symbol"] == (0 if children else 5)
@@ -137,7 +137,7 @@ async def test_concurrency_never_above_the_bound(
         FakeScreenerActivities(),
         ScreenInput(symbols=symbols, max_concurrent=3, per_symbol_workflows=children),
     )
-    assert result.analysed == len(symbols)
+    assert result.analyzed == len(symbols)
     events = await symbol_events(handle)
     keys = [f"{handle.id}/{s}" if children else s for s in symbols]
     assert sorted(key for kind, key in events if kind == "start") == sorted(keys)
@@ -178,7 +178,7 @@ async def test_a_transient_failure_is_retried_and_saved_once(
         FakeScreenerActivities(),
         {"symbols": ["AAPL", "KO"]},
     )
-    assert (result.analysed, result.failed) == (2, 0)
+    assert (result.analyzed, result.failed) == (2, 0)
     assert analysis.calls["screen_symbol"] == 4  # two failed attempts, then both
     assert analysis.calls["save_analysis"] == 2
     assert len(analysis.saved) == 2
@@ -191,7 +191,7 @@ async def test_watchlist_screen_and_missing_watchlist(
     result, _, _ = await run_screen(
         time_skipping_env, task_queue, FakeAnalysisActivities(), screener, {"watchlist": "mine"}
     )
-    assert (result.watchlist, result.total, result.analysed) == ("mine", 2, 2)
+    assert (result.watchlist, result.total, result.analyzed) == ("mine", 2, 2)
 
     analysis = FakeAnalysisActivities()
     screener = FakeScreenerActivities()
@@ -199,7 +199,7 @@ async def test_watchlist_screen_and_missing_watchlist(
         await run_screen(time_skipping_env, task_queue, analysis, screener, {"watchlist": "nope"})
     cause = failed.value.cause.cause
     assert isinstance(cause, ApplicationError) and cause.type == "WatchlistNotFound"
-    assert not analysis.calls and not screener.saved  # nothing analysed, nothing written
+    assert not analysis.calls and not screener.saved  # nothing analyzed, nothing written
 
 
 @pytest.mark.parametrize(
@@ -246,7 +246,7 @@ async def test_batches_rank_isolate_failures_and_save_once(
         screener,
         ScreenInput(symbols=symbols, max_concurrent=2, top_n=30),
     )
-    assert (result.total, result.analysed, result.rejected, result.failed) == (24, 23, 1, 1)
+    assert (result.total, result.analyzed, result.rejected, result.failed) == (24, 23, 1, 1)
     [failure] = result.failures
     assert (failure.symbol, failure.error_type, failure.reason) == (
         "XYZ", "UnknownSymbol", "unknown symbol: XYZ",
@@ -277,7 +277,7 @@ async def test_batches_keep_the_concurrency_bound(
         FakeScreenerActivities(),
         ScreenInput(symbols=symbols, max_concurrent=3),
     )
-    assert result.analysed == len(symbols) == 30
+    assert result.analyzed == len(symbols) == 30
     assert analysis.calls["screen_symbols"] == 6  # 30 // (3 * 2) = 5 per batch
     # Three batches at once at most, each one analysis at a time.
     assert max_in_flight(await symbol_events(handle)) == 3
@@ -298,5 +298,5 @@ async def test_a_budgeted_lane_takes_one_symbol_per_activity(
         FakeScreenerActivities(symbols_per_activity=1),
         ScreenInput(symbols=symbols, max_concurrent=2),
     )
-    assert result.analysed == len(symbols)
+    assert result.analyzed == len(symbols)
     assert (analysis.calls["screen_symbols"], analysis.calls["screen_symbol"]) == (0, 20)

@@ -77,10 +77,10 @@ async def test_a_screen_is_one_row_beside_the_monitors(tmp_path: Path) -> None:
     assert code == 0, output
     screen, ids = seen["screen"], seen["ids"]
     assert isinstance(screen, dict) and isinstance(ids, list)
-    assert screen["analysed"] == screen["total"] == 12, screen
+    assert screen["analyzed"] == screen["total"] == 12, screen
 
     assert set(MONITOR_IDS.values()) <= set(ids), ids
     assert ids.count(screen["screen_id"]) == 1, ids
-    # Twelve symbols analysed, and not one row of them: no per-symbol workflow.
+    # Twelve symbols analyzed, and not one row of them: no per-symbol workflow.
     assert not [i for i in ids if i.startswith(f"{screen['screen_id']}/")], ids
     assert len(ids) <= 6, ids  # monitors, the demo, the screen, its watchlist lookup

@@ -131,7 +131,7 @@ async def test_two_worker_processes_share_one_budget(
         )
         async with asyncio.timeout(240):
             result = await handle.result()
-    assert (result.analysed, result.failed) == (len(symbols), 0)
+    assert (result.analyzed, result.failed) == (len(symbols), 0)
     times = await activity_times(handle, "screen_symbol")
     assert len(times) == len(symbols)
     starts = [started for _, started, _ in times]
@@ -177,7 +177,7 @@ async def test_monitor_checks_do_not_wait_behind_a_screen(
             await eventually(checked, what=f"check {n + 1}", within=60)
         result = await screen.result()
         await monitor.cancel()
-    assert result.analysed == len(symbols)
+    assert result.analyzed == len(symbols)
     symbol_times = await activity_times(screen, "screen_symbol")
     check_times = await activity_times(monitor, "check_price_alerts")
     last_symbol = max(started for _, started, _ in symbol_times)

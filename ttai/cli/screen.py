@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "screen",
         help="screen symbols or a watchlist and rank them",
-        description=f"At most {MAX_SCREEN_SYMBOLS} symbols; duplicates are analysed once.",
+        description=f"At most {MAX_SCREEN_SYMBOLS} symbols; duplicates are analyzed once.",
     )
     parser.add_argument("symbols", nargs="*", metavar="SYMBOL")
     parser.add_argument("--watchlist", help="screen this watchlist instead of SYMBOLs")
@@ -114,7 +114,7 @@ def _money(value: float | None, spec: str = ".2f") -> str:
 def screen_table(result: ScreenResult) -> RenderableType:
     """The ranking (narrower on a small terminal), then the failures with their reasons."""
     title = (
-        f"{result.screen_id}: {result.analysed}/{result.total} analysed, "
+        f"{result.screen_id}: {result.analyzed}/{result.total} analyzed, "
         f"{result.rejected} rejected, {result.failed} failed"
         + (" (cancelled)" if result.status == "cancelled" else "")
     )

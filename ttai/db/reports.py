@@ -146,7 +146,7 @@ class ReportStore:
     async def screens(self, start: datetime, end: datetime) -> list[ScreenLine]:
         rows = await self._rows(
             """
-            SELECT workflow_id, finished_at, analysed, result FROM screens
+            SELECT workflow_id, finished_at, analyzed, result FROM screens
             WHERE status = 'completed' AND finished_at >= $1 AND finished_at < $2
             ORDER BY finished_at, id
             """,
@@ -157,7 +157,7 @@ class ReportStore:
             ScreenLine(
                 screen_id=r["workflow_id"],
                 completed_at=r["finished_at"],
-                analysed=r["analysed"],
+                analyzed=r["analyzed"],
                 top=[entry["symbol"] for entry in _json(r["result"]).get("top", [])],
             )
             for r in rows

@@ -16,7 +16,7 @@ class ScreenStore:
             row = await conn.fetchrow(
                 """
                 INSERT INTO screens (workflow_id, run_id, strategy, watchlist, status, total,
-                                     analysed, rejected, failed, result, started_at, finished_at)
+                                     analyzed, rejected, failed, result, started_at, finished_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                 ON CONFLICT (workflow_id, run_id) DO UPDATE SET saved_at = screens.saved_at
                 RETURNING id, (xmax = 0) AS created
@@ -27,7 +27,7 @@ class ScreenStore:
                 result.watchlist,
                 result.status,
                 result.total,
-                result.analysed,
+                result.analyzed,
                 result.rejected,
                 result.failed,
                 result.model_dump(mode="json"),

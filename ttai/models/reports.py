@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal, get_args
 
-from pydantic import AwareDatetime, Field
+from pydantic import AliasChoices, AwareDatetime, Field
 
 from ttai.models.analysis import Recommendation
 from ttai.models.common import Model, Symbol, WorkflowId
@@ -151,7 +151,11 @@ class EndOfDaySummary(Model):
 class ScreenLine(Model):
     screen_id: str
     completed_at: datetime
-    analysed: int | None = None
+    analyzed: int | None = Field(
+        default=None,
+        # Reports saved and recorded before the one spelling say "analysed".
+        validation_alias=AliasChoices("analyzed", "analysed"),
+    )
     top: list[str] = Field(default_factory=list)
 
 

@@ -1,6 +1,6 @@
-"""The messages between ScreenerWorkflow and the activities that analyse its symbols.
+"""The messages between ScreenerWorkflow and the activities that analyze its symbols.
 
-`screen_symbol` takes one symbol, `screen_symbols` a batch analysed one after
+`screen_symbol` takes one symbol, `screen_symbols` a batch analyzed one after
 the other; each saves a symbol's analysis once per (screen, symbol), keyed by
 the screen's first run ID. `screen_plan` tells the workflow how large a batch
 this deployment's bulk broker lane allows (workflows/screen_activities.py).
@@ -30,7 +30,7 @@ class ScreenSymbolInput(Model):
 
 
 class ScreenBatchInput(Model):
-    """Symbols of a screen for the `screen_symbols` activity: analysed one after
+    """Symbols of a screen for the `screen_symbols` activity: analyzed one after
     the other, each saved once per (screen, symbol)."""
 
     screen_id: ScreenId

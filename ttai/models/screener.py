@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AliasChoices, Field, StringConstraints, model_validator
 
 from ttai.models.analysis import Recommendation
 from ttai.models.common import Model, RunId, ScreenId, Strategy, Symbol, WorkflowId
@@ -49,7 +49,7 @@ def check_screenable(watchlist: str, symbols: list[str]) -> None:
 
 
 SymbolSet = Annotated[list[Symbol], AfterValidator(unique_symbols)]
-"""A symbol list with duplicates dropped (each is analysed once)."""
+"""A symbol list with duplicates dropped (each is analyzed once)."""
 
 
 SCREENER_WORKFLOW = "ScreenerWorkflow"
@@ -60,7 +60,7 @@ WATCHLIST_WORKFLOW = "WatchlistWorkflow"
 
 
 class ScreenEntry(Model):
-    """One analysed symbol's key numbers: all a ranked table needs."""
+    """One analyzed symbol's key numbers: all a ranked table needs."""
 
     symbol: Symbol
     recommendation: Recommendation
@@ -98,7 +98,7 @@ class ScreenState(Model):
 
     Validated like user input (it arrives as raw JSON like any input): at most
     MAX_SCREEN_SYMBOLS symbols, no duplicates, every finished symbol one of
-    them and finished once (analysed or failed, not both).
+    them and finished once (analyzed or failed, not both).
     """
 
     symbols: list[Symbol] = Field(description="The resolved, de-duplicated symbols.")
@@ -116,14 +116,14 @@ class ScreenState(Model):
                 f"resume: {len(self.symbols)} symbols; a screen takes at most {MAX_SCREEN_SYMBOLS}"
             )
         reject_duplicates("symbols", self.symbols, "resume: ")
-        analysed = [e.symbol for e in self.entries]
+        analyzed = [e.symbol for e in self.entries]
         failed = [f.symbol for f in self.failures]
-        reject_duplicates("entries", analysed, "resume: ")
+        reject_duplicates("entries", analyzed, "resume: ")
         reject_duplicates("failures", failed, "resume: ")
-        both = set(analysed) & set(failed)
+        both = set(analyzed) & set(failed)
         if both:
-            raise ValueError(f"resume: {sorted(both)[:5]} both analysed and failed")
-        unknown = (set(analysed) | set(failed)) - set(self.symbols)
+            raise ValueError(f"resume: {sorted(both)[:5]} both analyzed and failed")
+        unknown = (set(analyzed) | set(failed)) - set(self.symbols)
         if unknown:
             raise ValueError(f"resume: {sorted(unknown)[:5]} finished but not in the screen")
         return self
@@ -141,7 +141,7 @@ class ScreenInput(Model):
 
     symbols: SymbolSet | None = Field(
         default=None,
-        description=f"Duplicates are analysed once; at most {MAX_SCREEN_SYMBOLS} symbols.",
+        description=f"Duplicates are analyzed once; at most {MAX_SCREEN_SYMBOLS} symbols.",
     )
     watchlist: WatchlistName | None = None
     strategy: Strategy = "csp"
@@ -150,7 +150,7 @@ class ScreenInput(Model):
     notify: bool = Field(default=False, description="One summary notification at the end.")
     per_symbol_workflows: bool = Field(
         default=False,
-        description="Analyse each symbol in a child AnalysisWorkflow (one Web UI row per symbol) "
+        description="Analyze each symbol in a child AnalysisWorkflow (one Web UI row per symbol) "
         "instead of in activities. About ten times slower (bench/screener.py).",
     )
     resume: ScreenState | None = Field(
@@ -198,8 +198,12 @@ class ScreenResult(Model):
     watchlist: str | None
     status: ScreenResultStatus = Field(description="running only in the result_so_far query.")
     total: int
-    analysed: int = Field(description="Symbols with a finished analysis (rejects included).")
-    rejected: int = Field(description="Analysed symbols whose recommendation is reject.")
+    analyzed: int = Field(
+        description="Symbols with a finished analysis (rejects included).",
+        # Results saved and recorded before the one spelling say "analysed".
+        validation_alias=AliasChoices("analyzed", "analysed"),
+    )
+    rejected: int = Field(description="Analyzed symbols whose recommendation is reject.")
     failed: int
     top: list[RankedEntry]
     failures: list[ScreenFailure]

@@ -87,7 +87,7 @@ def analysis_notification(workflow_id: str, run_id: str, result: AnalysisResult)
 def screen_notification(workflow_id: str, run_id: str, result: ScreenResult) -> Notification:
     source = f"watchlist {result.watchlist}" if result.watchlist else f"{result.total} symbols"
     lines = [
-        f"Screened {source}: {result.analysed} analysed, {result.rejected} rejected, "
+        f"Screened {source}: {result.analyzed} analyzed, {result.rejected} rejected, "
         f"{result.failed} failed" + (" (cancelled)" if result.status == "cancelled" else "")
     ]
     for entry in result.top:
@@ -98,7 +98,7 @@ def screen_notification(workflow_id: str, run_id: str, result: ScreenResult) -> 
     return _notification(
         notification_key("screen", workflow_id, run_id),
         "screen_complete",
-        f"Screen {result.status}: {result.analysed} of {result.total} analysed",
+        f"Screen {result.status}: {result.analyzed} of {result.total} analyzed",
         "\n".join(lines),
         {
             "screen_id": result.screen_id,

@@ -45,7 +45,7 @@ async def analyze_symbol(
     strategy: StrategyArg = "csp",
     wait: WaitArg = True,
 ) -> AnalyzeOutcome:
-    """Analyse one symbol for selling cash-secured puts: chart, option chain, research, verdict.
+    """Analyze one symbol for selling cash-secured puts: chart, option chain, research, verdict.
 
     Use it when the user asks about one ticker. With wait=true (default) `result`
     holds the recommendation (strong_select, select, watchlist or reject), the score,
@@ -84,7 +84,7 @@ async def screen_symbols(
     sends progress notifications (symbols done of total). With wait=true (default)
     `result.top` is the ranking (rank, symbol, recommendation, score, the put to sell,
     credit, annualised return, probability of profit, IV rank) and `result.failures`
-    the symbols that could not be analysed and why. A 50-symbol screen takes tens of
+    the symbols that could not be analyzed and why. A 50-symbol screen takes tens of
     seconds; with wait=false only `task` comes back (poll it with get_task).
     """
     data: dict[str, Any] = {"strategy": strategy, "top_n": top_n, "max_concurrent": max_concurrent}
@@ -97,7 +97,7 @@ async def screen_symbols(
 
     async def progress(update: ScreenProgress) -> None:
         if update.total:
-            message = f"{update.done}/{update.total} analysed, {update.failed} failed"
+            message = f"{update.done}/{update.total} analyzed, {update.failed} failed"
             await ctx.report_progress(update.done, update.total, message)
 
     return await screen_ops.screen(
