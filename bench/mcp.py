@@ -47,7 +47,7 @@ from bench._stack import bench_stack
 from tests.helpers.mcp import INITIALIZE
 from ttai.config import PROJECT_ROOT
 from ttai.models.analysis import AnalysisInput, AnalysisResult
-from ttai.stack.ports import ensure_port_free, free_port
+from ttai.servers.ports import ensure_port_free, free_port
 
 SYMBOLS = ["AAPL", "MSFT", "KO", "JPM", "SPY", "QQQ", "XOM", "PFE"]
 

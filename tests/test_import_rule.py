@@ -6,7 +6,7 @@
 - `workflows/` and `activities/` never import a root script, and activities
   never import workflows (workflows name activities, not the other way);
 - `workflows/` never imports the stores, the broker, the outbox or the local
-  stack (`ttai.db`, `ttai.broker`, `ttai.notify`, `ttai.stack`): workflows
+  stack (`ttai.db`, `ttai.broker`, `ttai.notify`, `ttai.servers`): workflows
   orchestrate, activities do the I/O;
 - `ttai/models` (the wire contract) imports only pydantic, the standard
   library and `ttai.models`, with one exception: the alert-condition table
@@ -37,7 +37,7 @@ from ttai.config import PROJECT_ROOT
 
 SKIPPED_DIRS = {".venv", "state", ".git", "__pycache__", ".ruff_cache", ".pytest_cache"}
 ROOT_SCRIPTS = frozenset(p.stem for p in PROJECT_ROOT.glob("*.py"))
-WORKFLOW_FORBIDDEN = ("ttai.db", "ttai.broker", "ttai.notify", "ttai.stack")
+WORKFLOW_FORBIDDEN = ("ttai.db", "ttai.broker", "ttai.notify", "ttai.servers")
 # Besides the standard library: what the wire contract may be built from.
 MODEL_ALLOWED = ("pydantic", "pydantic_core", "annotated_types", "typing_extensions", "ttai.models")
 # Besides the layer rule above, per ttai/ package.
@@ -158,7 +158,7 @@ def test_the_repo_follows_the_import_rule() -> None:
             "    from ttai.db.analyses import AnalysisStore",
         ),
         ("workflows/screener.py", "from ttai import broker"),
-        ("workflows/monitors.py", "from ttai.stack.ports import free_port"),
+        ("workflows/monitors.py", "from ttai.servers.ports import free_port"),
         ("workflows/reports.py", "from ttai.notify.outbox import Outbox"),
         ("activities/analysis.py", "from workflows.policies import step"),
         ("activities/reports.py", "from starter import main"),

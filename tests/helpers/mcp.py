@@ -14,8 +14,8 @@ from mcp import StdioServerParameters
 
 from ttai.config import PROJECT_ROOT
 from ttai.models.monitors import MonitorInput
-from ttai.stack import process_alive
-from ttai.stack.ports import free_port
+from ttai.servers import process_alive
+from ttai.servers.ports import free_port
 
 # Monitors that check at all hours, often: an alert fires within seconds.
 MONITOR_INPUTS = {

@@ -31,8 +31,8 @@ from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec
 from ttai.models.market import Position
 from ttai.models.monitors import MonitorInput, SetIntervalInput
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
+from ttai.servers.ports import free_port
+from ttai.servers.postgres import PrivatePostgres
 
 TASK_QUEUE = "record-monitors"
 

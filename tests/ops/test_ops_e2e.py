@@ -38,7 +38,7 @@ from ttai.ops import (
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Conflict, InvalidInput, NotFound, OpsError, parse
 from ttai.ops.tasks import TaskFilter
-from ttai.stack.ports import free_port
+from ttai.servers.ports import free_port
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from ttai.config import Settings
 from ttai.ops import portfolio, tasks, watchlists
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Unavailable
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers.ports import free_port
+from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.temporal_server import TemporalDevServer
 
 
 def one_line(err: pytest.ExceptionInfo[Unavailable]) -> str:

@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from tests.helpers.cli import cli, refused_offline
 from ttai.ops.errors import InvalidInput
 from ttai.ops.schedules import MAX_BACKFILL, backfill_range
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.schedules import SCHEDULE_IDS
 
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)

@@ -38,9 +38,9 @@ from tests.helpers.worker_processes import (
 )
 from ttai.broker.simulated import KNOWN_SYMBOLS, listed_symbols
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers.ports import free_port
+from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 
 SYMBOLS = 30

@@ -16,12 +16,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ttai.stack import StackError
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.postgres_binaries import ServerBinaries
-from ttai.stack.postgres_folder import FALLBACK_PARENT
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers import StackError
+from ttai.servers.ports import free_port
+from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.postgres_binaries import ServerBinaries
+from ttai.servers.postgres_folder import FALLBACK_PARENT
+from ttai.servers.temporal_server import TemporalDevServer
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks target a root run")
 

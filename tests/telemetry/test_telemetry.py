@@ -34,8 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from ttai import telemetry
     from ttai.config import PROJECT_ROOT, Settings
     from ttai.models.common import Model
-    from ttai.stack.ports import free_port
-    from ttai.stack.temporal_server import TemporalDevServer
+    from ttai.servers.ports import free_port
+    from ttai.servers.temporal_server import TemporalDevServer
     from ttai.temporal.client import connect
 
 

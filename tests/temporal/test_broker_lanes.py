@@ -24,7 +24,7 @@ from ttai.broker.simulated import SimulatedMarket, listed_symbols
 from ttai.config import Settings
 from ttai.models.monitors import MonitorInput
 from ttai.models.screener import ScreenInput, ScreenProgress
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.lanes import (
     BULK,
     DEFAULT_RATES,

@@ -98,7 +98,7 @@ def _warm_imports() -> None:
     import asyncpg  # noqa: F401
     import temporalio.client  # noqa: F401
 
-    import ttai.stack.postgres
+    import ttai.servers.postgres
     import ttai.temporal.client  # noqa: F401
 
 

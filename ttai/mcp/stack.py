@@ -38,7 +38,7 @@ from ttai.config import Settings
 from ttai.mcp.stack_lock import connect_client, one_line, try_lock
 from ttai.mcp.stack_process import OwnedStack, stack_log_path
 from ttai.mcp.stack_state import StackView
-from ttai.stack import StackError
+from ttai.servers import StackError
 
 if TYPE_CHECKING:
     from temporalio.client import Client

@@ -17,7 +17,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ttai.config import Settings
-from ttai.stack.files import ensure_state_dir, opened_dir
+from ttai.servers.files import ensure_state_dir, opened_dir
 
 if TYPE_CHECKING:
     from temporalio.client import Client

@@ -2,7 +2,7 @@
 
 `python worker.py --local --no-demo --ready-fd N`: PostgreSQL, the Temporal dev
 server, the worker, the monitors and the schedules (no demo), which writes one
-JSON line to descriptor N once up, or why it failed (ttai.stack.main_job).
+JSON line to descriptor N once up, or why it failed (ttai.servers.main_job).
 
 The child runs in its own session, so a host's `killpg` of the server does
 not cut its orderly stop short, with the parent-death signal set (`setpriv
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ttai.config import PROJECT_ROOT, Settings
-from ttai.stack import die_with_parent
-from ttai.stack.files import opened_dir
+from ttai.servers import die_with_parent
+from ttai.servers.files import opened_dir
 
 logger = logging.getLogger("ttai.mcp.stack")
 

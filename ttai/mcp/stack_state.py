@@ -81,7 +81,7 @@ class StackView:
             return self.settings.database_url
         if self.settings.use_remote_temporal:
             return None
-        from ttai.stack.postgres import database_url
+        from ttai.servers.postgres import database_url
 
         return database_url(self.settings)
 

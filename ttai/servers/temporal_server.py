@@ -18,7 +18,7 @@ from typing import IO
 from temporalio.client import Client
 
 from ttai.config import Settings
-from ttai.stack import (
+from ttai.servers import (
     LocalServer,
     StackError,
     die_with_parent,
@@ -26,8 +26,8 @@ from ttai.stack import (
     register_hard_stop,
     unregister_hard_stop,
 )
-from ttai.stack.files import PRIVATE_DIR, make_private, opened_dir, write_private_file
-from ttai.stack.ports import LOOPBACK, ensure_port_free
+from ttai.servers.files import PRIVATE_DIR, make_private, opened_dir, write_private_file
+from ttai.servers.ports import LOOPBACK, ensure_port_free
 from ttai.temporal import search_attributes
 
 ONE_PARTITION: dict[str, object] = {

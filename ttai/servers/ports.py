@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from ttai.stack import StackError
+from ttai.servers import StackError
 
 LOOPBACK = "127.0.0.1"
 

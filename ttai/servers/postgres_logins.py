@@ -21,14 +21,14 @@ import asyncpg
 
 from ttai.db.provision import APP_DATABASE, APP_ROLE, new_password, set_password
 from ttai.private_files import PrivateFileError, read_private_text
-from ttai.stack import StackError
-from ttai.stack.files import (
+from ttai.servers import StackError
+from ttai.servers.files import (
     opened_dir,
     read_text_nofollow,
     write_private_file,
     write_private_file_atomically,
 )
-from ttai.stack.ports import LOOPBACK
+from ttai.servers.ports import LOOPBACK
 from ttai.telemetry.redaction import register_secret
 
 # The cluster's bootstrap superuser: it only creates the application's role
@@ -41,6 +41,7 @@ PASSWORDS_FILE = "pgpass"
 _PASSWORDS_WHAT = "the local PostgreSQL passwords file"
 # The file is the project's: a cluster whose pg_hba.conf differs is converted on
 # start, so this text (its comment included) never changes without a reason.
+# (The comment names the module by its old path, which existing clusters hold.)
 PG_HBA = """\
 # Written by TTAI (ttai/stack/postgres.py): password (SCRAM) logins only.
 # TYPE  DATABASE  USER  ADDRESS       METHOD

@@ -30,18 +30,18 @@ import asyncpg
 
 from ttai.config import Settings
 from ttai.db.provision import ensure_app_database
-from ttai.stack import (
+from ttai.servers import (
     LocalServer,
     StackError,
     process_alive,
     register_hard_stop,
     unregister_hard_stop,
 )
-from ttai.stack.files import opened_dir, read_text_nofollow, write_private_file
-from ttai.stack.ports import LOOPBACK, ensure_port_free
-from ttai.stack.postgres_binaries import ServerBinaries
-from ttai.stack.postgres_folder import ClusterFolder, postmaster_serves
-from ttai.stack.postgres_logins import (
+from ttai.servers.files import opened_dir, read_text_nofollow, write_private_file
+from ttai.servers.ports import LOOPBACK, ensure_port_free
+from ttai.servers.postgres_binaries import ServerBinaries
+from ttai.servers.postgres_folder import ClusterFolder, postmaster_serves
+from ttai.servers.postgres_logins import (
     DATABASE,
     PASSWORDS_FILE,
     PG_HBA,
@@ -179,7 +179,7 @@ class PrivatePostgres(LocalServer):
         self.folder.owner_file.unlink(missing_ok=True)
 
     def _stop_immediately(self) -> None:
-        """Blocking emergency stop (see `ttai.stack.hard_stop_all`): no checkpoint, no wait."""
+        """Blocking emergency stop (see `ttai.servers.hard_stop_all`): no checkpoint, no wait."""
         self._binaries.pg_ctl_blocking("stop", "-m", "immediate", "-D", str(self.folder.data_dir))
 
     async def destroy(self) -> None:

@@ -15,8 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ttai.stack import StackError
-from ttai.stack.postgres_folder import SERVICE_USER
+from ttai.servers import StackError
+from ttai.servers.postgres_folder import SERVICE_USER
 
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: install them "

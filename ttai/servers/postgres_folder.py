@@ -22,8 +22,8 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from ttai.stack import StackError
-from ttai.stack.files import (
+from ttai.servers import StackError
+from ttai.servers.files import (
     PRIVATE_DIR,
     ensure_state_dir,
     grant_group_traverse,

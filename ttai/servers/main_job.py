@@ -27,9 +27,9 @@ from ttai import telemetry
 from ttai.cli.analysis import analysis_table
 from ttai.config import Settings
 from ttai.models.analysis import AnalysisInput, AnalysisResult
+from ttai.servers import StackError
+from ttai.servers.local import local_stack
 from ttai.services import Services, open_services
-from ttai.stack import StackError
-from ttai.stack.local import local_stack
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
