@@ -11,7 +11,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from ttai.servers.ports import free_port
+from ttai.loopback import free_port
 from ttai.servers.postgres import PrivatePostgres
 from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter

@@ -48,8 +48,8 @@ from tests.helpers.temporal import MakeDevServer, headless_dev_server, start_tim
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
 from ttai.db.provision import create_database, database_dsn
+from ttai.loopback import free_port
 from ttai.servers import hard_stop_all
-from ttai.servers.ports import free_port
 from ttai.servers.postgres import PrivatePostgres
 from ttai.servers.postgres_logins import ROLE
 from ttai.servers.temporal_server import TemporalDevServer

@@ -158,7 +158,7 @@ def test_the_repo_follows_the_import_rule() -> None:
             "    from ttai.db.analyses import AnalysisStore",
         ),
         ("workflows/screener.py", "from ttai import broker"),
-        ("workflows/monitors.py", "from ttai.servers.ports import free_port"),
+        ("workflows/monitors.py", "from ttai.servers.local import local_stack"),
         ("workflows/reports.py", "from ttai.notify.outbox import Outbox"),
         ("activities/analysis.py", "from workflows.policies import step"),
         ("activities/reports.py", "from starter import main"),

@@ -12,7 +12,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from ttai.servers.ports import free_port
+from ttai.loopback import free_port
 from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 

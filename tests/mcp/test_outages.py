@@ -16,8 +16,8 @@ from tests.helpers.mcp import eventually
 from tests.helpers.temporal import headless_dev_server
 from ttai.config import Settings
 from ttai.db.migrate import migrate
+from ttai.loopback import free_port
 from ttai.mcp.stack import Stack
-from ttai.servers.ports import free_port
 from ttai.servers.postgres import PrivatePostgres
 from ttai.services import open_services
 from worker import build_worker

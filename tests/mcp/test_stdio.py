@@ -34,7 +34,7 @@ from tests.helpers.mcp import (
     stack_ports,
     stdio_server,
 )
-from ttai.servers.ports import port_free
+from ttai.loopback import port_free
 
 CALL_TIMEOUT = 300  # the first call waits for the whole stack to start
 

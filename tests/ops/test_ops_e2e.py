@@ -17,6 +17,7 @@ from tests.helpers.ops_stack import OpsStack, eventually
 from ttai.broker.simulated import listed_symbols
 from ttai.config import Settings
 from ttai.domain import market_calendar
+from ttai.loopback import free_port
 from ttai.models.alerts import AddAlertInput, ListAlertsInput, RemoveAlertInput
 from ttai.models.analysis import AnalysisInput
 from ttai.models.monitors import MonitorInput, SetIntervalInput
@@ -38,7 +39,6 @@ from ttai.ops import (
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Conflict, InvalidInput, NotFound, OpsError, parse
 from ttai.ops.tasks import TaskFilter
-from ttai.servers.ports import free_port
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from temporalio.client import Client
 
 from tests.helpers.ops_stack import eventually, running_ops_stack
 from ttai.config import Settings
+from ttai.loopback import free_port
 from ttai.ops import portfolio, tasks, watchlists
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Unavailable
-from ttai.servers.ports import free_port
 from ttai.servers.postgres import PrivatePostgres
 from ttai.servers.temporal_server import TemporalDevServer
 

@@ -37,8 +37,8 @@ from tests.helpers.worker_processes import (
     worker_pid,
 )
 from ttai.broker.simulated import KNOWN_SYMBOLS, listed_symbols
+from ttai.loopback import free_port
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
-from ttai.servers.ports import free_port
 from ttai.servers.postgres import PrivatePostgres
 from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter

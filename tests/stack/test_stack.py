@@ -25,9 +25,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from ttai.config import PROJECT_ROOT, Settings
+from ttai.loopback import free_port
 from ttai.servers import StackError, postgres_binaries, postgres_folder, process_alive
 from ttai.servers.local import LocalStack, local_stack
-from ttai.servers.ports import free_port
 from ttai.servers.postgres import PrivatePostgres
 from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal import search_attributes
@@ -302,7 +302,7 @@ async def test_time_skipping_env_skips_an_hour(
 ABANDONING_SCRIPT = """
 import asyncio, os, signal, sys
 from pathlib import Path
-from ttai.servers.ports import free_port
+from ttai.loopback import free_port
 from ttai.servers.postgres import PrivatePostgres
 from ttai.servers.temporal_server import TemporalDevServer
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from ttai.loopback import free_port
 from ttai.servers import StackError
-from ttai.servers.ports import free_port
 from ttai.servers.postgres import PrivatePostgres
 from ttai.servers.postgres_binaries import ServerBinaries
 from ttai.servers.postgres_folder import FALLBACK_PARENT

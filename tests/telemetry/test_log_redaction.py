@@ -23,7 +23,7 @@ import pytest
 from ttai import telemetry
 from ttai.broker.credentials import load_credentials
 from ttai.config import PROJECT_ROOT
-from ttai.servers.ports import free_port
+from ttai.loopback import free_port
 from ttai.temporal.codec import codec_from_env
 
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"

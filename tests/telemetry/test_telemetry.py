@@ -33,8 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from tests.helpers.local_http import serving_posts
     from ttai import telemetry
     from ttai.config import PROJECT_ROOT, Settings
+    from ttai.loopback import free_port
     from ttai.models.common import Model
-    from ttai.servers.ports import free_port
     from ttai.servers.temporal_server import TemporalDevServer
     from ttai.temporal.client import connect
 

@@ -30,15 +30,16 @@ import asyncpg
 
 from ttai.config import Settings
 from ttai.db.provision import ensure_app_database
+from ttai.loopback import LOOPBACK
 from ttai.servers import (
     LocalServer,
     StackError,
     process_alive,
     register_hard_stop,
+    require_free_port,
     unregister_hard_stop,
 )
 from ttai.servers.files import opened_dir, read_text_nofollow, write_private_file
-from ttai.servers.ports import LOOPBACK, ensure_port_free
 from ttai.servers.postgres_binaries import ServerBinaries
 from ttai.servers.postgres_folder import ClusterFolder, postmaster_serves
 from ttai.servers.postgres_logins import (
@@ -106,7 +107,7 @@ class PrivatePostgres(LocalServer):
         passwords = load_passwords(self.passfile)
         # First: a postmaster we left running (killed parent) may hold our port.
         await self._clear_stale_locks()
-        ensure_port_free(self.port, "PostgreSQL", env_var=self.port_env_var)
+        require_free_port(self.port, "PostgreSQL", env_var=self.port_env_var)
         if not (folder.data_dir / "PG_VERSION").exists():
             await self._initdb(passwords[SUPERUSER])
         # Clusters made by older versions trusted every local connection.

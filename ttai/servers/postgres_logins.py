@@ -20,6 +20,7 @@ from urllib.parse import quote
 import asyncpg
 
 from ttai.db.provision import APP_DATABASE, APP_ROLE, new_password, set_password
+from ttai.loopback import LOOPBACK
 from ttai.private_files import PrivateFileError, read_private_text
 from ttai.servers import StackError
 from ttai.servers.files import (
@@ -28,7 +29,6 @@ from ttai.servers.files import (
     write_private_file,
     write_private_file_atomically,
 )
-from ttai.servers.ports import LOOPBACK
 from ttai.telemetry.redaction import register_secret
 
 # The cluster's bootstrap superuser: it only creates the application's role

@@ -37,7 +37,7 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
 from ttai.config import Settings
-from ttai.servers.ports import is_loopback
+from ttai.loopback import is_loopback
 from ttai.temporal.codec import (
     CorruptPayloadError,
     EncryptionCodec,
