@@ -50,8 +50,7 @@ from ttai.db.pool import create_pool
 from ttai.db.provision import create_database, database_dsn
 from ttai.loopback import free_port
 from ttai.servers import hard_stop_all
-from ttai.servers.postgres import PrivatePostgres
-from ttai.servers.postgres_logins import ROLE
+from ttai.servers.postgres import ROLE, PrivatePostgres
 from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 

@@ -18,9 +18,7 @@ import pytest
 
 from ttai.loopback import free_port
 from ttai.servers import StackError
-from ttai.servers.postgres import PrivatePostgres
-from ttai.servers.postgres_binaries import ServerBinaries
-from ttai.servers.postgres_folder import FALLBACK_PARENT
+from ttai.servers.postgres import FALLBACK_PARENT, PrivatePostgres, ServerBinaries
 from ttai.servers.temporal_server import TemporalDevServer
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks target a root run")
