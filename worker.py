@@ -16,7 +16,7 @@ The main job (`--local`) is the whole assistant on one machine: the local
 stack (PostgreSQL and the Temporal dev server with its Web UI, unless
 DATABASE_URL / TEMPORAL_ADDRESS point elsewhere; see `ttai.servers.local`), this
 worker, the monitors and report schedules, a demo analysis, and where to look
-(`ttai.servers.main_job`). Ctrl-C or SIGTERM drains the worker and stops
+(`ttai.main_job`). Ctrl-C or SIGTERM drains the worker and stops
 everything (exit 0). Everything persists under the state folder, so the next
 run carries on.
 
@@ -47,7 +47,7 @@ from activities import build_activities
 from ttai import telemetry
 from ttai.broker import BrokerError
 from ttai.config import Settings
-from ttai.servers.main_job import run_main_job, stop_on_signals
+from ttai.main_job import run_main_job, stop_on_signals
 from ttai.services import Services, open_services
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect

@@ -2,7 +2,7 @@
 
 `python worker.py --local --no-demo --ready-fd N`: PostgreSQL, the Temporal dev
 server, the worker, the monitors and the schedules (no demo), which writes one
-JSON line to descriptor N once up, or why it failed (ttai.servers.main_job).
+JSON line to descriptor N once up, or why it failed (ttai.main_job).
 
 The child runs in its own session, so a host's `killpg` of the server does
 not cut its orderly stop short, with the parent-death signal set (`setpriv

@@ -1,7 +1,7 @@
 """The main job (`python worker.py --local`, `make run`): the local stack, a worker,
 the monitors and schedules, a demo analysis, and where to look.
 
-worker.py hands in how to build its worker (this package never imports the
+worker.py hands in how to build its worker (`ttai` never imports the
 workflows or activities); everything else lives here: the stop on
 SIGTERM/SIGINT, the demo, and `--ready-fd`, the one JSON line a supervising
 process (mcp_server.py's embedded stack) waits for.
