@@ -23,7 +23,7 @@ from ttai.mcp.bridge import (
     PORTFOLIO_URI,
     REPORT_URI,
 )
-from ttai.mcp.stack_state import StackStatus
+from ttai.mcp.stack import StackStatus
 from ttai.mcp.tools.arguments import connection
 from ttai.models.alerts import AlertList, ListAlertsInput
 from ttai.models.common import Symbol

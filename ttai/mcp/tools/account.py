@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from ttai.mcp.app import app_of
-from ttai.mcp.stack_state import StackUnavailable
+from ttai.mcp.stack import StackUnavailable
 from ttai.mcp.tools.arguments import WaitArg, connection, like
 from ttai.models.common import Symbol
 from ttai.models.portfolio import PortfolioRequest, PortfolioSource, PortfolioView
