@@ -45,7 +45,7 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from ttai import telemetry
-from ttai.broker import BrokerError
+from ttai.broker.base import BrokerError
 from ttai.config import Settings
 from ttai.main_job import run_main_job, stop_on_signals
 from ttai.services import Services, open_services

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import classified_errors
 from activities.heartbeats import heartbeating, uncancellable
 from ttai import telemetry
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.domain.analytics.csp import analyze_csp
 from ttai.domain.analytics.ranking import screen_entry

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.db.reports import ReportStore
 from ttai.domain.analytics.pnl import DayTrades
 from ttai.domain.market_calendar import previous_session

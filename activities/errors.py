@@ -21,7 +21,7 @@ from datetime import timedelta
 from temporalio.exceptions import ApplicationError
 
 from ttai import telemetry
-from ttai.broker import BrokerError, BrokerUnavailable
+from ttai.broker.base import BrokerError, BrokerUnavailable
 
 NON_RETRYABLE_TYPES = [
     "UnknownSymbol",

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.day_trades import day_trades
 from activities.errors import classified_errors
 from ttai import telemetry
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore

@@ -6,7 +6,7 @@ from temporalio import activity
 
 from activities.day_trades import day_trades
 from activities.errors import classified_errors
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
 from ttai.domain.market_calendar import latest_session

@@ -12,7 +12,7 @@ from temporalio import activity
 from activities.day_trades import previous_closes
 from activities.errors import classified_errors
 from ttai import telemetry
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import NlvSnapshot, ReportStore
 from ttai.domain.market_calendar import (

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from ttai import telemetry
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.broker.boundary import guarded
 from ttai.broker.factory import open_broker
 from ttai.config import Settings

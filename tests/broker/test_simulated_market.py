@@ -22,7 +22,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from tests.helpers.simulated_market import NOON, SAMPLE, fixed, generated, nyse_sessions
-from ttai.broker import Broker, UnknownSymbol
+from ttai.broker.base import Broker, UnknownSymbol
 from ttai.broker.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated import (
     RESERVED_UNKNOWN_PREFIX,

@@ -27,7 +27,7 @@ from tests.helpers.monitor_fakes import (
     ScriptedBroker,
     monitor_worker,
 )
-from ttai.broker import BrokerUnavailable
+from ttai.broker.base import BrokerUnavailable
 from ttai.models.alerts import AddAlertInput, AlertList, AlertRuleSpec, ListAlertsInput
 from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
 from workflows.monitors import PriceAlertMonitorWorkflow

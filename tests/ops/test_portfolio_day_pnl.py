@@ -17,7 +17,7 @@ from activities.monitors import MonitorActivities
 from activities.portfolio import PortfolioActivities
 from tests.helpers.reports_portfolio import insert_snapshot
 from tests.helpers.times import new_york
-from ttai.broker import BrokerUnavailable
+from ttai.broker.base import BrokerUnavailable
 from ttai.db.alerts import AlertStore
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
