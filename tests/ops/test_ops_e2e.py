@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.helpers.ops_stack import OpsStack, eventually
-from ttai.broker.simulated import listed_symbols
+from ttai.broker.simulated.universe import listed_symbols
 from ttai.config import Settings
 from ttai.domain import market_calendar
 from ttai.loopback import free_port

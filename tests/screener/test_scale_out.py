@@ -36,7 +36,7 @@ from tests.helpers.worker_processes import (
     worker_env,
     worker_pid,
 )
-from ttai.broker.simulated import KNOWN_SYMBOLS, listed_symbols
+from ttai.broker.simulated.universe import KNOWN_SYMBOLS, listed_symbols
 from ttai.loopback import free_port
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
 from ttai.servers.postgres import PrivatePostgres

@@ -20,7 +20,8 @@ from tests.helpers.worker_processes import (
     worker_env,
     worker_pid,
 )
-from ttai.broker.simulated import SimulatedMarket, listed_symbols
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.universe import listed_symbols
 from ttai.config import Settings
 from ttai.models.monitors import MonitorInput
 from ttai.models.screener import ScreenInput, ScreenProgress

@@ -5,6 +5,6 @@ Import from the module that owns the thing:
 - `boundary`: what may leave a `Broker` call;
 - `records`: broker records an adapter cannot use as sent;
 - `credentials`, `factory`: which broker a worker uses, with which credentials;
-- `simulated` (the market and the broker built on it), `paper` (its account),
+- `simulated` (the market, its paper account and the broker over both),
   `tastytrade`: the adapters.
 """
