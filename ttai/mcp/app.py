@@ -105,3 +105,8 @@ def _warm_imports() -> None:
 def app_of(ctx: Context[Any, Any]) -> App:
     """The App of the connection a tool call came in on."""
     return ctx.request_context.lifespan_context
+
+
+async def connection(ctx: Context[Any, Any]) -> Any:
+    """The ops connection, once the stack is up (the call waits for it)."""
+    return await app_of(ctx).connection(ctx)

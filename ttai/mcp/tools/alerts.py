@@ -10,7 +10,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from ttai.domain.alerts.conditions import CONDITIONS, describe, names
-from ttai.mcp.tools.arguments import connection, like
+from ttai.mcp.app import connection
+from ttai.mcp.tools.arguments import like
 from ttai.models.alerts import (
     AddAlertInput,
     AlertList,
