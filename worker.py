@@ -44,11 +44,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
-from ttai import telemetry
 from ttai.broker.base import BrokerError
 from ttai.config import Settings
 from ttai.main_job import run_main_job, stop_on_signals
 from ttai.services import Services, open_services
+from ttai.telemetry.logs import configure_logging, run_main
+from ttai.telemetry.metrics import worker_runtime
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
@@ -205,7 +206,7 @@ async def run_worker(settings: Settings, *, with_bootstrap: bool) -> int:
     """One worker against the configured cluster and DATABASE_URL."""
     assert settings.database_url
     try:
-        client = await connect(settings, runtime=telemetry.worker_runtime(settings))
+        client = await connect(settings, runtime=worker_runtime(settings))
         async with open_services(settings, settings.database_url) as services:
             worker = build_worker(client, services, settings.task_queue)
             if with_bootstrap:
@@ -244,7 +245,7 @@ async def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.no_demo or args.ready_fd is not None) and not args.local:
         parser.error("--no-demo and --ready-fd go with --local")
-    telemetry.configure_logging()
+    configure_logging()
     try:
         settings = Settings.from_env()
     except ValueError as err:
@@ -261,4 +262,4 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    telemetry.run_main(lambda: asyncio.run(main()))
+    run_main(lambda: asyncio.run(main()))

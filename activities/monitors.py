@@ -18,7 +18,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.day_trades import day_trades
 from activities.errors import classified_errors
-from ttai import telemetry
 from ttai.broker.base import Broker
 from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.db.positions import PositionStore
@@ -55,6 +54,7 @@ from ttai.models.monitors import (
 )
 from ttai.notify.messages import alert_notification
 from ttai.notify.outbox import Outbox
+from ttai.telemetry.metrics import count
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class MonitorActivities:
         )
         triggers = await self._alerts.triggers_for_check(request.check_key)
         delivered, error = await self._deliver_pending()
-        telemetry.count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
+        count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
         return {
             "rules_evaluated": len(rules),
             "triggers": triggers,

@@ -11,7 +11,6 @@ from temporalio import activity
 
 from activities.day_trades import previous_closes
 from activities.errors import classified_errors
-from ttai import telemetry
 from ttai.broker.base import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import NlvSnapshot, ReportStore
@@ -40,6 +39,7 @@ from ttai.models.reports import (
 )
 from ttai.notify.messages import report_notification
 from ttai.notify.outbox import Outbox
+from ttai.telemetry.metrics import count
 
 
 class ReportActivities:
@@ -126,7 +126,7 @@ class ReportActivities:
     async def save_report(self, request: SaveReportRequest) -> SaveReportResult:
         saved = await self._store.save(request.workflow_id, request.report)
         if saved.created:
-            telemetry.count("ttai_reports_total", kind=request.report.kind)
+            count("ttai_reports_total", kind=request.report.kind)
         return saved
 
     @activity.defn(name="notify_report")

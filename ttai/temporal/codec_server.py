@@ -230,7 +230,7 @@ def _main() -> None:
 
 
 if __name__ == "__main__":
-    from ttai.telemetry import configure_logging, run_main
+    from ttai.telemetry.logs import configure_logging, run_main
 
     configure_logging()
     run_main(_main)  # the SystemExit message goes through the log formatter
