@@ -23,7 +23,7 @@ import pytest
 from ttai.broker.credentials import load_credentials
 from ttai.config import PROJECT_ROOT
 from ttai.loopback import free_port
-from ttai.telemetry.logs import StructuredFormatter, configure_logging
+from ttai.telemetry.logs import HELD_LOGGERS, StructuredFormatter, configure_logging
 from ttai.telemetry.redaction import Redactor
 from ttai.temporal.codec import codec_from_env
 
@@ -170,6 +170,8 @@ def test_apprise_logger_is_held_at_info() -> None:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     hooks = (sys.excepthook, threading.excepthook)
+    # Put back too: an httpx2 left at INFO puts request URLs into later tests' caplog.
+    held = {name: logging.getLogger(name).level for name in HELD_LOGGERS}
     try:
         configure_logging("DEBUG")
         for name in ("apprise", "tastytrade", "urllib3"):
@@ -178,6 +180,8 @@ def test_apprise_logger_is_held_at_info() -> None:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        for name, held_level in held.items():
+            logging.getLogger(name).setLevel(held_level)
         sys.excepthook, threading.excepthook = hooks
         logging.captureWarnings(False)
 
