@@ -83,7 +83,7 @@ bench: venv
 		echo "== $$script"; $(PY) "$$script"; \
 	done
 
-# The private PostgreSQL cluster may live outside state/ (see ttai/stack/postgres_folder.py),
+# The private PostgreSQL cluster may live outside state/ (see ttai/servers/postgres.py),
 # behind the state/postgres symlink: remove its target too.
 clean:
 	if [ -L state/postgres ]; then \

@@ -132,9 +132,10 @@ async def serve_stdio(server: TtaiServer) -> None:
 
 
 def _leave(entry: Callable[[], int]) -> NoReturn:
-    """Run `entry` and leave through the project's one exit path (`telemetry.run_main`:
-    what an exception means, held log records written, exit handlers run, no
-    interpreter finalisation for the Temporal runtime to abort in, sdk-python#300).
+    """Run `entry` and leave through the project's one exit path
+    (`ttai.telemetry.logs.run_main`: what an exception means, held log records
+    written, exit handlers run, no interpreter finalisation for the Temporal
+    runtime to abort in, sdk-python#300).
     Telemetry is imported only here, after the work: it costs more than the
     handshake may take."""
     failure: BaseException | None = None
@@ -144,14 +145,14 @@ def _leave(entry: Callable[[], int]) -> NoReturn:
     except BaseException as err:
         failure = err
     logs.configure()
-    from ttai import telemetry
+    from ttai.telemetry.logs import run_main
 
     def outcome() -> int:
         if failure is not None:
             raise failure
         return code
 
-    telemetry.run_main(outcome)
+    run_main(outcome)
 
 
 def main(argv: list[str] | None = None) -> int:

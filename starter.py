@@ -15,9 +15,9 @@ import argparse
 import asyncio
 import os
 
-from ttai import telemetry
 from ttai.cli import register_all
 from ttai.cli.common import CliError, err_console
+from ttai.telemetry.logs import configure_logging, run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,5 +42,5 @@ def run(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # Warnings, an unexpected traceback or a SystemExit message: one redacted log line.
-    telemetry.configure_logging(os.environ.get("TTAI_LOG_LEVEL", "WARNING"))
-    telemetry.run_main(run)
+    configure_logging(os.environ.get("TTAI_LOG_LEVEL", "WARNING"))
+    run_main(run)

@@ -14,9 +14,9 @@ next worker because Temporal holds the state.
 
 The main job (`--local`) is the whole assistant on one machine: the local
 stack (PostgreSQL and the Temporal dev server with its Web UI, unless
-DATABASE_URL / TEMPORAL_ADDRESS point elsewhere; see `ttai.stack.local`), this
+DATABASE_URL / TEMPORAL_ADDRESS point elsewhere; see `ttai.servers.local`), this
 worker, the monitors and report schedules, a demo analysis, and where to look
-(`ttai.stack.main_job`). Ctrl-C or SIGTERM drains the worker and stops
+(`ttai.main_job`). Ctrl-C or SIGTERM drains the worker and stops
 everything (exit 0). Everything persists under the state folder, so the next
 run carries on.
 
@@ -43,11 +43,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
-from ttai import telemetry
-from ttai.broker import BrokerError
+from ttai.broker.base import BrokerError
 from ttai.config import Settings
+from ttai.main_job import run_main_job, stop_on_signals
 from ttai.services import Services, open_services
-from ttai.stack.main_job import run_main_job, stop_on_signals
+from ttai.telemetry.logs import configure_logging, run_main
+from ttai.telemetry.metrics import worker_runtime
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
@@ -201,7 +202,7 @@ async def run_worker(settings: Settings, *, with_bootstrap: bool) -> int:
     """One worker against the configured cluster and DATABASE_URL."""
     assert settings.database_url
     try:
-        client = await connect(settings, runtime=telemetry.worker_runtime(settings))
+        client = await connect(settings, runtime=worker_runtime(settings))
         async with open_services(settings, settings.database_url) as services:
             worker = build_worker(client, services, settings.task_queue)
             if with_bootstrap:
@@ -240,7 +241,7 @@ async def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.no_demo or args.ready_fd is not None) and not args.local:
         parser.error("--no-demo and --ready-fd go with --local")
-    telemetry.configure_logging()
+    configure_logging()
     try:
         settings = Settings.from_env()
     except ValueError as err:
@@ -257,4 +258,4 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    telemetry.run_main(lambda: asyncio.run(main()))
+    run_main(lambda: asyncio.run(main()))

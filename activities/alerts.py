@@ -15,7 +15,6 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified_errors
-from ttai import telemetry
 from ttai.broker.base import Broker
 from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.domain.alerts import (
@@ -43,6 +42,7 @@ from ttai.models.monitors import (
 )
 from ttai.notify.messages import alert_notification
 from ttai.notify.outbox import Outbox
+from ttai.telemetry.metrics import count
 from ttai.temporal.lanes import LIVE
 from ttai.temporal.steps import CHECK, UPDATE, step
 
@@ -74,7 +74,7 @@ class AlertActivities:
             expired,
         )
         triggers = await self._alerts.triggers_for_check(request.check_key)
-        telemetry.count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
+        count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
         # The first delivery attempt; a retried check finds its rows delivered already.
         sent = await self._outbox.deliver_each([t.notification_id for t in triggers])
         return {

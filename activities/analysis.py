@@ -18,7 +18,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified_errors
 from activities.heartbeats import heartbeating, uncancellable
-from ttai import telemetry
 from ttai.broker.base import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.domain.analytics import pipeline
@@ -48,6 +47,7 @@ from ttai.models.screen_steps import ScreenBatchInput, ScreenBatchResult, Screen
 from ttai.models.screener import MAX_REASON_LENGTH, ScreenEntry, ScreenFailure
 from ttai.notify.messages import analysis_notification
 from ttai.notify.outbox import Outbox
+from ttai.telemetry.metrics import count
 from ttai.temporal.lanes import BULK
 from ttai.temporal.steps import BATCH, BROKER, COMPUTE, DURABLE, SYMBOL, step
 
@@ -144,7 +144,7 @@ class AnalysisActivities:
                 self._store.save(key, request.screen_run_id, result, request.screen_id)
             )
             if row.created:
-                telemetry.count("ttai_analyses_total", recommendation=result.recommendation)
+                count("ttai_analyses_total", recommendation=result.recommendation)
             saved = result.model_copy(update={"analysis_id": row.analysis_id})
         return screen_entry(saved, key)
 
@@ -233,7 +233,7 @@ class AnalysisActivities:
             request.workflow_id, request.run_id, request.result, request.screen_id
         )
         if saved.created:
-            telemetry.count("ttai_analyses_total", recommendation=request.result.recommendation)
+            count("ttai_analyses_total", recommendation=request.result.recommendation)
         return saved
 
     @step(DURABLE)

@@ -20,8 +20,8 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from ttai import telemetry
-from ttai.broker import BrokerError, BrokerUnavailable
+from ttai.broker.base import BrokerError, BrokerUnavailable
+from ttai.telemetry.metrics import count
 
 NON_RETRYABLE_TYPES = [
     "UnknownSymbol",
@@ -37,7 +37,7 @@ def classified_errors() -> Iterator[None]:
         yield
     except BrokerError as err:
         kind = type(err).__name__
-        telemetry.count("ttai_broker_errors_total", kind=kind)
+        count("ttai_broker_errors_total", kind=kind)
         delay = err.retry_after if isinstance(err, BrokerUnavailable) else None
         raise ApplicationError(
             str(err),

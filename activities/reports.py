@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from activities.errors import classified_errors
 from activities.portfolio import previous_closes
-from ttai import telemetry
 from ttai.broker.base import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import NlvSnapshot, ReportStore
@@ -30,6 +29,7 @@ from ttai.models.reports import (
 )
 from ttai.notify.messages import report_notification
 from ttai.notify.outbox import Outbox
+from ttai.telemetry.metrics import count
 from ttai.temporal.lanes import LIVE
 from ttai.temporal.steps import BROKER, DURABLE, READ, step
 
@@ -114,7 +114,7 @@ class ReportActivities:
     async def save_report(self, request: SaveReportRequest) -> SaveReportResult:
         saved = await self._store.save(request.workflow_id, request.report)
         if saved.created:
-            telemetry.count("ttai_reports_total", kind=request.report.kind)
+            count("ttai_reports_total", kind=request.report.kind)
         return saved
 
     @step(DURABLE)

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified_errors
-from ttai import telemetry
 from ttai.db.screens import ScreenStore
 from ttai.db.watchlists import WatchlistStore
 from ttai.models.notifications import NotifyResult
@@ -23,6 +22,7 @@ from ttai.models.screener import (
 )
 from ttai.notify.messages import screen_notification
 from ttai.notify.outbox import Outbox
+from ttai.telemetry.metrics import count
 from ttai.temporal.steps import COMPUTE, DURABLE, step
 
 
@@ -122,7 +122,7 @@ class ScreenerActivities:
     async def save_screen(self, request: ScreenRecord) -> SaveScreenResult:
         saved = await self._screens.save(request.workflow_id, request.run_id, request.result)
         if saved.created:
-            telemetry.count("ttai_screens_total", status=request.result.status)
+            count("ttai_screens_total", status=request.result.status)
         return saved
 
     @step(DURABLE)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.loopback import free_port
+from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 
 

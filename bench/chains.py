@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ttai.broker.simulated import SimulatedMarket
+from ttai.broker.simulated.market import SimulatedMarket
 from ttai.domain.analytics import black_scholes as bs
 
 NOON = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # a Tuesday, 12:00 in New York

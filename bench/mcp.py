@@ -46,8 +46,8 @@ from mcp import Client, StdioServerParameters
 from bench._stack import bench_stack
 from tests.helpers.mcp import INITIALIZE
 from ttai.config import PROJECT_ROOT
+from ttai.loopback import ensure_port_free, free_port
 from ttai.models.analysis import AnalysisInput, AnalysisResult
-from ttai.stack.ports import ensure_port_free, free_port
 
 SYMBOLS = ["AAPL", "MSFT", "KO", "JPM", "SPY", "QQQ", "XOM", "PFE"]
 

@@ -41,8 +41,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench._stack import bench_stack
-from ttai.broker.paper.memory import InMemoryPaperAccount
-from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.config import Settings
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec
 from ttai.models.market import Quote

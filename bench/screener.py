@@ -48,8 +48,9 @@ from temporalio.client import Client
 from activities import build_activities
 from activities.analysis import AnalysisActivities
 from bench._stack import bench_stack
-from ttai.broker.paper.memory import InMemoryPaperAccount
-from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.config import Settings
 from ttai.db.analyses import AnalysisStore
 from ttai.models.screen_steps import ScreenSymbolInput

@@ -48,11 +48,10 @@ from tests.helpers.temporal import MakeDevServer, headless_dev_server, start_tim
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
 from ttai.db.provision import create_database, database_dsn
-from ttai.stack import hard_stop_all
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.postgres_logins import ROLE
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.loopback import free_port
+from ttai.servers import hard_stop_all
+from ttai.servers.postgres import ROLE, PrivatePostgres
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 
 TEARDOWN_GRACE_SECONDS = 30

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from ttai import telemetry
-from ttai.broker import Broker
+from ttai.broker.base import Broker
 from ttai.broker.boundary import guarded
 from ttai.broker.factory import open_broker
 from ttai.config import Settings
@@ -20,6 +19,7 @@ from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
 from ttai.notify.channels import channels_from_urls
 from ttai.notify.outbox import Outbox
+from ttai.telemetry.tracing import traced
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ async def open_services(
         await migrate(pool)
         own_broker = broker is None
         broker = broker or await open_broker(settings, pool)
-        traced_broker = telemetry.traced(broker, "broker")
+        traced_broker = traced(broker, "broker")
         try:
             yield Services(
                 settings=settings,

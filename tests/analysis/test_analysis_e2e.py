@@ -25,8 +25,8 @@ from ttai.db.analyses import AnalysisStore
 from ttai.models.analysis import AnalysisInput, AnalysisResult, SaveAnalysisRequest
 from ttai.models.analysis import SaveAnalysisResult as SaveResult
 from ttai.models.notifications import NotifyResult
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.services import Services, open_services
-from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.steps import same_step_as
 from worker import build_worker
 

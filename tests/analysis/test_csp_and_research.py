@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from activities.analysis import AnalysisActivities
-from ttai.broker.paper.memory import InMemoryPaperAccount
-from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.domain.analytics.csp import RISK_FREE_RATE, analyze_csp, annualized_return
 from ttai.domain.analytics.research import analyze_research
 from ttai.models.analysis import ChartAnalysis, OptionsRequest, ResearchRequest, SymbolRequest

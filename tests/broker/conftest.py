@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.scenario import Scenario
-from ttai import telemetry
+from ttai.broker import records
 from ttai.broker.tastytrade.broker import TastytradeBroker
 
 
@@ -28,11 +28,11 @@ async def broker(fake: FakeTastytrade) -> AsyncIterator[TastytradeBroker]:
 
 @pytest.fixture
 def counts(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
-    """What the code under test counted through `ttai.telemetry.count`, by (name, kind)."""
+    """What the code under test counted (`count` in ttai.broker.records), by (name, kind)."""
     seen: Counter[tuple[str, str]] = Counter()
 
     def count(name: str, value: int = 1, **attributes: str) -> None:
         seen[name, attributes.get("kind", "")] += value
 
-    monkeypatch.setattr(telemetry, "count", count)
+    monkeypatch.setattr(records, "count", count)
     return seen

@@ -32,8 +32,9 @@ from tests.helpers.fake_tastytrade import rest
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from ttai.broker.base import BrokerSchemaError, UnknownSymbol
 from ttai.broker.boundary import guarded
-from ttai.broker.paper.memory import InMemoryPaperAccount
-from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.mapping import to_position
 from ttai.config import Settings

@@ -9,11 +9,12 @@ import asyncpg
 import pytest
 
 from tests.helpers.portfolio import shares
-from ttai.broker.paper.account import PAPER_ACCOUNT, PaperAccount
-from ttai.broker.paper.memory import InMemoryPaperAccount
-from ttai.broker.paper.postgres import PostgresPaperAccount
-from ttai.broker.paper.seed import STARTING_CASH, opening_cash
-from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.account import PAPER_ACCOUNT, PaperAccount
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
+from ttai.broker.simulated.paper.postgres import PostgresPaperAccount
+from ttai.broker.simulated.paper.seed import STARTING_CASH, opening_cash
 from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.market import Position
 

@@ -22,14 +22,11 @@ import pytest
 from pydantic import TypeAdapter
 
 from tests.helpers.simulated_market import NOON, SAMPLE, fixed, generated, nyse_sessions
-from ttai.broker import Broker, UnknownSymbol
-from ttai.broker.paper.memory import InMemoryPaperAccount
-from ttai.broker.simulated import (
-    RESERVED_UNKNOWN_PREFIX,
-    SimulatedBroker,
-    SimulatedMarket,
-    is_simulated,
-)
+from ttai.broker.base import Broker, UnknownSymbol
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
+from ttai.broker.simulated.universe import RESERVED_UNKNOWN_PREFIX, is_simulated
 from ttai.data.sp500 import sp500_symbols
 from ttai.models.common import Symbol
 
@@ -100,7 +97,7 @@ def test_independent_of_python_hash_randomisation(market: SimulatedMarket) -> No
     script = (
         "import hashlib, json, sys\n"
         "from datetime import datetime\n"
-        "from ttai.broker.simulated import SimulatedMarket\n"
+        "from ttai.broker.simulated.market import SimulatedMarket\n"
         f"m = SimulatedMarket(7, clock=lambda: datetime.fromisoformat({NOON.isoformat()!r}))\n"
         "s = m.symbols[-1]\n"
         "data = [m.symbols, m.get_option_chain(s).model_dump(mode='json')]\n"

@@ -23,8 +23,9 @@ from tests.helpers.simulated_market import (
     nyse_closes,
     nyse_sessions,
 )
-from ttai.broker.simulated import IV_RANK_SESSIONS, RISK_FREE_RATE, SimulatedMarket
 from ttai.broker.simulated.earnings import earnings_dates
+from ttai.broker.simulated.market import IV_RANK_SESSIONS, SimulatedMarket
+from ttai.broker.simulated.options import RISK_FREE_RATE
 from ttai.domain.analytics import black_scholes as bs
 from ttai.domain.market_calendar import NEW_YORK
 from ttai.models.market import OptionChain

@@ -24,8 +24,9 @@ from temporalio.client import Client, WorkflowFailureError
 from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.faults import HttpFault
 from tests.helpers.fake_tastytrade.scenario import Scenario
-from ttai.broker.paper.memory import InMemoryPaperAccount
-from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.config import Settings
 from ttai.domain.analytics.technicals import analyze_chart

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from ttai.stack.ports import free_port
+from ttai.loopback import free_port
 
 
 @contextlib.asynccontextmanager

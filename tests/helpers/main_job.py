@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ttai.config import PROJECT_ROOT
-from ttai.stack.ports import free_port
+from ttai.loopback import free_port
 
 READY = "Ctrl-C stops everything"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from mcp import StdioServerParameters
 
 from ttai.config import PROJECT_ROOT
+from ttai.loopback import free_port
 from ttai.models.monitors import MonitorInput
-from ttai.stack import process_alive
-from ttai.stack.ports import free_port
+from ttai.servers import process_alive
 
 # Monitors that check at all hours, often: an alert fires within seconds.
 MONITOR_INPUTS = {

@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities import build_activities
-from ttai.broker import UnknownSymbol
+from ttai.broker.base import UnknownSymbol
 from ttai.config import Settings
 from ttai.models.market import (
     Account,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 
-from ttai.broker import BrokerUnavailable
+from ttai.broker.base import BrokerUnavailable
 from ttai.models.analysis import AnalysisResult, ChartAnalysis
 from ttai.models.market import (
     Account,

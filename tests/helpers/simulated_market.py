@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 
 import pandas_market_calendars as mcal
 
-from ttai.broker.simulated import KNOWN_SYMBOLS, SimulatedMarket
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.universe import KNOWN_SYMBOLS
 
 # Tuesday 24 Nov 2026, 12:00 in New York: the market is open.
 NOON = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from ttai.stack.ports import free_port
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.loopback import free_port
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 
 # The `make_dev_server` fixture: `await make_dev_server(dynamic_config={...})`.

@@ -29,13 +29,13 @@ from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
 from ttai.domain import market_calendar
 from ttai.domain.market_calendar import NEW_YORK
+from ttai.loopback import free_port
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec
 from ttai.models.market import Position
 from ttai.models.monitors import MonitorInput, SetIntervalInput
 from ttai.models.notifications import Notification
 from ttai.notify.outbox import enqueue
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
+from ttai.servers.postgres import PrivatePostgres
 
 TASK_QUEUE = "record-monitors"
 

@@ -17,7 +17,7 @@ from temporalio.client import Client as TemporalClient
 from tests.helpers.mcp import INITIALIZE, SERVER_SCRIPT, clean_environment
 from tests.helpers.waiting import eventually
 from ttai.config import PROJECT_ROOT
-from ttai.stack.ports import free_port, port_free
+from ttai.loopback import free_port, port_free
 
 TOKEN = "test-token-0123456789abcdef"
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}

@@ -16,10 +16,10 @@ from tests.helpers.temporal import headless_dev_server
 from tests.helpers.waiting import eventually
 from ttai.config import Settings
 from ttai.db.migrate import migrate
+from ttai.loopback import free_port
 from ttai.mcp.stack import Stack
+from ttai.servers.postgres import PrivatePostgres
 from ttai.services import open_services
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
 from worker import build_worker
 
 

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 from ttai.config import Settings
-from ttai.mcp.stack_state import StackView
+from ttai.mcp.stack import StackView
 
 
 async def settle() -> None:

@@ -34,7 +34,7 @@ from tests.helpers.mcp import (
     stdio_server,
 )
 from tests.helpers.waiting import eventually
-from ttai.stack.ports import port_free
+from ttai.loopback import port_free
 
 CALL_TIMEOUT = 300  # the first call waits for the whole stack to start
 

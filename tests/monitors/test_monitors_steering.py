@@ -27,7 +27,7 @@ from tests.helpers.monitor_fakes import (
     monitor_worker,
 )
 from tests.helpers.waiting import eventually
-from ttai.broker import BrokerUnavailable
+from ttai.broker.base import BrokerUnavailable
 from ttai.models.alerts import AddAlertInput, AlertList, AlertRuleSpec, ListAlertsInput
 from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
 from workflows.monitors import PriceAlertMonitorWorkflow

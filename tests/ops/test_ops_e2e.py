@@ -15,9 +15,10 @@ import pytest
 
 from tests.helpers.ops_stack import OpsStack
 from tests.helpers.waiting import eventually
-from ttai.broker.simulated import listed_symbols
+from ttai.broker.simulated.universe import listed_symbols
 from ttai.config import Settings
 from ttai.domain import market_calendar
+from ttai.loopback import free_port
 from ttai.models.alerts import AddAlertInput, ListAlertsInput, RemoveAlertInput
 from ttai.models.analysis import AnalysisInput
 from ttai.models.monitors import MonitorInput, SetIntervalInput
@@ -28,7 +29,6 @@ from ttai.ops import analysis, commands, market, monitors, reports, screens, tas
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Conflict, InvalidInput, NotFound, OpsError, parse
 from ttai.ops.tasks import TaskFilter
-from ttai.stack.ports import free_port
 
 
 @pytest.fixture

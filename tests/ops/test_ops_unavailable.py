@@ -13,12 +13,12 @@ from temporalio.client import Client
 from tests.helpers.ops_stack import running_ops_stack
 from tests.helpers.waiting import eventually
 from ttai.config import Settings
+from ttai.loopback import free_port
 from ttai.ops import commands, tasks
 from ttai.ops.connection import Connection
 from ttai.ops.errors import Unavailable
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.temporal_server import TemporalDevServer
 
 
 def one_line(err: pytest.ExceptionInfo[Unavailable]) -> str:

@@ -16,7 +16,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.portfolio import PortfolioActivities
 from tests.helpers.reports_portfolio import insert_snapshot
 from tests.helpers.times import new_york
-from ttai.broker import BrokerUnavailable
+from ttai.broker.base import BrokerUnavailable
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
 from ttai.domain.analytics.pnl import DayTrades

@@ -26,9 +26,10 @@ from tests.helpers.reports_portfolio import (
 )
 from tests.helpers.times import new_york
 from ttai.broker.factory import open_broker
-from ttai.broker.paper.postgres import PostgresPaperAccount
-from ttai.broker.paper.seed import STARTING_CASH
-from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.postgres import PostgresPaperAccount
+from ttai.broker.simulated.paper.seed import STARTING_CASH
 from ttai.config import Settings
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import ReportStore

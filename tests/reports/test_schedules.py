@@ -30,8 +30,8 @@ from tests.helpers.waiting import eventually
 from ttai.config import Settings
 from ttai.models.reports import SCHEDULE_IDS, ReportResult
 from ttai.notify.outbox import Outbox
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.services import Services
-from ttai.stack.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 from ttai.temporal.schedules import (
     SCHEDULES,

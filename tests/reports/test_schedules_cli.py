@@ -17,7 +17,7 @@ from tests.helpers.cli import cli, refused_offline
 from ttai.models.reports import SCHEDULE_IDS
 from ttai.ops.errors import InvalidInput
 from ttai.ops.reports import MAX_BACKFILL, backfill_range
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers.temporal_server import TemporalDevServer
 
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 

@@ -36,11 +36,11 @@ from tests.helpers.worker_processes import (
     worker_env,
     worker_pid,
 )
-from ttai.broker.simulated import KNOWN_SYMBOLS, listed_symbols
+from ttai.broker.simulated.universe import KNOWN_SYMBOLS, listed_symbols
+from ttai.loopback import free_port
 from ttai.models.screener import ScreenInput, ScreenProgress, ScreenResult
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.client import data_converter
 
 SYMBOLS = 30

@@ -34,8 +34,9 @@ from tests.helpers.screens import (
     start_screen,
     wait_for_progress,
 )
-from ttai.broker.paper.memory import InMemoryPaperAccount
-from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.config import PROJECT_ROOT
 from ttai.data.sp500 import sp500_symbols
 from ttai.db.analyses import AnalysisStore

@@ -9,7 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.screener import ScreenerActivities
-from ttai.broker.simulated import SimulatedMarket
+from ttai.broker.simulated.market import SimulatedMarket
 from ttai.data.sp500 import load as load_sp500
 from ttai.db.screens import ScreenStore
 from ttai.db.watchlists import WatchlistStore, WatchlistTooLarge, builtin_watchlists

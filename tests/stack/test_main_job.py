@@ -11,7 +11,7 @@ import asyncpg
 from temporalio.client import Client
 
 from tests.helpers.main_job import main_job_env, run_main_job
-from ttai.stack.ports import port_free
+from ttai.loopback import port_free
 
 
 async def test_main_job_runs_stops_cleanly_and_keeps_its_state(tmp_path: Path) -> None:

@@ -27,11 +27,11 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tests.helpers.waiting import eventually
 from ttai.config import PROJECT_ROOT, Settings
-from ttai.stack import StackError, postgres_binaries, postgres_folder, process_alive
-from ttai.stack.local import LocalStack, local_stack
-from ttai.stack.ports import free_port, port_free
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.loopback import free_port, port_free
+from ttai.servers import StackError, postgres, process_alive
+from ttai.servers.local import LocalStack, local_stack
+from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal import search_attributes
 
 
@@ -121,18 +121,18 @@ async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Pat
     private.mkdir(mode=0o700)
     # A cluster folder whose state folder was deleted (a killed test run),
     # made as the project makes them: private and owned by the postgres user.
-    postgres_user = pwd.getpwnam(postgres_folder.SERVICE_USER)
+    postgres_user = pwd.getpwnam(postgres.SERVICE_USER)
     abandoned = (
-        postgres_folder.FALLBACK_PARENT
-        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=postgres_folder.FALLBACK_PARENT)).name
+        postgres.FALLBACK_PARENT
+        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=postgres.FALLBACK_PARENT)).name
     )
     (abandoned / "data").mkdir()
     (abandoned / "pointer").write_text(str(tmp_path / "deleted" / "postgres"))
     os.chown(abandoned, postgres_user.pw_uid, postgres_user.pw_gid)
     # Lookalikes the project did not make (wrong owner, open mode) are not its to delete.
     foreign = (
-        postgres_folder.FALLBACK_PARENT
-        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=postgres_folder.FALLBACK_PARENT)).name
+        postgres.FALLBACK_PARENT
+        / Path(tempfile.mkdtemp(prefix="ttai-pg-test-", dir=postgres.FALLBACK_PARENT)).name
     )
     os.chmod(foreign, 0o755)
     (foreign / "pointer").write_text(str(tmp_path / "deleted" / "postgres"))
@@ -144,7 +144,7 @@ async def test_postgres_under_untraversable_folder_lives_beside_it(tmp_path: Pat
             pointer = private / "state" / "postgres"
             assert pointer.is_symlink()
             target = pointer.readlink()
-            assert target.parent == postgres_folder.FALLBACK_PARENT
+            assert target.parent == postgres.FALLBACK_PARENT
             assert target.stat().st_mode & 0o777 == 0o700
             conn = await asyncpg.connect(pg.dsn)
             assert await conn.fetchval("SELECT current_database()") == "ttai"
@@ -171,7 +171,7 @@ async def test_no_binaries_and_no_database_url_says_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(postgres_binaries, "DEBIAN_INSTALL_ROOT", tmp_path / "nothing")
+    monkeypatch.setattr(postgres, "DEBIAN_INSTALL_ROOT", tmp_path / "nothing")
     monkeypatch.delenv("TTAI_ENCRYPTION_KEYS", raising=False)
     monkeypatch.delenv("TTAI_ENCRYPTION_KEYS_FILE", raising=False)
     settings = Settings(state_dir=tmp_path / "state", database_url=None)
@@ -304,9 +304,9 @@ async def test_time_skipping_env_skips_an_hour(
 ABANDONING_SCRIPT = """
 import asyncio, os, signal, sys
 from pathlib import Path
-from ttai.stack.ports import free_port, port_free
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.loopback import free_port
+from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.temporal_server import TemporalDevServer
 
 async def main() -> None:
     state = Path(sys.argv[1])

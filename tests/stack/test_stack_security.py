@@ -16,12 +16,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ttai.stack import StackError
-from ttai.stack.ports import free_port
-from ttai.stack.postgres import PrivatePostgres
-from ttai.stack.postgres_binaries import ServerBinaries
-from ttai.stack.postgres_folder import FALLBACK_PARENT
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.loopback import free_port
+from ttai.servers import StackError
+from ttai.servers.postgres import FALLBACK_PARENT, PrivatePostgres, ServerBinaries
+from ttai.servers.temporal_server import TemporalDevServer
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks target a root run")
 

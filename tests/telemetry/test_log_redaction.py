@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from ttai import telemetry
 from ttai.broker.credentials import load_credentials
 from ttai.config import PROJECT_ROOT
-from ttai.stack.ports import free_port
+from ttai.loopback import free_port
+from ttai.telemetry.logs import HELD_LOGGERS, StructuredFormatter, configure_logging
+from ttai.telemetry.redaction import Redactor
 from ttai.temporal.codec import codec_from_env
 
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -40,7 +41,7 @@ def _line(msg: str, env: dict[str, str], *, as_json: bool = False, exc: bool = F
             raise ValueError(msg)
         except ValueError:
             record.exc_info = sys.exc_info()
-    formatter = telemetry.StructuredFormatter(as_json=as_json, redactor=telemetry.Redactor(env))
+    formatter = StructuredFormatter(as_json=as_json, redactor=Redactor(env))
     return formatter.format(record)
 
 
@@ -116,7 +117,7 @@ def test_secrets_loaded_by_components_are_registered(tmp_path: Path) -> None:
     keys.write_text(f"kfile:{key_b64}\n")
     keys.chmod(0o600)
     assert codec_from_env({"TTAI_ENCRYPTION_KEYS_FILE": str(keys)}) is not None
-    formatter = telemetry.StructuredFormatter(redactor=telemetry.Redactor())
+    formatter = StructuredFormatter(redactor=Redactor())
     record = logging.makeLogRecord(
         {"name": "x", "levelname": "ERROR", "msg": f"{provider} {refresh} {key_b64}"}
     )
@@ -169,14 +170,18 @@ def test_apprise_logger_is_held_at_info() -> None:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     hooks = (sys.excepthook, threading.excepthook)
+    # Put back too: an httpx2 left at INFO puts request URLs into later tests' caplog.
+    held = {name: logging.getLogger(name).level for name in HELD_LOGGERS}
     try:
-        telemetry.configure_logging("DEBUG")
+        configure_logging("DEBUG")
         for name in ("apprise", "tastytrade", "urllib3"):
             assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
         assert logging.getLogger("ttai").isEnabledFor(logging.DEBUG)
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        for name, held_level in held.items():
+            logging.getLogger(name).setLevel(held_level)
         sys.excepthook, threading.excepthook = hooks
         logging.captureWarnings(False)
 
@@ -199,11 +204,11 @@ def test_apprise_debug_logs_of_a_failing_channel_leak_nothing() -> None:
     url = f"json://hookuser:S3cretPassw0rd@127.0.0.1:{free_port()}/hooks/Tok3nPathSegment99"
     script = (
         "import asyncio\n"
-        "from ttai import telemetry\n"
         "from ttai.config import Settings\n"
         "from ttai.models.notifications import Notification\n"
         "from ttai.notify.channels import channels_from_urls\n"
-        "telemetry.configure_logging()\n"
+        "from ttai.telemetry.logs import configure_logging\n"
+        "configure_logging()\n"
         "import logging; logging.getLogger('apprise').warning('url %s', Settings.from_env())\n"
         "note = Notification(idempotency_key='k', kind='t', title='t', body='b')\n"
         "async def main():\n"
@@ -224,8 +229,8 @@ def test_apprise_debug_logs_of_a_failing_channel_leak_nothing() -> None:
 def test_uncaught_tracebacks_go_through_the_formatter() -> None:
     secret = "uncaught-secret-4f9a2b7c"
     script = (
-        "from ttai import telemetry\n"
-        "telemetry.configure_logging(as_json=True)\n"
+        "from ttai.telemetry.logs import configure_logging\n"
+        "configure_logging(as_json=True)\n"
         f"raise RuntimeError('boom with ' + {secret!r})\n"
     )
     done = _run(script, TTAI_CODEC_TOKEN=secret)
@@ -240,11 +245,11 @@ def test_uncaught_tracebacks_go_through_the_formatter() -> None:
 def test_system_exit_messages_go_through_the_formatter() -> None:
     script = (
         "import sys\n"
-        "from ttai import telemetry\n"
+        "from ttai.telemetry.logs import configure_logging, run_main\n"
         "def main():\n"
-        "    telemetry.configure_logging()\n"
+        "    configure_logging()\n"
         "    sys.exit('cannot start: postgresql://ttai:p@ss-w0rd@db:5432/ttai refused')\n"
-        "telemetry.run_main(main)\n"
+        "run_main(main)\n"
     )
     done = _run(script)
     assert done.returncode == 1

@@ -32,11 +32,15 @@ with workflow.unsafe.imports_passed_through():
 
     from tests.helpers.local_http import serving_posts
     from tests.helpers.waiting import eventually
-    from ttai import telemetry
     from ttai.config import PROJECT_ROOT, Settings
+    from ttai.loopback import free_port
     from ttai.models.common import Model
-    from ttai.stack.ports import free_port
-    from ttai.stack.temporal_server import TemporalDevServer
+    from ttai.servers.temporal_server import TemporalDevServer
+    from ttai.telemetry import metrics, tracing
+    from ttai.telemetry.logs import StructuredFormatter
+    from ttai.telemetry.metrics import count, metrics_bind_address, worker_runtime
+    from ttai.telemetry.redaction import Redactor
+    from ttai.telemetry.tracing import TracedConnection, span, traced
     from ttai.temporal.client import connect
 
 
@@ -58,12 +62,12 @@ class FakeBroker:
 
 @activity.defn
 async def probe_quotes(request: ProbeInput) -> ProbeResult:
-    broker = telemetry.traced(FakeBroker(), "broker")
+    broker = traced(FakeBroker(), "broker")
     [symbol] = await broker.get_quotes([request.symbol])
     assert broker.name() == "fake"  # plain methods pass through untouched
-    with telemetry.span("db.save_analysis", symbol=symbol):
-        telemetry.count("ttai_analyses_total", 2, recommendation="buy")
-        telemetry.count("ttai_broker_errors_total", kind="timeout")
+    with span("db.save_analysis", symbol=symbol):
+        count("ttai_analyses_total", 2, recommendation="buy")
+        count("ttai_broker_errors_total", kind="timeout")
     return ProbeResult(symbol=symbol)
 
 
@@ -71,7 +75,7 @@ async def probe_quotes(request: ProbeInput) -> ProbeResult:
 class TelemetryProbeWorkflow:
     @workflow.run
     async def run(self, request: ProbeInput) -> ProbeResult:
-        telemetry.count("ttai_alerts_fired_total")
+        count("ttai_alerts_fired_total")
         return await workflow.execute_activity(
             probe_quotes, request, start_to_close_timeout=timedelta(seconds=30)
         )
@@ -149,14 +153,14 @@ def _samples(text: str, name: str) -> dict[str, float]:
 async def test_prometheus_endpoint_serves_project_counters(
     dev_server: TemporalDevServer, task_queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(telemetry.metrics, "_process_meter", None)  # restored after the test
+    monkeypatch.setattr(metrics, "_process_meter", None)  # restored after the test
     port = free_port()
     settings = Settings(
         temporal_address=dev_server.address, metrics_enabled=True, metrics_port=port
     )
-    runtime = telemetry.worker_runtime(settings)
+    runtime = worker_runtime(settings)
     await _run_probe(settings, task_queue, f"metrics-{uuid.uuid4()}", runtime=runtime)
-    telemetry.count("ttai_notifications_total", outcome="failed")  # outside any activity
+    count("ttai_notifications_total", outcome="failed")  # outside any activity
 
     async with aiohttp.ClientSession() as http:
 
@@ -194,22 +198,22 @@ def test_metrics_off_by_default_and_count_is_harmless_without_runtime(
 ) -> None:
     monkeypatch.delenv("TTAI_METRICS", raising=False)
     monkeypatch.delenv("TTAI_METRICS_PORT", raising=False)
-    monkeypatch.setattr(telemetry.metrics, "_process_meter", None)
-    assert telemetry.metrics_bind_address(Settings.from_env()) is None
+    monkeypatch.setattr(metrics, "_process_meter", None)
+    assert metrics_bind_address(Settings.from_env()) is None
     monkeypatch.setenv("TTAI_METRICS_PORT", "9999")
-    assert telemetry.metrics_bind_address(Settings.from_env()) == "127.0.0.1:9999"
-    telemetry.count("ttai_analyses_total", recommendation="skip")  # no runtime: no-op
+    assert metrics_bind_address(Settings.from_env()) == "127.0.0.1:9999"
+    count("ttai_analyses_total", recommendation="skip")  # no runtime: no-op
 
 
 def test_taken_metrics_port_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telemetry.metrics, "_process_meter", None)
+    monkeypatch.setattr(metrics, "_process_meter", None)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         settings = Settings(metrics_enabled=True, metrics_port=port)
         with pytest.raises(RuntimeError, match=f"127.0.0.1:{port}.*TTAI_METRICS_PORT"):
-            telemetry.worker_runtime(settings)
+            worker_runtime(settings)
 
 
 @pytest.mark.parametrize(
@@ -233,7 +237,7 @@ def test_tracing_follows_otel_environment(
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert telemetry.tracing._exporter_names() == expected
+    assert tracing._exporter_names() == expected
 
 
 async def test_otlp_export_to_the_configured_endpoint() -> None:
@@ -245,9 +249,9 @@ async def test_otlp_export_to_the_configured_endpoint() -> None:
         return web.Response()
 
     script = (
-        "from ttai import telemetry\n"
-        "assert telemetry.configure_tracing() is not None\n"
-        "with telemetry.span('otlp.probe', symbol='MSFT'):\n"
+        "from ttai.telemetry.tracing import configure_tracing, span\n"
+        "assert configure_tracing() is not None\n"
+        "with span('otlp.probe', symbol='MSFT'):\n"
         "    pass\n"
     )
     async with serving_posts("/v1/traces", collect) as port:
@@ -266,7 +270,7 @@ async def test_otlp_export_to_the_configured_endpoint() -> None:
 
 
 def _format(record: logging.LogRecord, *, as_json: bool = False, **secrets: str) -> str:
-    formatter = telemetry.StructuredFormatter(as_json=as_json, redactor=telemetry.Redactor(secrets))
+    formatter = StructuredFormatter(as_json=as_json, redactor=Redactor(secrets))
     return formatter.format(record)
 
 
@@ -345,10 +349,10 @@ async def test_database_queries_are_child_spans_without_parameters(
     database_url: str, spans: InMemorySpanExporter
 ) -> None:
     pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=1, connection_class=telemetry.TracedConnection
+        database_url, min_size=1, max_size=1, connection_class=TracedConnection
     )
     try:
-        with telemetry.span("activity-like parent"):
+        with span("activity-like parent"):
             value = await pool.fetchval("SELECT $1::text || '-ok'", "ACCT-99887766")
             async with pool.acquire() as conn:
                 await conn.execute("SELECT 1")

@@ -24,12 +24,19 @@ from tests.helpers.worker_processes import (
     worker_env,
     worker_pid,
 )
-from ttai.broker.simulated import SimulatedMarket, listed_symbols
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.universe import listed_symbols
 from ttai.config import Settings
 from ttai.models.monitors import MonitorInput
 from ttai.models.screener import ScreenInput
-from ttai.stack.temporal_server import TemporalDevServer
-from ttai.temporal.lanes import BULK, DEFAULT_RATES, LIVE, lane_queue, lane_rate
+from ttai.servers.temporal_server import TemporalDevServer
+from ttai.temporal.lanes import (
+    BULK,
+    DEFAULT_RATES,
+    LIVE,
+    lane_queue,
+    lane_rate,
+)
 from ttai.temporal.steps import declared
 from worker import build_worker
 from workflows.monitors import PriceAlertMonitorWorkflow

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
 
     from ttai.config import Settings
     from ttai.models.common import Model
-    from ttai.stack.temporal_server import TemporalDevServer
+    from ttai.servers.temporal_server import TemporalDevServer
     from ttai.temporal.client import connect, data_converter
     from ttai.temporal.codec import (
         ENCODING,

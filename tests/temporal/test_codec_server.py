@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from ttai.config import Settings
-from ttai.stack.ports import free_port
+from ttai.loopback import free_port
 from ttai.temporal.codec import (
     ENCODING,
     KEY_ID_METADATA,

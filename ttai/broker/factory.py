@@ -23,8 +23,9 @@ async def open_broker(settings: Settings, pool: asyncpg.Pool) -> Broker:
 
         logger.info("broker: tastytrade")
         return TastytradeBroker(credentials)
-    from ttai.broker.paper.postgres import PostgresPaperAccount
-    from ttai.broker.simulated import SimulatedBroker, SimulatedMarket
+    from ttai.broker.simulated.broker import SimulatedBroker
+    from ttai.broker.simulated.market import SimulatedMarket
+    from ttai.broker.simulated.paper.postgres import PostgresPaperAccount
 
     market = SimulatedMarket(seed=settings.market_seed)
     account = PostgresPaperAccount(pool)

@@ -24,8 +24,8 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from ttai import telemetry
 from ttai.broker.base import BrokerSchemaError
+from ttai.telemetry.metrics import count
 
 logger = logging.getLogger("ttai.broker")
 
@@ -42,9 +42,9 @@ def data_problem(
 ) -> None:
     """Log and count records of `kind` that were repaired or skipped."""
     if repaired:
-        telemetry.count("ttai_broker_records_repaired_total", repaired, broker=broker, kind=kind)
+        count("ttai_broker_records_repaired_total", repaired, broker=broker, kind=kind)
     if skipped:
-        telemetry.count("ttai_broker_records_skipped_total", skipped, broker=broker, kind=kind)
+        count("ttai_broker_records_skipped_total", skipped, broker=broker, kind=kind)
     logger.warning(
         "%s %s records: repaired %d, skipped %d (%s)", broker, kind, repaired, skipped, detail
     )

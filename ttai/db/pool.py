@@ -6,7 +6,8 @@ import json
 
 import asyncpg
 
-from ttai import telemetry
+from ttai.telemetry.redaction import register_url_password
+from ttai.telemetry.tracing import TracedConnection
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -18,12 +19,12 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    telemetry.register_url_password(dsn)  # wherever the DSN came from, its password is not logged
+    register_url_password(dsn)  # wherever the DSN came from, its password is not logged
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=init_connection,
         # Each query a child span of the activity that made it (SQL text only).
-        connection_class=telemetry.TracedConnection,
+        connection_class=TracedConnection,
     )

@@ -98,10 +98,15 @@ def _warm_imports() -> None:
     import asyncpg  # noqa: F401
     import temporalio.client  # noqa: F401
 
-    import ttai.stack.postgres
+    import ttai.servers.postgres
     import ttai.temporal.client  # noqa: F401
 
 
 def app_of(ctx: Context[Any, Any]) -> App:
     """The App of the connection a tool call came in on."""
     return ctx.request_context.lifespan_context
+
+
+async def connection(ctx: Context[Any, Any]) -> Any:
+    """The ops connection, once the stack is up (the call waits for it)."""
+    return await app_of(ctx).connection(ctx)

@@ -20,8 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ttai.mcp.stack import Stack
-from ttai.mcp.stack_state import StackUnavailable
+from ttai.mcp.stack import Stack, StackUnavailable
 
 logger = logging.getLogger("ttai.mcp.bridge")
 
@@ -104,7 +103,7 @@ class NotificationBridge:
                 await self._publish([NOTIFICATIONS_URI])
             while True:
                 try:
-                    # asyncio.timeout, not wait_for: see WAIT_FOR in ttai.mcp.stack_state
+                    # asyncio.timeout, not wait_for: see WAIT_FOR in ttai.mcp.stack
                     async with asyncio.timeout(LIVENESS_SECONDS):
                         text = await events.get()
                 except TimeoutError:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from ttai.mcp.stack_state import StackUnavailable
+from ttai.mcp.stack import StackUnavailable
 
 _UNREACHABLE_STATUS = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"}
 

@@ -20,7 +20,7 @@ import signal
 from collections.abc import Iterator
 from typing import Any
 
-from ttai.stack.ports import is_loopback
+from ttai.loopback import is_loopback
 
 TOKEN_VARIABLE = "TTAI_MCP_TOKEN"
 MIN_TOKEN_LENGTH = 16

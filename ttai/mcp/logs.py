@@ -59,9 +59,9 @@ def configure() -> None:
     with _lock:
         if _configured or _held is None:
             return
-        from ttai import telemetry  # temporalio + OpenTelemetry: ~0.5 s
+        from ttai.telemetry.logs import configure_logging  # temporalio: ~0.5 s
 
-        telemetry.configure_logging()
+        configure_logging()
         _configured = True
         held, _held = _held, None
     if held is not None:

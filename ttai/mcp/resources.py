@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from pydantic import TypeAdapter, ValidationError
 
-from ttai.mcp.app import SERVER_URI, App
+from ttai.mcp.app import SERVER_URI, App, connection
 from ttai.mcp.bridge import (
     ALERTS_URI,
     ANALYSIS_URI,
@@ -23,8 +23,7 @@ from ttai.mcp.bridge import (
     PORTFOLIO_URI,
     REPORT_URI,
 )
-from ttai.mcp.stack_state import StackStatus
-from ttai.mcp.tools.arguments import connection
+from ttai.mcp.stack import StackStatus
 from ttai.models.alerts import AlertList, ListAlertsInput
 from ttai.models.common import Symbol
 from ttai.models.portfolio import PortfolioRequest, PortfolioView

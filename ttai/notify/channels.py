@@ -21,8 +21,7 @@ from typing import Protocol
 import apprise
 
 from ttai.models.notifications import Notification
-from ttai.telemetry.redaction import SECRETS
-from ttai.telemetry.secret_urls import split_url
+from ttai.telemetry.redaction import SECRETS, split_url
 
 logger = logging.getLogger("ttai.notifications")
 

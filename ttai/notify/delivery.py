@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from ttai import telemetry
 from ttai.models.notifications import Notification
 from ttai.notify.channels import Channel
+from ttai.telemetry.metrics import count
 
 MAX_ERROR_LENGTH = 500
 
@@ -105,7 +105,7 @@ async def deliver_to_channels(
             """,
             row_id,
         )
-        telemetry.count("ttai_notifications_total", outcome="delivered")
+        count("ttai_notifications_total", outcome="delivered")
         return Attempt(row_id, "delivered", sent)
     error = "; ".join(errors)[:MAX_ERROR_LENGTH]
     attempts = attempts_so_far + 1
@@ -125,5 +125,5 @@ async def deliver_to_channels(
         dead,
         backoff.delay_seconds(attempts),
     )
-    telemetry.count("ttai_notifications_total", outcome="dead" if dead else "failed")
+    count("ttai_notifications_total", outcome="dead" if dead else "failed")
     return Attempt(row_id, "dead" if dead else "pending", sent, error)

@@ -7,44 +7,7 @@
 - Tracing (`tracing`): OpenTelemetry, configured from the standard `OTEL_*`
   environment variables; Temporal's `TracingInterceptor` carries one trace
   from the client through the workflow into every activity. Off by default.
-- Logs (`logs`; `redaction`, `secret_registry`, `secret_urls`): one line per
-  record (key=value, or JSON with `TTAI_LOG_FORMAT=json`) carrying the
-  workflow and activity IDs, with every registered secret and URL credential
-  redacted.
+- Logs (`logs`, `redaction`): one line per record (key=value, or JSON with
+  `TTAI_LOG_FORMAT=json`) carrying the workflow and activity IDs, with every
+  registered secret and URL credential redacted.
 """
-
-from ttai.telemetry.logs import StructuredFormatter, configure_logging, run_main
-from ttai.telemetry.metrics import count, metrics_bind_address, worker_runtime
-from ttai.telemetry.redaction import (
-    Redactor,
-    register_environment,
-    register_secret,
-    register_url_password,
-)
-from ttai.telemetry.secret_urls import redact_url
-from ttai.telemetry.tracing import (
-    TracedConnection,
-    client_interceptors,
-    configure_tracing,
-    span,
-    traced,
-)
-
-__all__ = [
-    "Redactor",
-    "StructuredFormatter",
-    "TracedConnection",
-    "client_interceptors",
-    "configure_logging",
-    "configure_tracing",
-    "count",
-    "metrics_bind_address",
-    "redact_url",
-    "register_environment",
-    "register_secret",
-    "register_url_password",
-    "run_main",
-    "span",
-    "traced",
-    "worker_runtime",
-]

@@ -17,8 +17,8 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
-from ttai import telemetry
 from ttai.config import Settings
+from ttai.telemetry.tracing import client_interceptors, configure_tracing
 from ttai.temporal.codec import codec_from_env
 
 
@@ -47,10 +47,10 @@ async def connect(
     """Connect with tracing on (a no-op unless `OTEL_*` asks for an exporter).
 
     Workers inherit the client's interceptors and runtime: give a worker the
-    runtime from `telemetry.worker_runtime` to serve its metrics.
+    runtime from `ttai.telemetry.metrics.worker_runtime` to serve its metrics.
     """
     settings = settings or Settings.from_env()
-    telemetry.configure_tracing()
+    configure_tracing()
     config = ClientConfig.load_client_connect_config()
     if not settings.use_remote_temporal:
         config["target_host"] = settings.temporal_address
@@ -58,6 +58,6 @@ async def connect(
     return await Client.connect(
         **config,
         data_converter=data_converter(),
-        interceptors=[*telemetry.client_interceptors(), *interceptors],
+        interceptors=[*client_interceptors(), *interceptors],
         runtime=runtime,
     )

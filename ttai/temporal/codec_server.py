@@ -37,7 +37,7 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
 from ttai.config import Settings
-from ttai.stack.ports import is_loopback
+from ttai.loopback import is_loopback
 from ttai.temporal.codec import (
     CorruptPayloadError,
     EncryptionCodec,
@@ -230,7 +230,7 @@ def _main() -> None:
 
 
 if __name__ == "__main__":
-    from ttai.telemetry import configure_logging, run_main
+    from ttai.telemetry.logs import configure_logging, run_main
 
     configure_logging()
     run_main(_main)  # the SystemExit message goes through the log formatter

@@ -19,7 +19,7 @@ with its polls and the server enforces it for the lane as a whole, so the
 budget holds however many workers run. The deployment's broker budget is
 the sum of the two lanes' rates. The server splits a queue's rate across its
 partitions, so the stack runs one partition per task queue (see
-`ttai.stack.temporal_server`); a production cluster should do the same for the
+`ttai.servers.temporal_server`); a production cluster should do the same for the
 two lanes (the README, "Broker budget").
 
 Pure names only: workflows import this module.

@@ -1,23 +1,11 @@
-"""The deterministic simulated market and the broker built on it (the default broker)."""
+"""The deterministic simulated market and the broker built on it (the default broker).
 
-from ttai.broker.simulated.broker import SimulatedBroker, maintenance_requirement
-from ttai.broker.simulated.market import IV_RANK_SESSIONS, SimulatedMarket
-from ttai.broker.simulated.options import RISK_FREE_RATE
-from ttai.broker.simulated.universe import (
-    KNOWN_SYMBOLS,
-    RESERVED_UNKNOWN_PREFIX,
-    is_simulated,
-    listed_symbols,
-)
-
-__all__ = [
-    "IV_RANK_SESSIONS",
-    "KNOWN_SYMBOLS",
-    "RESERVED_UNKNOWN_PREFIX",
-    "RISK_FREE_RATE",
-    "SimulatedBroker",
-    "SimulatedMarket",
-    "is_simulated",
-    "listed_symbols",
-    "maintenance_requirement",
-]
+Import from the module that owns the thing:
+- `universe`: which symbols exist and the parameters that drive each;
+- `prices`, `earnings`, `options`, `chain`: price paths, earnings dates,
+  the volatility surface and option chains;
+- `market`: `SimulatedMarket`, quotes, candles, chains and metrics from them;
+- `paper` (a package): the broker's paper account, seeded at the market's prices;
+- `broker`: `SimulatedBroker`, the `Broker` interface over the market and a
+  paper account.
+"""

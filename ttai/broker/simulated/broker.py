@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
-from ttai.broker.paper.account import PaperAccount
 from ttai.broker.records import read_each
 from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.account import PaperAccount
 from ttai.models.market import (
     Account,
     Balances,

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from ttai.mcp.app import app_of
-from ttai.mcp.stack_state import StackUnavailable
-from ttai.mcp.tools.arguments import WaitArg, connection, like
+from ttai.mcp.app import app_of, connection
+from ttai.mcp.stack import StackUnavailable
+from ttai.mcp.tools.arguments import WaitArg, like
 from ttai.models.common import Symbol
 from ttai.models.portfolio import PortfolioRequest, PortfolioSource, PortfolioView
 from ttai.models.reports import LatestReports, LatestReportsInput, ReportKind

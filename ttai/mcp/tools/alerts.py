@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from ttai.mcp.tools.arguments import connection, like
+from ttai.mcp.app import connection
+from ttai.mcp.tools.arguments import like
 from ttai.models.alerts import (
     AddAlertInput,
     AlertList,

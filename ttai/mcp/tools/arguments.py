@@ -1,15 +1,13 @@
 """What the tools' arguments share: the workflow models' constraints and
-descriptions (`like`), the common argument types, and the connection a tool waits for."""
+descriptions (`like`), and the common argument types."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
-from ttai.mcp.app import app_of
 from ttai.models.common import Strategy, Symbol, WorkflowId
 
 
@@ -44,8 +42,3 @@ WaitArg = Annotated[
         "false: return the task ID at once, then poll it with get_task"
     ),
 ]
-
-
-async def connection(ctx: Context[Any, Any]) -> Any:
-    """The ops connection, once the stack is up (the call waits for it)."""
-    return await app_of(ctx).connection(ctx)

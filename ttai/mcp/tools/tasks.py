@@ -12,14 +12,8 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from ttai.mcp.tools.arguments import (
-    StrategyArg,
-    SymbolArg,
-    TaskIdArg,
-    WaitArg,
-    connection,
-    like,
-)
+from ttai.mcp.app import connection
+from ttai.mcp.tools.arguments import StrategyArg, SymbolArg, TaskIdArg, WaitArg, like
 from ttai.models.analysis import AnalysisInput, Recommendation
 from ttai.models.common import Symbol
 from ttai.models.screener import MAX_SCREEN_SYMBOLS, ScreenInput, ScreenProgress, WatchlistName

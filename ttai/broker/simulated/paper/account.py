@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from ttai.models.market import Fill, Position
 
 if TYPE_CHECKING:
-    from ttai.broker.simulated import SimulatedMarket
+    from ttai.broker.simulated.market import SimulatedMarket
 
 PAPER_ACCOUNT = "SIM-0001"
 OPTION_MULTIPLIER = 100

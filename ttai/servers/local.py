@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from ttai.config import Settings
-from ttai.stack import StackError
-from ttai.stack.files import ensure_state_dir
-from ttai.stack.postgres import local_database
-from ttai.stack.temporal_server import TemporalDevServer
+from ttai.servers import StackError
+from ttai.servers.files import ensure_state_dir
+from ttai.servers.postgres import local_database
+from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.codec_server import codec_server_if_encrypted
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from ttai.broker.paper.account import (
+from ttai.broker.simulated.paper.account import (
     PAPER_ACCOUNT,
     check_trade,
     closing_fill,
@@ -24,11 +24,11 @@ from ttai.broker.paper.account import (
     opening_fill,
     trade_value,
 )
-from ttai.broker.paper.seed import default_portfolio, opening_cash
+from ttai.broker.simulated.paper.seed import default_portfolio, opening_cash
 from ttai.models.market import Fill, Position
 
 if TYPE_CHECKING:
-    from ttai.broker.simulated import SimulatedMarket
+    from ttai.broker.simulated.market import SimulatedMarket
 
 # pg_advisory_xact_lock key serialising concurrent seeding (ASCII "TTAIPAPR").
 _SEED_LOCK = 0x5454414950415052

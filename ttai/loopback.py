@@ -1,19 +1,22 @@
-"""Port checks that fail early with a message naming the port and its owner."""
+"""The loopback host, and port checks that fail early with a message naming the
+port and the server wanting it."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
 
-from ttai.stack import StackError
-
 LOOPBACK = "127.0.0.1"
+
+
+class PortInUse(RuntimeError):
+    """A port cannot be bound; the message is one clear line for the user."""
 
 
 def ensure_port_free(
     port: int, what: str, *, env_var: str | None = None, host: str = LOOPBACK
 ) -> None:
-    """Raise `StackError` when `port` cannot be bound on `host`.
+    """Raise `PortInUse` when `port` cannot be bound on `host`.
 
     `what` names the server wanting the port ("Temporal frontend") and
     `env_var` the setting that moves it, so the error says how to fix it.
@@ -26,7 +29,7 @@ def ensure_port_free(
             sock.bind((host, port))
         except OSError as err:
             hint = f"; set {env_var} to another port" if env_var else ""
-            raise StackError(f"port {port} ({what}) is already in use{hint}") from err
+            raise PortInUse(f"port {port} ({what}) is already in use{hint}") from err
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -40,7 +43,7 @@ def port_free(port: int, host: str = LOOPBACK) -> bool:
     """Could `port` be bound on `host` now (no live listener holds it)?"""
     try:
         ensure_port_free(port, "check", host=host)
-    except StackError:
+    except PortInUse:
         return False
     return True
 

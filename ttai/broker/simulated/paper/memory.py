@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ttai.broker.paper.account import (
+from ttai.broker.simulated.paper.account import (
     PAPER_ACCOUNT,
     check_trade,
     closing_fill,
@@ -14,11 +14,11 @@ from ttai.broker.paper.account import (
     opening_fill,
     trade_value,
 )
-from ttai.broker.paper.seed import default_portfolio, opening_cash
+from ttai.broker.simulated.paper.seed import default_portfolio, opening_cash
 from ttai.models.market import Fill, Position
 
 if TYPE_CHECKING:
-    from ttai.broker.simulated import SimulatedMarket
+    from ttai.broker.simulated.market import SimulatedMarket
 
 
 class InMemoryPaperAccount:

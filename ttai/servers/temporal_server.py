@@ -18,16 +18,17 @@ from typing import IO
 from temporalio.client import Client
 
 from ttai.config import Settings
-from ttai.stack import (
+from ttai.loopback import LOOPBACK
+from ttai.servers import (
     LocalServer,
     StackError,
     die_with_parent,
     process_alive,
     register_hard_stop,
+    require_free_port,
     unregister_hard_stop,
 )
-from ttai.stack.files import PRIVATE_DIR, make_private, opened_dir, write_private_file
-from ttai.stack.ports import LOOPBACK, ensure_port_free
+from ttai.servers.files import PRIVATE_DIR, make_private, opened_dir, write_private_file
 from ttai.temporal import search_attributes
 
 ONE_PARTITION: dict[str, object] = {
@@ -149,9 +150,9 @@ class TemporalDevServer(LocalServer):
 
     async def start(self) -> None:
         await self._stop_leftover()
-        ensure_port_free(self.port, "Temporal frontend", env_var=self.port_env_var)
+        require_free_port(self.port, "Temporal frontend", env_var=self.port_env_var)
         if self.ui_port is not None:
-            ensure_port_free(self.ui_port, "Temporal Web UI", env_var=self.ui_port_env_var)
+            require_free_port(self.ui_port, "Temporal Web UI", env_var=self.ui_port_env_var)
         # Histories are readable in plaintext without encryption keys: new
         # folders are 0700, and files from older versions are made 0600.
         self.log_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)

@@ -1,10 +1,11 @@
-"""File operations for the local stack that never follow a planted link.
+"""File operations for the local servers that never follow a planted link.
 
-The stack may run as root and keeps PostgreSQL's folder in a world-writable
-directory when the state folder is out of the `postgres` user's reach. Every
-change of mode or owner here goes through a descriptor opened with
-`O_NOFOLLOW`, files are created with `O_EXCL` after removing what was there,
-and folders are created by this process (`mkdir`/`mkdtemp`), never adopted.
+The servers may run as root, and PostgreSQL's folder may sit in a
+world-writable directory when the state folder is out of the `postgres`
+user's reach. Every change of mode or owner here goes through a descriptor
+opened with `O_NOFOLLOW`, files are created with `O_EXCL` after removing what
+was there, and folders are created by this process (`mkdir`/`mkdtemp`),
+never adopted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from ttai.stack import StackError
+from ttai.servers import StackError
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600

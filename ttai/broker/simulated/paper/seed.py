@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ttai.broker.paper.account import OPTION_MULTIPLIER, PAPER_ACCOUNT, trade_value
+from ttai.broker.simulated.paper.account import OPTION_MULTIPLIER, PAPER_ACCOUNT, trade_value
 from ttai.domain.market_calendar import new_york_date
 from ttai.models.market import Position
 
 if TYPE_CHECKING:
-    from ttai.broker.simulated import SimulatedMarket
+    from ttai.broker.simulated.market import SimulatedMarket
 
 STARTING_CASH = 100_000.0
 # Stock lots of the default portfolio, bought at the ask when the account is seeded.

@@ -1,7 +1,7 @@
 """The main job (`python worker.py --local`, `make run`): the local stack, a worker,
 the monitors and schedules, a demo analysis, and where to look.
 
-worker.py hands in how to build its worker (this package never imports the
+worker.py hands in how to build its worker (`ttai` never imports the
 workflows or activities); everything else lives here: the stop on
 SIGTERM/SIGINT, the demo, and `--ready-fd`, the one JSON line a supervising
 process (mcp_server.py's embedded stack) waits for.
@@ -23,13 +23,13 @@ from typing import Any, TypeVar
 from rich.console import Console
 from temporalio.client import Client
 
-from ttai import telemetry
 from ttai.cli.analysis import analysis_table
 from ttai.config import Settings
 from ttai.models.analysis import AnalysisInput, AnalysisResult
+from ttai.servers import StackError
+from ttai.servers.local import local_stack
 from ttai.services import Services, open_services
-from ttai.stack import StackError
-from ttai.stack.local import local_stack
+from ttai.telemetry.metrics import worker_runtime
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
@@ -98,7 +98,7 @@ async def main_job(
 ) -> None:
     # Servers start in a second or two; a stop meanwhile is handled after.
     async with local_stack(settings) as stack:
-        client = await connect(settings, runtime=telemetry.worker_runtime(settings))
+        client = await connect(settings, runtime=worker_runtime(settings))
         async with (
             open_services(settings, stack.database_url) as services,
             build_worker(client, services, settings.task_queue),
