@@ -128,7 +128,7 @@ async def test_monitors_steer_and_report(mcp: TtaiServer) -> None:
     async with Client(mcp) as client:
         status = await call(client, "monitors")
         names = {m["name"] for m in status["monitors"]["monitors"]}
-        assert names == {"portfolio", "price-alerts", "position-sync"}
+        assert names == {"portfolio", "price-alerts", "position-sync", "outbox"}
         assert all(m["running"] for m in status["monitors"]["monitors"])
 
         paused = await call(client, "monitors", action="pause", monitor="portfolio")

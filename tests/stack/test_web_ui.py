@@ -83,4 +83,4 @@ async def test_a_screen_is_one_row_beside_the_monitors(tmp_path: Path) -> None:
     assert ids.count(screen["screen_id"]) == 1, ids
     # Twelve symbols analyzed, and not one row of them: no per-symbol workflow.
     assert not [i for i in ids if i.startswith(f"{screen['screen_id']}/")], ids
-    assert len(ids) <= 6, ids  # monitors, the demo, the screen, its watchlist lookup
+    assert len(ids) <= 7, ids  # four monitors, the demo, the screen, its watchlist lookup
