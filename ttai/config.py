@@ -55,6 +55,13 @@ class Settings(BaseModel):
         description="The simulated market waits this long on each market-data call, as a "
         "real broker's round trip would (TTAI_SIMULATED_LATENCY_MS; tests, demos).",
     )
+    simulated_tick_rate: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Quotes per second per symbol that the simulated market streams "
+        "(TTAI_SIMULATED_TICK_RATE).",
+    )
     notify_urls: list[str] = Field(
         default_factory=list,
         repr=False,
@@ -103,6 +110,7 @@ class Settings(BaseModel):
             state_dir=Path(_env("TTAI_STATE_DIR", str(PROJECT_ROOT / "state"))),
             market_seed=int(_env("TTAI_MARKET_SEED", "7")),
             simulated_latency_ms=int(_env("TTAI_SIMULATED_LATENCY_MS", "0")),
+            simulated_tick_rate=float(_env("TTAI_SIMULATED_TICK_RATE", "1")),
             notify_urls=[u for u in _env("TTAI_NOTIFY_URLS", "").split() if u],
             use_remote_temporal=bool(remote),
             metrics_enabled=_env("TTAI_METRICS", "0").lower() in ("1", "true", "on", "yes")

@@ -3,11 +3,15 @@
 Activities translate these errors into Temporal outcomes: `BrokerUnavailable`
 is retried with backoff, the others are non-retryable because retrying cannot
 fix them.
+
+A broker that can push quotes also implements `QuoteStreaming` (both real
+adapters do); a broker without it is only ever polled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -20,6 +24,7 @@ from ttai.models.market import (
     OptionChain,
     Position,
     Quote,
+    Tick,
 )
 
 
@@ -93,3 +98,30 @@ class Broker(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class QuoteStream(Protocol):
+    """Quotes as they arrive on one open connection (`Tick`s), for a set of symbols
+    that can change without reconnecting.
+
+    Iterating yields each tick once, in the order it arrived; a symbol's first
+    tick after it is added is its current quote (a snapshot). `Tick.time` is when
+    the quote was current: the tick's time for the simulated market, the moment it
+    arrived for a live feed. Symbols the broker does not list produce no ticks.
+    The iteration ends only by an error (a broker error, behind the boundary).
+    """
+
+    async def set_symbols(self, symbols: Collection[str]) -> None:
+        """Stream exactly these symbols from now on (adds and removes the difference)."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[Tick]: ...
+
+
+@runtime_checkable
+class QuoteStreaming(Protocol):
+    """The optional capability of a broker that streams quotes."""
+
+    def stream_quotes(self, symbols: Collection[str]) -> AbstractAsyncContextManager[QuoteStream]:
+        """A stream of `symbols`' quotes: the connection is open inside `async with`."""
+        ...

@@ -14,6 +14,9 @@ the net under whatever escapes. Broker errors pass unchanged. Other exceptions
 `Services` puts every broker behind `guarded()`, so activities see only broker
 errors from broker calls, and `activities/errors.py` can tell a broker's data
 problem from the step's own bad input without looking at where it was raised.
+
+A quote stream (`QuoteStreaming.stream_quotes`) is behind the boundary as a whole:
+opening it, changing its symbols and every quote it yields.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ import functools
 import inspect
 import logging
 import traceback
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, cast
 
 from pydantic import ValidationError
 
-from ttai.broker.base import Broker, BrokerSchemaError
+from ttai.broker.base import Broker, BrokerSchemaError, QuoteStream
 from ttai.broker.records import reason
+from ttai.models.market import Tick
 
 logger = logging.getLogger("ttai.broker")
 
@@ -51,6 +57,8 @@ class GuardedBroker:
 
     def __getattr__(self, attribute: str) -> Any:
         target = getattr(self._broker, attribute)
+        if attribute == "stream_quotes":
+            return self._guarded_stream(target)
         if not inspect.iscoroutinefunction(target):
             return target
 
@@ -62,6 +70,54 @@ class GuardedBroker:
                 raise schema_error(self._broker.name, attribute, exc) from None
 
         return call
+
+    def _guarded_stream(
+        self, open_stream: Callable[[Collection[str]], AbstractAsyncContextManager[QuoteStream]]
+    ) -> Callable[[Collection[str]], AbstractAsyncContextManager[QuoteStream]]:
+        name = self._broker.name
+
+        @asynccontextmanager
+        async def stream_quotes(symbols: Collection[str]) -> AsyncIterator[QuoteStream]:
+            # Opening and closing pass the boundary; what the caller's block raises
+            # is the caller's own and passes unchanged.
+            manager = open_stream(symbols)
+            with _reading(name, "stream_quotes"):
+                stream = await manager.__aenter__()
+            try:
+                yield GuardedStream(stream, name)
+            except BaseException as exc:
+                if not await manager.__aexit__(type(exc), exc, exc.__traceback__):
+                    raise
+            else:
+                with _reading(name, "stream_quotes"):
+                    await manager.__aexit__(None, None, None)
+
+        return stream_quotes
+
+
+class GuardedStream:
+    """A `QuoteStream` whose symbol changes and quotes pass the boundary."""
+
+    def __init__(self, stream: QuoteStream, broker: str) -> None:
+        self._stream = stream
+        self._broker = broker
+
+    async def set_symbols(self, symbols: Collection[str]) -> None:
+        with _reading(self._broker, "stream_quotes"):
+            await self._stream.set_symbols(symbols)
+
+    async def __aiter__(self) -> AsyncIterator[Tick]:
+        with _reading(self._broker, "stream_quotes"):
+            async for quote in self._stream:
+                yield quote
+
+
+@contextmanager
+def _reading(broker: str, method: str) -> Iterator[None]:
+    try:
+        yield
+    except DATA_ERRORS as exc:
+        raise schema_error(broker, method, exc) from None
 
 
 def schema_error(broker: str, method: str, exc: BaseException) -> BrokerSchemaError:

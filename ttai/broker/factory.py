@@ -31,4 +31,9 @@ async def open_broker(settings: Settings, pool: asyncpg.Pool) -> Broker:
     account = PostgresPaperAccount(pool)
     await account.seed_if_empty(market, market.now())
     logger.info("broker: simulated market (seed %s)", settings.market_seed)
-    return SimulatedBroker(market, account, latency=settings.simulated_latency_ms / 1000)
+    return SimulatedBroker(
+        market,
+        account,
+        latency=settings.simulated_latency_ms / 1000,
+        tick_rate=settings.simulated_tick_rate,
+    )

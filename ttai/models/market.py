@@ -32,6 +32,19 @@ class Quote(Model):
         return round((self.bid + self.ask) / 2, 4)
 
 
+class Tick(Model):
+    """One streamed quote: the price of a symbol at a moment, as a stream delivers it.
+
+    `last` is the price alerts compare, as `Quote.last` is for a polled quote.
+    """
+
+    symbol: Symbol
+    bid: float
+    ask: float
+    last: float
+    time: datetime
+
+
 class OptionQuote(Model):
     """One option contract with its quote and greeks."""
 

@@ -1,13 +1,18 @@
 """The DXLink websocket, as the SDK's `DXLinkStreamer` speaks it.
 
 SETUP, AUTH_STATE / AUTH, CHANNEL_REQUEST / CHANNEL_OPENED, FEED_SETUP /
-FEED_CONFIG, FEED_SUBSCRIPTION answered with COMPACT `FEED_DATA` (values in the
-order the client asked for in `acceptEventFields`), KEEPALIVE and CHANNEL_CANCEL.
+FEED_CONFIG, FEED_SUBSCRIPTION (adds answered with COMPACT `FEED_DATA`, values in
+the order the client asked for in `acceptEventFields`; removes), KEEPALIVE and
+CHANNEL_CANCEL. A stock's `Quote` and `Trade` are answered with a snapshot of the
+scenario's quote, and `push` sends a new one to every connection subscribed to it,
+as the live feed does.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -28,8 +33,33 @@ SNAPSHOT_BEGIN, SNAPSHOT_END, REMOVE_EVENT = 0x4, 0x8, 0x2
 NAN = "NaN"
 
 
+@dataclass
+class _Connection:
+    """One open websocket: its channels' field orders and what it subscribed."""
+
+    ws: WebSocket
+    fields: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+    channels: dict[str, int] = field(default_factory=dict)  # event type -> channel
+    subscribed: set[tuple[str, str]] = field(default_factory=set)  # (symbol, event type)
+    sending: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.sending:
+            await self.ws.send_json(message)
+
+    async def send_events(
+        self, channel: int, event_type: str, events: list[dict[str, Any]]
+    ) -> None:
+        order = self.fields[channel][event_type]
+        # Batched like the real feed: the SDK's websocket refuses messages over 64 KiB.
+        for start in range(0, len(events), EVENTS_PER_MESSAGE):
+            batch = events[start : start + EVENTS_PER_MESSAGE]
+            flat = [e.get(name, NAN) for e in batch for name in order]
+            await self.send({"type": "FEED_DATA", "channel": channel, "data": [event_type, flat]})
+
+
 class DXLink:
-    """Serves the scenario's option events, position greeks and daily candles."""
+    """Serves the scenario's option events, position greeks, daily candles and stock quotes."""
 
     def __init__(self, scenario: Scenario, faults: Faults, token: str) -> None:
         self.scenario = scenario
@@ -38,6 +68,7 @@ class DXLink:
         self.subscriptions: list[dict[str, Any]] = []  # FEED_SUBSCRIPTION messages seen
         self.contracts: list[str] = []  # CHANNEL_REQUEST contracts seen
         self.websockets_opened = 0
+        self.open_connections: list[_Connection] = []
         self._options: dict[str, OptionQuote] = {
             streamer_symbol(o.underlying, o.expiration, o.kind, o.strike): o
             for chain in scenario.chains.values()
@@ -52,7 +83,8 @@ class DXLink:
     async def serve(self, ws: WebSocket) -> None:
         await ws.accept()
         self.websockets_opened += 1
-        fields: dict[int, dict[str, list[str]]] = {}
+        conn = _Connection(ws)
+        self.open_connections.append(conn)
         contracts: dict[int, str] = {}
         authorized = False
         try:
@@ -60,7 +92,7 @@ class DXLink:
                 message = await ws.receive_json()
                 kind, channel = message.get("type"), message.get("channel", 0)
                 if kind == "SETUP":
-                    await ws.send_json(
+                    await conn.send(
                         {
                             "type": "SETUP",
                             "channel": 0,
@@ -69,15 +101,13 @@ class DXLink:
                             "version": "1.0-fake",
                         }
                     )
-                    await ws.send_json(
-                        {"type": "AUTH_STATE", "channel": 0, "state": "UNAUTHORIZED"}
-                    )
+                    await conn.send({"type": "AUTH_STATE", "channel": 0, "state": "UNAUTHORIZED"})
                 elif kind == "AUTH":
                     if message.get("token") != self.token:
-                        await ws.send_json(_error(0, "bad token"))
+                        await conn.send(_error(0, "bad token"))
                         continue
                     authorized = True
-                    await ws.send_json(
+                    await conn.send(
                         {
                             "type": "AUTH_STATE",
                             "channel": 0,
@@ -86,14 +116,14 @@ class DXLink:
                         }
                     )
                 elif kind == "KEEPALIVE":
-                    await ws.send_json({"type": "KEEPALIVE", "channel": 0})
+                    await conn.send({"type": "KEEPALIVE", "channel": 0})
                 elif not authorized:
-                    await ws.send_json(_error(channel, "auth first"))
+                    await conn.send(_error(channel, "auth first"))
                 elif kind == "CHANNEL_REQUEST":
                     contract = message["parameters"]["contract"]
                     contracts[channel] = contract
                     self.contracts.append(contract)
-                    await ws.send_json(
+                    await conn.send(
                         {
                             "type": "CHANNEL_OPENED",
                             "channel": channel,
@@ -102,8 +132,10 @@ class DXLink:
                         }
                     )
                 elif kind == "FEED_SETUP":
-                    fields[channel] = message["acceptEventFields"]
-                    await ws.send_json(
+                    conn.fields[channel] = message["acceptEventFields"]
+                    for event_type in message["acceptEventFields"]:
+                        conn.channels[event_type] = channel
+                    await conn.send(
                         {
                             "type": "FEED_CONFIG",
                             "channel": channel,
@@ -117,24 +149,39 @@ class DXLink:
                     if self.faults.drop_websocket:
                         await ws.close(code=1011, reason="upstream feed lost")
                         return
+                    for entry in message.get("remove", []):
+                        conn.subscribed.discard((entry["symbol"], entry["type"]))
+                    for entry in message.get("add", []):
+                        conn.subscribed.add((entry["symbol"], entry["type"]))
                     for event_type, events in self._events(message, contracts[channel]).items():
-                        order = fields[channel][event_type]
-                        # Batched like the real feed: the SDK's websocket refuses
-                        # messages over 64 KiB.
-                        for start in range(0, len(events), EVENTS_PER_MESSAGE):
-                            batch = events[start : start + EVENTS_PER_MESSAGE]
-                            flat = [e.get(name, NAN) for e in batch for name in order]
-                            await ws.send_json(
-                                {
-                                    "type": "FEED_DATA",
-                                    "channel": channel,
-                                    "data": [event_type, flat],
-                                }
-                            )
+                        await conn.send_events(channel, event_type, events)
                 elif kind == "CHANNEL_CANCEL":
-                    await ws.send_json({"type": "CHANNEL_CLOSED", "channel": channel})
+                    await conn.send({"type": "CHANNEL_CLOSED", "channel": channel})
         except WebSocketDisconnect:
             return
+        finally:
+            self.open_connections.remove(conn)
+
+    async def push(self, symbol: str, *, bid: float, ask: float, last: float) -> int:
+        """A new quote and trade of the stock `symbol` (project spelling): the
+        scenario's quote changes, and every connection subscribed to it hears of it.
+        Returns how many events it sent (a quote and a trade per connection)."""
+        quote = self.scenario.quotes[symbol]
+        self.scenario.quotes[symbol] = quote.model_copy(
+            update={"bid": bid, "ask": ask, "last": last}
+        )
+        streamer = tt_symbol(symbol)
+        sent = 0
+        for conn in list(self.open_connections):
+            for event_type, events in self._stock_events(streamer, symbol).items():
+                if (streamer, event_type) in conn.subscribed and event_type in conn.channels:
+                    await conn.send_events(conn.channels[event_type], event_type, events)
+                    sent += 1
+        return sent
+
+    def subscribed(self, symbol: str) -> bool:
+        """Whether any open connection streams the stock `symbol` (project spelling)."""
+        return any((tt_symbol(symbol), "Quote") in c.subscribed for c in self.open_connections)
 
     def _events(self, message: dict[str, Any], contract: str) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -145,6 +192,10 @@ class DXLink:
             if event_type == "Candle":
                 out["Candle"] += self._candle_events(symbol, entry.get("fromTime", 0), contract)
                 continue
+            stock = self._stocks().get(symbol)
+            if stock is not None and event_type in ("Quote", "Trade"):
+                out[event_type] += self._stock_events(symbol, stock)[event_type]
+                continue
             option = self._options.get(symbol)
             if option is not None:
                 out[event_type] += self._option_events(symbol, option, event_type)
@@ -153,6 +204,42 @@ class DXLink:
                     _greeks(symbol, self._position_deltas[symbol], 0.0, 0.0, 0.0, 0.0, 0.0)
                 )
         return out
+
+    def _stocks(self) -> dict[str, str]:
+        """Stock streamer symbols (BRK/B) -> the scenario's symbols (BRK.B)."""
+        return {tt_symbol(s): s for s in self.scenario.quotes}
+
+    def _stock_events(self, streamer: str, symbol: str) -> dict[str, list[dict[str, Any]]]:
+        q = self.scenario.quotes[symbol]
+        day_id = (self.scenario.today - date(1970, 1, 1)).days
+        quote = {
+            "eventSymbol": streamer,
+            "eventTime": 0,
+            "sequence": 0,
+            "timeNanoPart": 0,
+            "bidTime": 0,
+            "bidExchangeCode": "Q",
+            "askTime": 0,
+            "askExchangeCode": "Q",
+            "bidPrice": q.bid,
+            "askPrice": q.ask,
+            "bidSize": 300,
+            "askSize": 200,
+        }
+        trade = {
+            "eventSymbol": streamer,
+            "eventTime": 0,
+            "time": 0,
+            "timeNanoPart": 0,
+            "sequence": 0,
+            "exchangeCode": "Q",
+            "dayId": day_id,
+            "tickDirection": "UNDEFINED",
+            "extendedTradingHours": False,
+            "price": q.last,
+            "size": 100,
+        }
+        return {"Quote": [quote], "Trade": [trade]}
 
     def _option_events(self, symbol: str, o: OptionQuote, event_type: str) -> list[dict[str, Any]]:
         if event_type == "Quote":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from ttai.broker.records import read_each
 from ttai.broker.simulated.market import SimulatedMarket
 from ttai.broker.simulated.paper.account import PaperAccount
+from ttai.broker.simulated.ticks import TickStream
 from ttai.models.market import (
     Account,
     Balances,
@@ -52,17 +54,23 @@ class SimulatedBroker:
 
     Everything is cheap CPU work. `latency` (seconds, default none;
     TTAI_SIMULATED_LATENCY_MS) makes each market-data call wait that long
-    first, as a real broker's round trip would.
+    first, as a real broker's round trip would. Streamed quotes tick
+    `tick_rate` times a second per symbol (TTAI_SIMULATED_TICK_RATE; see `ticks`).
     """
 
     name = "simulated"
 
     def __init__(
-        self, market: SimulatedMarket, account: PaperAccount, latency: float = 0.0
+        self,
+        market: SimulatedMarket,
+        account: PaperAccount,
+        latency: float = 0.0,
+        tick_rate: float = 1.0,
     ) -> None:
         self.market = market
         self.account = account
         self.latency = latency
+        self.tick_rate = tick_rate
 
     async def _round_trip(self) -> None:
         if self.latency > 0:
@@ -71,6 +79,11 @@ class SimulatedBroker:
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         await self._round_trip()
         return self.market.get_quotes(symbols)
+
+    @asynccontextmanager
+    async def stream_quotes(self, symbols: Collection[str]) -> AsyncIterator[TickStream]:
+        await self._round_trip()  # connecting
+        yield TickStream(self.market, self.tick_rate, symbols)
 
     async def get_daily_candles(self, symbol: str, days: int) -> list[Candle]:
         await self._round_trip()

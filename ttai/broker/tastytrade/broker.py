@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +46,12 @@ from ttai.broker.tastytrade.mapping import (
     with_greek,
 )
 from ttai.broker.tastytrade.rest import get_all_pages, get_items
-from ttai.broker.tastytrade.streaming import chunks, daily_candle_snapshot, latest_events
+from ttai.broker.tastytrade.streaming import (
+    DXLinkQuoteStream,
+    chunks,
+    daily_candle_snapshot,
+    latest_events,
+)
 from ttai.models.market import (
     Account,
     Balances,
@@ -167,6 +173,12 @@ class TastytradeBroker:
             detail = "; ".join(unreadable[:5])
             data_problem(self.name, "market_metrics", detail, repaired=len(unreadable))
         return metrics
+
+    @asynccontextmanager
+    async def stream_quotes(self, symbols: Collection[str]) -> AsyncIterator[DXLinkQuoteStream]:
+        """Quote and Trade events of `symbols` on one DXLink connection (see `streaming`)."""
+        async with DXLinkQuoteStream(self._session, self._errors, symbols) as stream:
+            yield stream
 
     # -- candles -----------------------------------------------------------------------
 

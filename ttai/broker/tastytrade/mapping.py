@@ -10,14 +10,22 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from tastytrade.account import AccountBalance, CurrentPosition, Transaction
-from tastytrade.dxfeed import Event, Greeks, Summary
+from tastytrade.dxfeed import Event, Greeks, Summary, Trade
 from tastytrade.dxfeed import Quote as DXQuote
 from tastytrade.market_data import MarketData
 from tastytrade.metrics import MarketMetricInfo
 from tastytrade.order import InstrumentType
 
 from ttai.broker.tastytrade.contracts import Contract
-from ttai.models.market import Balances, Fill, MarketMetrics, OptionQuote, Position, Quote
+from ttai.models.market import (
+    Balances,
+    Fill,
+    MarketMetrics,
+    OptionQuote,
+    Position,
+    Quote,
+    Tick,
+)
 
 _OCC_TAIL_LENGTH = 15  # YYMMDD + C/P + strike x 1000 in 8 digits
 
@@ -59,6 +67,43 @@ def to_quote(symbol: str, data: MarketData) -> Quote:
         prev_close=num(data.prev_close, data.prev_day_close, data.close),
         time=data.updated_at,
     )
+
+
+def _price(value: Decimal | None) -> float | None:
+    """A streamed price, or None when the event has none (NaN, zero, missing)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number > 0 else None
+
+
+class TickBuilder:
+    """Streamed `Quote` and `Trade` events of one symbol into ticks: `last` is the
+    latest trade's price (what a polled quote's `last` is), bid and ask the latest
+    quote's. No tick before the first trade: a mid-price stand-in could cross a
+    level the trades never did (the feed sends a trade snapshot on subscribing)."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self._bid: float | None = None
+        self._ask: float | None = None
+        self._trade: float | None = None
+
+    def take(self, event: Event, at: datetime) -> Tick | None:
+        """The tick after `event` arrived at `at`; None while no trade is known."""
+        if isinstance(event, DXQuote):
+            self._bid, self._ask = _price(event.bid_price), _price(event.ask_price)
+        elif isinstance(event, Trade):
+            self._trade = _price(event.price) or self._trade
+        if self._trade is None:
+            return None
+        return Tick(
+            symbol=self.symbol,
+            bid=self._bid or self._trade,
+            ask=self._ask or self._trade,
+            last=self._trade,
+            time=at,
+        )
 
 
 def to_option_quote(
