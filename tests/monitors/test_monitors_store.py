@@ -14,7 +14,8 @@ import pytest
 
 from tests.helpers.portfolio import shares
 from tests.helpers.times import utc
-from ttai.db.alerts import AlertStore
+from tests.helpers.waiting import eventually
+from ttai.db.alerts import RULES_CHANNEL, AlertStore
 from ttai.db.positions import PositionStore
 from ttai.domain.alerts import Firing
 from ttai.models.alerts import AlertRule, AlertRuleSpec
@@ -158,3 +159,51 @@ async def test_position_sync_is_idempotent_and_keeps_closed_positions(
         f"position-closed:{ids[1]}",
         f"position-opened:{ids[2]}",
     }
+
+
+async def test_rule_changes_are_announced(db_pool: asyncpg.Pool) -> None:
+    """A quote stream follows the rules through these announcements (AlertStore.changes):
+    every write that changes the active rules makes one; a write that changes
+    nothing makes none (announcements arrive in commit order, so the next real
+    change shows the count)."""
+    store = AlertStore(db_pool)
+    heard: list[str] = []
+    spec = AlertRuleSpec(
+        symbol="AAPL", condition="price_above", threshold=1, mode="rearm", cooldown_seconds=0
+    )
+    conn = await db_pool.acquire()
+
+    def listen(*args: object) -> None:
+        heard.append(str(args[-1]))
+
+    await conn.add_listener(RULES_CHANNEL, listen)
+    try:
+        async with store.changes() as changed:
+
+            async def announced(count: int) -> None:
+                # Both listeners hear it, each on its own connection.
+                await eventually(
+                    lambda: (len(heard), changed.is_set()),
+                    what=f"{count} announcements",
+                    until=lambda seen: seen[0] >= count and seen[1],
+                )
+                assert len(heard) == count
+                changed.clear()
+
+            rule = await store.create("req-1", spec)
+            await announced(1)
+            await store.create("req-1", spec)  # retried: nothing new
+            await store.record_check("wf:run:1", NOW, fired(rule, 1))
+            await announced(2)
+            await store.record_check("wf:run:1", NOW, fired(rule, 1))  # retried
+            await store.record_check("wf:run:2", NOW, [], [rule.alert_id])  # expired
+            await announced(3)
+            await store.remove(rule.alert_id)
+            await announced(4)
+            await store.remove(rule.alert_id)  # removed already
+            await store.create("req-2", spec)
+            await announced(5)
+    finally:
+        await conn.remove_listener(RULES_CHANNEL, listen)
+        await db_pool.release(conn)
+    assert set(heard) == {""}  # nothing in them: listeners read the rules again

@@ -11,12 +11,21 @@ this check has not fired it yet. A retried check finds its triggers and
 inserts nothing; a concurrent check that read the same count loses the
 compare-and-set; a crash before commit leaves nothing; a crash after commit
 leaves pending outbox rows that the next check delivers.
+
+Every write that changes the active rules (a rule added or removed, a firing, an
+expiry) is announced with `NOTIFY ttai_alert_rules` in its transaction, so a
+quote stream follows the rules within moments (`changes`). The announcement
+carries nothing: listeners read the rules again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -56,6 +65,13 @@ def _rule(row: asyncpg.Record) -> AlertRule:
     )
 
 
+RULES_CHANNEL = "ttai_alert_rules"
+
+
+async def _announce(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_notify($1, '')", RULES_CHANNEL)
+
+
 MAX_ACTIVE_ALERTS = MAX_TRACKED_PRICES
 """Active rules at most: the price monitor carries one price per rule symbol
 across continue-as-new, and that map is bounded too."""
@@ -83,7 +99,7 @@ class AlertStore:
                     f"{active} alert rules are active; at most {MAX_ACTIVE_ALERTS}: "
                     "remove some first"
                 )
-            await conn.execute(
+            inserted = await conn.execute(
                 """
                 INSERT INTO alert_rules (request_id, symbol, condition, threshold,
                     reference_price, mode, cooldown_seconds, expires_at, note)
@@ -100,6 +116,8 @@ class AlertStore:
                 spec.expires_at,
                 spec.note,
             )
+            if inserted == "INSERT 0 1":
+                await _announce(conn)
             row = await conn.fetchrow(
                 f"SELECT {_RULE_COLUMNS} FROM alert_rules WHERE request_id = $1", request_id
             )
@@ -137,6 +155,8 @@ class AlertStore:
                 """,
                 alert_id,
             )
+            if status is not None:
+                await _announce(conn)
             if status is None and not await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM alert_rules WHERE id = $1)", alert_id
             ):
@@ -153,11 +173,15 @@ class AlertStore:
         """Commit one check: its firings (each with its notification) and the
         rules it found expired, atomically. See the module docstring."""
         async with self._pool.acquire() as conn, conn.transaction():
+            changed = False
             if expired:
-                await conn.execute(
-                    "UPDATE alert_rules SET status = 'expired' "
-                    "WHERE id = ANY($1::bigint[]) AND status = 'active'",
-                    sorted(expired),
+                changed = (
+                    await conn.execute(
+                        "UPDATE alert_rules SET status = 'expired' "
+                        "WHERE id = ANY($1::bigint[]) AND status = 'active'",
+                        sorted(expired),
+                    )
+                    != "UPDATE 0"
                 )
             for firing, notification in sorted(fired, key=lambda f: f[0].alert_id):  # lock order
                 row = await conn.fetchrow(
@@ -201,6 +225,28 @@ class AlertStore:
                     firing.sequence,
                     now,
                 )
+                changed = True
+            if changed:
+                await _announce(conn)
+
+    @asynccontextmanager
+    async def changes(self) -> AsyncIterator[asyncio.Event]:
+        """An event set each time the rules change (see the module docstring), for
+        the block: it holds one pool connection that LISTENs. Clear it before
+        reading the rules: a change during the read sets it again."""
+        changed = asyncio.Event()
+
+        def heard(*_: Any) -> None:
+            changed.set()
+
+        async with self._pool.acquire() as conn:
+            await conn.add_listener(RULES_CHANNEL, heard)
+            try:
+                yield changed
+            finally:
+                # A connection that broke meanwhile is discarded by the pool anyway.
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    await conn.remove_listener(RULES_CHANNEL, heard)
 
     async def triggers_for_check(self, check_key: str) -> list[AlertTrigger]:
         async with self._pool.acquire() as conn:

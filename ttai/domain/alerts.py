@@ -135,21 +135,47 @@ def _firing(rule: AlertRule, subject: str, observed: float) -> Firing:
     return Firing(rule.alert_id, rule.trigger_count + 1, subject, observed)
 
 
+def crossing_from(
+    rule: AlertRule, previous: float | None, previous_at: datetime | None
+) -> float | None:
+    """The price a rule's crossing is measured from: the previous price, seen at
+    `previous_at`, unless the rule fired at or after that moment, when it is the
+    price the rule fired at (`last_observed`). Whoever evaluates with older prices
+    than the last firing saw (a stream resuming from its last heartbeat, a check
+    after a stream) never fires the same crossing twice."""
+    fired_at = rule.last_triggered_at
+    if (
+        previous_at is not None
+        and fired_at is not None
+        and fired_at >= previous_at
+        and rule.last_observed is not None
+    ):
+        return rule.last_observed
+    return previous
+
+
 def evaluate_price_rules(
     rules: Iterable[AlertRule],
     prices: Mapping[str, float],
     previous_prices: Mapping[str, float],
     iv_ranks: Mapping[str, float],
     now: datetime,
+    previous_at: datetime | None = None,
 ) -> list[Firing]:
-    """Price and IV-rank rules that fire now. Symbols without data are skipped."""
+    """Price and IV-rank rules that fire now. Symbols without data are skipped.
+    `previous_at`: when `previous_prices` were seen (see `crossing_from`)."""
     firings = []
     for rule in rules:
         symbol, family = rule.spec.symbol, CONDITIONS[rule.spec.condition].family
         if family == "position" or not is_armed(rule, now):
             continue
-        values, previous = (prices, previous_prices) if family == "price" else (iv_ranks, {})
-        if symbol in values and _fires(rule, values[symbol], previous.get(symbol)):
+        values = prices if family == "price" else iv_ranks
+        previous = (
+            crossing_from(rule, previous_prices.get(symbol), previous_at)
+            if family == "price"
+            else None
+        )
+        if symbol in values and _fires(rule, values[symbol], previous):
             firings.append(_firing(rule, symbol, values[symbol]))
     return firings
 
