@@ -4,9 +4,10 @@
     python worker.py --bootstrap    # ... that also starts the monitors and schedules
     python worker.py --local        # the main job (`make run`), see below
 
-It polls the main task queue (workflows, saves, notifications) and the two
-broker lanes (broker reads, under the deployment's rate budget: ttai/temporal/lanes.py,
-TTAI_BROKER_RATE, TTAI_BROKER_LIVE_RATE).
+It polls the main task queue (workflows, saves, notifications) and the broker
+lanes (broker reads, under the deployment's rate budget: ttai/temporal/lanes.py,
+TTAI_BROKER_RATE, TTAI_BROKER_LIVE_RATE; and the price monitor's quote stream,
+on a lane of its own with no budget).
 
 SIGTERM or SIGINT drains it: no new tasks are polled, running activities get
 `graceful_shutdown_timeout` to finish, and whatever is left resumes on the
@@ -52,13 +53,26 @@ from ttai.telemetry.metrics import worker_runtime
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
-from ttai.temporal.lanes import BULK, LANES, LIVE, Lane, lane_queue, lane_rate
+from ttai.temporal.lanes import (
+    BULK,
+    LANES,
+    LIVE,
+    RATED_LANES,
+    STREAM,
+    STREAM_SLOTS,
+    Lane,
+    lane_queue,
+    lane_rate,
+)
 from ttai.temporal.steps import declared
 from workflows.registry import ALL_WORKFLOWS
 
 logger = logging.getLogger("ttai.worker")
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+STREAM_HEARTBEAT_THROTTLE = timedelta(seconds=1)
+"""How often a stream's heartbeats reach the server at most: its details (the last
+prices a successor resumes from) and a cancel request go no staler than this."""
 
 
 # Worker options that concern activities, passed on to the lane workers too.
@@ -144,7 +158,8 @@ def build_worker(
                 LIVE: services.settings.broker_live_rate,
             }
             lane_rates = {
-                lane: lane_rate(lane, services.broker.name, configured[lane]) for lane in LANES
+                lane: lane_rate(lane, services.broker.name, configured[lane])
+                for lane in RATED_LANES
             }
     if activities is None:
         if services is None:
@@ -170,6 +185,11 @@ def build_worker(
         **options,
     )
     lane_options = {key: value for key, value in options.items() if key in _LANE_OPTIONS}
+    # The stream lane: a few slots of its own, heartbeats sent promptly.
+    stream_options = lane_options | {
+        "max_concurrent_activities": STREAM_SLOTS,
+        "max_heartbeat_throttle_interval": STREAM_HEARTBEAT_THROTTLE,
+    }
     lanes: dict[Lane, Worker] = {}
     for lane in LANES:
         on_lane = [fn for fn in activities if declared(fn).lane == lane]
@@ -179,7 +199,7 @@ def build_worker(
                 task_queue=lane_queue(task_queue, lane),
                 activities=on_lane,
                 max_task_queue_activities_per_second=lane_rates.get(lane),
-                **lane_options,
+                **(stream_options if lane == STREAM else lane_options),
             )
     return Workers(main, lanes, lane_rates)
 

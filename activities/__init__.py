@@ -16,6 +16,7 @@ from activities.notifications import NotificationActivities
 from activities.portfolio import PortfolioActivities
 from activities.reports import ReportActivities
 from activities.screener import ScreenerActivities
+from activities.streams import StreamActivities
 from ttai.db.alerts import AlertStore
 from ttai.db.analyses import AnalysisStore
 from ttai.db.positions import PositionStore
@@ -44,4 +45,5 @@ def build_activities(services: Services, *, bulk_budget: bool = False) -> list[C
             builtin_watchlists(),
             budgeted=bulk_budget,
         ),
+        StreamActivities(broker, AlertStore(pool), outbox),
     )

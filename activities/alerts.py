@@ -4,6 +4,8 @@ Each check is idempotent under retry: what it records is keyed by the check
 (workflow ID:run ID:iteration), and each firing's notification is queued in the
 same transaction. The check makes the first delivery attempt of what it fired;
 what a channel refused is retried by the outbox monitor, on its own clock.
+The quote stream (activities/streams.py) records its firings through the same
+`record_firings`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import classified_errors
-from ttai.broker.base import Broker
+from ttai.broker.base import Broker, QuoteStreaming
 from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.domain.alerts import (
     Firing,
@@ -26,6 +28,7 @@ from ttai.domain.alerts import (
 from ttai.models.alerts import (
     AlertList,
     AlertRule,
+    AlertTrigger,
     ListAlertsInput,
     RemoveAlertInput,
     RemoveAlertResult,
@@ -49,6 +52,42 @@ from ttai.temporal.steps import CHECK, UPDATE, step
 logger = logging.getLogger(__name__)
 
 
+def tracked(rules: Sequence[AlertRule]) -> list[AlertRule]:
+    """The rules whose symbols a price check or stream follows: every one, unless
+    their symbols are more than MAX_TRACKED_PRICES (only reachable by writing rules
+    into the table directly: adding refuses past MAX_ACTIVE_ALERTS); then the
+    oldest rules' symbols."""
+    symbols = list(dict.fromkeys(r.spec.symbol for r in rules))
+    if len(symbols) <= MAX_TRACKED_PRICES:
+        return list(rules)
+    logger.warning("%d alert symbols; following the first %d", len(symbols), MAX_TRACKED_PRICES)
+    kept = set(symbols[:MAX_TRACKED_PRICES])
+    return [r for r in rules if r.spec.symbol in kept]
+
+
+async def record_firings(
+    alerts: AlertStore,
+    request: CheckInput,
+    rules: Sequence[AlertRule],
+    firings: Sequence[Firing],
+    expired: Sequence[int],
+    monitor: str,
+) -> list[AlertTrigger]:
+    """Commit what a check (or a stream's tick) fired, each firing with its
+    notification, and what expired; read back the triggers of this check key (a
+    retry finds the first attempt's)."""
+    by_id = {r.alert_id: r for r in rules}
+    await alerts.record_check(
+        request.check_key,
+        request.as_of,
+        [(f, alert_notification(by_id[f.alert_id], f)) for f in firings],
+        expired,
+    )
+    triggers = await alerts.triggers_for_check(request.check_key)
+    count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
+    return triggers
+
+
 class AlertActivities:
     def __init__(self, broker: Broker, alerts: AlertStore, outbox: Outbox) -> None:
         self._broker = broker
@@ -66,15 +105,7 @@ class AlertActivities:
         """The tail of both checks: commit what fired (each with its notification)
         and what expired, and read back this check's triggers (a retry finds the
         first attempt's). Returns the fields both check results share."""
-        by_id = {r.alert_id: r for r in rules}
-        await self._alerts.record_check(
-            request.check_key,
-            request.as_of,
-            [(f, alert_notification(by_id[f.alert_id], f)) for f in firings],
-            expired,
-        )
-        triggers = await self._alerts.triggers_for_check(request.check_key)
-        count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
+        triggers = await record_firings(self._alerts, request, rules, firings, expired, monitor)
         # The first delivery attempt; a retried check finds its rows delivered already.
         sent = await self._outbox.deliver_each([t.notification_id for t in triggers])
         return {
@@ -86,19 +117,16 @@ class AlertActivities:
 
     @step(CHECK, lane=LIVE)
     async def check_price_alerts(self, request: CheckInput) -> PriceCheckResult:
+        """Price and IV-rank rules on one batched quote call (and one metrics call).
+        While a quote stream evaluates the price rules (`prices_streamed`), only the
+        IV-rank rules, without quoting. Either way, every rule past its time expires."""
         rules = await self._alerts.active(names("price") + names("iv_rank"))
         expired = [r.alert_id for r in rules if is_expired(r, request.as_of)]
-        symbols = sorted({r.spec.symbol for r in rules})
-        if len(symbols) > MAX_TRACKED_PRICES:
-            # Only reachable by writing rules into the table directly (adding
-            # refuses past MAX_ACTIVE_ALERTS): check the oldest rules' symbols.
-            logger.warning(
-                "%d alert symbols; checking the first %d", len(symbols), MAX_TRACKED_PRICES
-            )
-            kept = set(list(dict.fromkeys(r.spec.symbol for r in rules))[:MAX_TRACKED_PRICES])
-            symbols = sorted(kept)
-            rules = [r for r in rules if r.spec.symbol in kept]
         iv_conditions = names("iv_rank")
+        if request.prices_streamed:
+            rules = [r for r in rules if r.spec.condition in iv_conditions]
+        rules = tracked(rules)
+        symbols = [] if request.prices_streamed else sorted({r.spec.symbol for r in rules})
         iv_symbols = sorted({r.spec.symbol for r in rules if r.spec.condition in iv_conditions})
         with classified_errors():
             # One batched call for every alert symbol, not one per alert.
@@ -111,9 +139,12 @@ class AlertActivities:
             request.previous_prices,
             {s: m.iv_rank for s, m in metrics.items()},
             request.as_of,
+            request.previous_at,
         )
         shared = await self._commit(request, rules, firings, expired, "price")
-        return PriceCheckResult(prices=prices, **shared)
+        return PriceCheckResult(
+            prices=prices, streams=isinstance(self._broker, QuoteStreaming), **shared
+        )
 
     @step(CHECK, lane=LIVE)
     async def check_portfolio(self, request: CheckInput) -> PortfolioCheckResult:

@@ -2,12 +2,17 @@
 
 `ScriptedBroker` answers quotes, IV ranks and positions as functions of the
 activity's scheduled time (the time-skipping server's clock), so a test can
-script a trading week and know exactly when each alert must fire.
+script a trading week and know exactly when each alert must fire. It does not
+stream: the price monitor polls it. `TickingBroker` also streams: every streamed
+symbol ticks at its scripted price, on its clock. `PushedBroker` streams only
+the ticks a test pushes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -25,6 +30,7 @@ from ttai.models.market import (
     OptionChain,
     Position,
     Quote,
+    Tick,
 )
 from ttai.models.notifications import Notification
 from ttai.notify.channels import Channel
@@ -117,6 +123,105 @@ class ScriptedBroker:
 
     async def close(self) -> None:
         return None
+
+
+class ScriptedTicks:
+    """A `QuoteStream` of a TickingBroker: each symbol at its scripted price, every
+    `every` seconds (real time), stamped with the broker's clock."""
+
+    def __init__(self, broker: TickingBroker, symbols: Collection[str], every: float) -> None:
+        self._broker = broker
+        self._symbols = sorted(symbols)
+        self._every = every
+        self._changed = asyncio.Event()
+        broker.subscriptions.append(list(self._symbols))
+
+    async def set_symbols(self, symbols: Collection[str]) -> None:
+        self._symbols = sorted(symbols)
+        self._broker.subscriptions.append(list(self._symbols))
+        self._changed.set()  # the new symbols' first ticks at once
+
+    async def __aiter__(self) -> AsyncIterator[Tick]:
+        while True:
+            if self._broker.fail_stream_with is not None:
+                raise self._broker.fail_stream_with
+            now = self._broker.clock()
+            for symbol in self._symbols:
+                if symbol in self._broker.prices:
+                    price = self._broker.prices[symbol](now)
+                    yield Tick(symbol=symbol, bid=price, ask=price, last=price, time=now)
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(self._every):
+                    await self._changed.wait()
+            except TimeoutError:
+                pass
+
+
+class TickingBroker(ScriptedBroker):
+    """A ScriptedBroker that streams (`ScriptedTicks`), on the wall clock by default.
+
+    `fail_stream_with`: opening a stream, and a stream's next round of ticks, raise it."""
+
+    def __init__(
+        self,
+        prices: dict[str, PricePath],
+        *,
+        every: float = 0.2,
+        clock: Callable[[], datetime] = wall_clock,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(prices, clock=clock, **kwargs)  # type: ignore[arg-type]
+        self.every = every
+        self.subscriptions: list[list[str]] = []  # every symbol set streamed, in order
+        self.streams_opened = 0
+        self.fail_stream_with: Exception | None = None
+
+    @asynccontextmanager
+    async def stream_quotes(self, symbols: Collection[str]) -> AsyncIterator[ScriptedTicks]:
+        if self.fail_stream_with is not None:
+            raise self.fail_stream_with
+        self.streams_opened += 1
+        yield ScriptedTicks(self, symbols, self.every)
+
+
+class PushedStream:
+    """A `QuoteStream` that yields exactly the ticks a test pushes."""
+
+    def __init__(self, symbols: Collection[str]) -> None:
+        self.symbols = sorted(symbols)
+        self.changes: list[list[str]] = [list(self.symbols)]
+        self._ticks: asyncio.Queue[Tick | Exception] = asyncio.Queue()
+
+    async def set_symbols(self, symbols: Collection[str]) -> None:
+        self.symbols = sorted(symbols)
+        self.changes.append(list(self.symbols))
+
+    def push(self, symbol: str, price: float, at: datetime) -> None:
+        self._ticks.put_nowait(Tick(symbol=symbol, bid=price, ask=price, last=price, time=at))
+
+    def fail(self, error: Exception) -> None:
+        self._ticks.put_nowait(error)
+
+    async def __aiter__(self) -> AsyncIterator[Tick]:
+        while True:
+            tick = await self._ticks.get()
+            if isinstance(tick, Exception):
+                raise tick
+            yield tick
+
+
+class PushedBroker(ScriptedBroker):
+    """A broker whose quote streams tick only when the test pushes (`streams[-1].push`)."""
+
+    def __init__(self, clock: Callable[[], datetime] = wall_clock) -> None:
+        super().__init__({}, clock=clock)
+        self.streams: list[PushedStream] = []
+
+    @asynccontextmanager
+    async def stream_quotes(self, symbols: Collection[str]) -> AsyncIterator[PushedStream]:
+        self.streams.append(PushedStream(symbols))
+        yield self.streams[-1]
 
 
 def short_put(

@@ -41,6 +41,9 @@ CHECK_NOW_SIGNAL = "check_now"
 SET_INTERVAL_UPDATE = "set_interval"
 STATUS_QUERY = "status"
 
+MonitorMode = Literal["streaming", "polling"]
+"""How the price monitor evaluates price rules: on each streamed quote, or on its interval."""
+
 MarketHours = Literal["regular", "extended", "always"]
 """When price/portfolio checks run: NYSE regular session, extended (04:00 ET to 4 h
 after the close), or always (tests, benchmarks, 24 h markets)."""
@@ -110,6 +113,24 @@ class MonitorState(Model):
     last_prices: PriceMap = Field(
         default_factory=dict, description="Price monitor: previous prices, for crossings."
     )
+    last_prices_at: datetime | None = Field(
+        default=None,
+        description="Price monitor: when `last_prices` were seen. A rule that fired after "
+        "that measures its next crossing from the price it fired at.",
+    )
+    streamable: bool = Field(
+        default=False,
+        description="Price monitor: the broker streams quotes (its last check said so), so "
+        "price rules are evaluated on each quote while the market is open.",
+    )
+    streams: int = Field(default=0, ge=0, description="Price monitor: quote streams started.")
+    stream_failures: int = Field(
+        default=0, ge=0, description="Price monitor: streams that failed in a row."
+    )
+    stream_retry_at: datetime | None = Field(
+        default=None,
+        description="Price monitor: after a failed stream, polling until then.",
+    )
     sessions: Sessions = Field(
         default_factory=list,
         description=(
@@ -169,6 +190,12 @@ class MonitorStatus(Model):
     next_run_at: datetime | None = Field(description="None while paused.")
     run_iterations: int = Field(description="Checks in this run (before continue-as-new).")
     history_length: int
+    mode: MonitorMode | None = Field(
+        default=None,
+        description="Price monitor: streaming (price rules on each quote; the stream's "
+        "symbols and last tick are in its activity's heartbeat) or polling (on the "
+        "interval). None for the other monitors and from a worker older than this field.",
+    )
 
 
 # --- activities ----------------------------------------------------------------------------
@@ -180,6 +207,14 @@ class CheckInput(Model):
     )
     as_of: datetime = Field(description="Workflow time of the check: expiry, cooldown, keys.")
     previous_prices: PriceMap = Field(default_factory=dict)
+    previous_at: datetime | None = Field(
+        default=None, description="Price check: when `previous_prices` were seen."
+    )
+    prices_streamed: bool = Field(
+        default=False,
+        description="Price check: a quote stream evaluates the price rules; this check "
+        "evaluates the others (IV rank) and expires rules, without quoting.",
+    )
 
 
 class PriceCheckResult(Model):
@@ -188,6 +223,9 @@ class PriceCheckResult(Model):
     triggers: list[AlertTrigger]
     delivered: int = Field(description="This check's notifications delivered at once.")
     delivery_error: str | None = None
+    streams: bool = Field(
+        default=False, description="The broker streams quotes: price rules may be streamed."
+    )
 
 
 class PortfolioCheckResult(Model):
@@ -227,6 +265,48 @@ class SymbolsResult(Model):
 class CreateAlertInput(Model):
     request_id: Key = Field(description="workflow ID:update ID: a retried insert is a no-op.")
     spec: AlertRuleSpec
+
+
+class StreamInput(Model):
+    """The price monitor's quote stream: where it starts from and when it ends."""
+
+    previous_prices: PriceMap = Field(
+        default_factory=dict, description="The prices seen last, for the first crossings."
+    )
+    previous_at: datetime | None = Field(
+        default=None, description="When `previous_prices` were seen."
+    )
+    until: datetime | None = Field(
+        default=None, description="End at this moment (the market's close); None: when cancelled."
+    )
+
+
+class StreamProgress(Model):
+    """Where a stream stands: its heartbeat details (a retry resumes from them; `monitors
+    status` reads them) and, at its end, its result."""
+
+    symbols: list[Symbol] = Field(default_factory=list, max_length=MAX_TRACKED_PRICES)
+    last_prices: PriceMap = Field(
+        default_factory=dict,
+        description="Each symbol's last price whose firings are committed: a successor "
+        "measures crossings from these.",
+    )
+    last_tick_at: datetime | None = Field(
+        default=None, description="The time of the last tick those prices include."
+    )
+    ticks: int = Field(default=0, ge=0, description="Ticks evaluated, over all attempts.")
+    fired: int = Field(default=0, ge=0, description="Firings committed, over all attempts.")
+
+
+StreamEnd = Literal["cancelled", "closed", "worker_stopping"]
+
+
+class StreamResult(Model):
+    ended: StreamEnd = Field(
+        description="cancelled (by the monitor), closed (its `until` came) or "
+        "worker_stopping (its worker is shutting down: start another)."
+    )
+    progress: StreamProgress
 
 
 class SessionsInput(Model):

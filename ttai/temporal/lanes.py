@@ -12,6 +12,11 @@ every worker polls the lanes as well:
   behind adding an alert, the scheduled reports and the portfolio lookup. Few
   reads, each one waited for.
   Its own lane means a running screen never delays a monitor check.
+- `<main>-broker-stream`, the stream lane: the price monitor's quote stream
+  (`stream_price_alerts`), one long-running activity holding one broker
+  connection. A stream is a connection, not a stream of reads: it has no rate
+  limit, and a few slots of its own per worker (`STREAM_SLOTS`), so it never
+  takes a slot of the other lanes and a burst on them never keeps it waiting.
 
 A lane's rate limit is Temporal's task-queue-level activity rate
 (`Worker(max_task_queue_activities_per_second=...)`): every worker sends it
@@ -20,7 +25,7 @@ budget holds however many workers run. The deployment's broker budget is
 the sum of the two lanes' rates. The server splits a queue's rate across its
 partitions, so the stack runs one partition per task queue (see
 `ttai.servers.temporal_server`); a production cluster should do the same for the
-two lanes (the README, "Broker budget").
+two rate-limited lanes (the README, "Broker budget").
 
 Pure names only: workflows import this module.
 """
@@ -29,10 +34,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-Lane = Literal["broker", "broker-live"]
+Lane = Literal["broker", "broker-live", "broker-stream"]
 BULK: Lane = "broker"
 LIVE: Lane = "broker-live"
-LANES: tuple[Lane, ...] = (BULK, LIVE)
+STREAM: Lane = "broker-stream"
+LANES: tuple[Lane, ...] = (BULK, LIVE, STREAM)
+RATED_LANES: tuple[Lane, ...] = (BULK, LIVE)
+"""The lanes with a rate budget; the stream lane has none."""
+
+STREAM_SLOTS = 4
+"""Stream activities one worker runs at once: one per deployment normally, more only
+while a stream hands over (continue-as-new, a retry after a worker's death)."""
 
 
 def lane_queue(task_queue: str, lane: Lane) -> str:
@@ -54,7 +66,10 @@ are unset. Brokers not listed (the simulated market) get no limit."""
 
 def lane_rate(lane: Lane, broker_name: str, configured: float | None) -> float | None:
     """The lane's rate limit (activities per second) or None for no limit.
-    `configured` is the setting: None for the broker's default, 0 for no limit."""
+    `configured` is the setting: None for the broker's default, 0 for no limit.
+    The stream lane never has one."""
+    if lane not in RATED_LANES:
+        return None
     if configured is None:
         return DEFAULT_RATES.get(broker_name, {}).get(lane)
     return configured or None

@@ -129,6 +129,19 @@ BATCH = Preset(
 """A screen's batch of symbols, one after the other; cancelled, it returns what it finished."""
 
 
+STREAM = Preset(
+    timeout=timedelta(hours=24),
+    attempts=5,
+    max_interval=10 * SECONDS,
+    heartbeat=10 * SECONDS,
+    wait_for_cancellation=True,
+)
+"""A long-running stream (the price monitor's quotes): it heartbeats every second, so a
+dead worker's stream is retried on another within 10 s, resuming from its last
+heartbeat; a broker that keeps failing ends it after a few attempts (about 15 s of
+retries) and the caller falls back to polling. Cancelled, it returns where it stood."""
+
+
 @dataclass(frozen=True)
 class Step:
     """An activity's whole contract: its name, its preset and its lane (None: the main queue)."""
