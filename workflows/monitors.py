@@ -17,6 +17,15 @@ learned from a result. A loop iteration:
 The four monitors: portfolio (position rules), price alerts (price and IV-rank
 rules), position sync, and the outbox (retries of deliveries a channel refused,
 on its own clock, market or not).
+
+The price monitor streams (PriceAlertMonitorWorkflow): while the broker streams
+quotes, the market is open and it is not paused, a long-running activity holds
+the quote stream and evaluates the price rules on every tick
+(activities/streams.py); the interval checks go on for the IV-rank rules and
+expiries. When the stream cannot run (the broker does not stream or keeps
+failing, the market is closed) the interval checks evaluate the price rules
+again, and the stream starts again when it can. A tick never reaches this
+history: a stream costs a few events when it starts and ends.
 """
 
 from __future__ import annotations
@@ -28,7 +37,13 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    is_cancelled_exception,
+)
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from workflows.bounds import require_bounded_id
 
@@ -37,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.calendar import CalendarActivities
     from activities.notifications import NotificationActivities
     from activities.portfolio import PortfolioActivities
+    from activities.streams import StreamActivities
     from ttai.models.alerts import (
         ADD_ALERT_UPDATE,
         LIST_ALERTS_UPDATE,
@@ -68,6 +84,9 @@ with workflow.unsafe.imports_passed_through():
         SetIntervalInput,
         StatusQuery,
         SteeringSignal,
+        StreamInput,
+        StreamProgress,
+        StreamResult,
         SymbolsInput,
         SyncResult,
     )
@@ -215,14 +234,19 @@ class MonitorLoop:
         # Position sync keeps its slow pace but also runs at the open; the others wait.
         return min(due, opens) if self.runs_off_hours else max(due, opens)
 
+    def _check_input(self, check_key: str, now: datetime) -> CheckInput:
+        return CheckInput(check_key=check_key, as_of=now, previous_prices=self._state.last_prices)
+
+    async def _tend(self, now: datetime) -> None:
+        """After each turn of the loop: what a monitor runs beside its checks."""
+
+    async def _hand_over(self) -> None:
+        """Before continue-as-new and when stopped: end what runs beside the checks."""
+
     async def _run_check(self, now: datetime) -> None:
         info = workflow.info()
         self._run_iterations += 1
-        request = CheckInput(
-            check_key=f"{info.workflow_id}:{info.run_id}:{self._run_iterations}",
-            as_of=now,
-            previous_prices=self._state.last_prices,
-        )
+        request = self._check_input(f"{info.workflow_id}:{info.run_id}:{self._run_iterations}", now)
         changes: dict[str, Any] = {}
         try:
             summary = self._learn(await run_step(type(self).check, request))
@@ -266,6 +290,7 @@ class MonitorLoop:
                 if self._continue_as_new_due():
                     # Let running updates (add_alert ...) finish; their effects are in state.
                     await workflow.wait_condition(workflow.all_handlers_finished)
+                    await self._hand_over()
                     state = self._state.model_copy(
                         update={
                             "runs": self._state.runs + 1,
@@ -281,11 +306,13 @@ class MonitorLoop:
                 if self._check_requested or (not self._state.paused and due and in_hours):
                     self._check_requested = False
                     await self._run_check(now)
+                await self._tend(workflow.now())
                 await self._sleep()
         except (asyncio.CancelledError, ActivityError) as err:
             if not is_cancelled_exception(err):
                 raise
             # Stopped (cancelled): complete with the final state for the record.
+            await self._hand_over()
             return MonitorResult(state=self._state, stopped_at=workflow.now())
 
     async def _sleep(self) -> None:
@@ -296,6 +323,22 @@ class MonitorLoop:
         timeout = None if self._sleep_until is None else self._sleep_until - now
         with contextlib.suppress(TimeoutError):  # the timer fired: time for the next check
             await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+
+
+def _progress_of(cause: BaseException | None) -> StreamProgress | None:
+    """Where a failed stream stood: the details of its failure (a broker error) or
+    its last heartbeat (its worker died on the last attempt)."""
+    details: Any = ()
+    if isinstance(cause, ApplicationError | CancelledError):
+        details = cause.details
+    elif isinstance(cause, TemporalTimeoutError):
+        details = cause.last_heartbeat_details
+    if not details:
+        return None
+    try:
+        return StreamProgress.model_validate(details[0])
+    except ValueError:
+        return None
 
 
 # list_alerts, like the loop's signals and query, works with no --input.
@@ -325,26 +368,165 @@ class PortfolioMonitorWorkflow(MonitorLoop):
         )
 
 
+STREAM_PATCH = "price-alerts-stream"
+"""Runs started before the quote stream replay without it (polling only)."""
+
+STREAM_BACKOFF = timedelta(minutes=1)
+STREAM_MAX_BACKOFF = timedelta(minutes=15)
+"""After a stream failed, polling for STREAM_BACKOFF, doubled per failure in a row, at most this."""
+
+
 @workflow.defn(name=MONITOR_TYPES["monitor-price-alerts"])
 class PriceAlertMonitorWorkflow(MonitorLoop):
-    """Price and IV-rank alerts, one batched quote call per check; manages the rules."""
+    """Price and IV-rank alerts: price rules on a quote stream while one can run, else
+    on one batched quote call per check; manages the rules (see the module docstring)."""
 
     check = AlertActivities.check_price_alerts
     default_interval = 30
     min_interval = 5
 
+    @workflow.init
+    def __init__(self, request: MonitorInput) -> None:
+        super().__init__(request)
+        self._streams = False  # the STREAM_PATCH behaviour
+        self._stream: asyncio.Task[None] | None = None
+        self._check_streamed = False
+        self._check_at: datetime | None = None
+
     @workflow.run
     async def run(self, request: MonitorInput) -> MonitorResult:
+        self._streams = workflow.patched(STREAM_PATCH)
         return await self._loop()
+
+    @workflow.query(name=STATUS_QUERY)
+    def status(self, query: StatusQuery = NO_QUERY) -> MonitorStatus:
+        status = super().status(query)
+        return status.model_copy(
+            update={"mode": "streaming" if self._stream is not None else "polling"}
+        )
+
+    def _check_input(self, check_key: str, now: datetime) -> CheckInput:
+        request = super()._check_input(check_key, now)
+        if not self._streams:
+            return request
+        self._check_streamed, self._check_at = self._stream is not None, now
+        return request.model_copy(
+            update={
+                "previous_at": self._state.last_prices_at,
+                "prices_streamed": self._check_streamed,
+            }
+        )
 
     def _learn(self, result: PriceCheckResult) -> str:
         self._count(len(result.triggers))
+        if self._streams:
+            self._state = self._state.model_copy(update={"streamable": result.streams})
+            if self._check_streamed:
+                return (
+                    f"price rules streamed; {result.rules_evaluated} other rules, "
+                    f"{len(result.triggers)} fired"
+                )
         # Kept for the next check's crossing test; only symbols with rules.
-        self._state = self._state.model_copy(update={"last_prices": result.prices})
+        self._state = self._state.model_copy(
+            update={"last_prices": result.prices, "last_prices_at": self._check_at}
+        )
         return (
             f"{result.rules_evaluated} rules on {len(result.prices)} symbols, "
             f"{len(result.triggers)} fired"
         )
+
+    # --- the quote stream ----------------------------------------------------------------
+
+    def _wake_at(self, now: datetime) -> datetime:
+        wake = super()._wake_at(now)
+        retry_at = self._state.stream_retry_at
+        if self._streams and self._stream is None and retry_at is not None and retry_at > now:
+            return min(wake, retry_at)  # to stream again once the backoff is over
+        return wake
+
+    def _session_end(self, now: datetime) -> datetime | None:
+        """When the current market window closes; None at all hours."""
+        if self._request.hours == "always":
+            return None
+        return min((w.close for w in self._state.sessions if w.open <= now < w.close), default=now)
+
+    async def _tend(self, now: datetime) -> None:
+        if not self._streams:
+            return
+        retry_at = self._state.stream_retry_at
+        wanted = (
+            self._state.streamable
+            and not self._state.paused
+            and self._market_open(now)
+            and (retry_at is None or now >= retry_at)
+        )
+        if wanted and self._stream is None:
+            request = StreamInput(
+                previous_prices=self._state.last_prices,
+                previous_at=self._state.last_prices_at,
+                until=self._session_end(now),
+            )
+            self._state = self._state.model_copy(update={"streams": self._state.streams + 1})
+            self._stream = asyncio.create_task(self._run_stream(request))
+        elif not wanted and self._stream is not None:
+            await self._hand_over()
+
+    async def _hand_over(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            stream.cancel()  # the activity ends and returns where it stood
+            await workflow.wait([stream])  # its prices are this monitor's again
+            self._stream = None  # also when it was cancelled before it began
+
+    async def _run_stream(self, request: StreamInput) -> None:
+        try:
+            result: StreamResult = await run_step(
+                StreamActivities.stream_price_alerts,
+                request,
+                activity_id=f"stream-{self._state.streams}",
+                summary="price rules on streamed quotes",
+            )
+        except ActivityError as err:
+            self._stream_failed(err)
+        else:
+            self._stream_ended(result)
+        finally:
+            self._stream = None
+            self._wake = True
+
+    def _took(self, progress: StreamProgress) -> dict[str, Any]:
+        """What the monitor keeps from where a stream stood."""
+        self._count(progress.fired)
+        if progress.last_tick_at is None:
+            return {}
+        return {"last_prices": progress.last_prices, "last_prices_at": progress.last_tick_at}
+
+    def _stream_ended(self, result: StreamResult) -> None:
+        changes = self._took(result.progress) | {"stream_failures": 0, "stream_retry_at": None}
+        self._state = self._state.model_copy(update=changes)
+
+    def _stream_failed(self, err: ActivityError) -> None:
+        cause = err.cause
+        progress = _progress_of(cause)
+        now = workflow.now()
+        if isinstance(cause, CancelledError):  # cancelled before it ran: nothing failed
+            changes: dict[str, Any] = {}
+        else:
+            failures = self._state.stream_failures + 1
+            unsupported = isinstance(cause, ApplicationError) and cause.type == "StreamUnsupported"
+            backoff = STREAM_MAX_BACKOFF if unsupported else STREAM_BACKOFF * 2 ** (failures - 1)
+            reason = str(root_cause(err))
+            workflow.logger.warning("quote stream failed: %s", reason)
+            changes = {
+                "stream_failures": failures,
+                "stream_retry_at": now + min(backoff, STREAM_MAX_BACKOFF),
+                "last_error": f"quote stream: {reason}"[:500],
+                "last_error_at": now,
+                "next_due_at": now,  # the price rules are polled again, from now
+            }
+        if progress is not None:
+            changes |= self._took(progress)
+        self._state = self._state.model_copy(update=changes)
 
     # The rule updates below are kept so running monitors replay and apps that call
     # them keep working; TTAI's front ends read and write rules through AlertsWorkflow
