@@ -24,7 +24,9 @@ from ttai.cli.tables import Col, Grid
 from ttai.models.monitors import MarketHours, MonitorInput, MonitorName, SetIntervalInput
 from ttai.ops.errors import parse
 from ttai.ops.monitors import (
+    MonitorInfo,
     MonitorsStatus,
+    StreamInfo,
     monitor_ids,
     monitors_status,
     not_running,
@@ -39,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="monitors_command", required=True, metavar="ACTION")
     names = f"{', '.join(choices(MonitorName))} or all"
 
-    status = commands.add_parser("status", help="checks, errors, last result, next run")
+    status = commands.add_parser(
+        "status", help="checks, errors, last result, next run; the price monitor's stream"
+    )
     status.add_argument("name", nargs="?", default="all", help=names)
     add_json_flag(status)
     handles(status, status_command)
@@ -73,6 +77,24 @@ def _time(value: datetime | None) -> str:
     return value.astimezone().strftime("%m-%d %H:%M:%S") if value else "-"
 
 
+def _state(info: MonitorInfo) -> str:
+    assert info.status is not None
+    if info.status.state.paused:
+        return "paused"
+    if info.status.mode == "streaming":
+        return "streaming"
+    return "market open" if info.status.market_open else "market closed"
+
+
+def _stream_text(stream: StreamInfo) -> str:
+    """The stream in a few words: its symbols and how old its last tick is."""
+    symbols = len(stream.symbols)
+    text = f"{symbols} symbol{'' if symbols == 1 else 's'} streamed"
+    if stream.tick_age_seconds is not None:
+        text += f", last tick {stream.tick_age_seconds:.1f} s ago"
+    return text
+
+
 def status_grid(report: MonitorsStatus) -> Grid:
     grid = Grid(
         "monitor", "state", Col("checks", right=True), Col("errors", right=True),
@@ -85,16 +107,19 @@ def status_grid(report: MonitorsStatus) -> Grid:
             grid.add_row(m.name, "not running")
             continue
         s, state = m.status, m.status.state
+        # Error text is anyone's (a broker message, a raw activity failure): literal.
+        result = f"error: {state.last_error}" if state.last_error else state.last_summary
+        if m.stream is not None:
+            result = f"{_stream_text(m.stream)}; {result}"
         grid.add_row(
             m.name,
-            "paused" if state.paused else ("market open" if s.market_open else "market closed"),
+            _state(m),
             state.iterations,
             state.errors,
             state.triggers,
             _time(state.last_run_at),
             _time(s.next_run_at),
-            # Error text is anyone's (a broker message, a raw activity failure): literal.
-            f"error: {state.last_error}" if state.last_error else state.last_summary,
+            result,
         )
     return grid
 
@@ -102,7 +127,14 @@ def status_grid(report: MonitorsStatus) -> Grid:
 async def status_command(args: argparse.Namespace) -> int:
     report = await monitors_status(connection(args), args.name)
     if args.json:
-        print_json([m.status.model_dump(mode="json") for m in report.monitors if m.status])
+        print_json(
+            [
+                m.status.model_dump(mode="json")
+                | ({"stream": m.stream.model_dump(mode="json")} if m.stream else {})
+                for m in report.monitors
+                if m.status
+            ]
+        )
     else:
         console.print(status_grid(report))
     stopped = report.not_running()

@@ -5,12 +5,17 @@ Steering is the workflows' own interface: the `status` query, the `pause`,
 cancel to stop (the monitor completes with its final state; `start_monitors`
 brings it back). A monitor is named `portfolio`, `price-alerts`,
 `position-sync` or `outbox` (the `monitor-` prefix is optional), or `all`.
+
+A streaming price monitor's stream is read from its running activity: the last
+heartbeat's details (symbols, last tick) in the workflow's description, decoded
+with the client's data converter. Reading it adds nothing to any history.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Literal, get_args
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import Field
 
@@ -27,10 +32,16 @@ from ttai.models.monitors import (
     MonitorName,
     MonitorStatus,
     SetIntervalInput,
+    StreamProgress,
 )
 from ttai.ops import calls
 from ttai.ops.connection import Connection
 from ttai.ops.errors import InvalidInput, NotFound, translated
+
+if TYPE_CHECKING:
+    from temporalio.client import WorkflowExecutionDescription
+
+STREAM_ACTIVITY = "stream_price_alerts"  # activities/streams.py (the step's name)
 
 SteerAction = Literal["pause", "resume", "check", "stop"]
 SIGNALS: dict[str, str] = {
@@ -41,12 +52,29 @@ SIGNALS: dict[str, str] = {
 ALL = "all"
 
 
+class StreamInfo(Model):
+    """The price monitor's quote stream, as its last heartbeat says."""
+
+    symbols: list[str] = Field(description="The symbols streamed (those of active price rules).")
+    last_tick_at: datetime | None = Field(description="The last tick evaluated.")
+    tick_age_seconds: float | None = Field(
+        description="Seconds from the last tick to when this status was read."
+    )
+    ticks: int
+    fired: int = Field(description="Alerts the stream fired.")
+    attempt: int = Field(description="1, then 2 ... after a worker died or the broker failed.")
+    worker: str = Field(description="The worker holding the stream (its identity).")
+
+
 class MonitorInfo(Model):
     name: MonitorName
     workflow_id: str
     workflow_type: str
     running: bool
     status: MonitorStatus | None = Field(default=None, description="None when not running.")
+    stream: StreamInfo | None = Field(
+        default=None, description="The price monitor's quote stream, while it streams."
+    )
 
 
 class MonitorsStatus(Model):
@@ -102,7 +130,35 @@ async def _info(conn: Connection, workflow_id: str) -> MonitorInfo:
     status = await calls.query(
         conn, workflow_id, STATUS_QUERY, MonitorStatus, not_found=not_running(workflow_id)
     )
-    return info.model_copy(update={"running": True, "status": status})
+    stream = await _stream(conn, desc) if status.mode == "streaming" else None
+    return info.model_copy(update={"running": True, "status": status, "stream": stream})
+
+
+async def _stream(conn: Connection, desc: WorkflowExecutionDescription) -> StreamInfo | None:
+    """The stream activity's last heartbeat, decoded; None when it is not running."""
+    for pending in desc.raw_description.pending_activities:
+        if pending.activity_type.name != STREAM_ACTIVITY:
+            continue
+        progress = StreamProgress()
+        if pending.heartbeat_details.payloads:
+            client = await conn.client()
+            with translated(desc.id):
+                [progress] = await client.data_converter.decode(
+                    pending.heartbeat_details.payloads, [StreamProgress]
+                )
+        age = None
+        if progress.last_tick_at is not None:
+            age = round((datetime.now(UTC) - progress.last_tick_at).total_seconds(), 3)
+        return StreamInfo(
+            symbols=progress.symbols,
+            last_tick_at=progress.last_tick_at,
+            tick_age_seconds=age,
+            ticks=progress.ticks,
+            fired=progress.fired,
+            attempt=pending.attempt,
+            worker=pending.last_worker_identity,
+        )
+    return None
 
 
 async def monitors_status(conn: Connection, name: str = ALL) -> MonitorsStatus:
