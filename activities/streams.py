@@ -80,7 +80,6 @@ class PriceStream:
         outbox: Outbox,
         key: str,
         start: StreamProgress,
-        start_at: datetime | None,
     ) -> None:
         self._alerts = alerts
         self._outbox = outbox
@@ -90,7 +89,8 @@ class PriceStream:
         self._prices = dict(start.last_prices)
         # When each previous price was seen: a rule that fired later than that
         # measures its crossing from its own firing (`crossing_from`).
-        self._seen_at: dict[str, datetime | None] = dict.fromkeys(self._prices, start_at)
+        self._seen_at: dict[str, datetime | None] = dict.fromkeys(self._prices, start.prices_at)
+        self._prices_at = start.prices_at
         self._last_tick_at = start.last_tick_at
         self._ticks = start.ticks
         self._fired = start.fired
@@ -117,6 +117,7 @@ class PriceStream:
         return StreamProgress.model_construct(
             symbols=self.symbols,
             last_prices=dict(self._prices),
+            prices_at=self._prices_at,
             last_tick_at=self._last_tick_at,
             ticks=self._ticks,
             fired=self._fired,
@@ -167,7 +168,7 @@ class PriceStream:
         if symbol in self._rules:
             self._prices[symbol] = tick.last
             self._seen_at[symbol] = tick.time
-        self._last_tick_at = tick.time
+        self._prices_at = self._last_tick_at = tick.time
         self._ticks += 1
         return fired
 
@@ -206,13 +207,12 @@ class StreamActivities:
         """Price rules on every streamed quote, until cancelled, `until` or the
         worker's shutdown (see the module docstring)."""
         info = activity.info()
-        start, start_at = _resume_point(request, info.heartbeat_details)
+        start = _resume_point(request, info.heartbeat_details)
         stream = PriceStream(
             self._alerts,
             self._outbox,
             f"{info.workflow_id}:{info.workflow_run_id}:{info.activity_id}:{info.attempt}",
             start,
-            start_at,
         )
         if not isinstance(self._broker, QuoteStreaming):
             raise ApplicationError(
@@ -322,13 +322,10 @@ class StreamActivities:
             shutdown.cancel()
 
 
-def _resume_point(
-    request: StreamInput, heartbeat: Iterable[object]
-) -> tuple[StreamProgress, datetime | None]:
-    """Where an attempt starts: the last heartbeat of the attempt before it (the
-    prices it saw, as of its last tick) or, for the first, what the monitor knew."""
+def _resume_point(request: StreamInput, heartbeat: Iterable[object]) -> StreamProgress:
+    """Where an attempt starts: the last heartbeat of the attempt before it or, for
+    the first, the prices the monitor saw last."""
     details = list(heartbeat)
     if details:
-        progress = StreamProgress.model_validate(details[0])
-        return progress, progress.last_tick_at
-    return StreamProgress(last_prices=request.previous_prices), request.previous_at
+        return StreamProgress.model_validate(details[0])
+    return StreamProgress(last_prices=request.previous_prices, prices_at=request.previous_at)

@@ -497,9 +497,7 @@ class PriceAlertMonitorWorkflow(MonitorLoop):
     def _took(self, progress: StreamProgress) -> dict[str, Any]:
         """What the monitor keeps from where a stream stood."""
         self._count(progress.fired)
-        if progress.last_tick_at is None:
-            return {}
-        return {"last_prices": progress.last_prices, "last_prices_at": progress.last_tick_at}
+        return {"last_prices": progress.last_prices, "last_prices_at": progress.prices_at}
 
     def _stream_ended(self, result: StreamResult) -> None:
         changes = self._took(result.progress) | {"stream_failures": 0, "stream_retry_at": None}

@@ -177,6 +177,7 @@ async def test_a_retry_resumes_from_the_last_heartbeat(db_pool: asyncpg.Pool) ->
     last_heartbeat = StreamProgress(
         symbols=["AAPL", "MSFT"],
         last_prices={"AAPL": 108.0, "MSFT": 395.0},
+        prices_at=at(5),
         last_tick_at=at(5),
         ticks=40,
         fired=0,

@@ -291,9 +291,12 @@ class StreamProgress(Model):
         description="Each symbol's last price whose firings are committed: a successor "
         "measures crossings from these.",
     )
-    last_tick_at: datetime | None = Field(
-        default=None, description="The time of the last tick those prices include."
+    prices_at: datetime | None = Field(
+        default=None,
+        description="When `last_prices` were seen: the last tick they include, or, before "
+        "the first tick, when the monitor saw the prices it started the stream from.",
     )
+    last_tick_at: datetime | None = Field(default=None, description="The last tick's time.")
     ticks: int = Field(default=0, ge=0, description="Ticks evaluated, over all attempts.")
     fired: int = Field(default=0, ge=0, description="Firings committed, over all attempts.")
 
