@@ -1,5 +1,6 @@
-"""Broker lanes: a rate budget shared by every worker, and monitors that never
-wait behind a screen (ttai/temporal/lanes.py)."""
+"""Broker lanes: a rate budget shared by every worker, monitors that never wait
+behind a screen, and a quote stream that neither starves the lanes nor is
+starved by them (ttai/temporal/lanes.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from activities.alerts import AlertActivities
 from activities.analysis import AnalysisActivities
 from activities.portfolio import PortfolioActivities
 from activities.reports import ReportActivities
+from activities.streams import StreamActivities
 from tests.helpers.screens import activity_times, services, start_screen, wait_for_progress
 from tests.helpers.waiting import eventually
 from tests.helpers.worker_processes import (
@@ -27,13 +29,16 @@ from tests.helpers.worker_processes import (
 from ttai.broker.simulated.market import SimulatedMarket
 from ttai.broker.simulated.universe import listed_symbols
 from ttai.config import Settings
-from ttai.models.monitors import MonitorInput
-from ttai.models.screener import ScreenInput
+from ttai.db.alerts import AlertStore
+from ttai.models.alerts import AlertRuleSpec
+from ttai.models.monitors import MonitorInput, StreamProgress
+from ttai.models.screener import ScreenInput, ScreenProgress
 from ttai.servers.temporal_server import TemporalDevServer
 from ttai.temporal.lanes import (
     BULK,
     DEFAULT_RATES,
     LIVE,
+    STREAM,
     lane_queue,
     lane_rate,
 )
@@ -61,6 +66,11 @@ def test_lanes_and_rates() -> None:
     assert {declared(step).lane for step in bulk} == {BULK}
     assert {declared(step).lane for step in live} == {LIVE}
     assert declared(AnalysisActivities.save_analysis).lane is None
+    # The quote stream: a lane of its own, never rate-limited.
+    assert declared(StreamActivities.stream_price_alerts).lane == STREAM
+    assert lane_queue("ttai", STREAM) == "ttai-broker-stream"
+    assert lane_rate(STREAM, "tastytrade", None) is None
+    assert lane_rate(STREAM, "tastytrade", 2.0) is None
     # Conservative for tastytrade, no limit for the simulated market; 0 = no limit.
     assert lane_rate(BULK, "tastytrade", None) == DEFAULT_RATES["tastytrade"][BULK] == 2.0
     assert lane_rate(LIVE, "tastytrade", None) == 1.0
@@ -197,3 +207,78 @@ async def test_monitor_checks_do_not_wait_behind_a_screen(
             s for s, started, _ in symbol_times if s < check_scheduled and started > check_started
         ]
         assert overtaken, f"check at {check_scheduled} waited behind the screen"
+
+
+async def test_a_stream_and_the_broker_lanes_do_not_starve_each_other(
+    client: Client, db_pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """The price monitor's quote stream is one connection on a lane of its own, with
+    slots of its own and no rate limit. While a screen's backlog waits on the bulk
+    lane's budget (each lane with two slots here), the stream starts at once, ahead
+    of symbols that were waiting before it, evaluates its ticks, and a rule added
+    meanwhile fires on the next one; a live-lane check still runs; and the screen's
+    symbols start no faster than the budget: the stream took nothing from it."""
+    market = SimulatedMarket(seed=7)
+    symbols = listed_symbols()[:36]
+    store = AlertStore(db_pool)
+    await store.create("kept", AlertRuleSpec(symbol="KO", condition="price_above", threshold=1e6))
+    async with build_worker(
+        client,
+        services(db_pool, market),
+        task_queue,
+        lane_rates={BULK: 2.0, LIVE: None},
+        max_concurrent_activities=2,  # per lane; the stream lane keeps its own
+    ):
+        screen = await start_screen(
+            client, task_queue, ScreenInput(symbols=symbols, max_concurrent=50), "screen-stream"
+        )
+        await wait_for_progress(screen, lambda p: p.running + p.done == len(symbols), 60)
+        monitor = await client.start_workflow(
+            PriceAlertMonitorWorkflow.run,
+            MonitorInput(hours="always", interval_seconds=3600),
+            id=f"price-{task_queue}",
+            task_queue=task_queue,
+        )
+
+        async def stream() -> StreamProgress | None:
+            for pending in (await monitor.describe()).raw_description.pending_activities:
+                if pending.activity_type.name == "stream_price_alerts":
+                    assert pending.heartbeat_details.payloads
+                    [progress] = await client.data_converter.decode(
+                        pending.heartbeat_details.payloads, [StreamProgress]
+                    )
+                    return progress
+            return None
+
+        first = await eventually(stream, what="the stream", until=lambda p: p and p.ticks)
+        await eventually(stream, what="more ticks", until=lambda p: p.ticks >= first.ticks + 3)
+        added = await store.create(
+            "added", AlertRuleSpec(symbol="AAPL", condition="price_above", threshold=1)
+        )
+        await eventually(
+            lambda: db_pool.fetchval(
+                "SELECT count(*) FROM alert_triggers WHERE alert_id = $1", added.alert_id
+            ),
+            what="the added rule to fire on the stream",
+        )
+        during = await screen.query("progress", result_type=ScreenProgress)
+        assert during.done < len(symbols), "the screen was still running"
+        checks = (await monitor.query(PriceAlertMonitorWorkflow.status)).state.iterations
+        await monitor.signal(PriceAlertMonitorWorkflow.check_now)
+
+        async def checked() -> bool:
+            status = await monitor.query(PriceAlertMonitorWorkflow.status)
+            return status.state.iterations > checks
+
+        await eventually(checked, what="a live-lane check during the screen")
+        result = await screen.result()
+        await monitor.cancel()
+        await monitor.result()
+    assert result.analyzed == len(symbols)
+    symbol_times = await activity_times(screen, "screen_symbol")
+    assert over_budget([started for _, started, _ in symbol_times], 2.0) == []
+    [(stream_scheduled, stream_started, _)] = await activity_times(monitor, "stream_price_alerts")
+    overtaken = [
+        s for s, started, _ in symbol_times if s < stream_scheduled and started > stream_started
+    ]
+    assert overtaken, "the stream waited behind the screen"
