@@ -7,6 +7,9 @@
 - `mcp`: `mcp_server.build_server(...)` connected to that backend, only
   connecting (it never starts a stack); use it through the SDK's in-memory
   `Client(mcp)`, which runs the server's lifespan per client.
+- `session_mcp`: the same over a backend whose simulated market runs from the
+  middle of a past session (`SESSION_MARKET`), so its streamed prices move
+  whenever the test runs.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest_asyncio
 
 from mcp_server import build_server
 from tests.helpers.mcp import MONITOR_INPUTS
+from tests.helpers.simulated_market import running_from
+from ttai.broker.base import Broker
+from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.market import SimulatedMarket
+from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.config import Settings
 from ttai.mcp.server import TtaiServer
 from ttai.mcp.stack import Stack
@@ -49,12 +57,13 @@ async def dump_tasks_if_hung() -> AsyncIterator[None]:
     watchdog.cancel()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def backend(
+@contextlib.asynccontextmanager
+async def running_backend(
     make_dev_server: Callable[..., Awaitable[object]],
     database_url: str,
     task_queue: str,
     tmp_path: Path,
+    broker: Broker | None = None,
 ) -> AsyncIterator[Settings]:
     server = await make_dev_server()
     settings = Settings(
@@ -65,7 +74,7 @@ async def backend(
     )
     client = await connect(settings)
     async with (
-        open_services(settings, database_url) as services,
+        open_services(settings, database_url, broker=broker) as services,
         build_worker(client, services, task_queue, graceful_shutdown_timeout=timedelta(seconds=1)),
     ):
         await ensure_monitors(client, settings, inputs=MONITOR_INPUTS)
@@ -76,5 +85,40 @@ async def backend(
 
 
 @pytest_asyncio.fixture(loop_scope="session")
+async def backend(
+    make_dev_server: Callable[..., Awaitable[object]],
+    database_url: str,
+    task_queue: str,
+    tmp_path: Path,
+) -> AsyncIterator[Settings]:
+    async with running_backend(make_dev_server, database_url, task_queue, tmp_path) as settings:
+        yield settings
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def mcp(backend: Settings) -> TtaiServer:
     return build_server(backend, make_stack=lambda s: Stack(s, may_start=False))
+
+
+SESSION_MARKET = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
+"""Friday 4 Dec 2026, 12:00 in New York: the session's market, at the pace of the machine."""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session_market() -> SimulatedMarket:
+    return running_from(SESSION_MARKET)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session_mcp(
+    make_dev_server: Callable[..., Awaitable[object]],
+    database_url: str,
+    task_queue: str,
+    tmp_path: Path,
+    session_market: SimulatedMarket,
+) -> AsyncIterator[TtaiServer]:
+    broker = SimulatedBroker(session_market, InMemoryPaperAccount())
+    async with running_backend(
+        make_dev_server, database_url, task_queue, tmp_path, broker
+    ) as settings:
+        yield build_server(settings, make_stack=lambda s: Stack(s, may_start=False))

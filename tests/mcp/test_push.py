@@ -3,18 +3,23 @@
 Both protocol generations: `subscriptions/listen` (2026-07-28) and
 `resources/subscribe` + `notifications/resources/updated` (the handshake era
 hosts speak today). The server learns of the notification from PostgreSQL's
-LISTEN, not by polling.
+LISTEN, not by polling. With the price monitor streaming, an alert fires on the
+tick that crosses its level.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta
 
 import mcp_types as mt
 import pytest
 from mcp import Client
 
+from tests.helpers.simulated_market import first_crossing
+from tests.helpers.waiting import eventually
+from ttai.broker.simulated.market import SimulatedMarket
 from ttai.mcp.server import TtaiServer
 
 ALERT = {"symbol": "AAPL", "condition": "price_above", "threshold": 1, "note": "push test"}
@@ -80,3 +85,54 @@ async def test_alert_fired_reaches_a_subscribed_handshake_era_client(mcp: TtaiSe
             heard.append(await asyncio.wait_for(updates.get(), 60))
         assert "ttai://notifications" in heard  # the same commit changed both
         await _alert_notification(client, added.structured_content["alert_id"])
+
+
+async def test_an_alert_added_through_the_tool_fires_on_the_first_crossing_tick(
+    session_mcp: TtaiServer, session_market: SimulatedMarket
+) -> None:
+    """The price monitor streams quotes: an alert added with the add_alert tool fires
+    on the very tick that first crosses its level (a level the market's
+    deterministic path is known to cross a few seconds ahead), and the client
+    hears of it as a resource-updated message."""
+    async with Client(session_mcp) as client:
+        await client.read_resource("ttai://server")
+        status = await client.call_tool("monitors", {"action": "status", "monitor": "price-alerts"})
+        assert not status.is_error, status.content
+        await _bridge_listening(session_mcp)
+
+        async def streaming() -> bool:
+            result = await client.call_tool(
+                "monitors", {"action": "status", "monitor": "price-alerts"}
+            )
+            assert result.structured_content is not None
+            [monitor] = result.structured_content["monitors"]["monitors"]
+            return (monitor["status"] or {}).get("mode") == "streaming"
+
+        await eventually(streaming, what="the price monitor to stream")
+        ahead = session_market.now() + timedelta(seconds=4)
+        crossing = first_crossing(session_market, 1.0, "AAPL", earliest=ahead)
+        rule = {"symbol": "AAPL", "condition": "crosses_up", "threshold": crossing.level}
+        async with client.listen(resource_subscriptions=["ttai://alerts"]) as events:
+            added = await client.call_tool("add_alert", rule)
+            assert not added.is_error, added.content
+            assert added.structured_content is not None
+            alert_id = added.structured_content["alert_id"]
+
+            async def first_update() -> str:
+                async for event in events:
+                    return event.uri  # type: ignore[attr-defined]
+                raise AssertionError("the subscription ended")
+
+            assert await asyncio.wait_for(first_update(), 120) == "ttai://alerts"
+            heard = session_market.now()
+        rules = json.loads(
+            (await client.read_resource("ttai://alerts", cache_mode="bypass")).contents[0].text  # type: ignore[union-attr]
+        )
+        [fired] = [r for r in rules["alerts"] if r["alert_id"] == alert_id]
+        assert fired["status"] == "triggered" and fired["trigger_count"] == 1
+        assert fired["last_observed"] == crossing.price  # the first tick at the level
+        assert datetime.fromisoformat(fired["last_triggered_at"]) == crossing.at
+        row = await _alert_notification(client, alert_id)
+        assert row["kind"] == "alert"
+    # Measured, not asserted (bench/monitors.py measures it): tick -> resource-updated.
+    print(f"crossing tick -> resource-updated: {(heard - crossing.at).total_seconds():.3f} s")
