@@ -7,23 +7,33 @@ and a private PostgreSQL (free ports), with the scripted broker of the
 monitor tests (tests/helpers/monitor_fakes.py), and writes
 tests/histories/<WorkflowType>-<case>[.runN].json. tests/replay/test_replay.py
 replays them: a workflow change that would break monitors already running
-fails there.
+fails there. The streaming price monitor runs on a throw-away dev server
+instead: its stream runs in real time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers.histories import run_recorder, save_runs, workflow_id
-from tests.helpers.monitor_fakes import RecordingChannel, ScriptedBroker, monitor_worker
-from tests.helpers.temporal import start_time_skipping
+from tests.helpers.monitor_fakes import (
+    RecordingChannel,
+    ScriptedBroker,
+    TickingBroker,
+    monitor_worker,
+)
+from tests.helpers.temporal import start_time_skipping, throwaway_dev_server
 from tests.helpers.times import new_york
+from tests.helpers.waiting import eventually
+from ttai.broker.base import BrokerUnavailable
 from ttai.db.alerts import AlertStore
 from ttai.db.migrate import migrate
 from ttai.db.pool import create_pool
@@ -32,7 +42,7 @@ from ttai.domain.market_calendar import NEW_YORK
 from ttai.loopback import free_port
 from ttai.models.alerts import AddAlertInput, AlertRuleSpec
 from ttai.models.market import Position
-from ttai.models.monitors import MonitorInput, SetIntervalInput
+from ttai.models.monitors import MonitorInput, MonitorStatus, SetIntervalInput
 from ttai.models.notifications import Notification
 from ttai.notify.outbox import enqueue
 from ttai.servers.postgres import PrivatePostgres
@@ -129,6 +139,64 @@ async def record_outbox(env: WorkflowEnvironment, pool: asyncpg.Pool) -> None:
     await save_runs(env.client, handle, case)
 
 
+async def record_streaming(pool: asyncpg.Pool) -> None:
+    """The price monitor streaming (on a dev server: the stream runs in real time): a
+    rule fires on the stream; paused, it hands the stream back; resumed, it streams
+    again; a stream that keeps failing falls back to polling; continue-as-new
+    carries the backoff over, and the next run streams again after it."""
+    case = "PriceAlertMonitorWorkflow-streaming"
+    prices = {"AAPL": 100.0}
+    broker = TickingBroker({"AAPL": lambda _: prices["AAPL"]}, every=0.1)
+    async with (
+        throwaway_dev_server() as client,
+        monitor_worker(client, pool, broker, RecordingChannel(), TASK_QUEUE),
+    ):
+        handle = await client.start_workflow(
+            "PriceAlertMonitorWorkflow",
+            MonitorInput(hours="always", interval_seconds=600, max_iterations_per_run=3),
+            id=workflow_id(case),
+            task_queue=TASK_QUEUE,
+        )
+
+        async def mode(mode: str, **state: object) -> MonitorStatus:
+            return await eventually(
+                lambda: handle.query("status", result_type=MonitorStatus),
+                what=f"{mode} {state}",
+                until=lambda s: (
+                    s.mode == mode and all(getattr(s.state, k) == v for k, v in state.items())
+                ),
+                retrying=RPCError,
+                within=300,
+            )
+
+        await mode("streaming")
+        rule = await AlertStore(pool).create(
+            "record-stream", AlertRuleSpec(symbol="AAPL", condition="crosses_up", threshold=110)
+        )
+        await eventually(lambda: broker.subscriptions[-1], what="AAPL streamed")
+        prices["AAPL"] = 111.0
+        await eventually(
+            lambda: pool.fetchval(
+                "SELECT count(*) FROM alert_triggers WHERE alert_id = $1", rule.alert_id
+            ),
+            what="a firing",
+        )
+        await handle.signal("pause", {})
+        await mode("polling", paused=True)
+        await handle.signal("resume", {})
+        await mode("streaming", streams=2)
+        broker.fail_stream_with = BrokerUnavailable("the feed is down")
+        await mode("polling", stream_failures=1)
+        broker.fail_stream_with = None
+        while (await handle.query("status", result_type=MonitorStatus)).state.runs == 1:
+            await handle.signal("check_now", {})
+            await asyncio.sleep(0.5)
+        await mode("streaming", runs=2)  # after the backoff
+        await handle.cancel()
+        await handle.result()
+        await save_runs(client, handle, case)
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         async with PrivatePostgres(
@@ -164,6 +232,9 @@ async def main() -> None:
                     await record_outbox(env, pool)
             finally:
                 await env.shutdown()
+            try:
+                await record_streaming(pool)
+            finally:
                 await pool.close()
 
 
