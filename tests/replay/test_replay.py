@@ -20,6 +20,7 @@ from temporalio.worker import Replayer
 
 from tests.helpers.histories import HISTORY_DIR, workflow_id
 from ttai.temporal.client import data_converter
+from workflows.monitors import STREAM_PATCH
 from workflows.registry import ALL_WORKFLOWS
 from workflows.screener import ACTIVITY_DESIGN
 
@@ -72,3 +73,14 @@ def test_screens_of_both_designs_are_recorded() -> None:
         "ScreenerWorkflow-activities-batches",
         "ScreenerWorkflow-activities-batch-cancelled",
     } <= patched
+
+
+def test_price_monitors_of_both_designs_are_recorded() -> None:
+    """Price monitors started before the quote stream (no marker: polling only) and
+    after it (the marker: streaming while it can) both replay."""
+    monitors = [p for p in HISTORIES if _workflow_type(p) == "PriceAlertMonitorWorkflow"]
+    patched = {p.stem for p in monitors if STREAM_PATCH in _patches(p)}
+    assert {"PriceAlertMonitorWorkflow-streaming", "PriceAlertMonitorWorkflow-streaming.run1"} == (
+        patched
+    )
+    assert {"PriceAlertMonitorWorkflow-steering"} <= {p.stem for p in monitors} - patched
