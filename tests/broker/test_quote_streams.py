@@ -72,6 +72,13 @@ def test_both_brokers_stream() -> None:
     assert isinstance(guarded(broker), QuoteStreaming)
     assert isinstance(FakeTastytrade(Scenario.small()).broker(), QuoteStreaming)
 
+    class Polled(SimulatedBroker):
+        stream_quotes = None  # type: ignore[assignment]  # opted out: polled only
+
+    polled = Polled(market, InMemoryPaperAccount())
+    assert not isinstance(polled, QuoteStreaming)
+    assert not isinstance(guarded(polled), QuoteStreaming)
+
 
 def test_simulated_ticks_are_the_markets_quotes_on_a_fixed_grid() -> None:
     market, clock = simulated()
@@ -88,8 +95,9 @@ def test_simulated_ticks_are_the_markets_quotes_on_a_fixed_grid() -> None:
         for tick in mine:  # the market's own quote at that instant
             quote = market.get_quote(symbol, tick.time)
             assert (tick.bid, tick.ask, tick.last) == (quote.bid, quote.ask, quote.last)
-    # Interleaved: each symbol has its own phase.
-    assert len({round(m[0].time.timestamp() % 0.5, 6) for m in by_symbol.values()}) == 3
+    # Interleaved: phases in slots of a tenth of the period, not all the same.
+    phases = {round(m[0].time.timestamp() % 0.5 / 0.05, 3) for m in by_symbol.values()}
+    assert all(p.is_integer() for p in phases) and len(phases) > 1
     assert [t.time for t in ticks] == sorted(t.time for t in ticks)
 
 

@@ -57,7 +57,7 @@ class GuardedBroker:
 
     def __getattr__(self, attribute: str) -> Any:
         target = getattr(self._broker, attribute)
-        if attribute == "stream_quotes":
+        if attribute == "stream_quotes" and target is not None:  # None: it does not stream
             return self._guarded_stream(target)
         if not inspect.iscoroutinefunction(target):
             return target

@@ -2,9 +2,11 @@
 
 Each symbol ticks `rate` times a second on a fixed grid: its tick k is at
 `k / rate + phase` seconds after the Unix epoch, the phase drawn from (seed,
-symbol), so the symbols' ticks interleave rather than arrive all at once, and
-the same seed gives the same ticks. A tick's quote is the market's quote at that
-instant (`SimulatedMarket.get_quote`): a streamed and a polled quote agree.
+symbol) among PHASES slots of the period, so the symbols' ticks interleave
+rather than arrive all at once (in up to PHASES groups a period, as a live feed
+sends its events in batches), and the same seed gives the same ticks. A tick's
+quote is the market's quote at that instant (`SimulatedMarket.get_quote`): a
+streamed and a polled quote agree.
 
 A symbol's first tick after it is added is the last grid tick at or before now
 (a snapshot, as a live feed sends one). A stream that falls behind (a busy
@@ -26,6 +28,10 @@ from ttai.models.market import Tick
 
 # A stream's clock may stand still (a test pins it): never wait less than this.
 _MIN_WAIT = 0.001
+
+PHASES = 10
+"""Tick phases a period: a stream wakes at most this often a period, however many
+symbols it streams (each wake-up costs the event loop more than a tick does)."""
 
 
 class TickStream:
@@ -50,7 +56,8 @@ class TickStream:
         phase = self._phases.get(symbol)
         if phase is None:
             rng = stable_rng(self._market.seed, symbol, "ticks")
-            phase = self._phases[symbol] = float(rng.random()) * self._period
+            slot = int(rng.integers(PHASES))
+            phase = self._phases[symbol] = slot * self._period / PHASES
         return math.floor((ts - phase) / self._period) * self._period + phase
 
     def _update(self, symbols: Collection[str]) -> None:
