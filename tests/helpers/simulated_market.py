@@ -59,28 +59,40 @@ def running_from(at: datetime, seed: int = 7) -> SimulatedMarket:
 
 @dataclass(frozen=True)
 class Crossing:
-    level: float  # crosses_up through this level
-    at: datetime  # the first tick at or above it
+    condition: str  # crosses_up or crosses_down
+    level: float
+    at: datetime  # the first tick across it
     price: float  # that tick's price
 
 
 def first_crossing(
-    market: SimulatedMarket, rate: float, symbol: str, earliest: datetime, within: float = 180
+    market: SimulatedMarket,
+    rate: float,
+    symbol: str,
+    earliest: datetime,
+    *,
+    since: datetime | None = None,
+    within: float = 180,
 ) -> Crossing:
-    """A level `symbol`'s ticks (`rate` a second) cross upwards for the first time from
-    now at a tick no earlier than `earliest`: every tick before it is below the level,
-    that one at or above it. From the market's deterministic path, before it happens."""
+    """A level `symbol`'s ticks (`rate` a second) cross for the first time since
+    `since` (default: now) at a tick no earlier than `earliest`: the first new high
+    or low from then on; every tick before it, from `since`, is on the other side of
+    the level. From the market's deterministic path, before it happens."""
     grid = TickStream(market, rate, [])
-    now = market.now().timestamp()
     times = []
-    t = grid.tick_at_or_before(symbol, now)
+    t = grid.tick_at_or_before(symbol, (since or market.now()).timestamp())
     while t <= earliest.timestamp() + within:
         times.append(t)
         t += 1 / rate
     prices = [market.get_quote(symbol, datetime.fromtimestamp(t, UTC)).last for t in times]
-    highest = prices[0]
+    high = low = prices[0]
     for t, price in zip(times[1:], prices[1:], strict=True):
-        if price > highest and t >= earliest.timestamp():
-            return Crossing((highest + price) / 2, datetime.fromtimestamp(t, UTC), price)
-        highest = max(highest, price)
-    raise AssertionError(f"{symbol} makes no new high within {within:g} s of {earliest}")
+        if t >= earliest.timestamp() and (price > high or price < low):
+            condition, level = (
+                ("crosses_up", (high + price) / 2)
+                if price > high
+                else ("crosses_down", (low + price) / 2)
+            )
+            return Crossing(condition, level, datetime.fromtimestamp(t, UTC), price)
+        high, low = max(high, price), min(low, price)
+    raise AssertionError(f"{symbol} makes no new high or low within {within:g} s of {earliest}")

@@ -111,7 +111,7 @@ async def test_an_alert_added_through_the_tool_fires_on_the_first_crossing_tick(
         await eventually(streaming, what="the price monitor to stream")
         ahead = session_market.now() + timedelta(seconds=4)
         crossing = first_crossing(session_market, 1.0, "AAPL", earliest=ahead)
-        rule = {"symbol": "AAPL", "condition": "crosses_up", "threshold": crossing.level}
+        rule = {"symbol": "AAPL", "condition": crossing.condition, "threshold": crossing.level}
         async with client.listen(resource_subscriptions=["ttai://alerts"]) as events:
             added = await client.call_tool("add_alert", rule)
             assert not added.is_error, added.content
