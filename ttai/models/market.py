@@ -5,18 +5,30 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ttai.models.common import Model, Symbol
 
 
 class Candle(Model):
+    """One session's prices: positive, the high and low bounding the open and the
+    close, a volume of 0 or more (adapters repair or drop a broker's odd candle
+    before it gets here)."""
+
     day: date
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: int
+    open: float = Field(gt=0)
+    high: float = Field(gt=0)
+    low: float = Field(gt=0)
+    close: float = Field(gt=0)
+    volume: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Candle:
+        if self.high < max(self.open, self.close):
+            raise ValueError("a candle's high must be at least its open and its close")
+        if self.low > min(self.open, self.close):
+            raise ValueError("a candle's low must be at most its open and its close")
+        return self
 
 
 class Quote(Model):
