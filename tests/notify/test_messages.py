@@ -128,3 +128,12 @@ async def test_old_outbox_rows_still_deduplicate(db_pool: asyncpg.Pool) -> None:
     for notification, _ in built:
         assert (await outbox.publish(notification)).duplicate
     assert await db_pool.fetchval("SELECT count(*) FROM notifications") == len(built)
+
+
+def test_a_short_screen_says_so_in_its_notification() -> None:
+    short = screen().model_copy(
+        update={"top_n": 5, "note": "no candidates for the top 5: rejects never rank"}
+    )
+    body = screen_notification("screen-weekly", RUN, short).body
+    assert "No candidates for the top 5: rejects never rank." in body.splitlines()
+    assert "candidates" not in screen_notification("screen-weekly", RUN, screen()).body

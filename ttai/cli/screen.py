@@ -117,6 +117,7 @@ def screen_table(result: ScreenResult) -> RenderableType:
         f"{result.screen_id}: {result.analyzed}/{result.total} analyzed, "
         f"{result.rejected} rejected, {result.failed} failed"
         + (" (cancelled)" if result.status == "cancelled" else "")
+        + (f"; {result.note}" if result.note else "")
     )
     ranking = Grid(
         Col("#", right=True), "symbol", "recommendation", Col("score", right=True), "chart",

@@ -90,6 +90,8 @@ def screen_notification(workflow_id: str, run_id: str, result: ScreenResult) -> 
         f"Screened {source}: {result.analyzed} analyzed, {result.rejected} rejected, "
         f"{result.failed} failed" + (" (cancelled)" if result.status == "cancelled" else "")
     ]
+    if result.note:
+        lines.append(result.note[0].upper() + result.note[1:] + ".")
     for entry in result.top:
         line = f"{entry.rank}. **{entry.symbol}** {entry.recommendation.replace('_', ' ')}"
         if entry.strike is not None and entry.annualized_return is not None:

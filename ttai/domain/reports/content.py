@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from ttai.domain.analytics.pnl import DayPnlLine, day_pnl_lines, total_day_pnl
+from ttai.domain.analytics.ranking import ranks
 from ttai.domain.market_calendar import days_to_expiry
 from ttai.models.analysis import AnalysisResult
 from ttai.models.market import Balances, Fill, MarketMetrics, Position
@@ -30,7 +31,7 @@ EARNINGS_DAYS = 7
 NEAR_MONEY_DELTA = 0.40
 TOP_PICKS = 5
 
-# Best first; a reject is never a pick.
+# Best first (a reject never ranks: `ranking.ranks`).
 RECOMMENDATION_RANK = {"strong_select": 0, "select": 1, "watchlist": 2}
 
 
@@ -207,9 +208,7 @@ def top_picks(analyses: Iterable[AnalysisResult], n: int = TOP_PICKS) -> list[An
         return (RECOMMENDATION_RANK[a.recommendation], -a.score, a.symbol)
 
     for a in analyses:
-        if a.recommendation in RECOMMENDATION_RANK and (
-            a.symbol not in best or key(a) < key(best[a.symbol])
-        ):
+        if ranks(a.recommendation) and (a.symbol not in best or key(a) < key(best[a.symbol])):
             best[a.symbol] = a
     return [analysis_line(a) for a in sorted(best.values(), key=key)[:n]]
 
