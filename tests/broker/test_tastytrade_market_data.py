@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from pydantic import TypeAdapter
+from tastytrade.market_data import MarketData
 from tastytrade.metrics import MarketMetricInfo
 
 from tests.helpers.fake_tastytrade import rest
@@ -23,8 +24,11 @@ from ttai.broker.base import Broker, UnknownSymbol
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.candles import candle_day
 from ttai.broker.tastytrade.contracts import DTE_MARGIN_DAYS, STRATEGY_DTE_WINDOW
+from ttai.broker.tastytrade.mapping import to_quote
 from ttai.domain.analytics import csp
+from ttai.domain.analytics.research import analyze_research
 from ttai.domain.analytics.technicals import atr
+from ttai.models.analysis import ChartAnalysis
 from ttai.models.market import Candle, MarketMetrics, OptionChain, OptionQuote, Quote
 
 
@@ -131,10 +135,69 @@ async def test_iv_rank_outside_0_1_is_not_read_as_a_fraction(
     }
     metrics = await broker.get_market_metrics(["AAPL", "BRK.B"])
     assert metrics["AAPL"].iv_rank == 40.0  # the next rank field that is a fraction
-    # None readable: 0, which reads as low IV (no put is sold on it), never as high.
-    assert (metrics["BRK.B"].iv_rank, metrics["BRK.B"].iv_percentile) == (0.0, 0.0)
+    # None readable: unknown, never 0 (issue 20: `iv_rank_below 20` fired on it).
+    assert (metrics["BRK.B"].iv_rank, metrics["BRK.B"].iv_percentile) == (None, None)
     assert counts["ttai_broker_records_repaired_total", "market_metrics"] == 2
     assert "BRK/B" in caplog.text and "implied-volatility-index-rank" in caplog.text
+
+
+async def test_missing_metrics_are_unknown_not_zero(
+    fake: FakeTastytrade, broker: TastytradeBroker
+) -> None:
+    """Issue 20: a missing IV rank became 0 ("IV rank 0: thin premium"); the same
+    for the percentile, the IV and the liquidity rating (a missing beta was 1.0)."""
+    fake.faults.metrics_overrides["AAPL"] = {
+        "implied-volatility-index-rank": None,
+        "tos-implied-volatility-index-rank": None,
+        "tw-implied-volatility-index-rank": None,
+        "implied-volatility-percentile": "",
+        "implied-volatility-index": None,
+        "implied-volatility-30-day": None,
+        "liquidity-rating": None,
+        "beta": None,
+    }
+    metrics = (await broker.get_market_metrics(["AAPL"]))["AAPL"]
+    assert (
+        metrics.iv_rank,
+        metrics.iv_percentile,
+        metrics.implied_volatility,
+        metrics.liquidity_rating,
+        metrics.beta,
+    ) == (None, None, None, None, None)
+    research = analyze_research(metrics, None, fake.scenario.today)
+    assert research.reasons[0] == "IV rank unknown"
+    assert "IV rank 0" not in " ".join(research.reasons)
+
+
+async def test_an_option_without_iv_is_unknown_and_never_scored() -> None:
+    """Issue 20: a put whose IV the feed sent as 0 read as IV 0, "POP 100%", "select"."""
+    scenario = Scenario.small()
+    options = scenario.chains["AAPL"].options
+    scenario.chains["AAPL"] = scenario.chains["AAPL"].model_copy(
+        update={
+            "options": [
+                o.model_copy(update={"implied_volatility": 0.0}) if o.kind == "put" else o
+                for o in options
+            ]
+        }
+    )
+    fake = FakeTastytrade(scenario)
+    broker = fake.broker(stream_timeout=5)
+    try:
+        chain = await broker.get_option_chain("AAPL")
+    finally:
+        await broker.close()
+    puts = [o for o in chain.options if o.kind == "put"]
+    assert puts and all(o.implied_volatility is None for o in puts)
+    assert all(o.implied_volatility == 0.30 for o in chain.options if o.kind == "call")
+    chart = ChartAnalysis(
+        symbol="AAPL", as_of=fake.scenario.today, price=230, sma_20=229, sma_50=225,
+        sma_200=210, rsi_14=45, atr_14=3, trend="uptrend", support=None, score=8,
+        recommendation="bullish", reasons=[],
+    )  # fmt: skip
+    options = csp.analyze_csp(chain, chart, fake.scenario.today)
+    assert options.recommendation == "reject" and options.best is None
+    assert any(r.endswith("not scored: IV unknown") for r in options.reasons)
 
 
 async def test_dividend_yield_outside_0_1_is_not_read_as_a_fraction(
@@ -346,3 +409,17 @@ async def test_option_symbols_follow_occ(fake: FakeTastytrade) -> None:
     assert occ_symbol("AAPL", o.expiration, o.kind, o.strike) == o.occ_symbol
     assert len(o.occ_symbol) == 21
     assert o.expiration - fake.scenario.today == timedelta(days=14)
+
+
+def test_a_quote_without_any_price_is_unreadable_not_zero() -> None:
+    scenario = Scenario.small()
+    item = rest.market_data("AAPL", scenario.quotes["AAPL"], scenario.today)
+    assert to_quote("AAPL", MarketData(**item)) == scenario.quotes["AAPL"]
+    for name in ("bid", "ask", "mid", "mark", "last", "last-mkt", "prev-close"):
+        item[name] = None
+    with pytest.raises(ValueError, match="no price for AAPL"):
+        to_quote("AAPL", MarketData(**item))
+    # Only a previous close: the price now is that close (the API's own fallback).
+    item["prev-close"] = "229.5"
+    quote = to_quote("AAPL", MarketData(**item))
+    assert (quote.bid, quote.ask, quote.last, quote.prev_close) == (229.5, 229.5, 229.5, 229.5)

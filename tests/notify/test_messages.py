@@ -12,10 +12,12 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
+from tests.helpers.analysis_fakes import fake_chart, fake_options, fake_research
 from tests.helpers.reports_portfolio import analysis
 from ttai.domain.alerts import Firing
 from ttai.domain.reports import content, markdown
 from ttai.models.alerts import AlertRule, AlertRuleSpec
+from ttai.models.analysis import AnalysisResult
 from ttai.models.notifications import Notification
 from ttai.models.reports import Report
 from ttai.models.screener import ScreenResult
@@ -137,3 +139,13 @@ def test_a_short_screen_says_so_in_its_notification() -> None:
     body = screen_notification("screen-weekly", RUN, short).body
     assert "No candidates for the top 5: rejects never rank." in body.splitlines()
     assert "candidates" not in screen_notification("screen-weekly", RUN, screen()).body
+
+
+def test_an_analysis_with_an_unknown_iv_rank_says_unknown() -> None:
+    research = fake_research("KO").model_copy(update={"iv_rank": None})
+    result = AnalysisResult(
+        symbol="KO", strategy="csp", recommendation="watchlist", score=1,
+        chart=fake_chart("KO"), options=fake_options("KO"), research=research, completed_at=NOW,
+    )  # fmt: skip
+    body = analysis_notification("analysis-KO", RUN, result).body
+    assert "- IV rank unknown, positive" in body.splitlines()

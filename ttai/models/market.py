@@ -45,7 +45,11 @@ class Quote(Model):
 
 
 class OptionQuote(Model):
-    """One option contract with its quote and greeks."""
+    """One option contract with its quote and greeks.
+
+    Unknown stays unknown: a greek, the IV, the open interest or the volume the
+    broker did not send is None, never 0 (a bid of 0 is a real "no bid").
+    """
 
     occ_symbol: str
     underlying: Symbol
@@ -54,13 +58,13 @@ class OptionQuote(Model):
     kind: Literal["put", "call"]
     bid: float
     ask: float
-    open_interest: int
-    volume: int
-    implied_volatility: float
-    delta: float
-    gamma: float
-    theta: float
-    vega: float
+    open_interest: int | None = Field(description="None when unknown.")
+    volume: int | None = Field(description="None when unknown.")
+    implied_volatility: float | None = Field(description="None when unknown.")
+    delta: float | None = Field(description="None when unknown.")
+    gamma: float | None = Field(description="None when unknown.")
+    theta: float | None = Field(description="None when unknown.")
+    vega: float | None = Field(description="None when unknown.")
 
     @property
     def mid(self) -> float:
@@ -78,12 +82,16 @@ class OptionChain(Model):
 
 
 class MarketMetrics(Model):
+    """A symbol's metrics; what the broker did not send (or sent unreadable) is None."""
+
     symbol: Symbol
-    iv_rank: float = Field(description="0-100")
-    iv_percentile: float = Field(description="0-100")
-    implied_volatility: float = Field(description="Annualised, as a fraction (0.32 = 32 %).")
-    liquidity_rating: int = Field(ge=0, le=5)
-    beta: float
+    iv_rank: float | None = Field(description="0-100; None when unknown.")
+    iv_percentile: float | None = Field(description="0-100; None when unknown.")
+    implied_volatility: float | None = Field(
+        description="Annualised, as a fraction (0.32 = 32 %); None when unknown."
+    )
+    liquidity_rating: int | None = Field(ge=0, le=5, description="0-5; None when unknown.")
+    beta: float | None = Field(description="None when unknown.")
     next_earnings: date | None = None
     dividend_yield: float = Field(
         default=0.0,

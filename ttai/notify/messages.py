@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ttai.domain.alerts import Firing, reference
+from ttai.domain.reports.markdown import shown
 from ttai.models.alerts import AlertRule
 from ttai.models.analysis import AnalysisResult
 from ttai.models.conditions import describe
@@ -69,7 +70,8 @@ def analysis_notification(workflow_id: str, run_id: str, result: AnalysisResult)
             f"delta {best.delta:.2f}"
         )
     if result.research is not None:
-        lines.append(f"- IV rank {result.research.iv_rank:.0f}, {result.research.sentiment}")
+        iv_rank = shown(result.research.iv_rank, ".0f")
+        lines.append(f"- IV rank {iv_rank}, {result.research.sentiment}")
         lines.extend(f"- {reason}" for reason in result.research.reasons[1:])
     return _notification(
         notification_key("analysis", workflow_id, run_id),

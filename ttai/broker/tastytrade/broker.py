@@ -139,12 +139,17 @@ class TastytradeBroker:
         wanted = unique(symbols)
         async with self._errors.translating("fetching quotes", wanted):
             data = await self._market_data([tt_symbol(s) for s in wanted])
+        for symbol in wanted:
+            if tt_symbol(symbol) not in data:
+                raise UnknownSymbol(symbol)
+        # A listed symbol without any price is left out (logged and counted): its
+        # reader sees it as unknown, not as a price of 0.
         quotes: dict[str, Quote] = {}
         for symbol in wanted:
-            item = data.get(tt_symbol(symbol))
-            if item is None:
-                raise UnknownSymbol(symbol)
-            quotes[symbol] = to_quote(symbol, item)
+            try:
+                quotes[symbol] = to_quote(symbol, data[tt_symbol(symbol)])
+            except ValueError as exc:
+                data_problem(self.name, "quote", str(exc), skipped=1)
         return quotes
 
     async def get_market_metrics(self, symbols: Sequence[str]) -> dict[str, MarketMetrics]:
@@ -215,6 +220,8 @@ class TastytradeBroker:
         if not standard or tt not in market:
             raise UnknownSymbol(symbol)
         price = mark(market[tt])
+        if price is None:
+            raise BrokerUnavailable(f"tastytrade sent no price for {symbol}")
         contracts = select_contracts(
             standard[0],
             price,

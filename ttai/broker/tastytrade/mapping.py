@@ -1,4 +1,20 @@
-"""SDK objects to the project's market models: symbols, numbers and scales."""
+"""SDK objects to the project's market models: symbols, numbers and scales.
+
+Unknown stays unknown. `num` gives None, never 0, when no value is present and
+finite, and each field says what None becomes:
+- IV rank, IV percentile, IV, beta, liquidity rating, an option's IV and
+  greeks, its open interest and volume: None (the models allow it);
+- a stock quote's bid, ask and last: the mark when missing; with no price at all
+  the quote cannot be read (`to_quote` raises, the symbol is skipped);
+- a previous close: 0, the documented "none" of `Quote.prev_close` and
+  `Position.prev_close` (no price is 0; day P&L reads it as unknown);
+- an option's bid: 0 when missing ("no bid": not sellable); a missing ask makes
+  the contract unreadable (`chains` lists it as missing);
+- a position's mark: its close price when the marks are missing, unreadable
+  (skipped) with neither;
+- the dividend yield: 0, the model's "none or unknown" (POP is then computed
+  without a dividend, about a point high at a 3 % yield).
+"""
 
 from __future__ import annotations
 
@@ -36,27 +52,40 @@ def unique(symbols: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(symbols))
 
 
-def num(*values: Decimal | int | None) -> float:
-    """The first value that is present and finite, else 0."""
+def num(*values: Decimal | int | None) -> float | None:
+    """The first value that is present and finite; None when there is none."""
     for value in values:
         if value is not None and math.isfinite(float(value)):
             return float(value)
-    return 0.0
+    return None
 
 
-def mark(data: MarketData) -> float:
+def positive(*values: Decimal | int | None) -> float | None:
+    """The first value that is present, finite and above 0 (a price); else None."""
+    for value in values:
+        number = num(value)
+        if number is not None and number > 0:
+            return number
+    return None
+
+
+def mark(data: MarketData) -> float | None:
+    """The stock's price now: mark, mid, last, else the previous close; None with none."""
     mid = (data.bid + data.ask) / 2 if data.bid and data.ask else None
-    return num(data.mark, data.mid, mid, data.last, data.prev_close)
+    return positive(data.mark, data.mid, mid, data.last, data.prev_close)
 
 
 def to_quote(symbol: str, data: MarketData) -> Quote:
+    """Raises ValueError when the data holds no price at all."""
     price = mark(data)
+    if price is None:
+        raise ValueError(f"no price for {symbol}")
     return Quote(
         symbol=symbol,
-        bid=num(data.bid, price),
-        ask=num(data.ask, price),
-        last=num(data.last, price),
-        prev_close=num(data.prev_close, data.prev_day_close, data.close),
+        bid=positive(data.bid) or price,
+        ask=positive(data.ask) or price,
+        last=positive(data.last) or price,
+        prev_close=positive(data.prev_close, data.prev_day_close, data.close) or 0.0,
         time=data.updated_at,
     )
 
@@ -64,18 +93,25 @@ def to_quote(symbol: str, data: MarketData) -> Quote:
 def to_option_quote(
     underlying: str, contract: Contract, quote: DXQuote, greek: Greeks, summary: Event | None
 ) -> OptionQuote:
+    """Raises ValueError when the quote has no ask (no market to read)."""
+    ask = num(quote.ask_price)
+    if ask is None:
+        raise ValueError(f"no ask for {contract.occ}")
+    summary = summary if isinstance(summary, Summary) else None
+    # Summary carries the previous session's volume; there is no intraday one.
+    volume = num(summary.prev_day_volume) if summary is not None else None
+    iv = num(greek.volatility)
     return OptionQuote(
         occ_symbol=contract.occ,
         underlying=underlying,
         expiration=contract.expiration,
         strike=contract.strike,
         kind=contract.kind,
-        bid=num(quote.bid_price),
-        ask=num(quote.ask_price),
-        open_interest=summary.open_interest if isinstance(summary, Summary) else 0,
-        # Summary carries the previous session's volume; there is no intraday one.
-        volume=int(num(summary.prev_day_volume)) if isinstance(summary, Summary) else 0,
-        implied_volatility=num(greek.volatility),
+        bid=num(quote.bid_price) or 0.0,  # no bid
+        ask=ask,
+        open_interest=summary.open_interest if summary is not None else None,
+        volume=int(volume) if volume is not None else None,
+        implied_volatility=iv if iv is not None and iv > 0 else None,  # 0 is no IV at all
         delta=num(greek.delta),
         gamma=num(greek.gamma),
         theta=num(greek.theta),
@@ -106,9 +142,9 @@ def to_metrics(symbol: str, info: MarketMetricInfo) -> tuple[MarketMetrics, list
     $0.24 a share: 0.64 %, where a percentage would price AAPL at $15,000.
 
     A value outside 0-1 is not a fraction: it is ignored (never clamped to 0 or
-    100) and the next rank field is read; with none readable the rank is 0, which
-    reads as low IV, so no put is sold on a rank nobody could read. An ignored or
-    missing dividend yield is 0, the model's "none or unknown" (the POP of before).
+    100) and the next rank field is read; with none readable the rank is unknown
+    (None), as are a missing percentile, IV, beta and liquidity rating. An ignored
+    or missing dividend yield is 0, the model's "none or unknown".
     """
     ignored: list[str] = []
 
@@ -121,20 +157,20 @@ def to_metrics(symbol: str, info: MarketMetricInfo) -> tuple[MarketMetrics, list
             ignored.append(name.replace("_", "-"))
         return number
 
-    rank = next((r for r in map(fraction, _RANK_FIELDS) if r is not None), 0.0)
-    percentile = fraction("implied_volatility_percentile") or 0.0
-    iv = num(info.implied_volatility_index)
-    if not iv and info.implied_volatility_30_day is not None:
-        iv = float(info.implied_volatility_30_day) / 100
+    rank = next((r for r in map(fraction, _RANK_FIELDS) if r is not None), None)
+    percentile = fraction("implied_volatility_percentile")
+    iv = positive(info.implied_volatility_index)
+    if iv is None and (iv_30 := positive(info.implied_volatility_30_day)) is not None:
+        iv = iv_30 / 100
+    liquidity = info.liquidity_rating
     earnings = info.earnings.expected_report_date if info.earnings else None
     metrics = MarketMetrics(
         symbol=symbol,
-        iv_rank=round(rank * 100, 4),
-        iv_percentile=round(percentile * 100, 4),
+        iv_rank=None if rank is None else round(rank * 100, 4),
+        iv_percentile=None if percentile is None else round(percentile * 100, 4),
         implied_volatility=iv,
-        liquidity_rating=min(max(info.liquidity_rating or 0, 0), 5),
-        # A missing beta is read as the market's own (1.0) rather than as no risk.
-        beta=num(info.beta, 1),
+        liquidity_rating=None if liquidity is None else min(max(liquidity, 0), 5),
+        beta=num(info.beta),
         next_earnings=earnings,
         dividend_yield=fraction("dividend_yield") or 0.0,
     )
@@ -179,8 +215,8 @@ def to_position(p: CurrentPosition) -> Position:
         "quantity": sign * abs(float(p.quantity)),
         "average_open_price": float(p.average_open_price),
         "multiplier": int(p.multiplier),
-        "mark": num(p.mark_price, p.mark, p.close_price),
-        "prev_close": float(p.close_price),
+        "mark": _position_mark(p),
+        "prev_close": positive(p.close_price) or 0.0,
     }
     if p.instrument_type == "Equity":
         return Position(instrument="equity", delta=1.0, **common)
@@ -195,6 +231,14 @@ def to_position(p: CurrentPosition) -> Position:
         expiration=datetime.strptime(expiration, "%y%m%d").date(),
         **common,
     )
+
+
+def _position_mark(p: CurrentPosition) -> float:
+    """The marks, else the close price; a position with neither cannot be read."""
+    found = num(p.mark_price, p.mark, p.close_price)
+    if found is None:
+        raise ValueError("a position without a mark or a close price")
+    return found
 
 
 def with_greek(position: Position, greek: Event | None) -> Position:

@@ -33,6 +33,15 @@ def title(kind: ReportKind, day: date) -> str:
     return f"{TITLES[kind]} {day.isoformat()}"
 
 
+UNKNOWN = "unknown"
+"""How every front end writes a number the broker did not send: never 0, never blank."""
+
+
+def shown(value: float | None, spec: str = "g") -> str:
+    """`value` formatted with `spec`, or "unknown" when it is None."""
+    return UNKNOWN if value is None else format(value, spec)
+
+
 def money(value: float) -> str:
     return f"-${abs(value):,.2f}" if value < 0 else f"${value:,.2f}"
 
