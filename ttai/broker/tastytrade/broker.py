@@ -31,7 +31,7 @@ from ttai.broker.credentials import TastytradeCredentials, load_credentials
 from ttai.broker.records import data_problem, read_each
 from ttai.broker.tastytrade.candles import to_candles
 from ttai.broker.tastytrade.chains import STREAMED, chain_from_events
-from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, select_contracts
+from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, select_contracts, strike_band
 from ttai.broker.tastytrade.errors import ErrorTranslator, raise_for_status
 from ttai.broker.tastytrade.mapping import (
     mark,
@@ -77,13 +77,14 @@ class TastytradeBroker:
         client_kwargs: dict[str, Any] | None = None,
         stream_timeout: float = 10.0,
         dte_window: tuple[int, int] = STRATEGY_DTE_WINDOW,
-        strike_band: float = 0.2,
+        strike_band: float | None = None,
     ) -> None:
         """`client_kwargs` go to the SDK's httpx clients (tests pass a transport).
 
         The option chain covers every expiration `dte_window` days out (by default
         the strategy's window plus a day either side) and the strikes within
-        `strike_band` (a fraction) of the underlying price (see `contracts`).
+        `strike_band` (a fraction) of the underlying price; by default the band
+        follows the symbol's IV and the window's longest DTE (`contracts.strike_band`).
         """
         logging.getLogger("tastytrade").setLevel(logging.INFO)
         kwargs = dict(client_kwargs or {})
@@ -216,6 +217,11 @@ class TastytradeBroker:
         async with self._errors.translating(what, [symbol]):
             chains = await NestedOptionChain.get(self._session, tt)
             market = await self._market_data([tt])
+            band = self._strike_band
+            if band is None:
+                infos = await get_market_metrics(self._session, [tt])
+                iv = to_metrics(symbol, infos[0])[0].implied_volatility if infos else None
+                band = strike_band(iv, self._dte_window[1])
         standard = [c for c in chains if c.option_chain_type == "Standard"]
         if not standard or tt not in market:
             raise UnknownSymbol(symbol)
@@ -223,10 +229,7 @@ class TastytradeBroker:
         if price is None:
             raise BrokerUnavailable(f"tastytrade sent no price for {symbol}")
         contracts = select_contracts(
-            standard[0],
-            price,
-            dte_window=self._dte_window,
-            strike_band=self._strike_band,
+            standard[0], price, dte_window=self._dte_window, strike_band=band
         )
         async with self._errors.translating(what, [symbol]):
             events = await latest_events(
