@@ -28,6 +28,7 @@ from ttai.broker.simulated.market import SimulatedMarket
 from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated.universe import RESERVED_UNKNOWN_PREFIX, is_simulated
 from ttai.data.sp500 import sp500_symbols
+from ttai.domain.analytics.pnl import day_pnl
 from ttai.models.common import Symbol
 
 SATURDAY = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
@@ -250,3 +251,32 @@ async def test_expired_option_is_marked_at_intrinsic() -> None:
         c.close for c in after.get_daily_candles(put.underlying, 15) if c.day == put.expiration
     )
     assert marked.mark == pytest.approx(max(put.strike - expiry_close, 0.0), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        NOON,  # during Tuesday's session
+        datetime(2026, 11, 24, 23, 0, tzinfo=UTC),  # Tuesday evening
+        datetime(2026, 11, 25, 13, 0, tzinfo=UTC),  # Wednesday 08:00 ET, before the open
+    ],
+)
+async def test_on_a_day_without_trades_day_pnl_is_the_nlv_change(at: datetime) -> None:
+    """Issue 20: NLV changed -257.00 from one close to the next session while day
+    P&L said -254.75: options' previous closes were theoretical values, their
+    marks listed mids. Both are now marks, so the two agree to the cent."""
+    seeded = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # the Friday before: no trades since
+    account = InMemoryPaperAccount()
+    await account.seed_if_empty(fixed(seeded), seeded)
+    now = SimulatedBroker(fixed(at), account)
+    previous_close = fixed(at).previous_close_time(at)
+    then = SimulatedBroker(fixed(previous_close), account)
+    positions = await now.get_positions()
+    assert not await now.get_fills(previous_close)
+    ((balances_now,), (balances_then,)) = (await now.get_balances(), await then.get_balances())
+    change = balances_now.net_liquidating_value - balances_then.net_liquidating_value
+    # Each line and the NLV are rounded to cents: at most half a cent apart per line.
+    assert day_pnl(positions) == pytest.approx(change, abs=0.005 * (len(positions) + 1))
+    for p in positions:
+        (marked_then,) = [q for q in await then.get_positions() if q.symbol == p.symbol]
+        assert p.prev_close == marked_then.mark

@@ -94,25 +94,34 @@ class SimulatedBroker:
             )
         ]
 
-    def _mark(self, position: Position, at: datetime) -> Position:
+    def _mark_at(self, position: Position, at: datetime) -> float:
+        """The position's mark at `at`: the stock's mid, the option's listed mid
+        (else its value)."""
         if position.instrument == "equity":
-            quote = self.market.get_quote(position.underlying, at)
-            update = {"mark": quote.mark, "prev_close": quote.prev_close, "delta": 1.0}
-        else:
-            if not (position.option_kind and position.strike and position.expiration):
-                raise ValueError(f"option position {position.symbol} lacks its contract details")
-            contract = (position.underlying, position.option_kind, position.strike)
-            previous = self.market.previous_close_time(at)
-            update = {
-                "mark": self.market.option_mark(*contract, position.expiration, at),
-                "prev_close": round(
-                    float(self.market.option_value(*contract, position.expiration, previous).price),
-                    4,
-                ),
-                "delta": round(
-                    float(self.market.option_value(*contract, position.expiration, at).delta), 4
-                ),
-            }
+            return self.market.get_quote(position.underlying, at).mark
+        if not (position.option_kind and position.strike and position.expiration):
+            raise ValueError(f"option position {position.symbol} lacks its contract details")
+        contract = (position.underlying, position.option_kind, position.strike)
+        return self.market.option_mark(*contract, position.expiration, at)
+
+    def _mark(self, position: Position, at: datetime) -> Position:
+        """`position` marked at `at`. Its previous close is its mark at the previous
+        session's close, on the same basis (a mid, not the option's theoretical
+        value or the stock's last trade), so on a day without trades the day P&L
+        is exactly the change in NLV."""
+        mark = self._mark_at(position, at)  # first: it refuses an option without details
+        delta = 1.0
+        if position.option_kind and position.strike and position.expiration:
+            value = self.market.option_value(
+                position.underlying, position.option_kind, position.strike,
+                position.expiration, at,
+            )  # fmt: skip
+            delta = round(float(value.delta), 4)
+        update = {
+            "mark": mark,
+            "prev_close": self._mark_at(position, self.market.previous_close_time(at)),
+            "delta": delta,
+        }
         return position.model_copy(update=update)
 
     async def _marked_positions(self, at: datetime) -> list[Position]:
