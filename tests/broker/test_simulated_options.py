@@ -69,6 +69,10 @@ def _check_chain(market: SimulatedMarket, chain: OptionChain) -> None:
         expected = bs.evaluate(
             o.kind, chain.underlying_price, o.strike, years, RISK_FREE_RATE, o.implied_volatility, q
         )
+        exercise = max((o.strike - chain.underlying_price) * (1 if o.kind == "put" else -1), 0.0)
+        early = expected.price < exercise
+        if early:  # American: worth exercising now, one for one
+            expected = bs.Valuation(exercise, -1.0 if o.kind == "put" else 1.0, 0.0, 0.0, 0.0)
         assert o.delta == pytest.approx(expected.delta, abs=1e-9)
         assert o.gamma == pytest.approx(expected.gamma, rel=1e-9, abs=1e-12)
         assert o.theta == pytest.approx(expected.theta, rel=1e-9, abs=1e-12)
@@ -77,10 +81,36 @@ def _check_chain(market: SimulatedMarket, chain: OptionChain) -> None:
         assert o.bid <= expected.price + 1e-9 and o.ask >= expected.price - 1e-9
         if o.kind == "put":
             assert -1.0 <= o.delta <= 0.0
-            if (o.expiration - today).days >= 7 and abs(
-                o.strike / chain.underlying_price - 1
-            ) < 0.2:
+            if (
+                not early
+                and (o.expiration - today).days >= 7
+                and abs(o.strike / chain.underlying_price - 1) < 0.2
+            ):
                 assert -1.0 < o.delta < 0.0
+
+
+def test_american_options_are_never_marked_below_intrinsic() -> None:
+    """Issue 20: a JPM 242.5 put with the stock at 178.87 had a mid of 63.03, below
+    its intrinsic value of 63.63 (European pricing of a deep in-the-money put)."""
+    floored = 0
+    for at in (NOON, NOON + timedelta(days=40), NOON + timedelta(days=200)):
+        market = fixed(at)
+        for symbol in ["JPM", "KO", "PFE", *SAMPLE]:
+            chain = market.get_option_chain(symbol)
+            spot = chain.underlying_price
+            for o in chain.options:
+                intrinsic = max((o.strike - spot) if o.kind == "put" else (spot - o.strike), 0)
+                assert o.mid >= intrinsic - 1e-9, (at, o.occ_symbol, o.mid, intrinsic)
+                european = bs.evaluate(
+                    o.kind, spot, o.strike, max((o.expiration - at.date()).days, 1) / 365,
+                    RISK_FREE_RATE, o.implied_volatility, market.params(symbol).dividend_yield,
+                )  # fmt: skip
+                floored += european.price < intrinsic - 0.05
+    assert floored > 50  # the floor was needed, often
+    # A contract valued off the listing (a held one no longer listed) is floored too.
+    market = fixed(NOON)
+    deep = market.option_value("JPM", "put", 400.0, date(2027, 6, 18), NOON)
+    assert deep.price >= 400.0 - market.get_quote("JPM").last and deep.delta == -1.0
 
 
 def test_option_chain_prices_and_greeks(market: SimulatedMarket) -> None:
