@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter
 
+from activities.analysis import AnalysisActivities
 from tests.helpers.simulated_market import NOON, SAMPLE, fixed, generated, nyse_sessions
 from ttai.broker.base import Broker, UnknownSymbol
 from ttai.broker.simulated.broker import SimulatedBroker
@@ -29,6 +30,7 @@ from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated.universe import RESERVED_UNKNOWN_PREFIX, is_simulated
 from ttai.data.sp500 import sp500_symbols
 from ttai.domain.analytics.pnl import day_pnl
+from ttai.models.analysis import SymbolRequest
 from ttai.models.common import Symbol
 
 SATURDAY = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
@@ -59,7 +61,7 @@ def test_any_well_formed_ticker_is_simulated_deterministically(market: Simulated
         assert symbol not in market.symbols and is_simulated(symbol)
         chain = market.get_option_chain(symbol)
         assert chain.underlying == symbol and chain.options
-        assert market.get_daily_candles(symbol, 5)[-1].day == date(2026, 11, 23)
+        assert market.get_daily_candles(symbol, 5)[-1].day == date(2026, 11, 24)  # partial
         assert _fingerprint(fixed(NOON), [symbol]) == _fingerprint(market, [symbol])
     assert market.params("QWERT") != market.params("QWERS")
 
@@ -119,9 +121,10 @@ def test_candles_cover_400_sessions_and_are_consistent(market: SimulatedMarket) 
         days = [c.day for c in candles]
         assert days == sorted(set(days))
         assert set(days) <= nyse_sessions()
-        # At noon on the 24th the last completed session is the 23rd.
-        assert days[-1] == date(2026, 11, 23)
-        expected = sorted(d for d in nyse_sessions() if d <= date(2026, 11, 23))[-450:]
+        # At noon on the 24th the last completed session is the 23rd; the 24th,
+        # trading, is the last candle, a partial one.
+        assert days[-1] == date(2026, 11, 24)
+        expected = sorted(d for d in nyse_sessions() if d <= date(2026, 11, 24))[-450:]
         assert days == expected
         for c in candles:
             assert 0 < c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high
@@ -142,7 +145,7 @@ def test_past_candles_do_not_change_as_time_moves(
 ) -> None:
     moved = fixed(NOON + later)
     for symbol in [*SAMPLE, *generated(market)]:
-        before = market.get_daily_candles(symbol, 400)
+        before = market.get_daily_candles(symbol, 401)[:-1]  # completed: not noon's partial
         after = moved.get_daily_candles(symbol, 800)
         assert after[-1].day > before[-1].day
         overlap = [c for c in after if c.day <= before[-1].day][-400:]
@@ -168,7 +171,7 @@ def test_quote_fields_agree_with_candles(market: SimulatedMarket) -> None:
         quote = market.get_quote(symbol)
         assert quote.time == NOON
         assert 0 < quote.bid <= quote.last <= quote.ask
-        candles = market.get_daily_candles(symbol, 2)
+        candles = market.get_daily_candles(symbol, 2)[:-1]  # without Tuesday's partial bar
         assert quote.prev_close == candles[-1].close  # Monday's close, seen on Tuesday
         # After Tuesday's close the quote is Tuesday's close, prev_close still Monday's.
         evening = fixed(datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
@@ -177,6 +180,40 @@ def test_quote_fields_agree_with_candles(market: SimulatedMarket) -> None:
         assert tuesday.low <= quote.last <= tuesday.high
         assert evening.get_quote(symbol).last == tuesday.close
         assert evening.get_quote(symbol).prev_close == candles[-1].close
+
+
+def test_the_session_in_progress_is_a_partial_bar() -> None:
+    """Issue 20: at 15:00 ET the TSLA chart said 535.01 (the day before's close)
+    against a live 555.12. The chart, SMAs, support and a screen's price read the
+    candles, so today's session is their last bar while it trades."""
+    three_pm = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)
+    for symbol in [*SAMPLE, *generated(fixed(three_pm))]:
+        market = fixed(three_pm)
+        quote = market.get_quote(symbol)
+        *before, today = market.get_daily_candles(symbol, 30)
+        assert (today.day, today.close) == (date(2026, 11, 24), quote.last)
+        assert before[-1].day == date(2026, 11, 23) and len(before) == 29
+        # It grows through the session into the day's candle.
+        noon = fixed(NOON).get_daily_candles(symbol, 1)[0]
+        closed = fixed(datetime(2026, 11, 24, 23, 0, tzinfo=UTC)).get_daily_candles(symbol, 1)[0]
+        assert noon.open == today.open == closed.open
+        assert closed.low <= today.low <= noon.low and noon.high <= today.high <= closed.high
+        assert noon.volume < today.volume < closed.volume
+    # Before the open and on a weekend there is no partial bar.
+    early = fixed(datetime(2026, 11, 24, 13, 0, tzinfo=UTC)).get_daily_candles("AAPL", 1)
+    assert early[0].day == date(2026, 11, 23)
+    weekend = fixed(SATURDAY).get_daily_candles("AAPL", 1)
+    assert weekend[0].day.weekday() == 4
+
+
+async def test_the_chart_step_sees_the_live_price() -> None:
+    three_pm = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)
+    market = fixed(three_pm)
+    broker = SimulatedBroker(market, InMemoryPaperAccount())
+    chart = await AnalysisActivities(broker, None, None).chart_analysis(  # type: ignore[arg-type]
+        SymbolRequest(symbol="TSLA")
+    )
+    assert chart.price == market.get_quote("TSLA").last and chart.as_of == date(2026, 11, 24)
 
 
 def test_unknown_symbols_raise(market: SimulatedMarket) -> None:

@@ -52,7 +52,7 @@ def _check_chain(market: SimulatedMarket, chain: OptionChain) -> None:
     assert max(dte) >= 150
     assert all(d >= 0 for d in dte)
     q = market.params(symbol).dividend_yield
-    prev_close = market.get_daily_candles(symbol, 1)[-1].close
+    prev_close = market.get_quote(symbol).prev_close  # strikes are listed around it
     closes = {e: _expiry_close(e) for e in expirations}
     for o in chain.options:
         m = OCC.match(o.occ_symbol)

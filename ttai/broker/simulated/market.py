@@ -20,6 +20,7 @@ from ttai.broker.simulated.prices import (
     SessionTable,
     daily_path,
     price_at,
+    session_so_far,
     session_table,
 )
 from ttai.broker.simulated.universe import (
@@ -89,11 +90,21 @@ class SimulatedMarket:
     # -- stock data --------------------------------------------------------
 
     def get_daily_candles(self, symbol: str, days: int, at: datetime | None = None) -> list[Candle]:
-        """The last `days` completed sessions, oldest first."""
+        """The last `days` sessions, oldest first: while a session trades, it is the
+        last, as a partial bar (its open, high and low so far, the price now as
+        its close, the volume so far), as a broker's daily chart shows it."""
+        if days <= 0:
+            return []
         ts = self._ts(at)
-        _, table, path = self._series(symbol, ts)
+        params, table, path = self._series(symbol, ts)
+        live = session_so_far(self.seed, params, path, table, ts)
         end = table.last_completed(ts) + 1
-        start = max(0, end - days)
+        start = max(0, end - days + (live is not None))
+        partial = []
+        if live is not None:
+            o, h, lo, c, v = live
+            day = table.day(table.current(ts))
+            partial = [Candle(day=day, open=o, high=h, low=lo, close=c, volume=v)]
         return [
             Candle(day=day, open=o, high=h, low=lo, close=c, volume=v)
             for day, o, h, lo, c, v in zip(
@@ -105,7 +116,7 @@ class SimulatedMarket:
                 path.volume[start:end].tolist(),
                 strict=True,
             )
-        ]
+        ] + partial
 
     def get_quote(self, symbol: str, at: datetime | None = None) -> Quote:
         ts = self._ts(at)

@@ -176,6 +176,21 @@ def _intraday_log_path(
     return line + bridge * np.where(up, max(room_up, 0.0), max(room_down, 0.0))
 
 
+def _session_path(
+    seed: int, params: SymbolParams, path: DailyPath, table: SessionTable, c: int
+) -> NDArray[np.float64]:
+    """Session `c`'s per-minute log prices (open to close)."""
+    minutes = max(1, round((table.closes[c] - table.opens[c]) / 60))
+    return _intraday_log_path(
+        seed,
+        params.symbol,
+        table.day(c),
+        minutes,
+        (float(path.open[c]), float(path.high[c]), float(path.low[c]), float(path.close[c])),
+        params.volatility / math.sqrt(SESSIONS_PER_YEAR),
+    )
+
+
 def price_at(
     seed: int, params: SymbolParams, path: DailyPath, table: SessionTable, ts: float
 ) -> tuple[float, int]:
@@ -188,16 +203,27 @@ def price_at(
     c = table.current(ts)
     if ts >= table.closes[c]:
         return float(path.close[c]), c
-    minutes = max(1, round((table.closes[c] - table.opens[c]) / 60))
-    log_path = _intraday_log_path(
-        seed,
-        params.symbol,
-        table.day(c),
-        minutes,
-        (float(path.open[c]), float(path.high[c]), float(path.low[c]), float(path.close[c])),
-        params.volatility / math.sqrt(SESSIONS_PER_YEAR),
-    )
+    log_path = _session_path(seed, params, path, table, c)
     pos = (ts - table.opens[c]) / 60.0
-    i = min(int(pos), minutes - 1)
+    i = min(int(pos), len(log_path) - 2)
     value = math.exp(log_path[i] + (pos - i) * (log_path[i + 1] - log_path[i]))
     return float(min(max(value, path.low[c]), path.high[c])), c
+
+
+def session_so_far(
+    seed: int, params: SymbolParams, path: DailyPath, table: SessionTable, ts: float
+) -> tuple[float, float, float, float, int] | None:
+    """The session in progress at `ts` as a partial bar: open, high and low so
+    far, the price now (rounded as quotes are) and the volume so far; None when
+    no session is trading."""
+    c = table.current(ts)
+    if c < 0 or ts >= table.closes[c]:
+        return None
+    last = round(price_at(seed, params, path, table, ts)[0], 2)
+    log_path = _session_path(seed, params, path, table, c)
+    seen = np.exp(log_path[: min(int((ts - table.opens[c]) / 60.0), len(log_path) - 1) + 1])
+    open_ = float(path.open[c])
+    high = max(round(float(min(seen.max(), path.high[c])), 2), open_, last)
+    low = min(round(float(max(seen.min(), path.low[c])), 2), open_, last)
+    elapsed = (ts - table.opens[c]) / (table.closes[c] - table.opens[c])
+    return open_, high, low, last, int(path.volume[c] * elapsed)
