@@ -9,6 +9,7 @@ the market. Option chains and volatility: test_simulated_options.py.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -25,6 +26,7 @@ from activities.analysis import AnalysisActivities
 from tests.helpers.simulated_market import NOON, SAMPLE, fixed, generated, nyse_sessions
 from ttai.broker.base import Broker, UnknownSymbol
 from ttai.broker.simulated.broker import SimulatedBroker
+from ttai.broker.simulated.earnings import earnings_dates
 from ttai.broker.simulated.market import SimulatedMarket
 from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.broker.simulated.universe import RESERVED_UNKNOWN_PREFIX, is_simulated
@@ -133,9 +135,16 @@ def test_candles_cover_400_sessions_and_are_consistent(market: SimulatedMarket) 
 
 
 def test_realised_volatility_matches_parameters(market: SimulatedMarket) -> None:
+    """The diffusion's volatility, report days aside (their earnings moves come on top)."""
     for symbol in [*SAMPLE, *generated(market)]:
-        closes = np.array([c.close for c in market.get_daily_candles(symbol, 1500)])
-        realised = np.diff(np.log(closes)).std() * math.sqrt(252)
+        candles = market.get_daily_candles(symbol, 1500)[:-1]
+        reports = set(earnings_dates(market.params(symbol), candles[0].day, candles[-1].day))
+        returns = [
+            math.log(c.close / prev.close)
+            for prev, c in itertools.pairwise(candles)
+            if c.day not in reports
+        ]
+        realised = float(np.std(returns)) * math.sqrt(252)
         assert realised == pytest.approx(market.params(symbol).volatility, rel=0.15)
 
 

@@ -77,7 +77,8 @@ class SimulatedMarket:
         table = session_table(ts)
         path = self._paths.get(symbol)
         if path is None or len(path) < len(table.days):
-            path = self._paths[symbol] = daily_path(self.seed, params, table)
+            reports = earnings_dates(params, table.day(0), table.day(len(table.days) - 1))
+            path = self._paths[symbol] = daily_path(self.seed, params, table, reports)
         return params, table, path
 
     def _spot(

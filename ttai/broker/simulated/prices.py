@@ -8,6 +8,7 @@ never changes an earlier session: past candles stay fixed as time moves on.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -103,23 +104,46 @@ def _ar1(shocks: NDArray[np.float64], coef: float, start: float) -> NDArray[np.f
     return out
 
 
-def daily_path(seed: int, params: SymbolParams, table: SessionTable) -> DailyPath:
+def earnings_jumps(
+    seed: int, params: SymbolParams, table: SessionTable, report_days: Iterable[date]
+) -> NDArray[np.float64]:
+    """Each session's earnings move in log terms: 0, and on a report day a normal
+    draw with the standard deviation the options price for it (`earnings_move`,
+    options.value_contracts), seeded by the day alone so it never changes as the
+    calendar grows."""
+    jumps = np.zeros(len(table.days))
+    index = {d: i for i, d in enumerate(table.days.astype(date).tolist())}
+    for day in report_days:
+        if day in index:
+            draw = stable_rng(seed, params.symbol, "earnings", day.isoformat()).standard_normal()
+            jumps[index[day]] = params.earnings_move * float(draw)
+    return jumps
+
+
+def daily_path(
+    seed: int, params: SymbolParams, table: SessionTable, report_days: Iterable[date] = ()
+) -> DailyPath:
+    """The daily bars of `params.symbol` over `table`'s sessions: a mean-reverting
+    diffusion at `params.volatility`, plus, on each of `report_days`, the
+    earnings move the options price (it opens with it: a report comes out of hours)."""
     n = len(table.days)
     z, gap, up, down, vol_noise, iv_noise = _shocks(seed, params.symbol, n)
     x_init, y_init = stable_rng(seed, params.symbol, "init").standard_normal(2)
     sigma_d = params.volatility / math.sqrt(SESSIONS_PER_YEAR)
+    jumps = earnings_jumps(seed, params, table, report_days)
 
     # Log price = trend + an AR(1) deviation (discrete Ornstein-Uhlenbeck).
     a = 1.0 - _PRICE_KAPPA / SESSIONS_PER_YEAR
     x0 = x_init * sigma_d / math.sqrt(1.0 - a * a)
-    x = _ar1(sigma_d * z, a, x0)
+    x = _ar1(sigma_d * z + jumps, a, x0)
     years = (table.days - np.datetime64(REFERENCE_DAY)).astype(np.float64) / 365.25
     log_trend = math.log(params.ref_price) + params.drift * years
     log_close = log_trend + x
     prev_log_close = np.concatenate(([log_trend[0] + x0], log_close[:-1]))
     ret = log_close - prev_log_close
-    # Part of the day's move happens overnight, the rest during the session.
-    log_open = prev_log_close + 0.3 * ret + 0.25 * sigma_d * gap
+    # Part of the day's move happens overnight, the rest during the session; an
+    # earnings move is all overnight (a gap at the open).
+    log_open = prev_log_close + jumps + 0.3 * (ret - jumps) + 0.25 * sigma_d * gap
 
     close = np.round(np.exp(log_close), 2)
     open_ = np.round(np.exp(log_open), 2)
