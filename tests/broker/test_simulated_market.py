@@ -283,20 +283,24 @@ async def test_broker_marks_positions_and_balances() -> None:
     assert acct.account_number == account.account_number and acct.is_paper
 
 
-async def test_expired_option_is_marked_at_intrinsic() -> None:
+async def test_an_expired_option_settles_against_its_expiration_close() -> None:
+    """Issue 20: ten days after expiry the seeded put was still held, marked at its
+    intrinsic value against the expiry close. Now it settled at that close."""
     market = fixed(NOON)
     account = InMemoryPaperAccount()
     await account.seed_if_empty(market, NOON)
     put = next(p for p in await account.get_positions() if p.instrument == "option")
     assert put.expiration is not None and put.strike is not None
     after = fixed(datetime.combine(put.expiration + timedelta(days=10), datetime.min.time(), UTC))
-    (marked,) = [
-        p for p in await SimulatedBroker(after, account).get_positions() if p.symbol == put.symbol
-    ]
+    broker = SimulatedBroker(after, account)
+    assert put.symbol not in {p.symbol for p in await broker.get_positions()}
+    (event,) = [e for e in await broker.get_option_events(NOON) if e.symbol == put.symbol]
     expiry_close = next(
         c.close for c in after.get_daily_candles(put.underlying, 15) if c.day == put.expiration
     )
-    assert marked.mark == pytest.approx(max(put.strike - expiry_close, 0.0), abs=1e-6)
+    assert (event.day, event.settlement_price) == (put.expiration, expiry_close)
+    in_the_money = round(put.strike - expiry_close, 2) >= 0.01
+    assert event.kind == ("assigned" if in_the_money else "expired")
 
 
 @pytest.mark.parametrize(

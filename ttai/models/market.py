@@ -135,6 +135,47 @@ class Fill(Model):
     executed_at: datetime
 
 
+OptionEventKind = Literal["expired", "assigned", "exercised"]
+
+
+class OptionEvent(Model):
+    """An option position leaving an account without a trade: it expired (out of
+    the money), was assigned (a short one: shares delivered or received at the
+    strike) or exercised (a long one, by exception when $0.01 or more in the
+    money at the expiration close, as OCC does). Not a fill."""
+
+    account: str
+    kind: OptionEventKind
+    symbol: str = Field(description="The OCC option symbol.")
+    underlying: Symbol
+    option_kind: Literal["put", "call"]
+    strike: float
+    expiration: date
+    quantity: float = Field(
+        description="The option position that left, signed: -1 for one short contract."
+    )
+    multiplier: int = 100
+    shares: float = Field(
+        default=0.0,
+        description="Shares received (+) or delivered (-): +100 for one assigned short put.",
+    )
+    price: float = Field(
+        default=0.0, description="Per share the shares moved at: the strike (0 when expired)."
+    )
+    settlement_price: float | None = Field(
+        default=None,
+        description="The underlying's price the settlement used (the expiration close); "
+        "None when the broker does not say.",
+    )
+    day: date = Field(description="The session it settled in (New York date).")
+    occurred_at: datetime = Field(description="When the broker recorded it.")
+
+    @property
+    def cash(self) -> float:
+        """Cash it moved: the shares' value at the strike, paid (-) or received (+)."""
+        return -self.shares * self.price
+
+
 class Balances(Model):
     account: str
     cash: float

@@ -16,6 +16,7 @@ from ttai.models.market import (
     Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -135,11 +136,18 @@ class SimulatedBroker:
             name=lambda p: p.symbol,
         )
 
+    async def _settled_now(self) -> datetime:
+        """The market's time, after settling every option whose expiration close
+        has passed (the paper account records each settlement once)."""
+        at = self.market.now()
+        await self.account.settle(self.market, at)
+        return at
+
     async def get_positions(self) -> list[Position]:
-        return await self._marked_positions(self.market.now())
+        return await self._marked_positions(await self._settled_now())
 
     async def get_balances(self) -> list[Balances]:
-        at = self.market.now()
+        at = await self._settled_now()
         positions = await self._marked_positions(at)
         cash = await self.account.get_cash()
         spots = self.market.get_quotes({p.underlying for p in positions}, at)
@@ -157,6 +165,10 @@ class SimulatedBroker:
 
     async def get_fills(self, since: datetime) -> list[Fill]:
         return await self.account.get_fills(since)
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        await self._settled_now()
+        return await self.account.get_option_events(since)
 
     async def now(self) -> datetime:
         return self.market.now()

@@ -243,6 +243,21 @@ class SimulatedMarket:
         chosen = values.put if kind == "put" else values.call
         return bs.Valuation(*(float(v[0]) for v in chosen))
 
+    def settlement(
+        self, underlying: str, expiration: date, at: datetime | None = None
+    ) -> tuple[date, datetime, float] | None:
+        """The expiration session of a contract and its close (time, price), once
+        that close has passed at `at`; None before it. The session is the
+        expiration day (the session before it when that is a holiday), its close
+        16:00 ET or the early close."""
+        ts = self._ts(at)
+        _, table, path = self._series(underlying, ts)
+        i = int(np.searchsorted(table.days, np.datetime64(expiration), side="right")) - 1
+        if float(table.closes[i]) > ts:
+            return None
+        closes_at = datetime.fromtimestamp(float(table.closes[i]), UTC)
+        return table.day(i), closes_at, float(path.close[i])
+
     def previous_close_time(self, at: datetime | None = None) -> datetime:
         """The close of the session before the current one (what `prev_close` refers to)."""
         ts = self._ts(at)

@@ -38,6 +38,7 @@ from ttai.broker.tastytrade.mapping import (
     to_balances,
     to_fill,
     to_metrics,
+    to_option_event,
     to_position,
     to_quote,
     tt_symbol,
@@ -53,6 +54,7 @@ from ttai.models.market import (
     Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -298,17 +300,38 @@ class TastytradeBroker:
             )[Greeks]
         return [with_greek(p, greeks.get(streamer_symbols.get(p.symbol, ""))) for p in positions]
 
+    async def _transactions(self, kind: str, since: datetime, what: str) -> list[Any]:
+        """The raw history entries of type `kind` at or after `since`, every account."""
+        params = {"type": kind, "start-at": since.isoformat(), "sort": "Asc"}
+        async with self._errors.translating(what):
+            items: list[Any] = []
+            for account in await self._tt_accounts():
+                path = f"/accounts/{account.account_number}/transactions"
+                items += await get_all_pages(self._session, path, params)
+        return items
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        """Expirations, assignments and exercises at or after `since` (a naive time
+        is read as UTC), across all accounts, oldest first: the history's "Receive
+        Deliver" entries on options (`mapping.to_option_event`). One that cannot be
+        read is skipped (logged and counted), not the whole call."""
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        items = await self._transactions("Receive Deliver", since, "fetching option events")
+        events = read_each(
+            items,
+            lambda item: to_option_event(Transaction.model_validate(item)),
+            broker=self.name,
+            kind="option_event",
+            name=lambda item: f"transaction {item.get('id')} {item.get('symbol') or ''}".strip(),
+        )
+        return sorted((e for e in events if e.occurred_at >= since), key=lambda e: e.occurred_at)
+
     async def get_fills(self, since: datetime) -> list[Fill]:
         """Equity and equity-option trades executed at or after `since` (a naive
         time is read as UTC), across all accounts, oldest first. A transaction
         that cannot be read is skipped (logged and counted), not the whole call."""
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        params = {"type": "Trade", "start-at": since.isoformat(), "sort": "Asc"}
-        async with self._errors.translating("fetching fills"):
-            items: list[Any] = []
-            for account in await self._tt_accounts():
-                path = f"/accounts/{account.account_number}/transactions"
-                items += await get_all_pages(self._session, path, params)
+        items = await self._transactions("Trade", since, "fetching fills")
         fills = read_each(
             items,
             lambda item: to_fill(Transaction.model_validate(item)),

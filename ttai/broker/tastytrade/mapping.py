@@ -33,7 +33,16 @@ from tastytrade.metrics import MarketMetricInfo
 from tastytrade.order import InstrumentType
 
 from ttai.broker.tastytrade.contracts import Contract
-from ttai.models.market import Balances, Fill, MarketMetrics, OptionQuote, Position, Quote
+from ttai.models.market import (
+    Balances,
+    Fill,
+    MarketMetrics,
+    OptionEvent,
+    OptionEventKind,
+    OptionQuote,
+    Position,
+    Quote,
+)
 
 _OCC_TAIL_LENGTH = 15  # YYMMDD + C/P + strike x 1000 in 8 digits
 
@@ -292,4 +301,68 @@ def to_fill(t: Transaction) -> Fill | None:
         price=price,
         multiplier=multiplier,
         executed_at=t.executed_at,
+    )
+
+
+_SETTLEMENTS: dict[str, OptionEventKind] = {
+    "Expiration": "expired",
+    "Assignment": "assigned",
+    "Exercise": "exercised",
+}
+
+
+def to_option_event(t: Transaction) -> OptionEvent | None:
+    """An option's expiration, assignment or exercise in the transaction history
+    as an `OptionEvent`; None for any other entry. Raises ValueError for one
+    without a usable OCC symbol or quantity, or an expiration that does not say
+    which side it closed.
+
+    The history lists it as a "Receive Deliver" entry of sub-type Expiration,
+    Assignment or Exercise on the option ("Removal of option due to ..."): its
+    quantity is unsigned and its action closes the position ("Buy to Close" for
+    a short one). Only a short option is assigned and only a long one
+    exercised, so their side is known without the action. The shares come from
+    the contract (100 a contract at the strike: a call buys them for its holder,
+    a put sells them), as the stock entry beside it lists them; the history does
+    not say at which underlying price it settled.
+    """
+    kind = _SETTLEMENTS.get(t.transaction_sub_type)
+    if t.transaction_type != "Receive Deliver" or kind is None:
+        return None
+    if t.instrument_type != InstrumentType.EQUITY_OPTION:
+        return None  # cash-settled index options and futures are outside the models
+    tail = _OCC_TAIL.fullmatch((t.symbol or "")[-_OCC_TAIL_LENGTH:])
+    if tail is None or t.quantity is None:
+        raise ValueError("an option settlement without an OCC symbol or a quantity")
+    contracts = abs(float(t.quantity))
+    if not (math.isfinite(contracts) and contracts > 0):
+        raise ValueError("an option settlement without a positive quantity")
+    if t.action is not None:
+        quantity = -t.action.multiplier * contracts  # closing: Buy to Close ends a short
+    elif kind == "expired":
+        raise ValueError("an expiration that does not say which side it closed")
+    else:
+        quantity = -contracts if kind == "assigned" else contracts
+    expiration, flag, strike_code = tail.groups()
+    option_kind: Literal["put", "call"] = "put" if flag == "P" else "call"
+    strike = int(strike_code) / 1000
+    shares = 0.0
+    if kind != "expired":
+        direction = 1 if option_kind == "call" else -1
+        shares = direction * quantity * STANDARD_OPTION_MULTIPLIER
+    return OptionEvent(
+        account=t.account_number,
+        kind=kind,
+        symbol=t.symbol,
+        underlying=project_symbol(t.underlying_symbol or t.symbol[:6].strip()),
+        option_kind=option_kind,
+        strike=strike,
+        expiration=datetime.strptime(expiration, "%y%m%d").date(),
+        quantity=quantity,
+        multiplier=STANDARD_OPTION_MULTIPLIER,
+        shares=shares,
+        price=strike if shares else 0.0,
+        settlement_price=None,
+        day=t.transaction_date,
+        occurred_at=t.executed_at,
     )

@@ -13,3 +13,26 @@ ALTER TABLE alert_rules ADD COLUMN awaiting_return BOOLEAN NOT NULL DEFAULT FALS
 UPDATE alert_rules SET awaiting_return = TRUE
 WHERE reference_price IS NOT NULL AND mode = 'rearm' AND trigger_count > 0
     AND status = 'active';
+
+-- Options settle (issue 20): the paper account's expirations, assignments and
+-- exercises, one per contract an account held. Not fills: the option leaves,
+-- shares move at the strike (assigned/exercised), cash moves by their value.
+CREATE TABLE paper_option_events (
+    id                BIGSERIAL PRIMARY KEY,
+    account           TEXT NOT NULL,
+    kind              TEXT NOT NULL CHECK (kind IN ('expired', 'assigned', 'exercised')),
+    symbol            TEXT NOT NULL,
+    underlying        TEXT NOT NULL,
+    option_kind       TEXT NOT NULL CHECK (option_kind IN ('put', 'call')),
+    strike            NUMERIC NOT NULL,
+    expiration        DATE NOT NULL,
+    quantity          NUMERIC NOT NULL CHECK (quantity <> 0),
+    multiplier        INTEGER NOT NULL,
+    shares            NUMERIC NOT NULL,      -- + received, - delivered
+    price             NUMERIC NOT NULL,      -- per share: the strike, 0 when expired
+    settlement_price  NUMERIC,
+    day               DATE NOT NULL,
+    occurred_at       TIMESTAMPTZ NOT NULL,
+    UNIQUE (account, symbol)
+);
+CREATE INDEX paper_option_events_by_time ON paper_option_events (account, occurred_at);
