@@ -21,8 +21,10 @@ from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -116,6 +118,12 @@ class ScriptedBroker:
         return []
 
     async def get_balances(self) -> list[Balances]:
+        return []
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        return []
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
         return []
 
     async def close(self) -> None:

@@ -36,3 +36,9 @@ CREATE TABLE paper_option_events (
     UNIQUE (account, symbol)
 );
 CREATE INDEX paper_option_events_by_time ON paper_option_events (account, occurred_at);
+
+-- The position sync stores the option events it read with today's fills (the
+-- portfolio view's day P&L counts those of the session day_trades_day), and
+-- notifies each settled position once ("position-settled:<row ID>").
+ALTER TABLE position_sync_state ADD COLUMN day_trades_day DATE;
+ALTER TABLE position_sync_state ADD COLUMN day_events JSONB NOT NULL DEFAULT '[]'::jsonb;

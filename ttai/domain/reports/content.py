@@ -12,7 +12,7 @@ from ttai.domain.analytics.pnl import DayPnlLine, day_pnl_lines, total_day_pnl
 from ttai.domain.analytics.ranking import ranks
 from ttai.domain.market_calendar import days_to_expiry
 from ttai.models.analysis import AnalysisResult
-from ttai.models.market import Balances, Fill, MarketMetrics, Position
+from ttai.models.market import Balances, Fill, MarketMetrics, OptionEvent, Position
 from ttai.models.reports import (
     AlertLine,
     AnalysisLine,
@@ -169,11 +169,13 @@ def end_of_day(
     alerts_triggered: list[AlertLine],
     analyses: Sequence[AnalysisResult],
     early_close: bool,
+    events: Sequence[OptionEvent] = (),
 ) -> EndOfDaySummary:
-    """`fills` are today's (since the previous close); `previous_closes` those of
-    instruments the broker gives none for, e.g. closed today (see `analytics.pnl`)."""
+    """`fills` are today's (since the previous close), `events` the options that
+    settled today; `previous_closes` those of instruments the broker gives none
+    for, e.g. closed today (see `analytics.pnl`)."""
     held = {p.symbol: p for p in positions}
-    lines = day_pnl_lines(positions, fills, previous_closes)
+    lines = day_pnl_lines(positions, fills, previous_closes, events)
     rows = [
         PositionPnl(
             symbol=line.symbol,
@@ -184,6 +186,7 @@ def end_of_day(
             bought=line.bought,
             sold=line.sold,
             day_pnl=line.day_pnl,
+            settled=line.settled,
         )
         for line in lines
     ]
