@@ -85,9 +85,15 @@ def status_grid(report: MonitorsStatus) -> Grid:
             grid.add_row(m.name, "not running")
             continue
         s, state = m.status, m.status.state
+        if state.paused:
+            condition = "paused"
+        elif s.hours == "always":
+            condition = "running"
+        else:
+            condition = "market open" if s.market_open else "market closed"
         grid.add_row(
             m.name,
-            "paused" if state.paused else ("market open" if s.market_open else "market closed"),
+            condition,
             state.iterations,
             state.errors,
             state.triggers,
