@@ -14,6 +14,7 @@ from ttai.models.monitors import (
 )
 from ttai.ops.monitors import MonitorInfo, MonitorsStatus
 
+
 def info(name: str, *, hours: MarketHours, market_open: bool, paused: bool = False) -> MonitorInfo:
     workflow_id = MONITOR_IDS[name]  # type: ignore[index]
     status = MonitorStatus(
