@@ -328,7 +328,7 @@ class PortfolioMonitorWorkflow(MonitorLoop):
 
 @workflow.defn(name=MONITOR_TYPES["monitor-price-alerts"])
 class PriceAlertMonitorWorkflow(MonitorLoop):
-    """Price and IV-rank alerts, one batched quote call per check; manages the rules."""
+    """Price and IV-rank alerts, one batched quote call per check (rules: AlertsWorkflow)."""
 
     check = AlertActivities.check_price_alerts
     default_interval = 30

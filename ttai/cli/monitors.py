@@ -1,6 +1,6 @@
 """monitors status|pause|resume|check|stop|interval|start, over `ttai.ops.monitors`.
 
-The same calls the `temporal` CLI or another app can make (see the README):
+The same calls the `temporal` CLI or another app can make (docs/workflows.md):
 the monitors' status query, signals, set_interval update and a cancel.
 """
 
@@ -35,7 +35,7 @@ from ttai.ops.monitors import (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("monitors", help="the three monitor workflows")
+    parser = subparsers.add_parser("monitors", help="the monitor workflows: status and steering")
     commands = parser.add_subparsers(dest="monitors_command", required=True, metavar="ACTION")
     names = f"{', '.join(choices(MonitorName))} or all"
 
