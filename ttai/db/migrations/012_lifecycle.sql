@@ -1,4 +1,5 @@
--- Issue 20: unknown readings on alert rules and the hysteresis of rearmed moves.
+-- Issue 20: what alert rules last read (unknown included) and the hysteresis of rearmed
+-- moves; option settlements in the paper account; the events the position sync stores.
 
 -- What the last check read for each rule: last_reading NULL with last_read_at
 -- set means the broker sent no usable number (unknown); the rule fired nothing.
