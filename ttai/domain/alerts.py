@@ -144,9 +144,9 @@ def _market_values(
 
 def evaluate_price_rules(
     rules: Iterable[AlertRule],
-    prices: Mapping[str, float],
+    prices: Mapping[str, float | None],
     previous_prices: Mapping[str, float],
-    iv_ranks: Mapping[str, float],
+    iv_ranks: Mapping[str, float | None],
     now: datetime,
 ) -> list[Firing]:
     """Price and IV-rank rules that fire now. Symbols without data (or with an

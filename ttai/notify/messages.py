@@ -117,8 +117,8 @@ def screen_notification(workflow_id: str, run_id: str, result: ScreenResult) -> 
 
 
 def alert_notification(rule: AlertRule, firing: Firing) -> Notification:
-    """`rule` as the check read it (before this firing), so a rearmed move says
-    which price it was measured from."""
+    """`rule` as the check read it (before this firing); a move names the
+    user's reference, which every move is measured from."""
     spec = rule.spec
     measured_from = reference(rule)
     body = f"**{firing.subject}**: observed {firing.observed:g}."
