@@ -11,7 +11,7 @@ The quote stream (activities/streams.py) records its firings through the same
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from temporalio.exceptions import ApplicationError
@@ -21,9 +21,12 @@ from ttai.broker.base import Broker, QuoteStreaming
 from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.domain.alerts import (
     Firing,
+    back_in_band,
     evaluate_position_rules,
     evaluate_price_rules,
     is_expired,
+    position_readings,
+    price_readings,
 )
 from ttai.models.alerts import (
     AlertList,
@@ -72,16 +75,21 @@ async def record_firings(
     firings: Sequence[Firing],
     expired: Sequence[int],
     monitor: str,
+    readings: Mapping[int, float | None] | None = None,
+    returned: Sequence[int] = (),
 ) -> list[AlertTrigger]:
     """Commit what a check (or a stream's tick) fired, each firing with its
-    notification, and what expired; read back the triggers of this check key (a
-    retry finds the first attempt's)."""
+    notification, what expired, what each rule read and which moves came back
+    inside their band; read back the triggers of this check key (a retry finds
+    the first attempt's)."""
     by_id = {r.alert_id: r for r in rules}
     await alerts.record_check(
         request.check_key,
         request.as_of,
         [(f, alert_notification(by_id[f.alert_id], f)) for f in firings],
         expired,
+        readings,
+        returned,
     )
     triggers = await alerts.triggers_for_check(request.check_key)
     count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
@@ -101,11 +109,14 @@ class AlertActivities:
         firings: Sequence[Firing],
         expired: Sequence[int],
         monitor: str,
+        readings: Mapping[int, float | None],
+        returned: Sequence[int] = (),
     ) -> dict[str, Any]:
-        """The tail of both checks: commit what fired (each with its notification)
-        and what expired, and read back this check's triggers (a retry finds the
-        first attempt's). Returns the fields both check results share."""
-        triggers = await record_firings(self._alerts, request, rules, firings, expired, monitor)
+        """The tail of both checks: `record_firings`, then the first delivery attempt.
+        Returns the fields both check results share."""
+        triggers = await record_firings(
+            self._alerts, request, rules, firings, expired, monitor, readings, returned
+        )
         # The first delivery attempt; a retried check finds its rows delivered already.
         sent = await self._outbox.deliver_each([t.notification_id for t in triggers])
         return {
@@ -132,16 +143,16 @@ class AlertActivities:
             # One batched call for every alert symbol, not one per alert.
             quotes = await self._broker.get_quotes(symbols) if symbols else {}
             metrics = await self._broker.get_market_metrics(iv_symbols) if iv_symbols else {}
-        prices = {s: q.last for s, q in quotes.items()}
+        # An unknown price (None) or IV rank is read as unknown and fires nothing.
+        read: dict[str, float | None] = {s: q.last for s, q in quotes.items()}
+        iv_ranks = {s: m.iv_rank for s, m in metrics.items()}
         firings = evaluate_price_rules(
-            rules,
-            prices,
-            request.previous_prices,
-            {s: m.iv_rank for s, m in metrics.items()},
-            request.as_of,
-            request.previous_at,
+            rules, read, request.previous_prices, iv_ranks, request.as_of, request.previous_at
         )
-        shared = await self._commit(request, rules, firings, expired, "price")
+        readings = price_readings(rules, read, iv_ranks)
+        returned = back_in_band(rules, read, iv_ranks)
+        shared = await self._commit(request, rules, firings, expired, "price", readings, returned)
+        prices = {s: p for s, p in read.items() if p is not None}  # the next crossing test's
         return PriceCheckResult(
             prices=prices, streams=isinstance(self._broker, QuoteStreaming), **shared
         )
@@ -153,7 +164,8 @@ class AlertActivities:
             positions = await self._broker.get_positions()
         firings = evaluate_position_rules(rules, positions, request.as_of)
         expired = [r.alert_id for r in rules if is_expired(r, request.as_of)]
-        shared = await self._commit(request, rules, firings, expired, "portfolio")
+        readings = position_readings(rules, positions, request.as_of)
+        shared = await self._commit(request, rules, firings, expired, "portfolio", readings)
         return PortfolioCheckResult(positions=len(positions), **shared)
 
     @step(UPDATE, lane=LIVE)

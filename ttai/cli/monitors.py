@@ -1,6 +1,6 @@
 """monitors status|pause|resume|check|stop|interval|start, over `ttai.ops.monitors`.
 
-The same calls the `temporal` CLI or another app can make (see the README):
+The same calls the `temporal` CLI or another app can make (docs/workflows.md):
 the monitors' status query, signals, set_interval update and a cancel.
 """
 
@@ -37,7 +37,7 @@ from ttai.ops.monitors import (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("monitors", help="the three monitor workflows")
+    parser = subparsers.add_parser("monitors", help="the monitor workflows: status and steering")
     commands = parser.add_subparsers(dest="monitors_command", required=True, metavar="ACTION")
     names = f"{', '.join(choices(MonitorName))} or all"
 
@@ -78,12 +78,15 @@ def _time(value: datetime | None) -> str:
 
 
 def _state(info: MonitorInfo) -> str:
-    assert info.status is not None
-    if info.status.state.paused:
+    status = info.status
+    assert status is not None
+    if status.state.paused:
         return "paused"
-    if info.status.mode == "streaming":
+    if status.mode == "streaming":
         return "streaming"
-    return "market open" if info.status.market_open else "market closed"
+    if status.hours == "always":
+        return "running"
+    return "market open" if status.market_open else "market closed"
 
 
 def _stream_text(stream: StreamInfo) -> str:
