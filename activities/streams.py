@@ -5,14 +5,17 @@ Temporal's way of holding a stream: one long-running activity that heartbeats.
 for the symbols of the active price rules and, on each tick:
 
 1. evaluates that symbol's rules with the same pure code as the interval check
-   (`ttai.domain.alerts.evaluate_price_rules`, the tick's price against the
-   symbol's previous one);
-2. commits what fired through the same store path (`record_firings` ->
-   `AlertStore.record_check`: one transaction, keyed by alert and sequence, the
-   notification queued with it and announced with NOTIFY, which the MCP bridge
-   turns into resource-updated messages);
+   (`ttai.domain.alerts`: `evaluate_price_rules`, the tick's price against the
+   symbol's previous one, and `back_in_band` for rearmed moves waiting to re-arm);
+2. commits what fired, and the moves back inside their band, through the same
+   store path (`record_firings` -> `AlertStore.record_check`: one transaction,
+   keyed by alert and sequence, the notification queued with it and announced
+   with NOTIFY, which the MCP bridge turns into resource-updated messages);
 3. only then counts the tick's price as seen, and makes the first delivery
    attempt in the background (`Outbox.deliver_each`).
+
+What each rule last read is stored every READINGS_SECONDS (and with each
+commit), not on every tick.
 
 The rules follow the database: every rule write is announced on
 `ttai_alert_rules` (`AlertStore.changes`), and the rules are read again at least
@@ -46,7 +49,13 @@ from activities.alerts import record_firings, tracked
 from activities.errors import classified_errors
 from ttai.broker.base import Broker, QuoteStream, QuoteStreaming
 from ttai.db.alerts import AlertStore
-from ttai.domain.alerts import Firing, evaluate_price_rules, is_expired
+from ttai.domain.alerts import (
+    Firing,
+    back_in_band,
+    evaluate_price_rules,
+    is_expired,
+    price_readings,
+)
 from ttai.models.alerts import AlertRule
 from ttai.models.conditions import names
 from ttai.models.market import Tick
@@ -67,6 +76,8 @@ RELOAD_SECONDS = 5.0
 EXPIRY_SLACK_SECONDS = 0.05
 """Read the rules this long after one expires (it must have passed on the broker's clock)."""
 HEARTBEAT_SECONDS = 1.0
+READINGS_SECONDS = 5.0
+"""Each followed rule's last reading is stored this often (and with each commit)."""
 DELIVERY_GRACE_SECONDS = 10.0
 """At its end, a stream waits this long for first delivery attempts under way."""
 
@@ -95,6 +106,7 @@ class PriceStream:
         self._ticks = start.ticks
         self._fired = start.fired
         self._deliveries: set[asyncio.Task[object]] = set()
+        self._readings_at: datetime | None = None
 
     @property
     def symbols(self) -> list[str]:
@@ -152,17 +164,19 @@ class PriceStream:
         fired = False
         rules = self._rules.get(symbol)
         if rules:
+            price = {symbol: tick.last}
             previous = self._prices.get(symbol)
             firings = evaluate_price_rules(
                 rules,
-                {symbol: tick.last},
+                price,
                 {} if previous is None else {symbol: previous},
                 {},
                 tick.time,
                 self._seen_at.get(symbol),
             )
-            if firings:
-                fired = await self._commit(rules, firings, tick.time)
+            returned = back_in_band(rules, price, {})
+            if firings or returned:
+                fired = await self._commit(rules, firings, returned, price, tick.time)
         # Seen only now: a successor resuming from these prices must not miss a
         # firing that was not committed.
         if symbol in self._rules:
@@ -172,9 +186,19 @@ class PriceStream:
         self._ticks += 1
         return fired
 
-    async def _commit(self, rules: list[AlertRule], firings: list[Firing], now: datetime) -> bool:
+    async def _commit(
+        self,
+        rules: list[AlertRule],
+        firings: list[Firing],
+        returned: list[int],
+        price: dict[str, float | None],
+        now: datetime,
+    ) -> bool:
         request = CheckInput(check_key=self._next_key(), as_of=now)
-        triggers = await record_firings(self._alerts, request, rules, firings, [], "stream")
+        readings = price_readings(rules, price, {})
+        triggers = await record_firings(
+            self._alerts, request, rules, firings, [], "stream", readings, returned
+        )
         self._fired += len(triggers)
         await self.reload(now)  # the fired rules' new counts and states
         if triggers:
@@ -184,6 +208,16 @@ class PriceStream:
             self._deliveries.add(delivery)
             delivery.add_done_callback(self._delivered)
         return bool(triggers)
+
+    async def record_readings(self) -> None:
+        """Store what each followed rule read last (its symbol's last price)."""
+        if self._last_tick_at is None or self._last_tick_at == self._readings_at:
+            return
+        rules = [r for symbol, rs in self._rules.items() if symbol in self._prices for r in rs]
+        if rules:
+            readings = price_readings(rules, dict(self._prices), {})
+            await self._alerts.record_check(self._next_key(), self._last_tick_at, [], (), readings)
+        self._readings_at = self._last_tick_at
 
     def _delivered(self, task: asyncio.Task[object]) -> None:
         self._deliveries.discard(task)
@@ -255,6 +289,7 @@ class StreamActivities:
                     asyncio.create_task(self._consume(stream, quotes)),
                     asyncio.create_task(self._follow(stream, quotes, changed)),
                     asyncio.create_task(self._heartbeats(stream)),
+                    asyncio.create_task(self._readings(stream)),
                 ]
                 ending = asyncio.create_task(self._end(until))
                 try:
@@ -303,6 +338,11 @@ class StreamActivities:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             stream.beat()
+
+    async def _readings(self, stream: PriceStream) -> None:
+        while True:
+            await asyncio.sleep(READINGS_SECONDS)
+            await stream.record_readings()
 
     async def _end(self, until: datetime | None) -> StreamEnd:
         """'closed' at `until` (on the broker's clock), 'worker_stopping' when this

@@ -137,6 +137,32 @@ async def test_a_crossing_fires_on_its_first_tick_once(running: Running) -> None
     assert (result.progress.ticks, result.progress.fired) == (6, 1)
 
 
+async def test_a_move_rearms_inside_its_band_and_readings_are_stored(running: Running) -> None:
+    """A rearmed pct_move fires once on the way out, waits while the price stays out,
+    re-arms on the first tick back inside its band, and fires on the next move."""
+    move = await running.store.create(
+        "m1", rule("AAPL", "pct_move", 5, reference_price=100, mode="rearm", cooldown_seconds=0)
+    )
+    running.start()
+    stream = await running.streaming(["AAPL"])
+    for n, price in enumerate([101.0, 106.0, 107.0, 100.5, 94.0], start=1):
+        stream.push("AAPL", price, at(n))
+    await running.ticked(5)
+    rows = await running.triggers()
+    assert [(r["alert_id"], r["sequence"], r["observed"]) for r in rows] == [
+        (move.alert_id, 1, 106.0),
+        (move.alert_id, 2, 94.0),
+    ]
+    [stored] = await running.store.rules()
+    assert (stored.last_reading, stored.last_read_at) == (94.0, at(5))
+    stream.push("AAPL", 95.0, at(6))  # no firing: stored with the next readings
+    await eventually(
+        running.store.rules,
+        what="the reading stored without a firing",
+        until=lambda rules: rules[0].last_reading == 95.0,
+    )
+
+
 async def test_rules_reach_the_open_stream(running: Running) -> None:
     running.start()
     stream = await running.streaming([])
