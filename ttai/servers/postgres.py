@@ -50,6 +50,7 @@ from ttai.private_files import PrivateFileError, read_private_text
 from ttai.servers import (
     LocalServer,
     StackError,
+    child_environment,
     process_alive,
     register_hard_stop,
     require_free_port,
@@ -347,7 +348,7 @@ class ServerBinaries:
 
     def command(self, *args: str) -> list[str]:
         if self.as_service_user:
-            return ["runuser", "-u", SERVICE_USER, "--", *args]
+            return [shutil.which("runuser") or "runuser", "-u", SERVICE_USER, "--", *args]
         return list(args)
 
     async def run(self, *args: str) -> tuple[int, str]:
@@ -361,6 +362,7 @@ class ServerBinaries:
             # server in order, instead of the postmaster dying mid-write.
             start_new_session=True,
             cwd="/",  # the postgres user may not be able to enter our cwd
+            env=child_environment(),  # never our secrets (see CHILD_VARIABLES)
         )
         out, _ = await proc.communicate()
         return proc.returncode or 0, out.decode(errors="replace")
@@ -379,6 +381,7 @@ class ServerBinaries:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd="/",
+            env=child_environment(),
             timeout=30,
             check=False,
         )

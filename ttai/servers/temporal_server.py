@@ -22,6 +22,7 @@ from ttai.loopback import LOOPBACK
 from ttai.servers import (
     LocalServer,
     StackError,
+    child_environment,
     die_with_parent,
     process_alive,
     register_hard_stop,
@@ -177,6 +178,8 @@ class TemporalDevServer(LocalServer):
             # SQLite creates the database 0644 by default, and its -wal and
             # -shm files with the database's mode: make them all 0600.
             umask=0o077,
+            # Never our secrets, nor TEMPORAL_* client settings meant for us.
+            env=child_environment(),
         )
         # "<server pid> <our pid>": a later start can tell a leftover from a live run.
         with opened_dir(self.pid_file.parent, follow=True) as folder:
