@@ -2,16 +2,23 @@
 
 - The servers get a minimal environment: nothing secret from ours ends up in
   `/proc/<pid>/environ`, readable by whoever runs as the server's user.
+- Clients dial 127.0.0.1, never a name, and reach PostgreSQL through its
+  private socket folder: someone who took the port first gets no password.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from urllib.parse import quote
 
+import asyncpg
 import pytest
 
+from ttai.config import Settings
 from ttai.loopback import free_port
-from ttai.servers.postgres import PrivatePostgres
+from ttai.servers.files import ensure_state_dir
+from ttai.servers.postgres import PrivatePostgres, database_url, load_passwords
 from ttai.servers.temporal_server import TemporalDevServer
 
 MARKER = "marker-secret-0f1e2d3c4b5a"
@@ -51,5 +58,83 @@ async def test_servers_never_inherit_our_secrets(
                 assert not leaked, f"pid {pid} holds {leaked}"
                 assert env.get("TZ") == "America/New_York"
                 assert "PATH" in env
+    finally:
+        await pg.destroy()
+
+
+SSL_REQUEST = (80877103).to_bytes(4, "big")
+
+
+class FakePostgres:
+    """Whoever took 127.0.0.1:PORT first, playing PostgreSQL: it asks for the
+    password in clear text (what asyncpg answers) and keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.received = b""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                length = int.from_bytes(await reader.readexactly(4), "big")
+                message = await reader.readexactly(length - 4)
+                if message[:4] != SSL_REQUEST:
+                    break  # the startup message
+                writer.write(b"N")  # no TLS: go on in clear
+            writer.write(b"R" + (8).to_bytes(4, "big") + (3).to_bytes(4, "big"))  # cleartext
+            await writer.drain()
+            self.received += await asyncio.wait_for(reader.read(4096), 5)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+
+def test_clients_dial_the_loopback_address_never_a_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TTAI_TEMPORAL_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings.from_env().temporal_address == "127.0.0.1:7233"
+    assert Settings().temporal_address == "127.0.0.1:7233"
+
+
+async def test_the_database_is_reached_through_the_private_socket_never_a_squatted_port(
+    tmp_path: Path,
+) -> None:
+    fake = FakePostgres()
+    squatter = await asyncio.start_server(fake.serve, "127.0.0.1", 0)
+    port = squatter.sockets[0].getsockname()[1]
+    state = tmp_path / "state"
+    settings = Settings(state_dir=state, postgres_port=port)
+    ensure_state_dir(state)
+    passwords = load_passwords(state / "pgpass")
+    dsn = database_url(settings)  # what the LISTEN bridge and the worker use
+    try:
+        # Our cluster is not running: nothing to log in to.
+        with pytest.raises((OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
+            await asyncpg.connect(dsn, timeout=5)
+    finally:
+        squatter.close()
+        await squatter.wait_closed()
+    assert all(password.encode() not in fake.received for password in passwords.values())
+    assert fake.connections == 0
+    assert f"host={quote(str(state.resolve()))}/postgres/run" in dsn
+
+
+async def test_a_running_cluster_takes_socket_logins_with_the_generated_password(
+    tmp_path: Path,
+) -> None:
+    pg = PrivatePostgres(tmp_path / "state", port=free_port(), durable=False)
+    try:
+        async with pg:
+            settings = Settings(state_dir=tmp_path / "state", postgres_port=pg.port)
+            assert database_url(settings) == pg.dsn
+            conn = await asyncpg.connect(pg.dsn)
+            try:
+                # A Unix-socket session has no client address.
+                assert await conn.fetchval("SELECT inet_client_addr()") is None
+                assert await conn.fetchval("SELECT current_user") == "ttai_app"
+            finally:
+                await conn.close()
     finally:
         await pg.destroy()

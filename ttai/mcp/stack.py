@@ -8,7 +8,10 @@ for it.
 What it does, in a loop:
 1. Connect to the configured Temporal address. If it answers (`make run`, a
    cluster named by `TEMPORAL_ADDRESS`, or another MCP server's stack), use it
-   ("connected") and check its health every `health_interval` seconds.
+   ("connected") and check its health every `health_interval` seconds. At the
+   local default address, only a dev server this user started with this
+   state folder is used (ttai.servers.claims): a port on 127.0.0.1 is anyone's
+   to take first.
 2. If nothing answers and the address is the local default (no
    `TEMPORAL_ADDRESS` / profile), take the stack lock, `<state>/mcp-stack.lock`,
    and bring up the same local stack `make run` does, in a child process:
@@ -313,9 +316,24 @@ class Stack(StackView):
                 await self._down(f"internal error: {one_line(err)}")
                 await self._sleep(5)
 
+    def _foreign(self) -> str | None:
+        """Why the local port is not ours to use (see ttai.servers.claims); None when
+        it is, or when the address was given (TEMPORAL_ADDRESS: the user chose it)."""
+        if not self.may_start:
+            return None
+        from ttai.servers.claims import foreign_dev_server
+
+        return foreign_dev_server(self.settings)
+
     async def _loop(self) -> None:
         backoff = 0.5
         while True:
+            foreign = self._foreign()
+            if foreign is not None:
+                await self._down(foreign)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10)
+                continue
             try:
                 client = await self._connect(self.settings)
             except Exception as err:
@@ -392,6 +410,10 @@ class Stack(StackView):
         failed = 0
         while failed < 2:
             await self._sleep(self.health_interval)
+            foreign = self._foreign()  # our server gone, someone else's in its place
+            if foreign is not None:
+                await self._down(foreign)
+                return
             try:
                 await client.service_client.check_health(timeout=timedelta(seconds=2))
             except Exception as err:

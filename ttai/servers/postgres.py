@@ -107,12 +107,16 @@ class PrivatePostgres(LocalServer):
 
     @property
     def dsn(self) -> str:
-        return cluster_dsn(ROLE, DATABASE, port=self.port, passfile=self.passfile)
+        return self._dsn(ROLE, DATABASE)
 
     @property
     def admin_dsn(self) -> str:
         """The superuser on the maintenance database, for creating and dropping databases."""
-        return cluster_dsn(SUPERUSER, "postgres", port=self.port, passfile=self.passfile)
+        return self._dsn(SUPERUSER, "postgres")
+
+    def _dsn(self, user: str, database: str) -> str:
+        sockets = socket_folder(self.state_dir / "postgres", self.port)
+        return cluster_dsn(user, database, port=self.port, passfile=self.passfile, sockets=sockets)
 
     async def start(self) -> None:
         folder = self.folder
@@ -126,19 +130,16 @@ class PrivatePostgres(LocalServer):
         # Clusters made by older versions trusted every local connection.
         convert = read_hba(folder.data_dir) != PG_HBA
         folder.make_private_dir("run")
-        socket_dir = folder.root / "run"
-        if len(f"{socket_dir}/.s.PGSQL.{self.port}") > _MAX_SOCKET_PATH:
-            socket_dir_setting = ""  # path too long for a unix socket: TCP only
-        else:
-            socket_dir_setting = str(socket_dir)
+        sockets = socket_folder(folder.root, self.port)
         options = [
             "-c",
             f"listen_addresses={LOOPBACK}",
             "-c",
             f"port={self.port}",
             # A private socket folder: never the system's /var/run/postgresql.
+            # (None: its path is too long for a socket: TCP only.)
             "-c",
-            f"unix_socket_directories={socket_dir_setting}",
+            f"unix_socket_directories={sockets or ''}",
         ]
         if not self.durable:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
@@ -283,10 +284,9 @@ def _last_line(text: str) -> str:
 def database_url(settings: Settings) -> str:
     """The application's DSN: `DATABASE_URL` when set, else the private cluster's
     (running or not; `local_database` starts it). Names the passwords file, never a password."""
-    passfile = Path(settings.state_dir).absolute() / PASSWORDS_FILE
-    return settings.database_url or cluster_dsn(
-        ROLE, DATABASE, port=settings.postgres_port, passfile=passfile
-    )
+    if settings.database_url:
+        return settings.database_url
+    return PrivatePostgres(settings.state_dir, port=settings.postgres_port).dsn
 
 
 @contextlib.asynccontextmanager
@@ -635,6 +635,8 @@ SUPERUSER = "ttai"
 ROLE = APP_ROLE
 DATABASE = APP_DATABASE
 PASSWORDS_FILE = "pgpass"
+# pgpass matches a socket connection as "localhost", a TCP one by its address.
+_PASSFILE_HOSTS = ("localhost", LOOPBACK)
 _PASSWORDS_WHAT = "the local PostgreSQL passwords file"
 # The file is the project's: a cluster whose pg_hba.conf differs is converted on
 # start, so this text (its comment included) never changes without a reason.
@@ -647,15 +649,34 @@ host    all       all   127.0.0.1/32  scram-sha-256
 """
 
 
-def cluster_dsn(user: str, database: str, *, port: int, passfile: Path) -> str:
-    """A URL naming the passwords file, never a password."""
-    quoted = quote(str(passfile), safe="/")
-    return f"postgresql://{user}@{LOOPBACK}:{port}/{database}?passfile={quoted}"
+def cluster_dsn(
+    user: str, database: str, *, port: int, passfile: Path, sockets: Path | None = None
+) -> str:
+    """A URL naming the passwords file, never a password.
+
+    Through the private socket folder `sockets` when given: only the cluster's
+    user can make a socket there, so whatever answers is our cluster. Over TCP,
+    anyone who bound 127.0.0.1:`port` first (our cluster not running) would be
+    asked for the password, and asyncpg hands it over in clear if asked to.
+    """
+    query = f"passfile={quote(str(passfile), safe='/')}"
+    if sockets is not None:
+        host = quote(str(sockets), safe="/")
+        return f"postgresql://{user}@/{database}?host={host}&port={port}&{query}"
+    return f"postgresql://{user}@{LOOPBACK}:{port}/{database}?{query}"
+
+
+def socket_folder(cluster_root: Path, port: int) -> Path | None:
+    """The cluster's private socket folder (`<cluster folder>/run`, symlinks
+    resolved), or None when the socket's path would be too long (TCP only)."""
+    folder = Path(os.path.realpath(cluster_root)) / "run"
+    return folder if len(f"{folder}/.s.PGSQL.{port}") <= _MAX_SOCKET_PATH else None
 
 
 def load_passwords(passfile: Path) -> dict[str, str]:
     """The generated passwords by role, from the passwords file (made on first use)."""
     passwords: dict[str, str] = {}
+    entries: set[tuple[str, str]] = set()
     if os.path.lexists(passfile):
         try:
             text = read_private_text(passfile, _PASSWORDS_WHAT)
@@ -665,10 +686,16 @@ def load_passwords(passfile: Path) -> dict[str, str]:
             fields = line.split(":")
             if len(fields) == 5 and not line.startswith("#"):
                 passwords[fields[3]] = fields[4]
+                entries.add((fields[0], fields[3]))
     missing = [role for role in (SUPERUSER, ROLE) if not passwords.get(role)]
-    if missing:
+    wanted = {(host, role) for host in _PASSFILE_HOSTS for role in (SUPERUSER, ROLE)}
+    if missing or not wanted <= entries:  # older files: no line for the socket
         passwords |= {role: new_password() for role in missing}
-        lines = [f"{LOOPBACK}:*:*:{role}:{passwords[role]}" for role in (SUPERUSER, ROLE)]
+        lines = [
+            f"{host}:*:*:{role}:{passwords[role]}"
+            for host in _PASSFILE_HOSTS
+            for role in (SUPERUSER, ROLE)
+        ]
         write_private_file_atomically(
             passfile.parent,
             passfile.name,
