@@ -26,6 +26,7 @@ from tests.helpers.cli import cli
 from tests.helpers.local_http import serving_posts
 from ttai.models.notifications import Notification
 from ttai.notify.channels import AppriseChannel, LogChannel, channels_from_urls
+from ttai.notify.delivery import RateLimit
 from ttai.notify.outbox import Backoff, Outbox
 from ttai.temporal.client import data_converter
 from worker import build_worker
@@ -233,3 +234,36 @@ def test_notifications_command_shape() -> None:
         parser.parse_args(["notifications", "retry"])
     args: Any = parser.parse_args(["notifications", "list", "--dead", "--limit", "5"])
     assert (args.dead, args.limit) == (True, 5)
+
+
+async def test_each_channel_takes_at_most_its_rate_and_the_rest_waits_whole(
+    db_pool: asyncpg.Pool, hooks: tuple[Hooks, Callable[[str], str]]
+) -> None:
+    """Issue 22: a flood (reports run again and again) must not reach a phone at once."""
+    hook, url = hooks
+    hook.broken = False
+    limit = RateLimit(count=3, seconds=3600)
+    outbox = Outbox(db_pool, channels_from_urls([url("good")]), rate_limit=limit)
+    for i in range(10):
+        await outbox.publish(note(f"k-flood-{i}", title=f"report {i}"))
+    await outbox.deliver_pending()
+    assert sum(hook.received.values()) == 3
+    rows = await db_pool.fetch(
+        "SELECT status, attempts, next_attempt_at > now() + interval '50 minutes' AS later, "
+        "last_error FROM notifications WHERE status = 'pending'"
+    )
+    assert len(rows) == 7  # waiting, not dropped, not failed
+    assert all(r["attempts"] == 0 and r["later"] for r in rows)
+    assert all("rate limit" in r["last_error"] for r in rows)
+    # The log channel (this machine's own log) is never limited.
+    logged = await db_pool.fetchval(
+        "SELECT count(*) FROM notification_deliveries WHERE channel = 'log'"
+    )
+    assert logged == 10
+    # An hour later the window has room again: the next three go.
+    await db_pool.execute(
+        "UPDATE notification_deliveries SET delivered_at = delivered_at - interval '61 minutes'"
+    )
+    await make_due(db_pool)
+    await outbox.deliver_pending()
+    assert sum(hook.received.values()) == 6

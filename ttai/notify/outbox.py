@@ -12,6 +12,8 @@ delivered:
   sends again);
 - under a per-row advisory lock, so two workers (or a retried activity and a
   monitor check) never both send it;
+- within a rate limit per channel (`RateLimit`, 30 an hour by default): a
+  row a channel has no room for waits, it is never dropped;
 - row by row: a failing row is recorded and the next one is tried.
 
 A channel's failure is an outcome, not an exception: `publish` returns
@@ -31,9 +33,11 @@ from ttai.models.notifications import Notification, NotificationInfo, NotifyResu
 from ttai.notify.channels import Channel
 from ttai.notify.delivery import (
     DEFAULT_BACKOFF,
+    DEFAULT_RATE_LIMIT,
     MAX_ERROR_LENGTH,
     Attempt,
     Backoff,
+    RateLimit,
     deliver_to_channels,
 )
 
@@ -118,10 +122,12 @@ class Outbox:
         channels: Sequence[Channel],
         *,
         backoff: Backoff = DEFAULT_BACKOFF,
+        rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
     ) -> None:
         self._pool = pool
         self._channels = list(channels)
         self._backoff = backoff
+        self._rate_limit = rate_limit
 
     async def publish(self, notification: Notification) -> NotifyResult:
         """Enqueue (once per key) and try to deliver now; a refusing channel is retried later."""
@@ -168,7 +174,13 @@ class Outbox:
             payload=row["payload"],
         )
         return await deliver_to_channels(
-            conn, row_id, notification, row["attempts"], self._channels, self._backoff
+            conn,
+            row_id,
+            notification,
+            row["attempts"],
+            self._channels,
+            self._backoff,
+            self._rate_limit,
         )
 
     async def deliver_pending(self, limit: int = 100) -> PendingRun:
@@ -186,10 +198,11 @@ class Outbox:
 
     async def deliver_each(self, row_ids: Sequence[int]) -> PendingRun:
         """One attempt at each of these rows that is still due (a row delivered, dead
-        or backing off meanwhile is left alone); a failing row does not stop the others."""
+        or backing off meanwhile is left alone); a failing row does not stop the others.
+        A row named twice (several triggers of one combined alert) is tried once."""
         delivered = failed = dead = 0
         errors: list[str] = []
-        for row_id in row_ids:
+        for row_id in dict.fromkeys(row_ids):
             attempt = await self.deliver(row_id, only_if_due=True)
             if attempt.delivered:
                 delivered += 1
