@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import pwd
 import re
@@ -43,7 +44,7 @@ from ttai.db.provision import (
     APP_ROLE,
     ensure_app_database,
     new_password,
-    set_password,
+    scram_verifier,
 )
 from ttai.loopback import LOOPBACK
 from ttai.private_files import PrivateFileError, read_private_text
@@ -67,6 +68,8 @@ from ttai.servers.files import (
     write_private_file_atomically,
 )
 from ttai.telemetry.redaction import register_secret
+
+logger = logging.getLogger("ttai.servers.postgres")
 
 _INITDB_PASSWORD = ".initdb-password"
 # Unix socket paths are limited to 107 bytes (sun_path); past that, TCP only.
@@ -127,8 +130,11 @@ class PrivatePostgres(LocalServer):
         require_free_port(self.port, "PostgreSQL", env_var=self.port_env_var)
         if not (folder.data_dir / "PG_VERSION").exists():
             await self._initdb(passwords[SUPERUSER])
-        # Clusters made by older versions trusted every local connection.
+        # Clusters made by older versions trusted every local connection: converted
+        # before the server listens, so it never starts trusting anyone.
         convert = read_hba(folder.data_dir) != PG_HBA
+        if convert:
+            await self._require_passwords(passwords[SUPERUSER])
         folder.make_private_dir("run")
         sockets = socket_folder(folder.root, self.port)
         options = [
@@ -168,9 +174,7 @@ class PrivatePostgres(LocalServer):
         register_hard_stop(self, self._stop_immediately)
         try:
             if convert:
-                await require_passwords(
-                    self.admin_dsn, folder.data_dir, folder.owner_ids(), passwords[SUPERUSER]
-                )
+                await warn_about_unknown_roles(self.admin_dsn)
             await ensure_app_database(self.admin_dsn, passwords[ROLE], role=ROLE, database=DATABASE)
         except BaseException as err:
             await self.stop()
@@ -234,6 +238,22 @@ class PrivatePostgres(LocalServer):
         if rc != 0:
             raise StackError(f"initdb failed in {folder.data_dir}: {_last_line(output)}")
         write_hba(folder.data_dir, folder.owner_ids())
+
+    async def _require_passwords(self, superuser_password: str) -> None:
+        """Convert a cluster that trusted local connections, offline: give the
+        superuser its password in single-user mode (no listener at all), then
+        allow password logins only (`PG_HBA`)."""
+        verifier = scram_verifier(superuser_password)
+        assert "'" not in verifier  # base64 and `$:` only
+        statement = f"ALTER ROLE {SUPERUSER} PASSWORD '{verifier}'\n"
+        data_dir = str(self.folder.data_dir)
+        rc, output = await self._binaries.single_user(data_dir, "postgres", statement)
+        if rc != 0 or "ERROR" in output or "FATAL" in output:
+            raise StackError(
+                f"could not give the older PostgreSQL cluster in {data_dir} a password: "
+                f"{_last_line(output)}"
+            )
+        write_hba(self.folder.data_dir, self.folder.owner_ids())
 
     async def _clear_stale_locks(self) -> None:
         """Let the next start succeed after a crash.
@@ -351,11 +371,11 @@ class ServerBinaries:
             return [shutil.which("runuser") or "runuser", "-u", SERVICE_USER, "--", *args]
         return list(args)
 
-    async def run(self, *args: str) -> tuple[int, str]:
+    async def run(self, *args: str, stdin: str | None = None) -> tuple[int, str]:
         """Run a command (as the service user when root): its exit code and output."""
         proc = await asyncio.create_subprocess_exec(
             *self.command(*args),
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             # Own session: Ctrl-C in the terminal reaches us, and we stop the
@@ -364,7 +384,7 @@ class ServerBinaries:
             cwd="/",  # the postgres user may not be able to enter our cwd
             env=child_environment(),  # never our secrets (see CHILD_VARIABLES)
         )
-        out, _ = await proc.communicate()
+        out, _ = await proc.communicate(None if stdin is None else stdin.encode())
         return proc.returncode or 0, out.decode(errors="replace")
 
     async def initdb(self, *args: str) -> tuple[int, str]:
@@ -372,6 +392,13 @@ class ServerBinaries:
 
     async def pg_ctl(self, *args: str) -> tuple[int, str]:
         return await self.run(str(self.bin_dir / "pg_ctl"), *args)
+
+    async def single_user(self, data_dir: str, database: str, statements: str) -> tuple[int, str]:
+        """`postgres --single`: statements (one per line) on a stopped cluster, with
+        no listener of any kind; its exit code and output."""
+        return await self.run(
+            str(self.bin_dir / "postgres"), "--single", "-D", data_dir, database, stdin=statements
+        )
 
     def pg_ctl_blocking(self, *args: str) -> None:
         """`pg_ctl` without the event loop, output discarded (emergency stops)."""
@@ -619,7 +646,7 @@ def service_user() -> pwd.struct_passwd:
 #
 # - logins need a password (SCRAM), on 127.0.0.1 and the private socket alike
 #   (`PG_HBA`); a cluster whose pg_hba.conf differs (older versions trusted
-#   every local user) is converted on start (`require_passwords`);
+#   every local user) is converted before it starts (`_require_passwords`);
 # - the passwords are generated once and kept in `<state>/pgpass` (mode 0600,
 #   libpq's pgpass format): asyncpg reads it through `passfile=` in the DSN, so
 #   no URL ever holds a password, and each is registered for log redaction;
@@ -720,15 +747,23 @@ def write_hba(data_dir: Path, owner: tuple[int, int]) -> None:
         write_private_file(data_fd, "pg_hba.conf", PG_HBA, owner=owner)
 
 
-async def require_passwords(
-    admin_dsn: str, data_dir: Path, owner: tuple[int, int], superuser_password: str
-) -> None:
-    """Convert a running cluster that trusted local connections: give the
-    superuser its password, then allow password logins only."""
+async def warn_about_unknown_roles(admin_dsn: str) -> None:
+    """After converting a cluster that trusted every local login: anyone on this
+    machine could have added roles meanwhile. Name the ones TTAI did not make."""
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await set_password(conn, SUPERUSER, superuser_password)
-        write_hba(data_dir, owner)
-        await conn.fetchval("SELECT pg_reload_conf()")
+        rows = await conn.fetch(
+            "SELECT rolname, rolsuper FROM pg_roles "
+            "WHERE rolname NOT LIKE 'pg\\_%' AND rolname <> ALL($1::text[]) ORDER BY rolname",
+            [SUPERUSER, ROLE],
+        )
     finally:
         await conn.close()
+    if rows:
+        names = ", ".join(f"{r['rolname']}{' (superuser)' if r['rolsuper'] else ''}" for r in rows)
+        logger.warning(
+            "the local PostgreSQL cluster trusted every local login before this start, and "
+            "holds roles TTAI did not create: %s. Check them; if they are not yours, drop "
+            "them (DROP ROLE) or delete the state folder (make clean) to start over",
+            names,
+        )
