@@ -4,23 +4,30 @@
   `/proc/<pid>/environ`, readable by whoever runs as the server's user.
 - Clients dial 127.0.0.1, never a name, and reach PostgreSQL through its
   private socket folder: someone who took the port first gets no password.
+- A PID read from the state folder is signalled only when it is still our
+  dev server (this user's, leading its own group), never a reused PID.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
 import pytest
 
+from tests.helpers.waiting import eventually
 from ttai.config import Settings
 from ttai.loopback import free_port
+from ttai.servers import process_alive
 from ttai.servers.files import ensure_state_dir
 from ttai.servers.postgres import PrivatePostgres, database_url, load_passwords
 from ttai.servers.temporal_server import TemporalDevServer
 
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs another user's process")
 MARKER = "marker-secret-0f1e2d3c4b5a"
 SECRET_VARIABLES = {
     "TT_REFRESH_TOKEN": MARKER,
@@ -138,3 +145,57 @@ async def test_a_running_cluster_takes_socket_logins_with_the_generated_password
                 await conn.close()
     finally:
         await pg.destroy()
+
+
+# A process whose command line holds `start-dev`, as the dev server's does.
+LOOKALIKE = ("sh", "-c", "sleep 600; :", "start-dev")
+
+
+async def dead_pid() -> int:
+    proc = await asyncio.create_subprocess_exec("true")
+    await proc.wait()
+    return proc.pid
+
+
+@ROOT_ONLY
+async def test_a_reused_pid_of_another_user_is_never_signalled(tmp_path: Path) -> None:
+    """Issue 22: `_stop_leftover` killed the PID in temporal.pid after only a
+    command-line check; as root, that could be any user's `... start-dev`."""
+    other = await asyncio.create_subprocess_exec(
+        "runuser", "-u", "nobody", "--", *LOOKALIKE,
+        start_new_session=True, cwd="/",
+    )  # fmt: skip
+    server = TemporalDevServer(
+        log_path=tmp_path / "temporal.log", port=free_port(), port_env_var=None
+    )
+    # What a crashed run left, naming a PID the kernel has since given to `sleep`.
+    sleeper = await eventually(lambda: _child_of(other.pid), what="runuser's child")
+    (tmp_path / "temporal.pid").write_text(f"{sleeper} {await dead_pid()}")
+    try:
+        async with server:
+            assert process_alive(sleeper)
+    finally:
+        os.killpg(other.pid, signal.SIGKILL)
+        await other.wait()
+
+
+async def test_a_reused_pid_that_leads_no_group_is_never_signalled(tmp_path: Path) -> None:
+    """A process of ours, not the group leader our server was: left alone (this
+    used to loop on `killpg` of a group that did not exist)."""
+    ours = await asyncio.create_subprocess_exec(*LOOKALIKE)
+    (tmp_path / "temporal.pid").write_text(f"{ours.pid} {await dead_pid()}")
+    server = TemporalDevServer(
+        log_path=tmp_path / "temporal.log", port=free_port(), port_env_var=None
+    )
+    try:
+        async with asyncio.timeout(60), server:
+            assert process_alive(ours.pid)
+    finally:
+        ours.kill()
+        await ours.wait()
+
+
+def _child_of(pid: int) -> int | None:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = children.read_text().split() if children.exists() else []
+    return int(found[0]) if found else None

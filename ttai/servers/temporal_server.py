@@ -200,7 +200,7 @@ class TemporalDevServer(LocalServer):
         pid = _running_dev_server(self.pid_file)
         if pid is None:
             return
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
         while _running_dev_server(self.pid_file) == pid:
@@ -257,18 +257,24 @@ class TemporalDevServer(LocalServer):
 
 
 def _running_dev_server(pid_file: Path) -> int | None:
-    """The server PID in `pid_file` if it still runs and its parent is gone."""
+    """The server PID in `pid_file` if it still runs and its parent is gone.
+
+    The PID may have been reused since the file was written: only a process of
+    this user, leading its own process group (as the server we started does),
+    with `start-dev` on its command line, is taken for ours.
+    """
     try:
         server, owner = (int(pid) for pid in pid_file.read_text().split())
-        # A reused PID has another command line.
         cmdline = Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")
+        uid = os.stat(f"/proc/{server}").st_uid
+        group = os.getpgid(server)
     except (OSError, ValueError):
         return None
-    if b"start-dev" not in cmdline or process_alive(owner):
+    if b"start-dev" not in cmdline or uid != os.geteuid() or group != server:
         return None
-    return server
+    return None if process_alive(owner) else server
 
 
 def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
