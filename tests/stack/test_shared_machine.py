@@ -147,8 +147,9 @@ async def test_a_running_cluster_takes_socket_logins_with_the_generated_password
         await pg.destroy()
 
 
-# A process whose command line holds `start-dev`, as the dev server's does.
-LOOKALIKE = ("sh", "-c", "sleep 600; :", "start-dev")
+# One process whose command line holds `start-dev`, as the dev server's does (the
+# system interpreter: ours may sit where another user cannot read it).
+LOOKALIKE = ("/usr/bin/python3", "-c", "import time; time.sleep(600)", "start-dev")
 
 
 async def dead_pid() -> int:
