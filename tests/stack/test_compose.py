@@ -85,6 +85,7 @@ SECRETS = (
     "TTAI_DB_PASSWORD",
     "TTAI_ENCRYPTION_KEYS",
     "TTAI_CODEC_TOKEN",
+    "TTAI_CHANNEL_KEY",
 )
 
 
@@ -102,6 +103,11 @@ def test_codec_server_requires_a_token(compose: dict[str, Any]) -> None:
     assert env["TTAI_CODEC_HOST"] == "0.0.0.0"  # beyond loopback inside its container
     token = env.get("TTAI_CODEC_TOKEN") or ""
     assert token.startswith("${TTAI_CODEC_TOKEN:?"), token
+
+
+def test_workers_share_one_channel_key(compose: dict[str, Any]) -> None:
+    env = compose["services"]["worker"]["environment"]
+    assert env["TTAI_CHANNEL_KEY"].startswith("${TTAI_CHANNEL_KEY:?")
 
 
 def test_worker_database_role_is_not_the_superuser(compose: dict[str, Any]) -> None:
