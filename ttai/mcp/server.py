@@ -44,6 +44,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from pydantic import ValidationError
 
 from ttai.mcp.bridge import known_resource
+from ttai.telemetry.redaction import Redactor
 
 logger = logging.getLogger("ttai.mcp")
 
@@ -55,6 +56,12 @@ Explain = Callable[[BaseException], str | None]
 
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def shown(text: str) -> str:
+    """What a client may see of an error: one line, through the log redactor (an
+    error can quote a DSN, a token, a URL with a password, as a log line can)."""
+    return Redactor().redact(one_line(text))
 
 
 def validation_line(err: ValidationError) -> str:
@@ -175,13 +182,13 @@ class TtaiServer(MCPServer):
             if explained is None:
                 logger.error("tool %s failed", name, exc_info=cause)
                 raise ToolError(f"{name}: internal error (see the server's log)") from None
-            raise ToolError(f"{name}: {one_line(explained)}") from None
+            raise ToolError(f"{name}: {shown(explained)}") from None
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 detail = validation_line(exc.__cause__)
-                raise ToolError(f"{name}: invalid arguments: {detail}") from None
+                raise ToolError(f"{name}: invalid arguments: {shown(detail)}") from None
             text = str(exc).removeprefix(f"Error executing tool {name}: ")
-            raise ToolError(f"{name}: {one_line(text)}") from None
+            raise ToolError(f"{name}: {shown(text)}") from None
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
         await self._ready()
@@ -193,7 +200,9 @@ class TtaiServer(MCPServer):
             if explained is None:
                 logger.error("resource %s failed", uri, exc_info=cause)
                 raise ResourceError(f"{uri}: internal error (see the server's log)") from None
-            raise ResourceError(f"{uri}: {one_line(explained)}") from None
+            raise ResourceError(f"{uri}: {shown(explained)}") from None
+        except ResourceError as exc:  # what a resource refused with (not found ...)
+            raise type(exc)(shown(str(exc))) from None
 
     # --- pushed updates ----------------------------------------------------------------
 

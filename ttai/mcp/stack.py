@@ -67,6 +67,7 @@ from ttai.config import PROJECT_ROOT, Settings
 from ttai.ops.connection import Connection
 from ttai.servers import StackError, die_with_parent
 from ttai.servers.files import ensure_state_dir, opened_dir
+from ttai.telemetry.redaction import Redactor
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -235,6 +236,8 @@ class StackView:
     async def _set(self, state: StackState, detail: str | None) -> None:
         if self._state == "stopped" and state != "stopped":
             return
+        if detail is not None:  # shown to clients (ttai://server, tool errors): as logs are
+            detail = Redactor().redact(detail)
         changed = (state, detail) != (self._state, self._detail)
         self._state, self._detail = state, detail
         if changed:
