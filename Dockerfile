@@ -1,6 +1,6 @@
 # The TTAI worker image (also runs the codec server: `python -m ttai.temporal.codec_server`,
 # and the database setup: `python -m ttai.db.provision`).
-# Configuration comes from the environment only; see docs/operations.md.
+# Configuration comes from the environment only; see docs/configuration.md.
 #
 # Base image pinned by digest: python:3.11-slim, the multi-arch index listed
 # by docker-library/repo-info for the build of 2026-08-05 (Python 3.11.15,

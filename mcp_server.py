@@ -5,9 +5,11 @@
     python mcp_server.py --http 0.0.0.0:8765   # any host: a bearer token (ttai/mcp/http.py)
 
 It is a Temporal client like starter.py: every tool starts, queries, signals or
-updates workflows, or reads the project's stores, through the same layer of
-operations. When nothing answers at the local Temporal address it brings up
-the local stack itself (as `make run` does, without the demo) and stops it
+updates workflows (stored data is read and written through short command
+workflows) through the same layer of operations, ttai/ops. The tools, resources
+and prompts are declared in ttai/mcp/tools; this file assembles the server and
+runs a transport. When nothing answers at the local Temporal address it brings
+up the local stack itself (as `make run` does, without the demo) and stops it
 when the host closes the connection; see ttai/mcp/stack.py.
 
 stdout carries the protocol and nothing else; logs go to stderr, one

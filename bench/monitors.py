@@ -6,9 +6,10 @@
 Starts its own stack on free ports in a temporary folder: a private PostgreSQL
 and a Temporal dev server persisted in SQLite (as `make run`), plus one worker
 in this process with the real activities over the simulated market (seeded
-paper portfolio). The three monitors run with short intervals and market
-hours "always" for a fixed period, with a small iteration cap so they
-continue-as-new several times. Measured:
+paper portfolio). The portfolio, price-alert and position-sync monitors run
+with short intervals and market hours "always" for a fixed period, with a small
+iteration cap so they continue-as-new several times; the outbox monitor runs
+with its defaults. Measured:
 
 1. worker CPU (% of one core) and RSS over the steady period, checks included
    (an upper bound for "idle between checks"), and the dev server's CPU;

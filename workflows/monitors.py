@@ -151,7 +151,8 @@ class MonitorLoop:
             workflow_type=workflow.info().workflow_type,
             state=self._state.model_copy(update={"check_requested": self._check_requested}),
             market_open=self._market_open(workflow.now()),
-            hours=self._request.hours,
+            # A monitor the market means nothing to runs at all hours.
+            hours=self._request.hours if self.follows_market else "always",
             next_run_at=None if self._state.paused else self._sleep_until,
             run_iterations=self._run_iterations,
             history_length=workflow.info().get_current_history_length(),
@@ -327,7 +328,7 @@ class PortfolioMonitorWorkflow(MonitorLoop):
 
 @workflow.defn(name=MONITOR_TYPES["monitor-price-alerts"])
 class PriceAlertMonitorWorkflow(MonitorLoop):
-    """Price and IV-rank alerts, one batched quote call per check; manages the rules."""
+    """Price and IV-rank alerts, one batched quote call per check (rules: AlertsWorkflow)."""
 
     check = AlertActivities.check_price_alerts
     default_interval = 30

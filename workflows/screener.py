@@ -6,8 +6,8 @@ rank and save. A symbol's analysis runs in one of two designs:
 
 - in activities (the default): each symbol's whole analysis (the pipeline and
   the save, idempotent on (screen, symbol)) runs in an activity, never as a
-  child workflow: one child per symbol ran a 500-symbol screen at 4-6x the
-  in-process asyncio run of the same code (10-15x at max_concurrent 5), see
+  child workflow: one child per symbol ran a 500-symbol screen several times
+  slower than the in-process asyncio run of the same code, see
   docs/benchmarks.md.
   - When the bulk broker lane has no rate budget (the simulated market), one
     activity (`screen_symbols`) analyzes a batch of symbols one after the

@@ -1,1 +1,1 @@
-"""The three monitors and alert rules, from pure rules to killed workers."""
+"""The monitors and alert rules, from pure rules to killed workers."""

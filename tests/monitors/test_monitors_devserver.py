@@ -1,6 +1,6 @@
 """Monitors on the dev server with PostgreSQL: start idempotently, survive killed workers.
 
-Three worker processes in turn run the three monitors: the first is killed
+Three worker processes in turn run the monitors: the first is killed
 with SIGKILL at an arbitrary moment, the second dies inside its first
 notification delivery (after the trigger and outbox row were committed), the
 third finishes the job. Every monitor must resume, and every notification must

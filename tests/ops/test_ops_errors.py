@@ -155,10 +155,9 @@ def test_importing_the_ops_layer_stays_cheap() -> None:
 
 
 def test_the_workflow_types_a_list_can_filter_on_are_the_registered_ones() -> None:
-    from temporalio import workflow
-
     from ttai.ops.tasks import WorkflowType
+    from ttai.temporal import schemas
     from workflows.registry import ALL_WORKFLOWS
 
-    registered = {workflow._Definition.must_from_class(cls).name for cls in ALL_WORKFLOWS}
+    registered = {schemas.definition(cls).name for cls in ALL_WORKFLOWS}
     assert set(typing.get_args(WorkflowType)) == registered

@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 
 import pytest
-from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.helpers.histories import HISTORY_DIR, workflow_id
+from ttai.temporal import schemas
 from ttai.temporal.client import data_converter
 from workflows.registry import ALL_WORKFLOWS
 from workflows.screener import ACTIVITY_DESIGN
@@ -31,7 +31,7 @@ def _workflow_type(path: Path) -> str:
 
 
 def test_every_workflow_type_has_a_recorded_history() -> None:
-    types = {workflow._Definition.must_from_class(cls).name for cls in ALL_WORKFLOWS}
+    types = {schemas.definition(cls).name for cls in ALL_WORKFLOWS}
     recorded = {_workflow_type(path) for path in HISTORIES}
     assert types <= recorded, f"no history recorded for {sorted(types - recorded)}"
 

@@ -1,6 +1,6 @@
 """The Temporal Web UI as a person sees it after `make run` and a screen,
 rendered by headless Chromium: a screen is one row of the workflow list, and
-the three monitors stay beside it (issue 12: one child per symbol used to bury
+the monitors stay beside it (issue 12: one child per symbol used to bury
 them under hundreds of rows)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""alerts add|list|remove: the price monitor's alert rules (`ttai.ops.alerts`)."""
+"""alerts add|list|remove: alert rules, through AlertsWorkflow (`ttai.ops.commands`)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from ttai.ops.errors import parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("alerts", help="alert rules (kept by the price monitor)")
+    parser = subparsers.add_parser("alerts", help="alert rules, which the monitors check")
     actions = parser.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
     add = actions.add_parser(
         "add",

@@ -1,6 +1,6 @@
 """monitors status|pause|resume|check|stop|interval|start, over `ttai.ops.monitors`.
 
-The same calls the `temporal` CLI or another app can make (see the README):
+The same calls the `temporal` CLI or another app can make (docs/workflows.md):
 the monitors' status query, signals, set_interval update and a cancel.
 """
 
@@ -35,7 +35,7 @@ from ttai.ops.monitors import (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("monitors", help="the three monitor workflows")
+    parser = subparsers.add_parser("monitors", help="the monitor workflows: status and steering")
     commands = parser.add_subparsers(dest="monitors_command", required=True, metavar="ACTION")
     names = f"{', '.join(choices(MonitorName))} or all"
 
@@ -85,9 +85,15 @@ def status_grid(report: MonitorsStatus) -> Grid:
             grid.add_row(m.name, "not running")
             continue
         s, state = m.status, m.status.state
+        if state.paused:
+            condition = "paused"
+        elif s.hours == "always":
+            condition = "running"
+        else:
+            condition = "market open" if s.market_open else "market closed"
         grid.add_row(
             m.name,
-            "paused" if state.paused else ("market open" if s.market_open else "market closed"),
+            condition,
             state.iterations,
             state.errors,
             state.triggers,

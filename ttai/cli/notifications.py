@@ -1,5 +1,5 @@
 """notifications list [--dead] | retry ID: the outbox's rows and its dead letters
-(`ttai.ops.notifications`, through NotificationsWorkflow)."""
+(`ttai.ops.commands`, through NotificationsWorkflow)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """portfolio [--live]: positions with delta, DTE and P&L, NLV and buying power.
 
-Over `ttai.ops.portfolio`.
+Over `ttai.ops.commands` (PortfolioWorkflow).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""schedules apply|list|describe|pause|unpause|trigger|backfill|delete (`ttai.ops.schedules`)."""
+"""schedules apply|list|describe|pause|unpause|trigger|backfill|delete (`ttai.ops.reports`)."""
 
 from __future__ import annotations
 

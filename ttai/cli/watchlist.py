@@ -1,6 +1,6 @@
 """watchlist list | show NAME | add NAME SYMBOL... | remove NAME [SYMBOL...].
 
-Over `ttai.ops.watchlists`.
+Over `ttai.ops.commands` (WatchlistWorkflow).
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ readable line with `is_error` set, and never as a traceback:
 - a deliberate `ToolError` (the SDK's "Error executing tool X: " prefix goes);
 - an exception `explain` recognises (Temporal or PostgreSQL unreachable, a
   failed workflow): its one-line explanation;
-- anything else: "<tool>: internal error (logged)", with the traceback in the
-  server's log only.
+- anything else: "<tool>: internal error (see the server's log)", with the
+  traceback in the server's log only.
 
-Pushed updates, both protocol generations (FINDINGS §4):
+Pushed updates, both protocol generations (docs/mcp.md):
 - 2026-07-28 clients `subscriptions/listen` through the SDK's subscription bus;
 - handshake-era clients (2025-11-25 and before: what hosts speak today) send
   `resources/subscribe`, which `MCPServer` does not serve: the handlers are

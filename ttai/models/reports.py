@@ -102,7 +102,7 @@ class MorningBriefing(Model):
 
 
 class PositionPnl(Model):
-    """One instrument held now or traded today (see `ttai/analytics/pnl.py`)."""
+    """One instrument held now or traded today (see `ttai/domain/analytics/pnl.py`)."""
 
     symbol: str
     label: str = Field(description='Short name, e.g. "AAPL 150P 2026-12-04".')

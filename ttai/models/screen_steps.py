@@ -3,7 +3,7 @@
 `screen_symbol` takes one symbol, `screen_symbols` a batch analyzed one after
 the other; each saves a symbol's analysis once per (screen, symbol), keyed by
 the screen's first run ID. `screen_plan` tells the workflow how large a batch
-this deployment's bulk broker lane allows (workflows/screen_activities.py).
+this deployment's bulk broker lane allows (workflows/screener.py).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ async def execute_command(
     id_prefix: str,
     result_type: type[R],
 ) -> R:
-    """Run a short command workflow (one activity) to its result, within the
+    """Run a short command workflow (a few activities) to its result, within the
     connection's `command_timeout`.
 
     If it does not finish in time (no worker, or the database down while its

@@ -10,7 +10,7 @@
 
 Front ends show `str(err)` as it is: `starter.py` as `error: <message>` with
 `exit_code`, the MCP server as the tool error's text. Messages come from the
-root cause (`ttai.temporal.steps.root_cause`), never from a traceback.
+root cause (`ttai.temporal.root_cause`), never from a traceback.
 
 `translate` turns whatever the Temporal client raised into one of these;
 operations call it through `translated(...)`, so no front end ever sees an

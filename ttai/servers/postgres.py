@@ -5,7 +5,7 @@ then `pg_ctl` start/stop around each run, so the data survives restarts; a
 crash's stale lock files, or a server a killed parent left running, never
 stop the next start.
 
-In this module, in order (security model: docs/operations.md):
+In this module, in order (security model: docs/security.md):
 - the lifecycle: `PrivatePostgres`, `database_url`, `local_database`;
 - the server binaries (`ServerBinaries`): finding `initdb`/`pg_ctl`, and
   running only them as the unprivileged `postgres` user when we are root

@@ -20,7 +20,7 @@ budget holds however many workers run. The deployment's broker budget is
 the sum of the two lanes' rates. The server splits a queue's rate across its
 partitions, so the stack runs one partition per task queue (see
 `ttai.servers.temporal_server`); a production cluster should do the same for the
-two lanes (the README, "Broker budget").
+two lanes (docs/broker.md, "The broker budget").
 
 Pure names only: workflows import this module.
 """

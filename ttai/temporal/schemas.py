@@ -40,11 +40,19 @@ def _pairs(prefix: str, arg_types: list[Any] | None, ret_type: Any) -> dict[str,
     return {name: schema for name, schema in found.items() if schema is not None}
 
 
+def definition(cls: type) -> Any:
+    """The SDK's definition of a workflow class: its type name, run, signal, query and
+    update handlers with their types. temporalio 1.35 exposes these nowhere publicly;
+    this is the one place the project reads them (the schemas, and tests that compare
+    names with the registry)."""
+    return workflow._Definition.must_from_class(cls)
+
+
 def collect(workflows: Iterable[type]) -> dict[str, dict[str, Any]]:
     """{"AnalysisWorkflow/run.input.json": schema, ...}"""
     files: dict[str, dict[str, Any]] = {}
     for cls in workflows:
-        defn = workflow._Definition.must_from_class(cls)
+        defn = definition(cls)
         entries = _pairs("run", defn.arg_types, defn.ret_type)
         for kind, handlers in (
             ("signal", defn.signals),
