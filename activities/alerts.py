@@ -9,7 +9,7 @@ what a channel refused is retried by the outbox monitor, on its own clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from temporalio.exceptions import ApplicationError
@@ -19,9 +19,12 @@ from ttai.broker.base import Broker
 from ttai.db.alerts import AlertStore, TooManyAlerts
 from ttai.domain.alerts import (
     Firing,
+    back_in_band,
     evaluate_position_rules,
     evaluate_price_rules,
     is_expired,
+    position_readings,
+    price_readings,
 )
 from ttai.models.alerts import (
     AlertList,
@@ -62,16 +65,21 @@ class AlertActivities:
         firings: Sequence[Firing],
         expired: Sequence[int],
         monitor: str,
+        readings: Mapping[int, float | None],
+        returned: Sequence[int] = (),
     ) -> dict[str, Any]:
-        """The tail of both checks: commit what fired (each with its notification)
-        and what expired, and read back this check's triggers (a retry finds the
-        first attempt's). Returns the fields both check results share."""
+        """The tail of both checks: commit what fired (each with its notification),
+        what expired, what each rule read and which moves came back inside their
+        band, and read back this check's triggers (a retry finds the first
+        attempt's). Returns the fields both check results share."""
         by_id = {r.alert_id: r for r in rules}
         await self._alerts.record_check(
             request.check_key,
             request.as_of,
             [(f, alert_notification(by_id[f.alert_id], f)) for f in firings],
             expired,
+            readings,
+            returned,
         )
         triggers = await self._alerts.triggers_for_check(request.check_key)
         count("ttai_alert_triggers_total", len(triggers), monitor=monitor)
@@ -104,15 +112,16 @@ class AlertActivities:
             # One batched call for every alert symbol, not one per alert.
             quotes = await self._broker.get_quotes(symbols) if symbols else {}
             metrics = await self._broker.get_market_metrics(iv_symbols) if iv_symbols else {}
-        prices = {s: q.last for s, q in quotes.items()}
+        # An unknown price (None) or IV rank is read as unknown and fires nothing.
+        read: dict[str, float | None] = {s: q.last for s, q in quotes.items()}
+        iv_ranks = {s: m.iv_rank for s, m in metrics.items()}
         firings = evaluate_price_rules(
-            rules,
-            prices,
-            request.previous_prices,
-            {s: m.iv_rank for s, m in metrics.items()},
-            request.as_of,
+            rules, read, request.previous_prices, iv_ranks, request.as_of
         )
-        shared = await self._commit(request, rules, firings, expired, "price")
+        readings = price_readings(rules, read, iv_ranks)
+        returned = back_in_band(rules, read, iv_ranks)
+        shared = await self._commit(request, rules, firings, expired, "price", readings, returned)
+        prices = {s: p for s, p in read.items() if p is not None}  # the next crossing test's
         return PriceCheckResult(prices=prices, **shared)
 
     @step(CHECK, lane=LIVE)
@@ -122,7 +131,8 @@ class AlertActivities:
             positions = await self._broker.get_positions()
         firings = evaluate_position_rules(rules, positions, request.as_of)
         expired = [r.alert_id for r in rules if is_expired(r, request.as_of)]
-        shared = await self._commit(request, rules, firings, expired, "portfolio")
+        readings = position_readings(rules, positions, request.as_of)
+        shared = await self._commit(request, rules, firings, expired, "portfolio", readings)
         return PortfolioCheckResult(positions=len(positions), **shared)
 
     @step(UPDATE, lane=LIVE)

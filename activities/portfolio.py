@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from activities.errors import classified_errors
 from ttai.broker.base import Broker
 from ttai.db.positions import PositionStore
 from ttai.db.reports import ReportStore
-from ttai.domain.analytics.pnl import DayTrades
+from ttai.domain.analytics.pnl import DayTrades, settlement_fills
 from ttai.domain.market_calendar import latest_session, previous_session
 from ttai.domain.portfolio import portfolio_view
 from ttai.models.market import Fill, Position
@@ -53,12 +54,17 @@ async def day_trades(
     broker: Broker, reports: ReportStore | None, positions: Sequence[Position], day: date
 ) -> DayTrades:
     """Session `day`'s trades: the fills since the previous session's close
-    (after-hours ones included) and the previous closes of the instruments
-    traded and no longer held."""
+    (after-hours ones included), the option events recorded since then (those
+    settled in session `day` count for its P&L; the position sync also names
+    the earlier ones) and the previous closes of the instruments traded or
+    settled and no longer held."""
     since = previous_session(day).close
     fills = await broker.get_fills(since)
-    closes = await previous_closes(broker, reports, positions, fills, day)
-    return DayTrades(since=since, fills=fills, previous_closes=closes)
+    events = await broker.get_option_events(since)
+    trades = DayTrades(since=since, fills=fills, events=events, day=day)
+    moved = [*fills, *(f for e in trades.session_events() for f in settlement_fills(e))]
+    closes = await previous_closes(broker, reports, positions, moved, day)
+    return replace(trades, previous_closes=closes)
 
 
 class PortfolioActivities:
@@ -90,6 +96,7 @@ class PortfolioActivities:
             opened=changes.opened,
             changed=changes.changed,
             closed=changes.closed,
+            settled=changes.settled,
             delivered=sent.delivered,
             delivery_error=sent.error,
         )

@@ -8,11 +8,11 @@ backfilled run lists that day's rows.
 from __future__ import annotations
 
 from activities.errors import classified_errors
-from activities.portfolio import previous_closes
+from activities.portfolio import day_trades
 from ttai.broker.base import Broker
 from ttai.db.analyses import AnalysisStore
 from ttai.db.reports import NlvSnapshot, ReportStore
-from ttai.domain.market_calendar import day_window, new_york_date, previous_session, week_start
+from ttai.domain.market_calendar import day_window, new_york_date, week_start
 from ttai.domain.reports import content, markdown
 from ttai.models.notifications import NotifyResult
 from ttai.models.reports import (
@@ -57,24 +57,23 @@ class ReportActivities:
     @step(BROKER, lane=LIVE)
     async def build_end_of_day_summary(self, request: ReportRequest) -> Report:
         previous = await self._store.snapshot_before(request.day)
-        last_session = previous_session(request.day)
         with classified_errors():
             positions = await self._broker.get_positions()
             balances = await self._broker.get_balances()
             broker_day = new_york_date(await self._broker.now())
-            # Today's trades: everything since the previous session's close.
-            fills = await self._broker.get_fills(last_session.close)
-            closes = await previous_closes(self._broker, self._store, positions, fills, request.day)
+            # Today's trades and settlements: everything since the previous session's close.
+            trades = await day_trades(self._broker, self._store, positions, request.day)
         start, end = day_window(request.day, request.day)
         summary = content.end_of_day(
             positions,
-            fills,
-            closes,
+            trades.fills,
+            trades.previous_closes,
             balances,
             previous.net_liquidating_value if previous else None,
             await self._store.alerts_triggered(start, end),
             await self._analyses.since(start, end),
             early_close=request.early_close,
+            events=trades.session_events(),
         )
         # Only today's run may record today's NLV: a backfilled past day would
         # otherwise store the current value under that day.

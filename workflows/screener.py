@@ -46,7 +46,7 @@ from workflows.bounds import require_bounded_id
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities
     from activities.screener import ScreenerActivities
-    from ttai.domain.analytics.ranking import rank, screen_entry
+    from ttai.domain.analytics.ranking import rank, screen_entry, shortfall
     from ttai.models.analysis import AnalysisInput
     from ttai.models.common import MAX_SCREEN_ID_LENGTH
     from ttai.models.screen_steps import ScreenBatchInput, ScreenPlanRequest, ScreenSymbolInput
@@ -71,6 +71,10 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_DESIGN = "screen-symbol-activities"
 """Patch ID: set in every screen started since symbols became activities."""
+
+REJECTS_NEVER_RANK = "rejects-never-rank"
+"""Patch ID: set in every screen run since rejects stopped ranking (its result
+also says when the top is shorter than asked for)."""
 
 SYMBOLS_PER_RUN = 600
 """Symbols a run analyses in activities before it continues as new.
@@ -120,6 +124,7 @@ class ScreenerWorkflow:
         self._stop_starting = False
         self._final: ScreenResult | None = None
         self._children = True  # set per run: child workflows or activities per symbol
+        self._rejects_rank = False  # set per run: only runs from before the patch rank them
 
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> ScreenProgress:
@@ -154,6 +159,7 @@ class ScreenerWorkflow:
         # they ran: one child per symbol.
         self._children = request.per_symbol_workflows or not workflow.patched(ACTIVITY_DESIGN)
         per_run = SYMBOLS_PER_RUN_CHILDREN if self._children else SYMBOLS_PER_RUN
+        self._rejects_rank = not workflow.patched(REJECTS_NEVER_RANK)
         try:
             if request.resume is not None:
                 self._restore(request.resume)
@@ -241,6 +247,7 @@ class ScreenerWorkflow:
 
     def _result(self, request: ScreenInput, status: ScreenResultStatus) -> ScreenResult:
         entries = self._entries.values()
+        top = rank(entries, request.top_n, rejects=self._rejects_rank)
         return ScreenResult(
             screen_id=workflow.info().workflow_id,
             strategy=request.strategy,
@@ -250,7 +257,9 @@ class ScreenerWorkflow:
             analyzed=len(self._entries),
             rejected=sum(1 for e in entries if e.recommendation == "reject"),
             failed=len(self._failures),
-            top=rank(entries, request.top_n),
+            top=top,
+            top_n=None if self._rejects_rank else request.top_n,
+            note=None if self._rejects_rank else shortfall(len(top), request.top_n),
             failures=[self._failures[s] for s in self._symbols if s in self._failures],
             started_at=self._started_at,
             finished_at=workflow.now(),

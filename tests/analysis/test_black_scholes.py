@@ -132,3 +132,48 @@ def test_probability_above_against_monte_carlo() -> None:
     mc = float((s_t >= level).mean())
     assert bs.probability_above(s, level, t, r, sigma) == pytest.approx(mc, abs=0.003)
     assert bs.probability_above(s, 0.0, t, r, sigma) == 1.0
+
+
+@pytest.mark.parametrize("t", [0.0, -1 / 365])
+@pytest.mark.parametrize(
+    ("kind", "s", "value", "delta"),
+    [
+        ("put", 90.0, 10.0, -1.0),
+        ("put", 100.0, 0.0, 0.0),  # at the money: out of the money, not half
+        ("put", 110.0, 0.0, 0.0),
+        ("call", 90.0, 0.0, 0.0),
+        ("call", 100.0, 0.0, 0.0),
+        ("call", 110.0, 10.0, 1.0),
+    ],
+)
+def test_at_or_past_expiry_is_intrinsic_with_exact_greeks(
+    t: float, kind: bs.OptionKind, s: float, value: float, delta: float
+) -> None:
+    # Issue 20: at S = K and T = 0 the put had delta -0.4999, gamma 1329.8, theta -1639/day.
+    v = bs.evaluate(kind, s, 100.0, t, 0.04, 0.3, 0.01)
+    assert (v.price, v.delta, v.gamma, v.theta, v.vega) == (value, delta, 0.0, 0.0, 0.0)
+
+
+def test_zero_volatility_gives_finite_greeks() -> None:
+    # No noise: the forward decides. Discounted intrinsic value, gamma and vega 0.
+    for kind, strike in (("put", 110.0), ("put", 90.0), ("call", 90.0), ("call", 110.0)):
+        v = bs.evaluate(kind, 100.0, strike, 30 / 365, 0.04, 0.0, 0.01)
+        assert all(math.isfinite(x) for x in v), (kind, strike, v)
+        assert v.gamma == 0.0 and v.vega == 0.0
+    t, r, q = 30 / 365, 0.04, 0.01
+    put = bs.evaluate("put", 100.0, 110.0, t, r, 0.0, q)
+    assert put.price == pytest.approx(110 * math.exp(-r * t) - 100 * math.exp(-q * t))
+    assert put.delta == pytest.approx(-math.exp(-q * t))
+    assert bs.evaluate("put", 100.0, 90.0, t, r, 0.0, q).price == 0.0
+    vec = bs.evaluate("call", 100.0, np.array([90.0, 110.0]), t, r, np.array([0.0, 0.0]))
+    assert np.all(np.isfinite(np.stack(vec)))
+
+
+def test_probability_above_at_expiry_is_exactly_one_or_zero() -> None:
+    assert bs.probability_above(100.0, 100.0, 0.0, 0.04, 0.3) == 1.0  # at the level counts
+    assert bs.probability_above(100.0, 99.99, 0.0, 0.04, 0.3) == 1.0
+    assert bs.probability_above(99.99, 100.0, 0.0, 0.04, 0.3) == 0.0
+    assert bs.probability_above(99.99, 100.0, -0.1, 0.04, 0.3) == 0.0
+    # sigma = 0: the forward decides.
+    assert bs.probability_above(100.0, 100.2, 30 / 365, 0.04, 0.0) == 1.0
+    assert bs.probability_above(100.0, 101.0, 30 / 365, 0.04, 0.0) == 0.0

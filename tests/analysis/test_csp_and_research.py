@@ -135,6 +135,30 @@ def test_illiquid_best_is_only_watchlist_and_no_candidates_reject() -> None:
     assert none.recommendation == "reject" and none.best is None
 
 
+def test_a_put_without_iv_or_delta_is_never_scored() -> None:
+    """Issue 20: an IV of 0 (missing) made a POP of 100 % and a "select"."""
+    no_iv = put(92, -0.25, 1.40, 1.50, 300).model_copy(update={"implied_volatility": None})
+    no_delta = put(93, -0.25, 1.60, 1.70, 300).model_copy(update={"delta": None})
+    rejected = analyze_csp(chain(no_iv, no_delta), chart(None), TODAY)
+    assert (rejected.recommendation, rejected.best, rejected.candidates_considered) == (
+        "reject", None, 0,
+    )  # fmt: skip
+    assert rejected.reasons[1:] == [
+        "1 put not scored: IV unknown",
+        "1 put not scored: delta unknown",
+    ]
+    # Beside a scored put, the unknown ones are never picked, and the reasons say so.
+    known = put(90, -0.22, 1.00, 1.10, 500)
+    picked = analyze_csp(chain(no_iv, known, no_delta), chart(None), TODAY)
+    assert picked.best is not None and picked.best.strike == 90
+    assert picked.candidates_considered == 1
+    assert "1 put not scored: IV unknown" in picked.reasons
+    # An open interest nobody sent is unknown: illiquid, and said so.
+    thin = analyze_csp(chain(known.model_copy(update={"open_interest": None})), chart(None), TODAY)
+    assert thin.recommendation == "watchlist"
+    assert any(r.startswith("illiquid: open interest unknown") for r in thin.reasons)
+
+
 def metrics(**overrides: object) -> MarketMetrics:
     values = dict(
         symbol="XYZ", iv_rank=55.0, iv_percentile=60.0, implied_volatility=0.3,
@@ -151,6 +175,18 @@ def test_research_sentiment() -> None:
     assert earnings.earnings_before_expiry and earnings.sentiment == "negative"
     risky = analyze_research(metrics(iv_rank=20.0, beta=2.1), EXPIRY, TODAY)
     assert risky.sentiment == "negative" and len(risky.reasons) == 2
+
+
+def test_research_says_what_is_unknown() -> None:
+    """Issue 20: a missing IV rank read as 0 gave "IV rank 0: thin premium"."""
+    unknown = analyze_research(
+        metrics(iv_rank=None, iv_percentile=None, liquidity_rating=None, beta=None),
+        EXPIRY,
+        TODAY,
+    )
+    assert unknown.reasons == ["IV rank unknown", "liquidity rating unknown", "beta unknown"]
+    assert unknown.sentiment == "neutral"  # unknown is neither rich nor thin
+    assert (unknown.iv_rank, unknown.iv_percentile, unknown.beta) == (None, None, None)
 
 
 # -- "today" is the New York date (issue 13 #2) ---------------------------------

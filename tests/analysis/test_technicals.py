@@ -119,3 +119,15 @@ def test_uptrend_scores_high_and_downtrend_is_rejected() -> None:
 def test_too_little_history_is_an_error() -> None:
     with pytest.raises(ValueError, match="needs 200 daily candles"):
         analyze_chart("NEW", candles_from([10.0] * 50))
+
+
+@pytest.mark.parametrize("period", [0, -1])
+def test_periods_below_one_are_refused(period: int) -> None:
+    # Issue 20: sma(x, 0) returned the whole mean and rsi(period=0) divided by zero.
+    closes = [float(x) for x in range(10, 40)]
+    for indicator in (lambda: sma(closes, period), lambda: rsi(closes, period)):
+        with pytest.raises(ValueError, match="period must be at least 1"):
+            indicator()
+    with pytest.raises(ValueError, match="period must be at least 1"):
+        atr(candles_from(closes), period)
+    assert sma(closes, 1) == closes[-1]

@@ -200,3 +200,110 @@ async def test_trades_before_seeding_are_refused(account: PaperAccount) -> None:
         await account.close_position("KO", 1.0, at=LATER)
     with pytest.raises(LookupError):
         await account.open_position(shares("KO", 1, 60.0, account=account.account_number), at=LATER)
+
+
+FRIDAY = date(2026, 12, 4)  # a weekly expiration
+AFTER_THE_CLOSE = datetime(2026, 12, 4, 21, 5, tzinfo=UTC)  # 16:05 ET
+
+
+def option(underlying: str, kind: str, strike: float, quantity: int) -> Position:
+    flag = "P" if kind == "put" else "C"
+    return Position(
+        account=PAPER_ACCOUNT,
+        symbol=f"{underlying:<6}{FRIDAY:%y%m%d}{flag}{round(strike * 1000):08d}",
+        underlying=underlying,
+        instrument="option",
+        quantity=quantity,
+        average_open_price=1.0,
+        multiplier=100,
+        option_kind=kind,
+        strike=strike,
+        expiration=FRIDAY,
+    )
+
+
+async def test_options_settle_at_their_expiration_close(
+    account: PaperAccount, market: SimulatedMarket
+) -> None:
+    """Issue 20: options never expired. At the close of their expiration day an
+    out-of-the-money one expires worthless, an in-the-money short one is assigned,
+    a long one is exercised by exception from $0.01 in the money: the option
+    leaves, shares move at the strike, cash by their value, one event each."""
+    await account.seed_if_empty(market, NOON)
+    later = SimulatedMarket(seed=7, clock=lambda: AFTER_THE_CLOSE)
+    close = {
+        s: later.settlement(s, FRIDAY, AFTER_THE_CLOSE)
+        for s in ("AAPL", "KO", "MSFT", "SPY", "JPM", "QQQ")
+    }
+    assert all(c is not None and c[0] == FRIDAY for c in close.values())
+    price = {s: c[2] for s, c in close.items()}  # type: ignore[index]
+    trades = [
+        option("AAPL", "put", price["AAPL"] + 10, -1),  # assigned: +100 AAPL (100 held)
+        option("KO", "call", price["KO"] - 5, -1),  # assigned: -100 of the 200 KO held
+        option("MSFT", "call", price["MSFT"] - 20, -2),  # assigned, none held: short 200
+        option("SPY", "call", price["SPY"] - 3, 1),  # exercised: +100 SPY (50 held)
+        option("JPM", "put", price["JPM"] - 5, 1),  # out of the money: expires
+        option("QQQ", "put", price["QQQ"], -1),  # at the money: expires, not assigned
+        option("QQQ", "put", round(price["QQQ"] + 0.01, 2), 1),  # a cent in: exercised
+    ]
+    for trade in trades:
+        await account.open_position(trade, at=NOON)
+    before = {p.symbol: p for p in await account.get_positions()}
+    cash = await account.get_cash()
+
+    # Not before the close (15:59 ET on the day).
+    assert await account.settle(market, datetime(2026, 12, 4, 20, 59, tzinfo=UTC)) == []
+    events = await account.settle(later, AFTER_THE_CLOSE)
+    assert await account.settle(later, AFTER_THE_CLOSE + timedelta(days=3)) == []  # once
+    by_symbol = {e.symbol: e for e in events}
+    assert [(by_symbol[t.symbol].kind, by_symbol[t.symbol].shares) for t in trades] == [
+        ("assigned", 100), ("assigned", -100), ("assigned", -200), ("exercised", 100),
+        ("expired", 0), ("expired", 0), ("exercised", -100),
+    ]  # fmt: skip
+    for t in trades:
+        e = by_symbol[t.symbol]
+        assert (e.quantity, e.strike, e.settlement_price, e.day) == (
+            t.quantity, t.strike, price[t.underlying], FRIDAY,
+        )  # fmt: skip
+        assert e.occurred_at == close[t.underlying][1] and e.price == (t.strike if e.shares else 0)
+    assert await account.get_cash() == pytest.approx(cash + sum(e.cash for e in events), abs=1e-6)
+    assert await account.get_option_events(NOON) == sorted(events, key=lambda e: e.occurred_at)
+    after = {p.symbol: p for p in await account.get_positions()}
+    assert not any(t.symbol in after for t in trades)  # every contract left
+    aapl, ko, spy = before["AAPL"], before["KO"], before["SPY"]
+    assert after["AAPL"].quantity == 200
+    assert after["AAPL"].average_open_price == pytest.approx(
+        (100 * aapl.average_open_price + 100 * (price["AAPL"] + 10)) / 200
+    )
+    assert (after["KO"].quantity, after["KO"].average_open_price) == (100, ko.average_open_price)
+    assert (after["MSFT"].quantity, after["MSFT"].average_open_price) == (
+        -200, price["MSFT"] - 20,
+    )  # fmt: skip
+    assert after["SPY"].quantity == 150 and spy.quantity == 50
+    assert after["QQQ"].quantity == -100  # the exercised long put sold shares it did not hold
+    # The seeded puts expire later: still there.
+    assert {p.symbol for p in after.values() if p.instrument == "option"} == {
+        s for s, p in before.items() if p.instrument == "option" and p.expiration != FRIDAY
+    }
+
+
+async def test_the_broker_settles_before_it_answers(
+    account: PaperAccount, market: SimulatedMarket
+) -> None:
+    """Positions, balances and events read after an expiration close include its
+    settlement: no option with DTE < 0, its requirement released."""
+    await account.seed_if_empty(market, NOON)
+    put = next(p for p in await account.get_positions() if p.instrument == "option")
+    assert put.expiration is not None
+    after = datetime.combine(put.expiration + timedelta(days=3), datetime.min.time(), UTC)
+    broker = SimulatedBroker(SimulatedMarket(seed=7, clock=lambda: after), account)
+    today = after.astimezone(NEW_YORK).date()
+    positions = await broker.get_positions()
+    assert all(p.expiration is None or p.expiration >= today for p in positions)
+    assert put.symbol not in {p.symbol for p in positions}
+    events = await broker.get_option_events(NOON)
+    assert put.symbol in {e.symbol for e in events}
+    (balances,) = await broker.get_balances()
+    assert balances.net_liquidating_value == pytest.approx(
+        balances.cash + sum(p.mark * p.quantity * p.multiplier for p in positions), abs=0.01
+    )

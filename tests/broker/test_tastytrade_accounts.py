@@ -8,7 +8,7 @@ with what the fake served.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from tests.helpers.fake_tastytrade.app import FakeTastytrade
 from tests.helpers.fake_tastytrade.scenario import Scenario
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.domain.analytics.pnl import day_pnl
-from ttai.models.market import Fill, Position
+from ttai.models.market import Fill, OptionEvent, Position
 
 
 async def test_accounts(fake: FakeTastytrade, broker: TastytradeBroker) -> None:
@@ -159,3 +159,63 @@ async def test_an_unreadable_transaction_is_skipped(
     fills = await broker.get_fills(since)
     assert fills == [f for f in fake.scenario.fills if f.executed_at >= since]
     assert counts["ttai_broker_records_skipped_total", "fill"] == 3
+
+
+def settlements(scenario: Scenario) -> list[OptionEvent]:
+    """Friday's expiration of the short AAPL put, an assignment of a short MSFT put
+    (+100 at 600), a long call exercised and a short call assigned (shares delivered)."""
+    friday = scenario.today - timedelta(days=(scenario.today.weekday() - 4) % 7 or 7)
+    evening = datetime.combine(friday, time(22, 30), UTC)  # as the broker posts them
+
+    def event(
+        n: int, symbol: str, kind: str, quantity: int, shares: int, flag: str, strike: float
+    ) -> OptionEvent:
+        return OptionEvent(
+            account="5WT00012", kind=kind, symbol=f"{symbol:<6}{friday:%y%m%d}{flag}"
+            f"{round(strike * 1000):08d}", underlying=symbol,
+            option_kind="put" if flag == "P" else "call", strike=strike, expiration=friday,
+            quantity=quantity, shares=shares, price=strike if shares else 0.0,
+            day=friday, occurred_at=evening + timedelta(minutes=n),
+        )  # fmt: skip
+
+    return [
+        event(0, "AAPL", "expired", -1, 0, "P", 210.0),
+        event(1, "MSFT", "assigned", -1, 100, "P", 600.0),
+        event(2, "SPY", "exercised", 2, 200, "C", 580.0),
+        event(3, "KO", "assigned", -1, -100, "C", 60.0),
+    ]
+
+
+async def test_option_events_are_the_receive_deliver_entries(
+    fake: FakeTastytrade, broker: TastytradeBroker
+) -> None:
+    """Issue 20: expirations, assignments and exercises, as the SDK's Transaction
+    models them ("Receive Deliver" / Expiration, Assignment, Exercise), are the
+    same records as the paper account's. The stock entries beside them are not
+    fills (nor trades: the P&L counts them through the events)."""
+    fake.scenario.option_events = settlements(fake.scenario)
+    since = fake.scenario.now - timedelta(days=8)
+    events = await broker.get_option_events(since)
+    assert events == fake.scenario.option_events
+    assert [(e.kind, e.shares, e.cash) for e in events] == [
+        ("expired", 0, 0), ("assigned", 100, -60_000), ("exercised", 200, -116_000),
+        ("assigned", -100, 6_000),
+    ]  # fmt: skip
+    assert await broker.get_fills(since) == []
+    asked = {r.query_params["type"] for r in fake.requests if r.url.path.endswith("/transactions")}
+    assert asked == {"Receive Deliver", "Trade"}
+
+
+async def test_an_unreadable_settlement_is_skipped(
+    fake: FakeTastytrade, broker: TastytradeBroker, counts: Counter[tuple[str, str]]
+) -> None:
+    fake.scenario.option_events = settlements(fake.scenario)
+    removal = rest.receive_deliver(90, fake.scenario.option_events[0])[0]
+    fake.faults.extra_items["/accounts/5WT00012/transactions"] = [
+        removal | {"id": 91, "action": None},  # an expiration that does not say its side
+        removal | {"id": 92, "symbol": "AAPL"},  # not an OCC symbol
+        removal | {"id": 93, "transaction-sub-type": "Forward Split"},  # not a settlement
+    ]
+    events = await broker.get_option_events(fake.scenario.now - timedelta(days=8))
+    assert events == fake.scenario.option_events
+    assert counts["ttai_broker_records_skipped_total", "option_event"] == 2

@@ -29,6 +29,7 @@ from ttai.broker.simulated.market import SimulatedMarket
 from ttai.broker.simulated.paper.memory import InMemoryPaperAccount
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.config import Settings
+from ttai.domain.analytics import csp
 from ttai.domain.analytics.technicals import analyze_chart
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.models.screener import ScreenInput, ScreenResult
@@ -95,12 +96,14 @@ async def test_mapping_over_the_simulated_market(
     by_occ = {o.occ_symbol: o for o in served.chains["MSFT"].options}
     assert chain.options and chain.missing == []
     assert all(by_occ[o.occ_symbol] == o for o in chain.options)
-    # Every contract a 30-45 DTE put screen can pick is there (strikes within 20 %).
-    spot = chain.underlying_price
+    # Every contract a 30-45 DTE put screen can pick is there: |delta| 0.20-0.30
+    # (the strike band follows the symbol's IV).
     wanted = {
         o.occ_symbol
         for o in served.chains["MSFT"].options
-        if 30 <= (o.expiration - served.today).days <= 45 and abs(o.strike / spot - 1) <= 0.2
+        if o.kind == "put"
+        and 30 <= (o.expiration - served.today).days <= 45
+        and csp.MIN_ABS_DELTA <= abs(o.delta or 0) <= csp.MAX_ABS_DELTA
     }
     assert wanted and wanted <= {o.occ_symbol for o in chain.options}
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from pydantic import TypeAdapter
+from tastytrade.market_data import MarketData
 from tastytrade.metrics import MarketMetricInfo
 
 from tests.helpers.fake_tastytrade import rest
@@ -22,9 +23,19 @@ from tests.helpers.fake_tastytrade.scenario import Scenario, occ_symbol
 from ttai.broker.base import Broker, UnknownSymbol
 from ttai.broker.tastytrade.broker import TastytradeBroker
 from ttai.broker.tastytrade.candles import candle_day
-from ttai.broker.tastytrade.contracts import DTE_MARGIN_DAYS, STRATEGY_DTE_WINDOW
+from ttai.broker.tastytrade.contracts import (
+    DTE_MARGIN_DAYS,
+    SKEW_ALLOWANCE,
+    STRATEGY_DTE_WINDOW,
+    UNKNOWN_IV,
+    strike_band,
+)
+from ttai.broker.tastytrade.mapping import to_quote
 from ttai.domain.analytics import csp
+from ttai.domain.analytics.black_scholes import evaluate
+from ttai.domain.analytics.research import analyze_research
 from ttai.domain.analytics.technicals import atr
+from ttai.models.analysis import ChartAnalysis
 from ttai.models.market import Candle, MarketMetrics, OptionChain, OptionQuote, Quote
 
 
@@ -131,10 +142,69 @@ async def test_iv_rank_outside_0_1_is_not_read_as_a_fraction(
     }
     metrics = await broker.get_market_metrics(["AAPL", "BRK.B"])
     assert metrics["AAPL"].iv_rank == 40.0  # the next rank field that is a fraction
-    # None readable: 0, which reads as low IV (no put is sold on it), never as high.
-    assert (metrics["BRK.B"].iv_rank, metrics["BRK.B"].iv_percentile) == (0.0, 0.0)
+    # None readable: unknown, never 0 (issue 20: `iv_rank_below 20` fired on it).
+    assert (metrics["BRK.B"].iv_rank, metrics["BRK.B"].iv_percentile) == (None, None)
     assert counts["ttai_broker_records_repaired_total", "market_metrics"] == 2
     assert "BRK/B" in caplog.text and "implied-volatility-index-rank" in caplog.text
+
+
+async def test_missing_metrics_are_unknown_not_zero(
+    fake: FakeTastytrade, broker: TastytradeBroker
+) -> None:
+    """Issue 20: a missing IV rank became 0 ("IV rank 0: thin premium"); the same
+    for the percentile, the IV and the liquidity rating (a missing beta was 1.0)."""
+    fake.faults.metrics_overrides["AAPL"] = {
+        "implied-volatility-index-rank": None,
+        "tos-implied-volatility-index-rank": None,
+        "tw-implied-volatility-index-rank": None,
+        "implied-volatility-percentile": "",
+        "implied-volatility-index": None,
+        "implied-volatility-30-day": None,
+        "liquidity-rating": None,
+        "beta": None,
+    }
+    metrics = (await broker.get_market_metrics(["AAPL"]))["AAPL"]
+    assert (
+        metrics.iv_rank,
+        metrics.iv_percentile,
+        metrics.implied_volatility,
+        metrics.liquidity_rating,
+        metrics.beta,
+    ) == (None, None, None, None, None)
+    research = analyze_research(metrics, None, fake.scenario.today)
+    assert research.reasons[0] == "IV rank unknown"
+    assert "IV rank 0" not in " ".join(research.reasons)
+
+
+async def test_an_option_without_iv_is_unknown_and_never_scored() -> None:
+    """Issue 20: a put whose IV the feed sent as 0 read as IV 0, "POP 100%", "select"."""
+    scenario = Scenario.small()
+    options = scenario.chains["AAPL"].options
+    scenario.chains["AAPL"] = scenario.chains["AAPL"].model_copy(
+        update={
+            "options": [
+                o.model_copy(update={"implied_volatility": 0.0}) if o.kind == "put" else o
+                for o in options
+            ]
+        }
+    )
+    fake = FakeTastytrade(scenario)
+    broker = fake.broker(stream_timeout=5)
+    try:
+        chain = await broker.get_option_chain("AAPL")
+    finally:
+        await broker.close()
+    puts = [o for o in chain.options if o.kind == "put"]
+    assert puts and all(o.implied_volatility is None for o in puts)
+    assert all(o.implied_volatility == 0.30 for o in chain.options if o.kind == "call")
+    chart = ChartAnalysis(
+        symbol="AAPL", as_of=fake.scenario.today, price=230, sma_20=229, sma_50=225,
+        sma_200=210, rsi_14=45, atr_14=3, trend="uptrend", support=None, score=8,
+        recommendation="bullish", reasons=[],
+    )  # fmt: skip
+    options = csp.analyze_csp(chain, chart, fake.scenario.today)
+    assert options.recommendation == "reject" and options.best is None
+    assert any(r.endswith("not scored: IV unknown") for r in options.reasons)
 
 
 async def test_dividend_yield_outside_0_1_is_not_read_as_a_fraction(
@@ -226,9 +296,16 @@ async def test_bad_candles_are_repaired_or_dropped(
     assert "AAPL" in caplog.text and "repaired 5" in caplog.text
 
 
-def in_window(options: list[OptionQuote], today: date) -> list[OptionQuote]:
+def in_window(options: list[OptionQuote], today: date, spot: float = 230.0) -> list[OptionQuote]:
+    """The contracts the adapter streams: in the DTE window, strikes within the band
+    of the small scenario's AAPL (IV 30 %)."""
     first, last = STRATEGY_DTE_WINDOW
-    return [o for o in options if first <= (o.expiration - today).days <= last]
+    band = strike_band(0.30, last)
+    return [
+        o
+        for o in options
+        if first <= (o.expiration - today).days <= last and abs(o.strike / spot - 1) <= band
+    ]
 
 
 async def test_option_chain_maps_every_contract(
@@ -236,6 +313,7 @@ async def test_option_chain_maps_every_contract(
 ) -> None:
     chain = await broker.get_option_chain("AAPL")
     served = in_window(fake.scenario.chains["AAPL"].options, fake.scenario.today)
+    assert fake.scenario.quotes["AAPL"].mark == 230.0
     assert {(o.expiration - fake.scenario.today).days for o in served} == {35, 42}
     assert chain.underlying == "AAPL"
     assert chain.underlying_price == fake.scenario.quotes["AAPL"].mark
@@ -288,6 +366,63 @@ def daily_chain(symbol: str, spot: float, today: date, days: int) -> OptionChain
     ]
     now = datetime.now(UTC)
     return OptionChain(underlying=symbol, underlying_price=spot, as_of=now, options=options)
+
+
+def test_the_strike_band_holds_every_put_the_strategy_may_pick() -> None:
+    """The 0.20-delta put (the furthest the strategy sells) at the longest DTE lies
+    inside the band, at every IV, with the put's own IV up to the skew allowance."""
+    days = STRATEGY_DTE_WINDOW[1]
+    for iv in (0.05, 0.15, 0.3, 0.6, 1.0, 1.5, 2.5):
+        band = strike_band(iv, days)
+        for put_iv in (iv, iv * SKEW_ALLOWANCE):
+            # Bisect the strike whose put has |delta| 0.20.
+            low, high = 1e-6, 100.0
+            for _ in range(200):
+                k = (low + high) / 2
+                delta = -evaluate("put", 100.0, k, days / 365, 0.04, put_iv).delta
+                low, high = (low, k) if delta > csp.MIN_ABS_DELTA else (k, high)
+            assert 100.0 * (1 - band) <= k, (iv, put_iv, band, k)
+    # Issue 20: at IV 100 % and 45 DTE the 0.20-delta put is ~21 % below: +-20 % missed it.
+    assert strike_band(1.0, 45) > 0.25
+    assert strike_band(None, 45) == strike_band(UNKNOWN_IV, 45)  # unknown: wide
+
+
+async def test_option_chain_reaches_the_020_delta_put_at_iv_100() -> None:
+    scenario = Scenario.small()
+    today, spot = scenario.today, 230.05
+    expiration = today + timedelta(days=45)
+    options = []
+    for strike in range(100, 235, 5):
+        v = evaluate("put", spot, strike, 45 / 365, 0.04, 1.0)
+        mid = round(float(v.price), 2)
+        options.append(
+            OptionQuote(
+                occ_symbol=occ_symbol("AAPL", expiration, "put", strike), underlying="AAPL",
+                expiration=expiration, strike=float(strike), kind="put", bid=mid - 0.05,
+                ask=mid + 0.05, open_interest=500, volume=50, implied_volatility=1.0,
+                delta=round(float(v.delta), 6), gamma=float(v.gamma), theta=float(v.theta),
+                vega=float(v.vega),
+            )
+        )  # fmt: skip
+    scenario.chains["AAPL"] = OptionChain(
+        underlying="AAPL", underlying_price=spot, as_of=scenario.now, options=options
+    )
+    scenario.metrics["AAPL"] = scenario.metrics["AAPL"].model_copy(
+        update={"implied_volatility": 1.0}
+    )
+    fake = FakeTastytrade(scenario)
+    broker = fake.broker(stream_timeout=5)
+    try:
+        chain = await broker.get_option_chain("AAPL")
+    finally:
+        await broker.close()
+    target = max(
+        (o for o in options if abs(o.delta or 0) <= csp.MIN_ABS_DELTA), key=lambda o: o.strike
+    )
+    assert target.strike / spot < 0.8  # outside the old +-20 %
+    streamed = {o.occ_symbol for o in chain.options}
+    assert {o.occ_symbol for o in options if abs(o.delta or 0) >= csp.MIN_ABS_DELTA} <= streamed
+    assert target.occ_symbol in streamed
 
 
 async def test_option_chain_keeps_every_expiration_in_the_strategy_window() -> None:
@@ -346,3 +481,17 @@ async def test_option_symbols_follow_occ(fake: FakeTastytrade) -> None:
     assert occ_symbol("AAPL", o.expiration, o.kind, o.strike) == o.occ_symbol
     assert len(o.occ_symbol) == 21
     assert o.expiration - fake.scenario.today == timedelta(days=14)
+
+
+def test_a_quote_without_any_price_is_unreadable_not_zero() -> None:
+    scenario = Scenario.small()
+    item = rest.market_data("AAPL", scenario.quotes["AAPL"], scenario.today)
+    assert to_quote("AAPL", MarketData(**item)) == scenario.quotes["AAPL"]
+    for name in ("bid", "ask", "mid", "mark", "last", "last-mkt", "prev-close"):
+        item[name] = None
+    with pytest.raises(ValueError, match="no price for AAPL"):
+        to_quote("AAPL", MarketData(**item))
+    # Only a previous close: the price now is that close (the API's own fallback).
+    item["prev-close"] = "229.5"
+    quote = to_quote("AAPL", MarketData(**item))
+    assert (quote.bid, quote.ask, quote.last, quote.prev_close) == (229.5, 229.5, 229.5, 229.5)

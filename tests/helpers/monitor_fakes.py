@@ -21,8 +21,10 @@ from ttai.models.market import (
     Account,
     Balances,
     Candle,
+    Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -34,7 +36,8 @@ from worker import Workers, build_worker
 from workflows.commands import COMMAND_WORKFLOWS
 from workflows.monitors import MONITOR_WORKFLOWS
 
-PricePath = Callable[[datetime], float]
+PricePath = Callable[[datetime], float | None]
+"""A price (or IV rank) as a function of time; None: the broker has none (unknown)."""
 
 
 def activity_time() -> datetime:
@@ -75,6 +78,8 @@ class ScriptedBroker:
             if symbol not in self.prices:
                 raise UnknownSymbol(symbol)
             price = self.prices[symbol](now)
+            if price is None:
+                continue  # listed, but no price: left out, as the adapters do
             quotes[symbol] = Quote(
                 symbol=symbol, bid=price, ask=price, last=price, prev_close=price, time=now
             )
@@ -113,6 +118,12 @@ class ScriptedBroker:
         return []
 
     async def get_balances(self) -> list[Balances]:
+        return []
+
+    async def get_fills(self, since: datetime) -> list[Fill]:
+        return []
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
         return []
 
     async def close(self) -> None:

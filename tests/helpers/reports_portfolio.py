@@ -16,6 +16,7 @@ from ttai.models.market import (
     Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -99,6 +100,7 @@ class FakeBroker:
         self.clock = now
         self.failing = failing
         self.calls: list[str] = []
+        self.events: list[OptionEvent] = []
 
     def _read(self, what: str) -> None:
         self.calls.append(what)
@@ -127,6 +129,10 @@ class FakeBroker:
     async def get_fills(self, since: datetime) -> list[Fill]:
         self._read("fills")
         return [f for f in FILLS if f.executed_at >= since]
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        self._read("events")
+        return [e for e in self.events if e.occurred_at >= since]
 
     async def get_daily_candles(self, symbol: str, days: int) -> list[Candle]:
         raise NotImplementedError

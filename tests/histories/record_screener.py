@@ -11,7 +11,9 @@ workflow change that would break screens already in flight fails there.
 
 Two generations of screens are kept:
 - `ScreenerWorkflow-activities-*` and `-children-option`: the current design
-  (patch `screen-symbol-activities`), recorded by this script;
+  (patch `screen-symbol-activities`), recorded by this script; those recorded
+  before `-activities-rejects-never-rank` rank rejects (no `rejects-never-rank`
+  marker) and are kept as they were;
 - `ScreenerWorkflow-{ranked-with-failure,watchlist,continued,cancelled}`:
   screens from before the patch (one child per symbol, no marker), recorded
   by this script's earlier version (git history). Keep them: screens that
@@ -70,6 +72,14 @@ async def record(client: Client) -> None:
             case, ScreenInput(symbols=["AAPL", "XYZ", "TSLA", "KO"], top_n=2, notify=True)
         )
         await handle.result()
+        await save(handle, case)
+
+        # Rejects never rank (patch `rejects-never-rank`): a top of 3 asked 5 says so.
+        case = "ScreenerWorkflow-activities-rejects-never-rank"
+        handle = await start(case, ScreenInput(symbols=["AAPL", "TSLA", "KO", "MSFT"], top_n=5))
+        result = await handle.result()
+        assert [e["symbol"] for e in result["top"]] == ["AAPL", "KO", "MSFT"], result
+        assert result["note"] == "only 3 candidates for the top 5: rejects never rank"
         await save(handle, case)
 
         case = "ScreenerWorkflow-activities-watchlist"

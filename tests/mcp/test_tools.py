@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import asyncpg
 import mcp_types as mt
 import pytest
 from mcp import Client
@@ -225,3 +226,30 @@ async def test_prompts_stitch_the_tools_together(mcp: TtaiServer) -> None:
             await client.get_prompt("find_csp_candidates", {"watchlist": "Not Valid"})
         with pytest.raises(MCPError, match="invalid top_n"):
             await client.get_prompt("find_csp_candidates", {"top_n": "many"})
+
+
+async def test_list_alerts_says_when_the_last_reading_was_unknown(
+    mcp: TtaiServer, database_url: str
+) -> None:
+    """Issue 20: an unknown reading fires nothing, and list_alerts says it was unknown."""
+    async with Client(mcp) as client:
+        rule = await call(
+            client, "add_alert", symbol="TSLA", condition="iv_rank_below", threshold=20
+        )
+        assert (rule["last_read_at"], rule["last_reading_unknown"]) == (None, False)
+        conn = await asyncpg.connect(database_url)
+        try:  # what a check that got no IV rank from the broker stores
+            await conn.execute(
+                "UPDATE alert_rules SET last_read_at = now(), last_reading = NULL WHERE id = $1",
+                rule["alert_id"],
+            )
+        finally:
+            await conn.close()
+        (listed,) = [
+            a
+            for a in (await call(client, "list_alerts"))["alerts"]
+            if a["alert_id"] == rule["alert_id"]
+        ]
+        assert (listed["last_reading"], listed["last_reading_unknown"]) == (None, True)
+        review = await client.get_prompt("review_positions", {})
+        assert 'write "unknown", never 0' in review.messages[0].content.text  # type: ignore[union-attr]

@@ -246,6 +246,32 @@ def test_over_long_id_option_is_one_clear_line(
 
 
 @pytest.mark.parametrize(
+    "bad",
+    [
+        {"high": 99.0},  # below the close
+        {"high": 100.5, "open": 101.0},  # below the open
+        {"low": 100.5},  # above the open
+        {"low": 99.5, "close": 99.0},  # above the close
+        {"open": 0.0, "low": 0.0},
+        {"close": -1.0, "low": -2.0},
+        {"volume": -1},
+    ],
+)
+def test_a_candle_is_bounded_by_its_high_and_low(bad: dict[str, Any]) -> None:
+    from datetime import date
+
+    from ttai.models.market import Candle
+
+    fields: dict[str, Any] = {
+        "day": date(2026, 12, 1), "open": 100.0, "high": 102.0, "low": 98.0, "close": 100.0,
+        "volume": 10,
+    }  # fmt: skip
+    assert Candle(**fields).high == 102.0
+    with pytest.raises(ValidationError):
+        Candle(**(fields | bad))
+
+
+@pytest.mark.parametrize(
     "note",
     ["\x1b]8;;http://evil.example\x07click\x1b]8;;\x07", "two\nlines", "c1 \x9b31m", "a\u202eb"],
 )

@@ -12,10 +12,13 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
+from tests.helpers.analysis_fakes import fake_chart, fake_options, fake_research
 from tests.helpers.reports_portfolio import analysis
 from ttai.domain.alerts import Firing
 from ttai.domain.reports import content, markdown
 from ttai.models.alerts import AlertRule, AlertRuleSpec
+from ttai.models.analysis import AnalysisResult
+from ttai.models.market import OptionEvent
 from ttai.models.notifications import Notification
 from ttai.models.reports import Report
 from ttai.models.screener import ScreenResult
@@ -28,6 +31,7 @@ from ttai.notify.messages import (
     position_notification,
     report_notification,
     screen_notification,
+    settlement_notification,
 )
 from ttai.notify.outbox import Outbox
 
@@ -75,6 +79,17 @@ def rule() -> AlertRule:
     )
 
 
+def assigned(**changes: object) -> OptionEvent:
+    """A short MSFT 600 put assigned at the close of Friday 18 Dec 2026 (MSFT 521.92)."""
+    event = OptionEvent(
+        account="SIM-0001", kind="assigned", symbol="MSFT  261218P00600000", underlying="MSFT",
+        option_kind="put", strike=600.0, expiration=date(2026, 12, 18), quantity=-1,
+        shares=100, price=600.0, settlement_price=521.92, day=date(2026, 12, 18),
+        occurred_at=datetime(2026, 12, 18, 21, tzinfo=UTC),
+    )  # fmt: skip
+    return event.model_copy(update=changes)
+
+
 def every_notification() -> list[tuple[Notification, str]]:
     """(built notification, its key as the code before wrote it)."""
     workflow_id = "screen-weekly/AAPL"  # a screen's child: '/' in the ID
@@ -97,6 +112,7 @@ def every_notification() -> list[tuple[Notification, str]]:
         ),
         (position_notification("opened", 17, "AAPL", 100), "position-opened:17"),
         (position_notification("closed", 17, "AAPL", 100), "position-closed:17"),
+        (settlement_notification(17, assigned()), "position-settled:17"),
         (
             report_notification("report-morning-briefing-2026-11-25T14:30:00Z", 5, report()),
             "report:report-morning-briefing-2026-11-25T14:30:00Z",
@@ -139,6 +155,48 @@ async def test_old_outbox_rows_still_deduplicate(db_pool: asyncpg.Pool) -> None:
     for notification, _ in built:
         assert (await outbox.publish(notification)).duplicate
     assert await db_pool.fetchval("SELECT count(*) FROM notifications") == len(built)
+
+
+def test_a_short_screen_says_so_in_its_notification() -> None:
+    short = screen().model_copy(
+        update={"top_n": 5, "note": "no candidates for the top 5: rejects never rank"}
+    )
+    body = screen_notification("screen-weekly", RUN, short).body
+    assert "No candidates for the top 5: rejects never rank." in body.splitlines()
+    assert "candidates" not in screen_notification("screen-weekly", RUN, screen()).body
+
+
+def test_an_analysis_with_an_unknown_iv_rank_says_unknown() -> None:
+    research = fake_research("KO").model_copy(update={"iv_rank": None})
+    result = AnalysisResult(
+        symbol="KO", strategy="csp", recommendation="watchlist", score=1,
+        chart=fake_chart("KO"), options=fake_options("KO"), research=research, completed_at=NOW,
+    )  # fmt: skip
+    body = analysis_notification("analysis-KO", RUN, result).body
+    assert "- IV rank unknown, positive" in body.splitlines()
+
+
+def test_settlements_say_what_happened() -> None:
+    """Issue 20: the sync said "closed" (or nothing) for an expired or assigned option."""
+    note = settlement_notification(17, assigned())
+    assert note.title == "Assigned: +100 MSFT at 600"
+    assert note.body == (
+        "**MSFT 600P 2026-12-18** -1 assigned at the close of 2026-12-18 (MSFT closed at "
+        "521.92): +100 MSFT at 600, $60,000.00 paid."
+    )
+    expired = settlement_notification(
+        18, assigned(kind="expired", shares=0, price=0.0, settlement_price=612.3)
+    )
+    assert expired.title == "Expired worthless: MSFT 600P 2026-12-18"
+    assert expired.body.endswith(
+        "expired worthless at the close of 2026-12-18 (MSFT closed at 612.30)."
+    )
+    called = settlement_notification(
+        19, assigned(kind="exercised", option_kind="call", quantity=2, shares=200,
+                     symbol="MSFT  261218C00600000", settlement_price=None),
+    )  # fmt: skip
+    assert called.title == "Exercised: +200 MSFT at 600"
+    assert "$120,000.00 paid" in called.body and "closed at" not in called.body
 
 
 PHISHING = "session expired, log in at [tastytrade](http://evil.example/login) *now*"

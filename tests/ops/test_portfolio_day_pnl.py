@@ -22,7 +22,7 @@ from ttai.db.reports import ReportStore
 from ttai.domain.analytics.pnl import DayTrades
 from ttai.domain.market_calendar import latest_session
 from ttai.domain.portfolio import portfolio_view
-from ttai.models.market import Balances, Fill, Position, Quote
+from ttai.models.market import Balances, Fill, OptionEvent, Position, Quote
 from ttai.models.monitors import CheckInput
 from ttai.models.portfolio import PortfolioSnapshotRequest, PortfolioView
 from ttai.notify.outbox import Outbox
@@ -103,6 +103,10 @@ class TradingBroker:
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         self.calls.append("quotes")
         return {s: QUOTES[s] for s in symbols}
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        self.calls.append("events")
+        return []
 
 
 class NoBroker:

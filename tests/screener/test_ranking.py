@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from tests.helpers.analysis_fakes import fake_chart, fake_options, fake_research
-from ttai.domain.analytics.ranking import rank, screen_entry
+from ttai.domain.analytics.ranking import rank, ranks, screen_entry, shortfall
 from ttai.models.analysis import AnalysisResult
 from ttai.models.screener import ScreenEntry
 
@@ -35,9 +35,29 @@ def test_recommendation_outweighs_chart_score() -> None:
         ],
         top_n=10,
     )
-    assert [r.symbol for r in ranked] == ["STR", "SELB", "SEL", "WL", "REJ"]
-    assert [r.rank for r in ranked] == [1, 2, 3, 4, 5]
-    assert [r.rank_score for r in ranked] == [4.1, 3.75, 3.0, 2.0, 0.99]
+    assert [r.symbol for r in ranked] == ["STR", "SELB", "SEL", "WL"]
+    assert [r.rank for r in ranked] == [1, 2, 3, 4]
+    assert [r.rank_score for r in ranked] == [4.1, 3.75, 3.0, 2.0]
+
+
+def test_rejects_never_rank_and_a_short_top_says_so() -> None:
+    # Issue 20: "5 CCC reject 0.25" was in a screen's top 5.
+    entries = [
+        entry("AAA", "select", 6),
+        entry("BBB", "watchlist", 2),
+        entry("CCC", "reject", 2.5),
+        entry("DDD", "watchlist", 1, annualized_return=0.3),
+        entry("EEE", "reject", 9.9),
+    ]
+    top = rank(entries, 5)
+    assert [(r.rank, r.symbol) for r in top] == [(1, "AAA"), (2, "BBB"), (3, "DDD")]
+    assert shortfall(len(top), 5) == "only 3 candidates for the top 5: rejects never rank"
+    assert shortfall(1, 5) == "only 1 candidate for the top 5: rejects never rank"
+    assert shortfall(0, 5) == "no candidates for the top 5: rejects never rank"
+    assert shortfall(len(rank(entries, 2)), 2) is None
+    # Screens started before the rule replay with their rejects ranked.
+    assert [r.symbol for r in rank(entries, 5, rejects=True)][-1] == "CCC"
+    assert not ranks("reject") and all(ranks(r) for r in ("strong_select", "select", "watchlist"))
 
 
 def test_ties_by_annualised_return_then_symbol() -> None:

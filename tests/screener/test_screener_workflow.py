@@ -85,8 +85,9 @@ async def test_screen_ranks_isolates_failures_and_saves_once(
         "completed", 5, 4, 1, 1,
     )  # fmt: skip
     # The three select alike (same fake analysis, same put): the symbol breaks
-    # the tie. TSLA, a reject, ranks last and is cut by top_n.
+    # the tie. TSLA, a reject, never ranks.
     assert [(e.rank, e.symbol) for e in result.top] == [(1, "AAPL"), (2, "KO"), (3, "MSFT")]
+    assert (result.top_n, result.note) == (3, None)  # a full top says nothing
     assert len({e.rank_score for e in result.top}) == 1
     assert result.top[0].workflow_id == f"{handle.id}/AAPL"
     assert result.top[0].analysis_id is not None
@@ -256,7 +257,9 @@ async def test_batches_rank_isolate_failures_and_save_once(
     assert analysis.calls["screen_symbol"] == 1  # alone, after its transient failure
     assert analysis.calls["chart_analysis"] == 25
     assert len(analysis.saved) == analysis.calls["save_analysis"] == 23
-    assert {e.symbol for e in result.top} == set(symbols) - {"XYZ"}
+    # The reject never ranks, and the top says it is short.
+    assert {e.symbol for e in result.top} == set(symbols) - {"XYZ", "TSLA"}
+    assert result.note == "only 22 candidates for the top 30: rejects never rank"
     assert all(e.analysis_id is not None for e in result.top)
     assert (progress.done, progress.failed, progress.running) == (24, 1, 0)
     started = {key for kind, key in await symbol_events(handle) if kind == "start"}

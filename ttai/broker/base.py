@@ -18,6 +18,7 @@ from ttai.models.market import (
     Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -64,12 +65,14 @@ class Broker(Protocol):
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         """Quotes for all symbols in as few calls as the broker allows.
 
-        Raises `UnknownSymbol` when any symbol is not listed.
+        Raises `UnknownSymbol` when any symbol is not listed; a listed symbol the
+        broker has no price for is left out (its price is unknown, never 0).
         """
         ...
 
     async def get_daily_candles(self, symbol: str, days: int) -> list[Candle]:
-        """The last `days` daily candles, oldest first."""
+        """The last `days` daily candles, oldest first; while a session trades, the
+        last is that session's partial bar."""
         ...
 
     async def get_option_chain(self, symbol: str) -> OptionChain: ...
@@ -86,6 +89,11 @@ class Broker(Protocol):
 
     async def get_fills(self, since: datetime) -> list[Fill]:
         """Executions at or after `since` across all accounts, oldest first."""
+        ...
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        """Expirations, assignments and exercises recorded at or after `since`
+        across all accounts, oldest first. Not fills: see `OptionEvent`."""
         ...
 
     async def now(self) -> datetime:

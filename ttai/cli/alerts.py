@@ -16,7 +16,6 @@ from ttai.cli.common import (
     say,
 )
 from ttai.cli.tables import Col, Grid
-from ttai.domain.alerts import measured_from
 from ttai.models import conditions
 from ttai.models.alerts import (
     AddAlertInput,
@@ -68,28 +67,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def alerts_grid(rules: list[AlertRule]) -> Grid:
     grid = Grid(
         Col("id", right=True), "symbol", "condition", "threshold", "mode", "status",
-        Col("fired", right=True), "expires",
+        Col("fired", right=True), Col("last read", right=True), "expires",
         title="alert rules",
-        narrow=["id", "symbol", "condition", "threshold", "mode", "status"],
+        narrow=["id", "symbol", "condition", "threshold", "mode", "status", "last read"],
     )  # fmt: skip
     for r in rules:
         spec = r.spec
-        # A rearmed move is measured from where it last fired.
-        measured = measured_from(
-            spec.condition, spec.reference_price, spec.mode, r.trigger_count, r.last_observed
-        )
-        reference = f" from {measured:g}" if measured is not None else ""
+        reference = f" from {spec.reference_price:g}" if spec.reference_price is not None else ""
+        mode = spec.mode if spec.mode == "once" else f"rearm {spec.cooldown_seconds}s"
         grid.add_row(
             r.alert_id,
             spec.symbol,
             spec.condition,
             f"{spec.threshold:g}{reference}",
-            spec.mode if spec.mode == "once" else f"rearm {spec.cooldown_seconds}s",
+            mode + (", waits for return" if r.awaiting_return else ""),
             r.status,
             r.trigger_count,
+            last_reading(r),
             local_time(spec.expires_at),
         )
     return grid
+
+
+def last_reading(rule: AlertRule) -> str:
+    """What the last check read: the number, "unknown" when the broker sent none,
+    "—" before the first check."""
+    if rule.last_reading_unknown:
+        return "unknown"
+    return "—" if rule.last_reading is None else f"{rule.last_reading:g}"
 
 
 async def add_command(args: argparse.Namespace) -> int:

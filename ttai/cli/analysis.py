@@ -8,6 +8,7 @@ from rich.table import Table
 
 from ttai.cli.common import add_json_flag, connection, console, handles, one_of, print_json, say
 from ttai.cli.tables import details
+from ttai.domain.reports.markdown import shown
 from ttai.models.analysis import AnalysisInput, AnalysisResult
 from ttai.models.common import Strategy
 from ttai.ops.analysis import analyze
@@ -64,7 +65,7 @@ def analysis_table(result: AnalysisResult) -> Table:
                     f"{best.strike:g} {best.expiration} ({best.days_to_expiry} DTE) "
                     f"credit {best.credit:.2f}, {best.annualized_return:.1%}/yr, "
                     f"POP {best.probability_of_profit:.0%}, Δ {best.delta:.2f}, "
-                    f"OI {best.open_interest}",
+                    f"OI {shown(best.open_interest)}",
                 )
             )
     if result.research is not None:
@@ -72,8 +73,8 @@ def analysis_table(result: AnalysisResult) -> Table:
         rows.append(
             (
                 "research",
-                f"{research.sentiment}: IV rank {research.iv_rank:.0f}, "
-                f"beta {research.beta:.2f}, earnings {research.next_earnings or '—'}",
+                f"{research.sentiment}: IV rank {shown(research.iv_rank, '.0f')}, "
+                f"beta {shown(research.beta, '.2f')}, earnings {research.next_earnings or '—'}",
             )
         )
     rows.append(("score", str(result.score)))

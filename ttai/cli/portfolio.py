@@ -11,7 +11,8 @@ from rich.console import Group
 
 from ttai.cli.common import add_json_flag, connection, console, handles, local_time, print_json
 from ttai.cli.tables import Col, Grid, details
-from ttai.models.portfolio import PortfolioRequest, PortfolioView
+from ttai.domain.reports.markdown import SETTLED, shown
+from ttai.models.portfolio import PortfolioPosition, PortfolioRequest, PortfolioView
 from ttai.ops.commands import portfolio
 
 
@@ -27,7 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _num(value: float | None, spec: str = ",.2f") -> str:
-    return "-" if value is None else format(value, spec)
+    return shown(value, spec)  # None is a number the broker did not send: "unknown"
+
+
+def _label(p: PortfolioPosition) -> str:
+    if p.settled is not None:
+        return f"{p.label} ({SETTLED[p.settled]})"
+    return f"{p.label} (closed today)" if p.closed_today else p.label
 
 
 def portfolio_view(view: PortfolioView) -> Group:
@@ -41,7 +48,7 @@ def portfolio_view(view: PortfolioView) -> Group:
     )  # fmt: skip
     for p in view.positions:
         grid.add_row(
-            f"{p.label} (closed today)" if p.closed_today else p.label,
+            _label(p),
             f"{p.quantity:+g}",
             _num(p.mark),
             "" if p.days_to_expiry is None else p.days_to_expiry,

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ttai.cli.common import add_json_flag, connection, console, handles, one_of, print_json, say
 from ttai.cli.tables import Col, Grid, printable
+from ttai.domain.reports.markdown import shown
 from ttai.models.common import Strategy
 from ttai.models.screener import (
     MAX_CONCURRENT_LIMIT,
@@ -117,6 +118,7 @@ def screen_table(result: ScreenResult) -> RenderableType:
         f"{result.screen_id}: {result.analyzed}/{result.total} analyzed, "
         f"{result.rejected} rejected, {result.failed} failed"
         + (" (cancelled)" if result.status == "cancelled" else "")
+        + (f"; {result.note}" if result.note else "")
     )
     ranking = Grid(
         Col("#", right=True), "symbol", "recommendation", Col("score", right=True), "chart",
@@ -137,7 +139,7 @@ def screen_table(result: ScreenResult) -> RenderableType:
             _money(e.credit),
             _money(e.annualized_return, ".1%"),
             _money(e.probability_of_profit, ".0%"),
-            _money(e.iv_rank, ".0f"),
+            shown(e.iv_rank, ".0f"),  # every ranked symbol has research: None is unknown
         )
     if not result.failures:
         return ranking

@@ -14,11 +14,16 @@ interval check, a stream) calls it. A retried check finds its triggers and
 inserts nothing; a concurrent check that read the same count loses the
 compare-and-set; a crash before commit leaves nothing; a crash after commit
 leaves pending outbox rows that the next check delivers.
+
+The same transaction stores what the check read for each rule (its last
+reading; NULL when unknown) unless a later check stored one already, and arms
+again the rearmed moves the check saw back inside their band. A firing of a
+rule that waits for that (`Firing.awaits_return`) sets it waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -32,7 +37,8 @@ from ttai.notify.outbox import enqueue
 
 _RULE_COLUMNS = """
     id, symbol, condition, threshold, reference_price, mode, cooldown_seconds, expires_at,
-    note, status, trigger_count, last_triggered_at, created_at,
+    note, status, trigger_count, last_triggered_at, created_at, awaiting_return,
+    last_read_at, last_reading,
     (SELECT t.observed FROM alert_triggers t
      WHERE t.alert_id = alert_rules.id AND t.sequence = alert_rules.trigger_count
     ) AS last_observed
@@ -57,6 +63,10 @@ def _rule(row: asyncpg.Record) -> AlertRule:
         last_triggered_at=row["last_triggered_at"],
         last_observed=row["last_observed"],
         created_at=row["created_at"],
+        awaiting_return=row["awaiting_return"],
+        last_read_at=row["last_read_at"],
+        last_reading=row["last_reading"],
+        last_reading_unknown=row["last_read_at"] is not None and row["last_reading"] is None,
     )
 
 
@@ -153,15 +163,31 @@ class AlertStore:
         now: datetime,
         fired: Sequence[tuple[Firing, Notification]],
         expired: Collection[int] = (),
+        readings: Mapping[int, float | None] | None = None,
+        back_in_band: Collection[int] = (),
     ) -> None:
-        """Commit one check: its firings (each with its notification) and the
-        rules it found expired, atomically. See the module docstring."""
+        """Commit one check: its firings (each with its notification), the rules
+        it found expired, what it read for each rule (None: unknown) and the rules
+        it saw back inside their band, atomically. See the module docstring."""
         async with self._pool.acquire() as conn, conn.transaction():
             if expired:
                 await conn.execute(
                     "UPDATE alert_rules SET status = 'expired' "
                     "WHERE id = ANY($1::bigint[]) AND status = 'active'",
                     sorted(expired),
+                )
+            if readings:
+                await conn.executemany(
+                    """
+                    UPDATE alert_rules SET last_read_at = $2, last_reading = $3
+                    WHERE id = $1 AND (last_read_at IS NULL OR last_read_at <= $2)
+                    """,
+                    [(alert_id, now, value) for alert_id, value in sorted(readings.items())],
+                )
+            if back_in_band:
+                await conn.execute(
+                    "UPDATE alert_rules SET awaiting_return = FALSE WHERE id = ANY($1::bigint[])",
+                    sorted(back_in_band),
                 )
             won: list[tuple[Firing, Notification]] = []
             for firing, notification in sorted(fired, key=lambda f: f[0].alert_id):  # lock order
@@ -203,13 +229,14 @@ class AlertStore:
                 await conn.execute(
                     """
                     UPDATE alert_rules
-                    SET trigger_count = $2, last_triggered_at = $3,
+                    SET trigger_count = $2, last_triggered_at = $3, awaiting_return = $4,
                         status = CASE WHEN mode = 'once' THEN 'triggered' ELSE status END
                     WHERE id = $1
                     """,
                     firing.alert_id,
                     firing.sequence,
                     now,
+                    firing.awaits_return,
                 )
 
     async def triggers_for_check(self, check_key: str) -> list[AlertTrigger]:

@@ -3,11 +3,16 @@
 `sync` compares the broker's open positions with the open rows and, in one
 transaction, inserts new ones, updates changed ones, marks vanished ones
 closed (never deletes) and enqueues an "opened"/"closed" notification keyed by
-the row, so a retried sync changes nothing and sends nothing twice. The same
-transaction stores each account's balances, today's trades (fills and the
-previous closes of instruments no longer held, for day P&L; replaced at every
-sync, or marked unknown when the sync could not read them) and the time of the
-sync, so `snapshot` reads back one consistent picture (the portfolio view's source).
+the row, so a retried sync changes nothing and sends nothing twice. An option
+that vanished because it expired or was assigned or exercised (an event among
+today's trades) is notified as that instead ("position-settled:<row ID>"), and
+so is one whose event arrives after its row closed (brokers post them late);
+the shares an assignment or exercise brought are not announced as "opened" a
+second time. The same transaction stores each account's balances, today's
+trades (fills, option events and the previous closes of instruments no longer
+held, for day P&L; replaced at every sync, or marked unknown when the sync
+could not read them) and the time of the sync, so `snapshot` reads back one
+consistent picture (the portfolio view's source).
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from typing import Any
 import asyncpg
 
 from ttai.domain.analytics.pnl import DayTrades
-from ttai.models.market import Balances, Fill, Position
-from ttai.notify.messages import position_notification
+from ttai.models.market import Balances, Fill, OptionEvent, Position
+from ttai.notify.messages import position_notification, settlement_notification
 from ttai.notify.outbox import enqueue
 
 # Serializes concurrent syncs (two workers, a retry overlapping a slow attempt).
@@ -46,6 +51,7 @@ class SyncChanges:
     opened: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)  # of the closed: by an option event
     notification_ids: list[int] = field(default_factory=list)  # queued with the changes
 
 
@@ -65,6 +71,8 @@ class PositionStore:
         dropped either way: they would be another moment's)."""
         held = {(p.account, p.symbol): p for p in positions}
         changes = SyncChanges(open_positions=len(held))
+        events = {(e.account, e.symbol): e for e in (trades.events if trades else [])}
+        delivered = {(e.account, e.underlying) for e in events.values() if e.shares}
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _SYNC_LOCK)
             rows = await conn.fetch(
@@ -79,21 +87,30 @@ class PositionStore:
                         row["id"],
                         now,
                     )
-                    notification_id, _ = await enqueue(
-                        conn, position_notification("closed", row["id"], key[1], row["quantity"])
+                    event = events.get(key)
+                    notification = (
+                        settlement_notification(row["id"], event)
+                        if event is not None
+                        else position_notification("closed", row["id"], key[1], row["quantity"])
                     )
+                    notification_id, _ = await enqueue(conn, notification)
                     changes.notification_ids.append(notification_id)
                     changes.closed.append(key[1])
+                    if event is not None:
+                        changes.settled.append(key[1])
+            await self._settled_earlier(conn, events, stored.keys() - held.keys(), changes)
             for key, position in sorted(held.items()):
                 row = stored.get(key)
                 if row is None:
                     row_id = await self._insert(conn, position, now)
+                    changes.opened.append(position.symbol)
+                    if key in delivered and position.instrument == "equity":
+                        continue  # its settlement's notification says so
                     notification_id, _ = await enqueue(
                         conn,
                         position_notification("opened", row_id, position.symbol, position.quantity),
                     )
                     changes.notification_ids.append(notification_id)
-                    changes.opened.append(position.symbol)
                     continue
                 moved = (row["quantity"], row["average_open_price"]) != (
                     position.quantity,
@@ -122,17 +139,47 @@ class PositionStore:
             await conn.execute(
                 """
                 INSERT INTO position_sync_state (id, synced_at, day_trades_since,
-                    day_previous_closes)
-                VALUES (TRUE, $1, $2, $3)
+                    day_previous_closes, day_trades_day, day_events)
+                VALUES (TRUE, $1, $2, $3, $4, $5)
                 ON CONFLICT (id) DO UPDATE SET synced_at = EXCLUDED.synced_at,
                     day_trades_since = EXCLUDED.day_trades_since,
-                    day_previous_closes = EXCLUDED.day_previous_closes
+                    day_previous_closes = EXCLUDED.day_previous_closes,
+                    day_trades_day = EXCLUDED.day_trades_day,
+                    day_events = EXCLUDED.day_events
                 """,
                 now,
                 trades.since if trades else None,
                 dict(trades.previous_closes) if trades else {},
+                trades.day if trades else None,
+                [e.model_dump(mode="json") for e in trades.events] if trades else [],
             )
         return changes
+
+    @staticmethod
+    async def _settled_earlier(
+        conn: asyncpg.Connection,
+        events: dict[tuple[str, str], OptionEvent],
+        closing_now: set[tuple[str, str]],
+        changes: SyncChanges,
+    ) -> None:
+        """The settlement notification of an option whose row an earlier sync closed
+        (its event arrived later); sent once per row, whichever sync finds it."""
+        for key, event in sorted(events.items()):
+            if key in closing_now:
+                continue
+            row_id = await conn.fetchval(
+                """
+                SELECT id FROM positions WHERE account = $1 AND symbol = $2
+                    AND closed_at IS NOT NULL
+                ORDER BY closed_at DESC LIMIT 1
+                """,
+                *key,
+            )
+            if row_id is None:
+                continue
+            notification_id, inserted = await enqueue(conn, settlement_notification(row_id, event))
+            if inserted:
+                changes.notification_ids.append(notification_id)
 
     @staticmethod
     async def _store_trades(conn: asyncpg.Connection, trades: DayTrades | None) -> None:
@@ -211,7 +258,8 @@ class PositionStore:
                 """
             )
             state = await conn.fetchrow(
-                "SELECT synced_at, day_trades_since, day_previous_closes FROM position_sync_state"
+                "SELECT synced_at, day_trades_since, day_previous_closes, day_trades_day,"
+                " day_events FROM position_sync_state"
             )
             fills = await conn.fetch(
                 """
@@ -226,6 +274,8 @@ class PositionStore:
                 since=state["day_trades_since"],
                 fills=[Fill(**dict(f)) for f in fills],
                 previous_closes=_json(state["day_previous_closes"]),
+                events=[OptionEvent.model_validate(e) for e in _json(state["day_events"])],
+                day=state["day_trades_day"],
             )
         return Snapshot(
             positions=[Position(**dict(r)) for r in rows],
@@ -261,6 +311,6 @@ class PositionStore:
         )
 
 
-def _json(value: Any) -> dict[str, Any]:
+def _json(value: Any) -> Any:
     # The pool decodes jsonb; a bare connection hands back text.
     return json.loads(value) if isinstance(value, str) else value

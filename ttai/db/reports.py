@@ -16,7 +16,6 @@ from typing import Any
 
 import asyncpg
 
-from ttai.domain.alerts import measured_from
 from ttai.models.conditions import describe
 from ttai.models.reports import (
     AlertLine,
@@ -114,11 +113,9 @@ class ReportStore:
         rows = await self._rows(
             """
             SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note,
-                   r.reference_price, r.mode, r.trigger_count AS fired_before,
-                   last.observed AS last_observed, NULL::timestamptz AS triggered_at
+                   r.reference_price, NULL::timestamptz AS triggered_at,
+                   r.last_read_at IS NOT NULL AND r.last_reading IS NULL AS reading_unknown
             FROM alert_rules r
-            LEFT JOIN alert_triggers last
-                ON last.alert_id = r.id AND last.sequence = r.trigger_count
             WHERE r.status = 'active' AND (r.expires_at IS NULL OR r.expires_at > $1)
             ORDER BY r.symbol, r.id
             """,
@@ -130,11 +127,8 @@ class ReportStore:
         rows = await self._rows(
             """
             SELECT r.id AS alert_id, r.symbol, r.condition, r.threshold, r.note,
-                   r.reference_price, r.mode, t.sequence - 1 AS fired_before,
-                   last.observed AS last_observed, t.triggered_at
+                   r.reference_price, t.triggered_at, FALSE AS reading_unknown
             FROM alert_triggers t JOIN alert_rules r ON r.id = t.alert_id
-            LEFT JOIN alert_triggers last
-                ON last.alert_id = t.alert_id AND last.sequence = t.sequence - 1
             WHERE t.triggered_at >= $1 AND t.triggered_at < $2
             ORDER BY t.triggered_at, t.id
             """,
@@ -174,16 +168,15 @@ def _json(value: Any) -> dict[str, Any]:
 
 
 def _alert_line(row: asyncpg.Record) -> AlertLine:
-    """The rule as it read when it fired (or reads now): a rearmed move names the
-    price it was measured from."""
-    condition = row["condition"]
-    reference = measured_from(
-        condition, row["reference_price"], row["mode"], row["fired_before"], row["last_observed"]
-    )
-    rule = describe(condition, row["threshold"], reference)
+    """The rule as it reads (a move names the user's reference), with its note and,
+    for an armed rule whose last check could not read its number, that it was unknown."""
+    rule = describe(row["condition"], row["threshold"], row["reference_price"])
+    extras = [row["note"]] if row["note"] else []
+    if row["reading_unknown"]:
+        extras.append("last reading unknown")
     return AlertLine(
         alert_id=str(row["alert_id"]),
         symbol=row["symbol"],
-        description=f"{rule} ({row['note']})" if row["note"] else rule,
+        description=f"{rule} ({'; '.join(extras)})" if extras else rule,
         triggered_at=row["triggered_at"],
     )

@@ -1,10 +1,12 @@
 """The portfolio view from positions, balances and today's trades (pure: the activity reads them).
 
 Per position: market value, unrealised P&L against the average open price,
-day P&L since the previous close with today's fills (the end-of-day summary's
-rule, `ttai.domain.analytics.pnl`: a position opened today is measured from its
-fill, one closed today keeps a line with its realised day P&L), days to expiry
-from the New York date, and the share-equivalent delta. Account numbers are masked.
+day P&L since the previous close with today's fills and settlements (the
+end-of-day summary's rule, `ttai.domain.analytics.pnl`: a position opened today
+is measured from its fill, one closed today keeps a line with its realised day
+P&L, an option that expired or was assigned or exercised says so), days to
+expiry from the New York date, and the share-equivalent delta. Account numbers
+are masked.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from ttai.domain.analytics.pnl import DayPnlLine, DayTrades, day_pnl_lines
+from ttai.domain.analytics.pnl import DayPnlLine, DayTrades, day_pnl_lines, settlement_fills
 from ttai.domain.market_calendar import days_to_expiry, new_york_date
 from ttai.domain.reports.content import contract_label, occ_contract
 from ttai.models.market import Balances, Position
@@ -83,6 +85,7 @@ def _closed(line: DayPnlLine, multiplier: int, today: date) -> PortfolioPosition
         day_pnl=line.day_pnl,
         traded_today=line.traded,
         closed_today=True,
+        settled=line.settled,
     )
 
 
@@ -101,19 +104,24 @@ def portfolio_view(
     today = new_york_date(now)
     known = trades is not None
     fills = trades.fills if trades else []
+    events = trades.session_events() if trades else []
     closes = trades.previous_closes if trades else None
     # Per account: the same instrument held in two accounts is two positions.
+    accounts = {p.account for p in positions} | {f.account for f in fills}
     lines = {
         (account, line.symbol): line
-        for account in sorted({p.account for p in positions} | {f.account for f in fills})
+        for account in sorted(accounts | {e.account for e in events})
         for line in day_pnl_lines(
             [p for p in positions if p.account == account],
             [f for f in fills if f.account == account],
             closes,
+            [e for e in events if e.account == account],
         )
     }
     held = {(p.account, p.symbol) for p in positions}
-    multipliers = {(f.account, f.symbol): f.multiplier for f in fills}
+    multipliers = {(f.account, f.symbol): f.multiplier for f in fills} | {
+        (f.account, f.symbol): f.multiplier for e in events for f in settlement_fills(e)
+    }
     rows = [_position(p, lines.get((p.account, p.symbol)), today, known) for p in positions] + [
         _closed(line, multipliers[key], today) for key, line in lines.items() if key not in held
     ]

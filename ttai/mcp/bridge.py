@@ -25,7 +25,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from ttai.mcp.stack import Stack, StackUnavailable
 
@@ -50,13 +50,15 @@ def changed_resources(kind: str, payload: dict[str, Any]) -> list[str]:
     """The resources a committed notification of `kind` changed (see the module
     docstring: an unknown kind, or a symbol that is not one, names nothing more)."""
     from ttai.models.common import SYMBOL_PATTERN  # late: not on the handshake's path
+    from ttai.models.market import OptionEventKind
     from ttai.models.reports import REPORT_WORKFLOWS
 
     uris = [NOTIFICATIONS_URI]
     symbol = payload.get("symbol")
+    position_events = ("opened", "closed", *get_args(OptionEventKind))
     if kind == "alert":
         uris.append(ALERTS_URI)  # the rule's fired count / state changed
-    elif kind in ("position_opened", "position_closed"):
+    elif kind.startswith("position_") and kind.removeprefix("position_") in position_events:
         uris.append(PORTFOLIO_URI)
     elif kind.removeprefix("report_") in REPORT_WORKFLOWS and kind.startswith("report_"):
         uris.append(REPORT_URI.format(kind=kind.removeprefix("report_")))

@@ -55,8 +55,9 @@ towards the broker: never suggest that you placed an order.
 reports progress while it runs and returns the ranking.
 4. For the ranked entries recommended "strong_select" or "select", present a table: \
 symbol, strike and expiration of the put to sell, credit, annualised return, probability \
-of profit, delta, IV rank. Say which ones have earnings before expiry (call \
-`analyze_symbol` for a symbol when you need its research details).
+of profit, delta, IV rank (a null number is unknown: write "unknown", never 0). Say \
+which ones have earnings before expiry (call `analyze_symbol` for a symbol when you need \
+its research details).
 5. Mention the symbols that failed and why, in one line each.
 6. Offer to add price alerts (`add_alert`) near the strikes, but add none without my yes."""
 
@@ -69,8 +70,9 @@ claim to trade.
 
 1. Call `portfolio` (it says when the positions were last synced; ask for source \
 "broker" only if that is stale).
-2. For each position show symbol, type, quantity, days to expiry, delta and P&L; for \
-the account, net liquidating value and buying power.
+2. For each position show symbol, type, quantity, days to expiry, delta and P&L (a null \
+number is unknown: write "unknown", never 0; a line marked `settled` expired or was \
+assigned or exercised today); for the account, net liquidating value and buying power.
 3. Flag short puts with |delta| above 0.30, 21 days to expiry or fewer, or at least \
 50% of the credit already earned, and underlyings with earnings before expiry \
 (`analyze_symbol` gives the research).

@@ -72,8 +72,8 @@ class AlertRuleSpec(Model):
         default=None,
         gt=0,
         description=(
-            f"{', '.join(referenced())} only: the price the first move is measured from; "
-            "a rearmed rule measures each next move from the price it last fired at."
+            f"{', '.join(referenced())} only: the price every move is measured from; "
+            "a rearmed rule fires again only after the price has come back inside the band."
         ),
     )
     mode: AlertMode = Field(
@@ -113,14 +113,27 @@ class AlertRule(Model):
     status: AlertStatus
     trigger_count: int = 0
     last_triggered_at: datetime | None = None
-    last_observed: float | None = Field(
-        default=None,
-        description=(
-            "What the last firing observed; a rearmed rule with a reference_price "
-            "measures its next move from it."
-        ),
-    )
+    last_observed: float | None = Field(default=None, description="What the last firing observed.")
     created_at: datetime
+    awaiting_return: bool = Field(
+        default=False,
+        description="A rearmed move (a rule with a reference_price) that fired: it fires "
+        "again only after a check has seen the price back inside its band.",
+    )
+    last_read_at: datetime | None = Field(
+        default=None,
+        description="When a check last read the number this rule compares (None: not yet; "
+        "a position rule is read only while its symbol has option positions).",
+    )
+    last_reading: float | None = Field(
+        default=None,
+        description="What that check read; None when it was unknown (see last_reading_unknown).",
+    )
+    last_reading_unknown: bool = Field(
+        default=False,
+        description="The last check could not read the number (the broker sent none): "
+        "the rule fired nothing on it.",
+    )
 
 
 class AlertTrigger(Model):

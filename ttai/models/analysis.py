@@ -72,7 +72,7 @@ class PutCandidate(Model):
     probability_of_profit: float = Field(description="P(S_T >= strike - credit)")
     bid_ask_spread: float
     spread_pct: float = Field(description="(ask - bid) / mid")
-    open_interest: int
+    open_interest: int | None = Field(description="None when unknown (counted as illiquid).")
     below_support: bool
 
 
@@ -95,10 +95,10 @@ class ResearchRequest(Model):
 
 class ResearchAnalysis(Model):
     symbol: Symbol
-    iv_rank: float
-    iv_percentile: float
-    liquidity_rating: int
-    beta: float
+    iv_rank: float | None = Field(description="None when unknown.")
+    iv_percentile: float | None = Field(description="None when unknown.")
+    liquidity_rating: int | None = Field(description="None when unknown.")
+    beta: float | None = Field(description="None when unknown.")
     next_earnings: date | None
     earnings_before_expiry: bool
     sentiment: Sentiment

@@ -203,6 +203,11 @@ class SyncResult(Model):
     opened: list[str]
     changed: list[str]
     closed: list[str]
+    settled: list[str] = Field(
+        default_factory=list,
+        description="Of the closed: the options that expired or were assigned or exercised "
+        "(each notified as such, not as closed).",
+    )
     delivered: int = Field(description="Opened/closed notifications delivered at once.")
     delivery_error: str | None = None
 

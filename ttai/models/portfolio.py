@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from ttai.models.common import Model, Symbol
+from ttai.models.market import OptionEventKind
 
 PortfolioSource = Literal["sync", "broker"]
 
@@ -72,6 +73,11 @@ class PortfolioPosition(Model):
         description="Closed since the previous close: quantity, value and unrealized P&L "
         "are 0, mark is the last fill's price, average open price 0 (not known from fills); "
         "the line is there for its realised day P&L.",
+    )
+    settled: OptionEventKind | None = Field(
+        default=None,
+        description="An option closed today by its expiration (expired worthless), an "
+        "assignment or an exercise, not by a trade; its mark is what it settled at.",
     )
 
 

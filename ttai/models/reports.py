@@ -9,6 +9,7 @@ from pydantic import AliasChoices, AwareDatetime, Field
 
 from ttai.models.analysis import Recommendation
 from ttai.models.common import Model, Symbol, WorkflowId
+from ttai.models.market import OptionEventKind
 
 ReportKind = Literal["morning_briefing", "end_of_day", "weekly_review"]
 
@@ -115,6 +116,11 @@ class PositionPnl(Model):
     sold: float = Field(default=0.0, description="Quantity sold today.")
     day_pnl: float | None = Field(
         description="None when a quantity held overnight has no known previous close."
+    )
+    settled: OptionEventKind | None = Field(
+        default=None,
+        description="An option that left today by its expiration, an assignment or an "
+        "exercise (not a trade).",
     )
 
     @property

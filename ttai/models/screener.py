@@ -205,7 +205,16 @@ class ScreenResult(Model):
     )
     rejected: int = Field(description="Analyzed symbols whose recommendation is reject.")
     failed: int
-    top: list[RankedEntry]
+    top: list[RankedEntry] = Field(description="The best analyses, best first; rejects never rank.")
+    top_n: int | None = Field(
+        default=None,
+        description="How many the top was asked for (None before rejects stopped ranking).",
+    )
+    note: str | None = Field(
+        default=None,
+        description='Set when the top is shorter than asked for, e.g. "only 3 candidates for '
+        'the top 10: rejects never rank".',
+    )
     failures: list[ScreenFailure]
     started_at: datetime
     finished_at: datetime

@@ -12,6 +12,7 @@ a reset run sees again unchanged:
 | `alert-check:<check key>`             | check that fired several rules (one message)  |
 | `position-opened:<position row ID>`   | position lifetime (a reopened symbol is a new row) |
 | `position-closed:<position row ID>`   | position lifetime                             |
+| `position-settled:<position row ID>`  | option position expired, assigned or exercised |
 | `report:<workflow ID>`                | schedule run (retries and resets send it once) |
 
 These keys are a stored format: rows already in the outbox dedupe against
@@ -29,9 +30,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ttai.domain.alerts import Firing, reference
+from ttai.domain.reports.content import OccContract, contract_label
+from ttai.domain.reports.markdown import shown
 from ttai.models.alerts import AlertRule
 from ttai.models.analysis import AnalysisResult
 from ttai.models.conditions import describe
+from ttai.models.market import OptionEvent
 from ttai.models.notifications import Notification
 from ttai.models.reports import Report
 from ttai.models.screener import ScreenResult
@@ -43,6 +47,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "alert-check": ("check key",),
     "position-opened": ("position row ID",),
     "position-closed": ("position row ID",),
+    "position-settled": ("position row ID",),
     "report": ("workflow ID",),
 }
 """Every key family and the durable IDs after it, in order."""
@@ -77,7 +82,8 @@ def analysis_notification(workflow_id: str, run_id: str, result: AnalysisResult)
             f"delta {best.delta:.2f}"
         )
     if result.research is not None:
-        lines.append(f"- IV rank {result.research.iv_rank:.0f}, {result.research.sentiment}")
+        iv_rank = shown(result.research.iv_rank, ".0f")
+        lines.append(f"- IV rank {iv_rank}, {result.research.sentiment}")
         lines.extend(f"- {reason}" for reason in result.research.reasons[1:])
     return _notification(
         notification_key("analysis", workflow_id, run_id),
@@ -98,6 +104,8 @@ def screen_notification(workflow_id: str, run_id: str, result: ScreenResult) -> 
         f"Screened {source}: {result.analyzed} analyzed, {result.rejected} rejected, "
         f"{result.failed} failed" + (" (cancelled)" if result.status == "cancelled" else "")
     ]
+    if result.note:
+        lines.append(result.note[0].upper() + result.note[1:] + ".")
     for entry in result.top:
         line = f"{entry.rank}. **{entry.symbol}** {entry.recommendation.replace('_', ' ')}"
         if entry.strike is not None and entry.annualized_return is not None:
@@ -117,8 +125,8 @@ def screen_notification(workflow_id: str, run_id: str, result: ScreenResult) -> 
 
 
 def alert_notification(rule: AlertRule, firing: Firing) -> Notification:
-    """`rule` as the check read it (before this firing), so a rearmed move says
-    which price it was measured from."""
+    """`rule` as the check read it (before this firing); a move names the
+    user's reference, which every move is measured from."""
     spec = rule.spec
     measured_from = reference(rule)
     body = f"**{firing.subject}**: observed {firing.observed:g}."
@@ -190,6 +198,46 @@ def position_notification(
         f"Position {event}: {symbol}",
         f"**{symbol}** quantity {quantity:g} {event}.",
         {"position_id": position_id, "symbol": symbol, "quantity": quantity},
+    )
+
+
+def settlement_notification(position_id: int, event: OptionEvent) -> Notification:
+    """An option position that left by settlement: "Expired worthless: JPM 200P
+    2026-12-18", "Assigned: +100 MSFT at 600", "Exercised: -100 QQQ at 480"."""
+    label = contract_label(
+        OccContract(event.underlying, "option", event.option_kind, event.strike, event.expiration)
+    )
+    held = f"**{label}** {event.quantity:+g}"
+    close = (
+        f" ({event.underlying} closed at {event.settlement_price:.2f})"
+        if event.settlement_price is not None
+        else ""
+    )
+    if event.kind == "expired":
+        title = f"Expired worthless: {label}"
+        body = f"{held} expired worthless at the close of {event.day.isoformat()}{close}."
+    else:
+        moved = f"{event.shares:+g} {event.underlying} at {event.price:g}"
+        title = f"{event.kind.capitalize()}: {moved}"
+        paid = "paid" if event.cash < 0 else "received"
+        body = (
+            f"{held} {event.kind} at the close of {event.day.isoformat()}{close}: "
+            f"{moved}, ${abs(event.cash):,.2f} {paid}."
+        )
+    return _notification(
+        notification_key("position-settled", position_id),
+        f"position_{event.kind}",
+        title,
+        body,
+        {
+            "position_id": position_id,
+            "symbol": event.symbol,
+            "kind": event.kind,
+            "quantity": event.quantity,
+            "shares": event.shares,
+            "price": event.price,
+            "day": event.day.isoformat(),
+        },
     )
 
 

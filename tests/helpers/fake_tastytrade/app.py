@@ -156,8 +156,9 @@ class FakeTastytrade:
         }
 
     async def _transactions(self, request: Request) -> Any:
-        """The account's history: the scenario's fills as trades, a deposit and a
-        dividend; filtered by type and start-at/end-at, sorted, paginated."""
+        """The account's history: the scenario's fills as trades, its option
+        events as receive/deliver entries, a deposit and a dividend; filtered by
+        type and start-at/end-at, sorted, paginated."""
         account = request.path_params["account"]
         now = self.scenario.now
         items = [
@@ -168,6 +169,10 @@ class FakeTastytrade:
         for n, f in enumerate(self.scenario.fills, start=3):
             if f.account == account:
                 items.append(rest.trade(n, f, opening=(f.symbol, f.quantity > 0) in held))
+        first = 3 + len(self.scenario.fills)
+        for n, e in enumerate(self.scenario.option_events):
+            if e.account == account:
+                items += rest.receive_deliver(first + 2 * n, e)
         items += self._extra(request)
         query = request.query_params
         if "type" in query:

@@ -22,6 +22,7 @@ from ttai.models.market import (
     Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -268,6 +269,62 @@ def trade(transaction_id: int, f: Fill, opening: bool) -> dict[str, Any]:
         "order-id": 700000 + transaction_id,
         "leg-count": 1,
     }
+
+
+_REMOVALS = {"expired": "Expiration", "assigned": "Assignment", "exercised": "Exercise"}
+
+
+def receive_deliver(transaction_id: int, e: OptionEvent) -> list[dict[str, Any]]:
+    """An option settlement as the history lists it: the option's removal
+    ("Receive Deliver", sub-type Expiration/Assignment/Exercise, value 0; its
+    action closes the position) and, when shares moved, the stock entry beside
+    it at the strike (its own "Receive Deliver", a buy or a sell)."""
+    day = e.day.isoformat()
+    common = {
+        "account-number": e.account,
+        "transaction-type": "Receive Deliver",
+        "executed-at": iso(e.occurred_at),
+        "transaction-date": day,
+        "is-estimated-fee": False,
+    }
+    closing = "Buy to Close" if e.quantity < 0 else "Sell to Close"
+    word = {"expired": "expiration", "assigned": "assignment", "exercised": "exercise"}[e.kind]
+    removal = common | {
+        "id": transaction_id,
+        "symbol": e.symbol,
+        "instrument-type": "Equity Option",
+        "underlying-symbol": tt_symbol(e.underlying),
+        "transaction-sub-type": _REMOVALS[e.kind],
+        "description": f"Removal of option due to {word}",
+        "action": closing,
+        "quantity": decimal(abs(e.quantity)),
+        "price": "0.0",
+        "value": "0.0",
+        "value-effect": "None",
+        "net-value": "0.0",
+        "net-value-effect": "None",
+    }
+    if not e.shares:
+        return [removal]
+    bought = e.shares > 0
+    value = abs(e.shares) * e.price
+    stock = common | {
+        "id": transaction_id + 1,
+        "symbol": tt_symbol(e.underlying),
+        "instrument-type": "Equity",
+        "underlying-symbol": tt_symbol(e.underlying),
+        "transaction-sub-type": "Buy to Open" if bought else "Sell to Close",
+        "description": f"{'Bought' if bought else 'Sold'} {abs(e.shares):g} "
+        f"{e.underlying} @ {e.price:g}",
+        "action": "Buy to Open" if bought else "Sell to Close",
+        "quantity": decimal(abs(e.shares)),
+        "price": decimal(e.price),
+        "value": decimal(value),
+        "value-effect": "Debit" if bought else "Credit",
+        "net-value": decimal(value),
+        "net-value-effect": "Debit" if bought else "Credit",
+    }
+    return [removal, stock]
 
 
 def money_movement(

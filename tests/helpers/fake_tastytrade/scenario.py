@@ -24,6 +24,7 @@ from ttai.models.market import (
     Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     OptionQuote,
     Position,
     Quote,
@@ -66,6 +67,8 @@ class Scenario:
     positions: list[Position] = field(default_factory=list)
     balances: list[Balances] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)  # the transaction history's trades
+    # Its "Receive Deliver" entries: each option removal, and the stock it moved.
+    option_events: list[OptionEvent] = field(default_factory=list)
 
     @property
     def today(self) -> date:

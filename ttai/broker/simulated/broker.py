@@ -16,6 +16,7 @@ from ttai.models.market import (
     Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -94,25 +95,34 @@ class SimulatedBroker:
             )
         ]
 
-    def _mark(self, position: Position, at: datetime) -> Position:
+    def _mark_at(self, position: Position, at: datetime) -> float:
+        """The position's mark at `at`: the stock's mid, the option's listed mid
+        (else its value)."""
         if position.instrument == "equity":
-            quote = self.market.get_quote(position.underlying, at)
-            update = {"mark": quote.mark, "prev_close": quote.prev_close, "delta": 1.0}
-        else:
-            if not (position.option_kind and position.strike and position.expiration):
-                raise ValueError(f"option position {position.symbol} lacks its contract details")
-            contract = (position.underlying, position.option_kind, position.strike)
-            previous = self.market.previous_close_time(at)
-            update = {
-                "mark": self.market.option_mark(*contract, position.expiration, at),
-                "prev_close": round(
-                    float(self.market.option_value(*contract, position.expiration, previous).price),
-                    4,
-                ),
-                "delta": round(
-                    float(self.market.option_value(*contract, position.expiration, at).delta), 4
-                ),
-            }
+            return self.market.get_quote(position.underlying, at).mark
+        if not (position.option_kind and position.strike and position.expiration):
+            raise ValueError(f"option position {position.symbol} lacks its contract details")
+        contract = (position.underlying, position.option_kind, position.strike)
+        return self.market.option_mark(*contract, position.expiration, at)
+
+    def _mark(self, position: Position, at: datetime) -> Position:
+        """`position` marked at `at`. Its previous close is its mark at the previous
+        session's close, on the same basis (a mid, not the option's theoretical
+        value or the stock's last trade), so on a day without trades the day P&L
+        is exactly the change in NLV."""
+        mark = self._mark_at(position, at)  # first: it refuses an option without details
+        delta = 1.0
+        if position.option_kind and position.strike and position.expiration:
+            value = self.market.option_value(
+                position.underlying, position.option_kind, position.strike,
+                position.expiration, at,
+            )  # fmt: skip
+            delta = round(float(value.delta), 4)
+        update = {
+            "mark": mark,
+            "prev_close": self._mark_at(position, self.market.previous_close_time(at)),
+            "delta": delta,
+        }
         return position.model_copy(update=update)
 
     async def _marked_positions(self, at: datetime) -> list[Position]:
@@ -126,11 +136,18 @@ class SimulatedBroker:
             name=lambda p: p.symbol,
         )
 
+    async def _settled_now(self) -> datetime:
+        """The market's time, after settling every option whose expiration close
+        has passed (the paper account records each settlement once)."""
+        at = self.market.now()
+        await self.account.settle(self.market, at)
+        return at
+
     async def get_positions(self) -> list[Position]:
-        return await self._marked_positions(self.market.now())
+        return await self._marked_positions(await self._settled_now())
 
     async def get_balances(self) -> list[Balances]:
-        at = self.market.now()
+        at = await self._settled_now()
         positions = await self._marked_positions(at)
         cash = await self.account.get_cash()
         spots = self.market.get_quotes({p.underlying for p in positions}, at)
@@ -148,6 +165,10 @@ class SimulatedBroker:
 
     async def get_fills(self, since: datetime) -> list[Fill]:
         return await self.account.get_fills(since)
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        await self._settled_now()
+        return await self.account.get_option_events(since)
 
     async def now(self) -> datetime:
         return self.market.now()

@@ -66,7 +66,8 @@ def list_chain(
     # Greeks and IV unrounded: consumers can recompute them exactly from the inputs.
     columns: dict[str, list] = {"iv": values.iv.tolist()}
     for kind, valuation, row in (("put", values.put, 0), ("call", values.call, 1)):
-        bid, ask = opt.bid_ask(valuation.price, params.liquidity)
+        floor = opt.intrinsic(kind, spot, grid_k)  # American: the mid is never below it
+        bid, ask = opt.bid_ask(valuation.price, params.liquidity, floor)
         oi = opt.open_interest(
             params, values.moneyness, t_years, is_monthly, round_strike, noise[row]
         )

@@ -4,7 +4,8 @@ Report days repeat every EARNINGS_CYCLE_DAYS from EARNINGS_ANCHOR plus the
 symbol's `earnings_offset` (universe.py), each moved to the next session when
 it falls on a weekend or holiday. Option values price a move on each report
 before expiry (options.value_contracts), so the chain and a single contract's
-value count them the same way.
+value count them the same way, and the price path makes that move on the day
+(prices.earnings_jumps): selling premium through a report is a real risk.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from ttai.broker.simulated.prices import (
     SessionTable,
     daily_path,
     price_at,
+    session_so_far,
     session_table,
 )
 from ttai.broker.simulated.universe import (
@@ -76,7 +77,8 @@ class SimulatedMarket:
         table = session_table(ts)
         path = self._paths.get(symbol)
         if path is None or len(path) < len(table.days):
-            path = self._paths[symbol] = daily_path(self.seed, params, table)
+            reports = earnings_dates(params, table.day(0), table.day(len(table.days) - 1))
+            path = self._paths[symbol] = daily_path(self.seed, params, table, reports)
         return params, table, path
 
     def _spot(
@@ -89,11 +91,21 @@ class SimulatedMarket:
     # -- stock data --------------------------------------------------------
 
     def get_daily_candles(self, symbol: str, days: int, at: datetime | None = None) -> list[Candle]:
-        """The last `days` completed sessions, oldest first."""
+        """The last `days` sessions, oldest first: while a session trades, it is the
+        last, as a partial bar (its open, high and low so far, the price now as
+        its close, the volume so far), as a broker's daily chart shows it."""
+        if days <= 0:
+            return []
         ts = self._ts(at)
-        _, table, path = self._series(symbol, ts)
+        params, table, path = self._series(symbol, ts)
+        live = session_so_far(self.seed, params, path, table, ts)
         end = table.last_completed(ts) + 1
-        start = max(0, end - days)
+        start = max(0, end - days + (live is not None))
+        partial = []
+        if live is not None:
+            o, h, lo, c, v = live
+            day = table.day(table.current(ts))
+            partial = [Candle(day=day, open=o, high=h, low=lo, close=c, volume=v)]
         return [
             Candle(day=day, open=o, high=h, low=lo, close=c, volume=v)
             for day, o, h, lo, c, v in zip(
@@ -105,7 +117,7 @@ class SimulatedMarket:
                 path.volume[start:end].tolist(),
                 strict=True,
             )
-        ]
+        ] + partial
 
     def get_quote(self, symbol: str, at: datetime | None = None) -> Quote:
         ts = self._ts(at)
@@ -230,6 +242,21 @@ class SimulatedMarket:
         )
         chosen = values.put if kind == "put" else values.call
         return bs.Valuation(*(float(v[0]) for v in chosen))
+
+    def settlement(
+        self, underlying: str, expiration: date, at: datetime | None = None
+    ) -> tuple[date, datetime, float] | None:
+        """The expiration session of a contract and its close (time, price), once
+        that close has passed at `at`; None before it. The session is the
+        expiration day (the session before it when that is a holiday), its close
+        16:00 ET or the early close."""
+        ts = self._ts(at)
+        _, table, path = self._series(underlying, ts)
+        i = int(np.searchsorted(table.days, np.datetime64(expiration), side="right")) - 1
+        if float(table.closes[i]) > ts:
+            return None
+        closes_at = datetime.fromtimestamp(float(table.closes[i]), UTC)
+        return table.day(i), closes_at, float(path.close[i])
 
     def previous_close_time(self, at: datetime | None = None) -> datetime:
         """The close of the session before the current one (what `prev_close` refers to)."""

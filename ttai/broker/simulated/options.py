@@ -183,21 +183,51 @@ def value_contracts(
     m = np.clip(np.log(strikes / forward) / (atm * np.sqrt(t)), -4.0, 4.0)
     iv = np.clip(atm * (1.0 - params.skew * m + 0.25 * params.skew * m**2), 0.05, 3.0)
     args = (state.spot, strikes, t, RISK_FREE_RATE, iv, params.dividend_yield)
+    put, call = bs.evaluate("put", *args), bs.evaluate("call", *args)
     return ContractValues(
-        iv=iv, moneyness=m, put=bs.evaluate("put", *args), call=bs.evaluate("call", *args)
+        iv=iv,
+        moneyness=m,
+        put=early_exercise_floor(put, intrinsic("put", state.spot, strikes), -1.0),
+        call=early_exercise_floor(call, intrinsic("call", state.spot, strikes), 1.0),
+    )
+
+
+def intrinsic(kind: str, spot: float, strikes: NDArray[np.float64]) -> NDArray[np.float64]:
+    """What exercising now is worth, per share."""
+    return np.maximum(strikes - spot, 0.0) if kind == "put" else np.maximum(spot - strikes, 0.0)
+
+
+def early_exercise_floor(
+    value: bs.Valuation, floor: NDArray[np.float64], delta: float
+) -> bs.Valuation:
+    """Options on US equities are American: never worth less than exercising now.
+    Where the European value falls below that (deep in the money, when carry makes
+    waiting cost more than it is worth) the contract is worth its intrinsic value
+    and moves one for one with the stock: delta +-1, no gamma, theta or vega."""
+    below = np.asarray(value.price) < floor
+    return bs.Valuation(
+        price=np.where(below, floor, value.price),
+        delta=np.where(below, delta, value.delta),
+        gamma=np.where(below, 0.0, value.gamma),
+        theta=np.where(below, 0.0, value.theta),
+        vega=np.where(below, 0.0, value.vega),
     )
 
 
 def bid_ask(
-    theo: NDArray[np.float64], liquidity: int
+    theo: NDArray[np.float64], liquidity: int, floor: NDArray[np.float64] | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """A market around the theoretical value: never negative, on a 0.01 / 0.05 tick."""
+    """A market around the theoretical value: never negative, on a 0.01 / 0.05 tick,
+    its mid never below `floor` (the intrinsic value: the ask goes up a tick
+    where rounding the bid down would put the mid under it)."""
     half = np.maximum(theo * _HALF_SPREAD[liquidity], _MIN_HALF_SPREAD[liquidity])
     tick = np.where(theo < 3.0, 0.01, 0.05)
     # Rounding to 1e-9 first keeps exact multiples of the tick from moving a tick.
     bid = np.maximum(np.floor(np.round((theo - half) / tick, 9)) * tick, 0.0)
-    ask = np.ceil(np.round((theo + half) / tick, 9)) * tick
-    return np.round(bid, 2), np.round(np.maximum(ask, bid + tick), 2)
+    ask = np.maximum(np.ceil(np.round((theo + half) / tick, 9)) * tick, bid + tick)
+    if floor is not None:
+        ask = np.maximum(ask, np.ceil(np.round((2 * floor - bid) / tick, 9)) * tick)
+    return np.round(bid, 2), np.round(ask, 2)
 
 
 def open_interest(

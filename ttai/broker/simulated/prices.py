@@ -8,6 +8,7 @@ never changes an earlier session: past candles stay fixed as time moves on.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -103,23 +104,46 @@ def _ar1(shocks: NDArray[np.float64], coef: float, start: float) -> NDArray[np.f
     return out
 
 
-def daily_path(seed: int, params: SymbolParams, table: SessionTable) -> DailyPath:
+def earnings_jumps(
+    seed: int, params: SymbolParams, table: SessionTable, report_days: Iterable[date]
+) -> NDArray[np.float64]:
+    """Each session's earnings move in log terms: 0, and on a report day a normal
+    draw with the standard deviation the options price for it (`earnings_move`,
+    options.value_contracts), seeded by the day alone so it never changes as the
+    calendar grows."""
+    jumps = np.zeros(len(table.days))
+    index = {d: i for i, d in enumerate(table.days.astype(date).tolist())}
+    for day in report_days:
+        if day in index:
+            draw = stable_rng(seed, params.symbol, "earnings", day.isoformat()).standard_normal()
+            jumps[index[day]] = params.earnings_move * float(draw)
+    return jumps
+
+
+def daily_path(
+    seed: int, params: SymbolParams, table: SessionTable, report_days: Iterable[date] = ()
+) -> DailyPath:
+    """The daily bars of `params.symbol` over `table`'s sessions: a mean-reverting
+    diffusion at `params.volatility`, plus, on each of `report_days`, the
+    earnings move the options price (it opens with it: a report comes out of hours)."""
     n = len(table.days)
     z, gap, up, down, vol_noise, iv_noise = _shocks(seed, params.symbol, n)
     x_init, y_init = stable_rng(seed, params.symbol, "init").standard_normal(2)
     sigma_d = params.volatility / math.sqrt(SESSIONS_PER_YEAR)
+    jumps = earnings_jumps(seed, params, table, report_days)
 
     # Log price = trend + an AR(1) deviation (discrete Ornstein-Uhlenbeck).
     a = 1.0 - _PRICE_KAPPA / SESSIONS_PER_YEAR
     x0 = x_init * sigma_d / math.sqrt(1.0 - a * a)
-    x = _ar1(sigma_d * z, a, x0)
+    x = _ar1(sigma_d * z + jumps, a, x0)
     years = (table.days - np.datetime64(REFERENCE_DAY)).astype(np.float64) / 365.25
     log_trend = math.log(params.ref_price) + params.drift * years
     log_close = log_trend + x
     prev_log_close = np.concatenate(([log_trend[0] + x0], log_close[:-1]))
     ret = log_close - prev_log_close
-    # Part of the day's move happens overnight, the rest during the session.
-    log_open = prev_log_close + 0.3 * ret + 0.25 * sigma_d * gap
+    # Part of the day's move happens overnight, the rest during the session; an
+    # earnings move is all overnight (a gap at the open).
+    log_open = prev_log_close + jumps + 0.3 * (ret - jumps) + 0.25 * sigma_d * gap
 
     close = np.round(np.exp(log_close), 2)
     open_ = np.round(np.exp(log_open), 2)
@@ -176,6 +200,21 @@ def _intraday_log_path(
     return line + bridge * np.where(up, max(room_up, 0.0), max(room_down, 0.0))
 
 
+def _session_path(
+    seed: int, params: SymbolParams, path: DailyPath, table: SessionTable, c: int
+) -> NDArray[np.float64]:
+    """Session `c`'s per-minute log prices (open to close)."""
+    minutes = max(1, round((table.closes[c] - table.opens[c]) / 60))
+    return _intraday_log_path(
+        seed,
+        params.symbol,
+        table.day(c),
+        minutes,
+        (float(path.open[c]), float(path.high[c]), float(path.low[c]), float(path.close[c])),
+        params.volatility / math.sqrt(SESSIONS_PER_YEAR),
+    )
+
+
 def price_at(
     seed: int, params: SymbolParams, path: DailyPath, table: SessionTable, ts: float
 ) -> tuple[float, int]:
@@ -188,16 +227,27 @@ def price_at(
     c = table.current(ts)
     if ts >= table.closes[c]:
         return float(path.close[c]), c
-    minutes = max(1, round((table.closes[c] - table.opens[c]) / 60))
-    log_path = _intraday_log_path(
-        seed,
-        params.symbol,
-        table.day(c),
-        minutes,
-        (float(path.open[c]), float(path.high[c]), float(path.low[c]), float(path.close[c])),
-        params.volatility / math.sqrt(SESSIONS_PER_YEAR),
-    )
+    log_path = _session_path(seed, params, path, table, c)
     pos = (ts - table.opens[c]) / 60.0
-    i = min(int(pos), minutes - 1)
+    i = min(int(pos), len(log_path) - 2)
     value = math.exp(log_path[i] + (pos - i) * (log_path[i + 1] - log_path[i]))
     return float(min(max(value, path.low[c]), path.high[c])), c
+
+
+def session_so_far(
+    seed: int, params: SymbolParams, path: DailyPath, table: SessionTable, ts: float
+) -> tuple[float, float, float, float, int] | None:
+    """The session in progress at `ts` as a partial bar: open, high and low so
+    far, the price now (rounded as quotes are) and the volume so far; None when
+    no session is trading."""
+    c = table.current(ts)
+    if c < 0 or ts >= table.closes[c]:
+        return None
+    last = round(price_at(seed, params, path, table, ts)[0], 2)
+    log_path = _session_path(seed, params, path, table, c)
+    seen = np.exp(log_path[: min(int((ts - table.opens[c]) / 60.0), len(log_path) - 1) + 1])
+    open_ = float(path.open[c])
+    high = max(round(float(min(seen.max(), path.high[c])), 2), open_, last)
+    low = min(round(float(max(seen.min(), path.low[c])), 2), open_, last)
+    elapsed = (ts - table.opens[c]) / (table.closes[c] - table.opens[c])
+    return open_, high, low, last, int(path.volume[c] * elapsed)

@@ -31,13 +31,14 @@ from ttai.broker.credentials import TastytradeCredentials, load_credentials
 from ttai.broker.records import data_problem, read_each
 from ttai.broker.tastytrade.candles import to_candles
 from ttai.broker.tastytrade.chains import STREAMED, chain_from_events
-from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, select_contracts
+from ttai.broker.tastytrade.contracts import STRATEGY_DTE_WINDOW, select_contracts, strike_band
 from ttai.broker.tastytrade.errors import ErrorTranslator, raise_for_status
 from ttai.broker.tastytrade.mapping import (
     mark,
     to_balances,
     to_fill,
     to_metrics,
+    to_option_event,
     to_position,
     to_quote,
     tt_symbol,
@@ -53,6 +54,7 @@ from ttai.models.market import (
     Fill,
     MarketMetrics,
     OptionChain,
+    OptionEvent,
     Position,
     Quote,
 )
@@ -77,13 +79,14 @@ class TastytradeBroker:
         client_kwargs: dict[str, Any] | None = None,
         stream_timeout: float = 10.0,
         dte_window: tuple[int, int] = STRATEGY_DTE_WINDOW,
-        strike_band: float = 0.2,
+        strike_band: float | None = None,
     ) -> None:
         """`client_kwargs` go to the SDK's httpx clients (tests pass a transport).
 
         The option chain covers every expiration `dte_window` days out (by default
         the strategy's window plus a day either side) and the strikes within
-        `strike_band` (a fraction) of the underlying price (see `contracts`).
+        `strike_band` (a fraction) of the underlying price; by default the band
+        follows the symbol's IV and the window's longest DTE (`contracts.strike_band`).
         """
         logging.getLogger("tastytrade").setLevel(logging.INFO)
         kwargs = dict(client_kwargs or {})
@@ -139,12 +142,17 @@ class TastytradeBroker:
         wanted = unique(symbols)
         async with self._errors.translating("fetching quotes", wanted):
             data = await self._market_data([tt_symbol(s) for s in wanted])
+        for symbol in wanted:
+            if tt_symbol(symbol) not in data:
+                raise UnknownSymbol(symbol)
+        # A listed symbol without any price is left out (logged and counted): its
+        # reader sees it as unknown, not as a price of 0.
         quotes: dict[str, Quote] = {}
         for symbol in wanted:
-            item = data.get(tt_symbol(symbol))
-            if item is None:
-                raise UnknownSymbol(symbol)
-            quotes[symbol] = to_quote(symbol, item)
+            try:
+                quotes[symbol] = to_quote(symbol, data[tt_symbol(symbol)])
+            except ValueError as exc:
+                data_problem(self.name, "quote", str(exc), skipped=1)
         return quotes
 
     async def get_market_metrics(self, symbols: Sequence[str]) -> dict[str, MarketMetrics]:
@@ -211,15 +219,19 @@ class TastytradeBroker:
         async with self._errors.translating(what, [symbol]):
             chains = await NestedOptionChain.get(self._session, tt)
             market = await self._market_data([tt])
+            band = self._strike_band
+            if band is None:
+                infos = await get_market_metrics(self._session, [tt])
+                iv = to_metrics(symbol, infos[0])[0].implied_volatility if infos else None
+                band = strike_band(iv, self._dte_window[1])
         standard = [c for c in chains if c.option_chain_type == "Standard"]
         if not standard or tt not in market:
             raise UnknownSymbol(symbol)
         price = mark(market[tt])
+        if price is None:
+            raise BrokerUnavailable(f"tastytrade sent no price for {symbol}")
         contracts = select_contracts(
-            standard[0],
-            price,
-            dte_window=self._dte_window,
-            strike_band=self._strike_band,
+            standard[0], price, dte_window=self._dte_window, strike_band=band
         )
         async with self._errors.translating(what, [symbol]):
             events = await latest_events(
@@ -288,17 +300,38 @@ class TastytradeBroker:
             )[Greeks]
         return [with_greek(p, greeks.get(streamer_symbols.get(p.symbol, ""))) for p in positions]
 
+    async def _transactions(self, kind: str, since: datetime, what: str) -> list[Any]:
+        """The raw history entries of type `kind` at or after `since`, every account."""
+        params = {"type": kind, "start-at": since.isoformat(), "sort": "Asc"}
+        async with self._errors.translating(what):
+            items: list[Any] = []
+            for account in await self._tt_accounts():
+                path = f"/accounts/{account.account_number}/transactions"
+                items += await get_all_pages(self._session, path, params)
+        return items
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        """Expirations, assignments and exercises at or after `since` (a naive time
+        is read as UTC), across all accounts, oldest first: the history's "Receive
+        Deliver" entries on options (`mapping.to_option_event`). One that cannot be
+        read is skipped (logged and counted), not the whole call."""
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        items = await self._transactions("Receive Deliver", since, "fetching option events")
+        events = read_each(
+            items,
+            lambda item: to_option_event(Transaction.model_validate(item)),
+            broker=self.name,
+            kind="option_event",
+            name=lambda item: f"transaction {item.get('id')} {item.get('symbol') or ''}".strip(),
+        )
+        return sorted((e for e in events if e.occurred_at >= since), key=lambda e: e.occurred_at)
+
     async def get_fills(self, since: datetime) -> list[Fill]:
         """Equity and equity-option trades executed at or after `since` (a naive
         time is read as UTC), across all accounts, oldest first. A transaction
         that cannot be read is skipped (logged and counted), not the whole call."""
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        params = {"type": "Trade", "start-at": since.isoformat(), "sort": "Asc"}
-        async with self._errors.translating("fetching fills"):
-            items: list[Any] = []
-            for account in await self._tt_accounts():
-                path = f"/accounts/{account.account_number}/transactions"
-                items += await get_all_pages(self._session, path, params)
+        items = await self._transactions("Trade", since, "fetching fills")
         fills = read_each(
             items,
             lambda item: to_fill(Transaction.model_validate(item)),

@@ -1,4 +1,20 @@
-"""SDK objects to the project's market models: symbols, numbers and scales."""
+"""SDK objects to the project's market models: symbols, numbers and scales.
+
+Unknown stays unknown. `num` gives None, never 0, when no value is present and
+finite, and each field says what None becomes:
+- IV rank, IV percentile, IV, beta, liquidity rating, an option's IV and
+  greeks, its open interest and volume: None (the models allow it);
+- a stock quote's bid, ask and last: the mark when missing; with no price at all
+  the quote cannot be read (`to_quote` raises, the symbol is skipped);
+- a previous close: 0, the documented "none" of `Quote.prev_close` and
+  `Position.prev_close` (no price is 0; day P&L reads it as unknown);
+- an option's bid: 0 when missing ("no bid": not sellable); a missing ask makes
+  the contract unreadable (`chains` lists it as missing);
+- a position's mark: its close price when the marks are missing, unreadable
+  (skipped) with neither;
+- the dividend yield: 0, the model's "none or unknown" (POP is then computed
+  without a dividend, about a point high at a 3 % yield).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +33,16 @@ from tastytrade.metrics import MarketMetricInfo
 from tastytrade.order import InstrumentType
 
 from ttai.broker.tastytrade.contracts import Contract
-from ttai.models.market import Balances, Fill, MarketMetrics, OptionQuote, Position, Quote
+from ttai.models.market import (
+    Balances,
+    Fill,
+    MarketMetrics,
+    OptionEvent,
+    OptionEventKind,
+    OptionQuote,
+    Position,
+    Quote,
+)
 
 _OCC_TAIL_LENGTH = 15  # YYMMDD + C/P + strike x 1000 in 8 digits
 
@@ -36,27 +61,40 @@ def unique(symbols: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(symbols))
 
 
-def num(*values: Decimal | int | None) -> float:
-    """The first value that is present and finite, else 0."""
+def num(*values: Decimal | int | None) -> float | None:
+    """The first value that is present and finite; None when there is none."""
     for value in values:
         if value is not None and math.isfinite(float(value)):
             return float(value)
-    return 0.0
+    return None
 
 
-def mark(data: MarketData) -> float:
+def positive(*values: Decimal | int | None) -> float | None:
+    """The first value that is present, finite and above 0 (a price); else None."""
+    for value in values:
+        number = num(value)
+        if number is not None and number > 0:
+            return number
+    return None
+
+
+def mark(data: MarketData) -> float | None:
+    """The stock's price now: mark, mid, last, else the previous close; None with none."""
     mid = (data.bid + data.ask) / 2 if data.bid and data.ask else None
-    return num(data.mark, data.mid, mid, data.last, data.prev_close)
+    return positive(data.mark, data.mid, mid, data.last, data.prev_close)
 
 
 def to_quote(symbol: str, data: MarketData) -> Quote:
+    """Raises ValueError when the data holds no price at all."""
     price = mark(data)
+    if price is None:
+        raise ValueError(f"no price for {symbol}")
     return Quote(
         symbol=symbol,
-        bid=num(data.bid, price),
-        ask=num(data.ask, price),
-        last=num(data.last, price),
-        prev_close=num(data.prev_close, data.prev_day_close, data.close),
+        bid=positive(data.bid) or price,
+        ask=positive(data.ask) or price,
+        last=positive(data.last) or price,
+        prev_close=positive(data.prev_close, data.prev_day_close, data.close) or 0.0,
         time=data.updated_at,
     )
 
@@ -64,18 +102,25 @@ def to_quote(symbol: str, data: MarketData) -> Quote:
 def to_option_quote(
     underlying: str, contract: Contract, quote: DXQuote, greek: Greeks, summary: Event | None
 ) -> OptionQuote:
+    """Raises ValueError when the quote has no ask (no market to read)."""
+    ask = num(quote.ask_price)
+    if ask is None:
+        raise ValueError(f"no ask for {contract.occ}")
+    summary = summary if isinstance(summary, Summary) else None
+    # Summary carries the previous session's volume; there is no intraday one.
+    volume = num(summary.prev_day_volume) if summary is not None else None
+    iv = num(greek.volatility)
     return OptionQuote(
         occ_symbol=contract.occ,
         underlying=underlying,
         expiration=contract.expiration,
         strike=contract.strike,
         kind=contract.kind,
-        bid=num(quote.bid_price),
-        ask=num(quote.ask_price),
-        open_interest=summary.open_interest if isinstance(summary, Summary) else 0,
-        # Summary carries the previous session's volume; there is no intraday one.
-        volume=int(num(summary.prev_day_volume)) if isinstance(summary, Summary) else 0,
-        implied_volatility=num(greek.volatility),
+        bid=num(quote.bid_price) or 0.0,  # no bid
+        ask=ask,
+        open_interest=summary.open_interest if summary is not None else None,
+        volume=int(volume) if volume is not None else None,
+        implied_volatility=iv if iv is not None and iv > 0 else None,  # 0 is no IV at all
         delta=num(greek.delta),
         gamma=num(greek.gamma),
         theta=num(greek.theta),
@@ -106,9 +151,9 @@ def to_metrics(symbol: str, info: MarketMetricInfo) -> tuple[MarketMetrics, list
     $0.24 a share: 0.64 %, where a percentage would price AAPL at $15,000.
 
     A value outside 0-1 is not a fraction: it is ignored (never clamped to 0 or
-    100) and the next rank field is read; with none readable the rank is 0, which
-    reads as low IV, so no put is sold on a rank nobody could read. An ignored or
-    missing dividend yield is 0, the model's "none or unknown" (the POP of before).
+    100) and the next rank field is read; with none readable the rank is unknown
+    (None), as are a missing percentile, IV, beta and liquidity rating. An ignored
+    or missing dividend yield is 0, the model's "none or unknown".
     """
     ignored: list[str] = []
 
@@ -121,20 +166,20 @@ def to_metrics(symbol: str, info: MarketMetricInfo) -> tuple[MarketMetrics, list
             ignored.append(name.replace("_", "-"))
         return number
 
-    rank = next((r for r in map(fraction, _RANK_FIELDS) if r is not None), 0.0)
-    percentile = fraction("implied_volatility_percentile") or 0.0
-    iv = num(info.implied_volatility_index)
-    if not iv and info.implied_volatility_30_day is not None:
-        iv = float(info.implied_volatility_30_day) / 100
+    rank = next((r for r in map(fraction, _RANK_FIELDS) if r is not None), None)
+    percentile = fraction("implied_volatility_percentile")
+    iv = positive(info.implied_volatility_index)
+    if iv is None and (iv_30 := positive(info.implied_volatility_30_day)) is not None:
+        iv = iv_30 / 100
+    liquidity = info.liquidity_rating
     earnings = info.earnings.expected_report_date if info.earnings else None
     metrics = MarketMetrics(
         symbol=symbol,
-        iv_rank=round(rank * 100, 4),
-        iv_percentile=round(percentile * 100, 4),
+        iv_rank=None if rank is None else round(rank * 100, 4),
+        iv_percentile=None if percentile is None else round(percentile * 100, 4),
         implied_volatility=iv,
-        liquidity_rating=min(max(info.liquidity_rating or 0, 0), 5),
-        # A missing beta is read as the market's own (1.0) rather than as no risk.
-        beta=num(info.beta, 1),
+        liquidity_rating=None if liquidity is None else min(max(liquidity, 0), 5),
+        beta=num(info.beta),
         next_earnings=earnings,
         dividend_yield=fraction("dividend_yield") or 0.0,
     )
@@ -179,8 +224,8 @@ def to_position(p: CurrentPosition) -> Position:
         "quantity": sign * abs(float(p.quantity)),
         "average_open_price": float(p.average_open_price),
         "multiplier": int(p.multiplier),
-        "mark": num(p.mark_price, p.mark, p.close_price),
-        "prev_close": float(p.close_price),
+        "mark": _position_mark(p),
+        "prev_close": positive(p.close_price) or 0.0,
     }
     if p.instrument_type == "Equity":
         return Position(instrument="equity", delta=1.0, **common)
@@ -195,6 +240,14 @@ def to_position(p: CurrentPosition) -> Position:
         expiration=datetime.strptime(expiration, "%y%m%d").date(),
         **common,
     )
+
+
+def _position_mark(p: CurrentPosition) -> float:
+    """The marks, else the close price; a position with neither cannot be read."""
+    found = num(p.mark_price, p.mark, p.close_price)
+    if found is None:
+        raise ValueError("a position without a mark or a close price")
+    return found
 
 
 def with_greek(position: Position, greek: Event | None) -> Position:
@@ -248,4 +301,68 @@ def to_fill(t: Transaction) -> Fill | None:
         price=price,
         multiplier=multiplier,
         executed_at=t.executed_at,
+    )
+
+
+_SETTLEMENTS: dict[str, OptionEventKind] = {
+    "Expiration": "expired",
+    "Assignment": "assigned",
+    "Exercise": "exercised",
+}
+
+
+def to_option_event(t: Transaction) -> OptionEvent | None:
+    """An option's expiration, assignment or exercise in the transaction history
+    as an `OptionEvent`; None for any other entry. Raises ValueError for one
+    without a usable OCC symbol or quantity, or an expiration that does not say
+    which side it closed.
+
+    The history lists it as a "Receive Deliver" entry of sub-type Expiration,
+    Assignment or Exercise on the option ("Removal of option due to ..."): its
+    quantity is unsigned and its action closes the position ("Buy to Close" for
+    a short one). Only a short option is assigned and only a long one
+    exercised, so their side is known without the action. The shares come from
+    the contract (100 a contract at the strike: a call buys them for its holder,
+    a put sells them), as the stock entry beside it lists them; the history does
+    not say at which underlying price it settled.
+    """
+    kind = _SETTLEMENTS.get(t.transaction_sub_type)
+    if t.transaction_type != "Receive Deliver" or kind is None:
+        return None
+    if t.instrument_type != InstrumentType.EQUITY_OPTION:
+        return None  # cash-settled index options and futures are outside the models
+    tail = _OCC_TAIL.fullmatch((t.symbol or "")[-_OCC_TAIL_LENGTH:])
+    if tail is None or t.quantity is None:
+        raise ValueError("an option settlement without an OCC symbol or a quantity")
+    contracts = abs(float(t.quantity))
+    if not (math.isfinite(contracts) and contracts > 0):
+        raise ValueError("an option settlement without a positive quantity")
+    if t.action is not None:
+        quantity = -t.action.multiplier * contracts  # closing: Buy to Close ends a short
+    elif kind == "expired":
+        raise ValueError("an expiration that does not say which side it closed")
+    else:
+        quantity = -contracts if kind == "assigned" else contracts
+    expiration, flag, strike_code = tail.groups()
+    option_kind: Literal["put", "call"] = "put" if flag == "P" else "call"
+    strike = int(strike_code) / 1000
+    shares = 0.0
+    if kind != "expired":
+        direction = 1 if option_kind == "call" else -1
+        shares = direction * quantity * STANDARD_OPTION_MULTIPLIER
+    return OptionEvent(
+        account=t.account_number,
+        kind=kind,
+        symbol=t.symbol,
+        underlying=project_symbol(t.underlying_symbol or t.symbol[:6].strip()),
+        option_kind=option_kind,
+        strike=strike,
+        expiration=datetime.strptime(expiration, "%y%m%d").date(),
+        quantity=quantity,
+        multiplier=STANDARD_OPTION_MULTIPLIER,
+        shares=shares,
+        price=strike if shares else 0.0,
+        settlement_price=None,
+        day=t.transaction_date,
+        occurred_at=t.executed_at,
     )

@@ -5,6 +5,15 @@ float for scalar input, an array otherwise, so one call can value a whole chain.
 
 Units: `T` in years, `r`, `q` and `sigma` annualised fractions; theta is the
 value change per calendar day, vega the change per 1 volatility point (0.01).
+
+The limits are exact, not approximated by a tiny T or sigma:
+- at or past expiry (T <= 0) a contract is worth its intrinsic value, its delta
+  is exactly 0 or +-1 (at the money it is out of the money: 0), gamma, theta
+  and vega are 0;
+- with sigma = 0 the underlying grows at r - q without noise: the value is the
+  discounted intrinsic value against the forward, every greek finite (gamma and
+  vega 0, theta the carry of that value);
+- `probability_above` is then exactly 1 or 0.
 """
 
 from __future__ import annotations
@@ -17,10 +26,6 @@ from numpy.typing import ArrayLike, NDArray
 
 OptionKind = Literal["put", "call"]
 DAYS_PER_YEAR = 365.0
-# Contracts at or past expiry are valued as if this many years remained: d1/d2
-# then saturate, which gives intrinsic value and a 0/±1 delta without
-# dividing by zero.
-_MIN_T = 1e-10
 
 Value = float | NDArray[np.float64]
 
@@ -52,14 +57,31 @@ def _out(x: NDArray[np.float64]) -> Value:
 
 
 def _prepare(
-    S: ArrayLike, K: ArrayLike, T: ArrayLike, r: ArrayLike, sigma: ArrayLike, q: ArrayLike
+    S: ArrayLike,
+    K: ArrayLike,
+    T: ArrayLike,
+    r: ArrayLike,
+    sigma: ArrayLike,
+    q: ArrayLike,
+    is_put: bool = False,
 ) -> tuple[NDArray[np.float64], ...]:
-    S, K, T, r, sigma, q = (np.asarray(v, dtype=np.float64) for v in (S, K, T, r, sigma, q))
-    T = np.maximum(T, _MIN_T)
+    """Broadcast inputs, and d1/d2. Where the outcome is certain (T <= 0 or
+    sigma <= 0: `certain`), d1 = d2 = +-inf by the sign of the forward's
+    moneyness, at the money out of the money for either kind (+inf for a put,
+    -inf for a call); T is floored at 0."""
+    S, K, T, r, sigma, q = np.broadcast_arrays(
+        *(np.asarray(v, dtype=np.float64) for v in (S, K, T, r, sigma, q))
+    )
+    T = np.maximum(T, 0.0)
     sqrt_t = np.sqrt(T)
-    d1 = (np.log(S / K) + (r - q + 0.5 * sigma**2) * T) / (sigma * sqrt_t)
-    d2 = d1 - sigma * sqrt_t
-    return S, K, T, r, sigma, q, sqrt_t, d1, d2
+    spread = sigma * sqrt_t
+    certain = spread <= 0.0
+    log_forward = np.log(S / K) + (r - q) * T  # ln(F / K)
+    safe = np.where(certain, 1.0, spread)
+    above = log_forward >= 0 if is_put else log_forward > 0
+    d1 = np.where(certain, np.where(above, np.inf, -np.inf), (log_forward + 0.5 * spread**2) / safe)
+    d2 = np.where(certain, d1, d1 - spread)
+    return S, K, T, r, sigma, q, sqrt_t, d1, d2, certain
 
 
 def _check_kind(kind: str) -> bool:
@@ -79,23 +101,24 @@ def evaluate(
 ) -> Valuation:
     """Price, delta, gamma, theta (per day) and vega (per vol point) in one pass."""
     is_put = _check_kind(kind)
-    S, K, T, r, sigma, q, sqrt_t, d1, d2 = _prepare(S, K, T, r, sigma, q)
+    S, K, T, r, sigma, q, sqrt_t, d1, d2, certain = _prepare(S, K, T, r, sigma, q, is_put)
     disc_q = np.exp(-q * T)
     disc_r = np.exp(-r * T)
-    pdf_d1 = np.exp(-0.5 * d1**2) / np.sqrt(2.0 * np.pi)
-    decay = -S * disc_q * pdf_d1 * sigma / (2.0 * sqrt_t)
+    pdf_d1 = np.exp(-0.5 * d1**2) / np.sqrt(2.0 * np.pi)  # 0 where d1 is infinite
+    decay = -S * disc_q * pdf_d1 * sigma / (2.0 * np.where(certain, 1.0, sqrt_t))
     if is_put:
         n_md1, n_md2 = ndtr(-d1), ndtr(-d2)
         price = K * disc_r * n_md2 - S * disc_q * n_md1
-        delta = -disc_q * n_md1
+        delta = -disc_q * n_md1 + 0.0  # + 0.0: never -0.0
         theta = decay - q * S * disc_q * n_md1 + r * K * disc_r * n_md2
     else:
         n_d1, n_d2 = ndtr(d1), ndtr(d2)
         price = S * disc_q * n_d1 - K * disc_r * n_d2
         delta = disc_q * n_d1
         theta = decay + q * S * disc_q * n_d1 - r * K * disc_r * n_d2
-    gamma = disc_q * pdf_d1 / (S * sigma * sqrt_t)
+    gamma = np.where(certain, 0.0, disc_q * pdf_d1 / (S * np.where(certain, 1.0, sigma * sqrt_t)))
     vega = S * disc_q * pdf_d1 * sqrt_t / 100.0
+    theta = np.where(T <= 0.0, 0.0, theta)  # nothing left to decay
     return Valuation(
         price=_out(np.maximum(price, 0.0)),
         delta=_out(delta),
@@ -120,5 +143,8 @@ def probability_above(
     """
     level_arr = np.asarray(level, dtype=np.float64)
     safe_level = np.where(level_arr > 0.0, level_arr, 1.0)
-    *_, d2 = _prepare(S, safe_level, T, r, sigma, q)
-    return _out(np.where(level_arr > 0.0, ndtr(d2), 1.0))
+    S, _, T, r, _, q, _, _, d2, certain = _prepare(S, safe_level, T, r, sigma, q)
+    # A certain outcome is exactly 1 or 0: at or above the level (the forward's
+    # value at expiry; the price itself at T = 0) is 1.
+    reached = S * np.exp((r - q) * T) >= safe_level
+    return _out(np.where(level_arr > 0.0, np.where(certain, reached * 1.0, ndtr(d2)), 1.0))

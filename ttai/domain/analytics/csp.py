@@ -1,9 +1,15 @@
 """Cash-secured put selection: 30-45 DTE, |delta| 0.20-0.30, strikes at or
 below support preferred, liquid contracts, return on the cash set aside.
+
+A put whose delta or IV the broker did not send is never scored: its delta
+window and its POP would be guesses (an IV of 0 made a POP of 100 %). It is
+counted among the reasons ("2 puts not scored: IV unknown"); with no scored
+put left the options step rejects. An unknown open interest counts as illiquid.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
 from ttai.domain.analytics.black_scholes import probability_above
@@ -27,13 +33,20 @@ def annualized_return(credit: float, strike: float, days_to_expiry: int) -> floa
 
 def _candidate(
     option: OptionQuote, spot: float, today: date, support: float | None, dividend_yield: float
-) -> PutCandidate | None:
+) -> PutCandidate | str | None:
+    """The put as a candidate; None when it is outside the strategy (kind, DTE,
+    no bid, delta out of range); why it cannot be scored when its data is unknown."""
     dte = days_to_expiry(option.expiration, today)
     mid = option.mid
     if not (MIN_DTE <= dte <= MAX_DTE) or option.kind != "put" or option.bid <= 0 or mid <= 0:
         return None
+    if option.delta is None:
+        return "delta unknown"
     if not (MIN_ABS_DELTA <= abs(option.delta) <= MAX_ABS_DELTA):
         return None
+    iv = option.implied_volatility
+    if iv is None or iv <= 0:
+        return "IV unknown"
     breakeven = option.strike - mid
     return PutCandidate(
         occ_symbol=option.occ_symbol,
@@ -42,17 +55,10 @@ def _candidate(
         days_to_expiry=dte,
         credit=round(mid, 4),
         delta=option.delta,
-        implied_volatility=option.implied_volatility,
+        implied_volatility=iv,
         annualized_return=round(annualized_return(mid, option.strike, dte), 6),
         probability_of_profit=round(
-            probability_above(
-                spot,
-                breakeven,
-                dte / 365,
-                RISK_FREE_RATE,
-                option.implied_volatility,
-                dividend_yield,
-            ),
+            probability_above(spot, breakeven, dte / 365, RISK_FREE_RATE, iv, dividend_yield),
             6,
         ),
         bid_ask_spread=round(option.ask - option.bid, 4),
@@ -63,7 +69,8 @@ def _candidate(
 
 
 def _liquid(c: PutCandidate) -> bool:
-    return c.open_interest >= MIN_OPEN_INTEREST and c.spread_pct <= MAX_SPREAD_PCT
+    known = c.open_interest is not None
+    return known and c.open_interest >= MIN_OPEN_INTEREST and c.spread_pct <= MAX_SPREAD_PCT
 
 
 def _preference(c: PutCandidate) -> tuple[bool, bool, float, float, date]:
@@ -80,12 +87,15 @@ def analyze_csp(
     POP is the risk-neutral P(S_T >= strike - credit) with the underlying's
     continuous `dividend_yield` (a dividend lowers the forward, so the POP).
     """
-    candidates = [
-        c
-        for option in chain.options
-        if (c := _candidate(option, chain.underlying_price, today, chart.support, dividend_yield))
-        is not None
-    ]
+    candidates: list[PutCandidate] = []
+    unknown: Counter[str] = Counter()
+    for option in chain.options:
+        found = _candidate(option, chain.underlying_price, today, chart.support, dividend_yield)
+        if isinstance(found, str):
+            unknown[found] += 1
+        elif found is not None:
+            candidates.append(found)
+    not_scored = [f"{n} put{'s' * (n > 1)} not scored: {why}" for why, n in sorted(unknown.items())]
     if not candidates:
         return OptionsAnalysis(
             symbol=chain.underlying,
@@ -96,7 +106,8 @@ def analyze_csp(
             recommendation="reject",
             reasons=[
                 f"no put with |delta| {MIN_ABS_DELTA}-{MAX_ABS_DELTA} "
-                f"expiring in {MIN_DTE}-{MAX_DTE} days"
+                f"expiring in {MIN_DTE}-{MAX_DTE} days",
+                *not_scored,
             ],
         )
     best = max(candidates, key=_preference)
@@ -107,8 +118,9 @@ def analyze_csp(
     ]
     shortfalls = []
     if not _liquid(best):
+        interest = "unknown" if best.open_interest is None else best.open_interest
         shortfalls.append(
-            f"illiquid: open interest {best.open_interest}, spread {best.spread_pct:.0%} of mid"
+            f"illiquid: open interest {interest}, spread {best.spread_pct:.0%} of mid"
         )
     if best.annualized_return < MIN_ANNUALIZED_RETURN:
         shortfalls.append(f"return {best.annualized_return:.1%} below {MIN_ANNUALIZED_RETURN:.0%}")
@@ -125,5 +137,5 @@ def analyze_csp(
         candidates_considered=len(candidates),
         best=best,
         recommendation="watchlist" if shortfalls else "select",
-        reasons=reasons + shortfalls,
+        reasons=reasons + shortfalls + not_scored,
     )

@@ -24,6 +24,17 @@ held, else the caller's `previous_closes` (for instruments no longer held, or a
 broker that sent none). When a quantity was held overnight and no previous
 close is known, the instrument's day P&L is unknown (None), not zero, and the
 total leaves it out.
+
+Expirations, assignments and exercises are not fills, but they move positions
+and cash like trades (`settlement_fills`): the option leaves at what it was
+worth at the settlement (0 when it expired; its intrinsic value against the
+settlement price when shares moved) and the shares move at the settlement
+price. The cash is the event's (shares x strike), so the day P&L of the
+session they settle in still adds up to the NLV change: an assigned MSFT 600
+put, held at 77.50 overnight and settled against a 521.92 close, makes
+(77.50 - 78.08) x -100 = -58.00 on the put line and 0 on the +100 MSFT it
+brought. Without a settlement price (tastytrade does not send one) the option
+leaves at 0 and the shares move at the strike: the same total.
 """
 
 from __future__ import annotations
@@ -31,10 +42,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
-from ttai.models.market import Fill, Position
+from ttai.models.market import Fill, OptionEvent, OptionEventKind, Position
 
 _FLAT = 1e-9  # quantities closer to zero than this are flat (float sums of fills)
 
@@ -42,12 +53,58 @@ _FLAT = 1e-9  # quantities closer to zero than this are flat (float sums of fill
 @dataclass(frozen=True)
 class DayTrades:
     """Today's trades as read from the broker: the fills executed since `since`
-    (`market_calendar.day_pnl_since`) and the previous closes of the instruments
-    traded but no longer held (which positions do not carry)."""
+    (`market_calendar.day_pnl_since`), the option events recorded since then
+    (those of session `day` count; None: all of them) and the previous closes of
+    the instruments traded or settled and no longer held (which positions do not
+    carry)."""
 
     since: datetime
     fills: list[Fill] = field(default_factory=list)
     previous_closes: dict[str, float] = field(default_factory=dict)
+    events: list[OptionEvent] = field(default_factory=list)
+    day: date | None = None
+
+    def session_events(self) -> list[OptionEvent]:
+        """The events of session `day`: a settlement belongs to the session it
+        settled in, even when the broker records it after that session's close."""
+        return [e for e in self.events if self.day is None or e.day == self.day]
+
+
+def settlement_fills(event: OptionEvent) -> list[Fill]:
+    """An expiration, assignment or exercise as the trades it amounts to (see
+    the module docstring): the option leaving, and the shares moving."""
+    settle = event.settlement_price
+    option_price = 0.0
+    stock_price = event.price
+    if event.shares and settle is not None:
+        option_price = (
+            event.strike - settle if event.option_kind == "put" else settle - event.strike
+        )
+        stock_price = settle
+    common = {"account": event.account, "underlying": event.underlying}
+    fills = [
+        Fill(
+            symbol=event.symbol,
+            instrument="option",
+            quantity=-event.quantity,
+            price=round(option_price, 6),
+            multiplier=event.multiplier,
+            executed_at=event.occurred_at,
+            **common,
+        )
+    ]
+    if event.shares:
+        fills.append(
+            Fill(
+                symbol=event.underlying,
+                instrument="equity",
+                quantity=event.shares,
+                price=stock_price,
+                executed_at=event.occurred_at,
+                **common,
+            )
+        )
+    return fills
 
 
 @dataclass(frozen=True)
@@ -62,6 +119,7 @@ class DayPnlLine:
     mark: float  # now; for a position closed today, its last fill price
     prev_close: float  # the reference of the quantity held overnight; 0 when none or unused
     day_pnl: float | None
+    settled: OptionEventKind | None = None  # an option that expired, was assigned or exercised
 
 
 def _line(
@@ -69,6 +127,7 @@ def _line(
     position: Position | None,
     fills: list[Fill],
     previous_closes: Mapping[str, float],
+    settled: OptionEventKind | None = None,
 ) -> DayPnlLine:
     first = position or fills[0]
     multiplier = first.multiplier
@@ -97,6 +156,7 @@ def _line(
         mark=mark,
         prev_close=reference if overnight else 0.0,
         day_pnl=pnl,
+        settled=settled,
     )
 
 
@@ -104,18 +164,23 @@ def day_pnl_lines(
     positions: Iterable[Position],
     fills: Iterable[Fill] = (),
     previous_closes: Mapping[str, float] | None = None,
+    events: Iterable[OptionEvent] = (),
 ) -> list[DayPnlLine]:
-    """One line per instrument held now or traded today, by symbol.
+    """One line per instrument held now, traded or settled today, by symbol.
 
-    `fills` must be today's only (executed since the previous session's close).
+    `fills` must be today's only (executed since the previous session's close),
+    `events` the settlements of today's session.
     """
+    events = list(events)
     held = {p.symbol: p for p in positions}
     traded: dict[str, list[Fill]] = {}
-    for f in sorted(fills, key=lambda f: f.executed_at):
+    everything = [*fills, *(f for e in events for f in settlement_fills(e))]
+    for f in sorted(everything, key=lambda f: f.executed_at):
         traded.setdefault(f.symbol, []).append(f)
     closes = previous_closes or {}
+    settled = {e.symbol: e.kind for e in events}
     return [
-        _line(symbol, held.get(symbol), traded.get(symbol, []), closes)
+        _line(symbol, held.get(symbol), traded.get(symbol, []), closes, settled.get(symbol))
         for symbol in sorted(held.keys() | traded.keys())
     ]
 
@@ -129,7 +194,8 @@ def day_pnl(
     positions: Iterable[Position],
     fills: Iterable[Fill] = (),
     previous_closes: Mapping[str, float] | None = None,
+    events: Iterable[OptionEvent] = (),
 ) -> float:
-    """Today's P&L of the account (see the module docstring); without fills,
-    (mark - previous close) x signed quantity x multiplier, summed."""
-    return total_day_pnl(day_pnl_lines(positions, fills, previous_closes))
+    """Today's P&L of the account (see the module docstring); without fills or
+    events, (mark - previous close) x signed quantity x multiplier, summed."""
+    return total_day_pnl(day_pnl_lines(positions, fills, previous_closes, events))

@@ -1,5 +1,10 @@
 """Screen ranking, as the original: recommendation weight plus chart score / 10.
 
+One rule for every ranking TTAI shows (a screen's top N, the weekly review's
+top picks): a reject never ranks (`ranks`). A ranking with fewer candidates
+than asked for is short, and says so (`shortfall`), rather than filling up
+with rejects.
+
 Pure and deterministic (it runs inside ScreenerWorkflow): equal scores are
 ordered by the higher annualised return of the best put (none counts as
 lowest), then by symbol, so a replay or a re-run ranks the same way.
@@ -30,13 +35,30 @@ def _order(entry: ScreenEntry) -> tuple[float, float, str]:
     return (-rank_score(entry), -annualized, entry.symbol)
 
 
-def rank(entries: Iterable[ScreenEntry], top_n: int) -> list[RankedEntry]:
-    """The best `top_n` entries, best first, numbered from 1."""
-    ordered = sorted(entries, key=_order)[:top_n]
+def ranks(recommendation: str) -> bool:
+    """Whether an analysis with this recommendation may rank at all: not a reject."""
+    return recommendation != "reject"
+
+
+def rank(entries: Iterable[ScreenEntry], top_n: int, *, rejects: bool = False) -> list[RankedEntry]:
+    """The best `top_n` entries that rank (`ranks`), best first, numbered from 1.
+
+    `rejects=True` ranks rejects too: only screens started before the rule
+    (ScreenerWorkflow's patch) replay that way.
+    """
+    ordered = sorted((e for e in entries if rejects or ranks(e.recommendation)), key=_order)[:top_n]
     return [
         RankedEntry(**entry.model_dump(), rank=position, rank_score=rank_score(entry))
         for position, entry in enumerate(ordered, start=1)
     ]
+
+
+def shortfall(ranked: int, top_n: int) -> str | None:
+    """What a ranking shorter than asked for says; None when it is full."""
+    if ranked >= top_n:
+        return None
+    found = "no candidates" if ranked == 0 else f"only {ranked} candidate{'s' * (ranked > 1)}"
+    return f"{found} for the top {top_n}: rejects never rank"
 
 
 def screen_entry(result: AnalysisResult, workflow_id: str) -> ScreenEntry:

@@ -1,4 +1,8 @@
-"""Research view from market metrics: premium richness, event risk, liquidity."""
+"""Research view from market metrics: premium richness, event risk, liquidity.
+
+A metric the broker did not send is unknown: it scores nothing and the
+reasons say so ("IV rank unknown"), never a judgement made on a zero.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,16 @@ def analyze_research(
     metrics: MarketMetrics, expiration: date | None, today: date
 ) -> ResearchAnalysis:
     points: list[tuple[int, str]] = []
-    if metrics.iv_rank >= IV_RANK_RICH:
-        points.append((1, f"IV rank {metrics.iv_rank:.0f}: rich premium"))
-    elif metrics.iv_rank >= IV_RANK_MIN:
-        points.append((0, f"IV rank {metrics.iv_rank:.0f}: acceptable premium"))
+    rank = metrics.iv_rank
+    if rank is None:
+        # Unknown is not thin: no point either way, and said so.
+        points.append((0, "IV rank unknown"))
+    elif rank >= IV_RANK_RICH:
+        points.append((1, f"IV rank {rank:.0f}: rich premium"))
+    elif rank >= IV_RANK_MIN:
+        points.append((0, f"IV rank {rank:.0f}: acceptable premium"))
     else:
-        points.append((-1, f"IV rank {metrics.iv_rank:.0f}: thin premium"))
+        points.append((-1, f"IV rank {rank:.0f}: thin premium"))
 
     horizon = expiration
     earnings_before_expiry = bool(
@@ -32,9 +40,13 @@ def analyze_research(
     )
     if earnings_before_expiry:
         points.append((-2, f"earnings on {metrics.next_earnings} before expiry {horizon}"))
-    if metrics.liquidity_rating < LOW_LIQUIDITY:
+    if metrics.liquidity_rating is None:
+        points.append((0, "liquidity rating unknown"))
+    elif metrics.liquidity_rating < LOW_LIQUIDITY:
         points.append((-1, f"liquidity rating {metrics.liquidity_rating}: thin market"))
-    if metrics.beta > HIGH_BETA:
+    if metrics.beta is None:
+        points.append((0, "beta unknown"))
+    elif metrics.beta > HIGH_BETA:
         points.append((-1, f"beta {metrics.beta:.2f}: swings harder than the market"))
 
     total = sum(p for p, _ in points)

@@ -17,7 +17,15 @@ SWING_WINDOW = 5  # a swing low is the lowest low within this many sessions each
 SUPPORT_LOOKBACK = 120
 
 
+def _check_period(period: int) -> None:
+    # A period of 0 would average nothing (sma returned the whole mean, rsi
+    # divided by zero): refused, as a negative one.
+    if period < 1:
+        raise ValueError(f"period must be at least 1, got {period}")
+
+
 def sma(values: Sequence[float], period: int) -> float:
+    _check_period(period)
     if len(values) < period:
         raise ValueError(f"SMA {period} needs {period} values, got {len(values)}")
     return float(np.mean(values[-period:]))
@@ -36,6 +44,7 @@ def rsi(closes: Sequence[float], period: int = 14) -> float:
     the RSI is then 50, the neutral value, not 100. Only gains give 100, only
     losses 0.
     """
+    _check_period(period)
     if len(closes) <= period:
         raise ValueError(f"RSI {period} needs more than {period} closes")
     changes = np.diff(np.asarray(closes, dtype=float))
@@ -47,6 +56,7 @@ def rsi(closes: Sequence[float], period: int = 14) -> float:
 
 
 def atr(candles: Sequence[Candle], period: int = 14) -> float:
+    _check_period(period)
     if len(candles) <= period:
         raise ValueError(f"ATR {period} needs more than {period} candles")
     true_ranges = np.array(

@@ -9,9 +9,10 @@ from datetime import date, datetime
 from typing import Protocol
 
 from ttai.domain.analytics.pnl import DayPnlLine, day_pnl_lines, total_day_pnl
+from ttai.domain.analytics.ranking import ranks
 from ttai.domain.market_calendar import days_to_expiry
 from ttai.models.analysis import AnalysisResult
-from ttai.models.market import Balances, Fill, MarketMetrics, Position
+from ttai.models.market import Balances, Fill, MarketMetrics, OptionEvent, Position
 from ttai.models.reports import (
     AlertLine,
     AnalysisLine,
@@ -30,7 +31,7 @@ EARNINGS_DAYS = 7
 NEAR_MONEY_DELTA = 0.40
 TOP_PICKS = 5
 
-# Best first; a reject is never a pick.
+# Best first (a reject never ranks: `ranking.ranks`).
 RECOMMENDATION_RANK = {"strong_select": 0, "select": 1, "watchlist": 2}
 
 
@@ -168,11 +169,13 @@ def end_of_day(
     alerts_triggered: list[AlertLine],
     analyses: Sequence[AnalysisResult],
     early_close: bool,
+    events: Sequence[OptionEvent] = (),
 ) -> EndOfDaySummary:
-    """`fills` are today's (since the previous close); `previous_closes` those of
-    instruments the broker gives none for, e.g. closed today (see `analytics.pnl`)."""
+    """`fills` are today's (since the previous close), `events` the options that
+    settled today; `previous_closes` those of instruments the broker gives none
+    for, e.g. closed today (see `analytics.pnl`)."""
     held = {p.symbol: p for p in positions}
-    lines = day_pnl_lines(positions, fills, previous_closes)
+    lines = day_pnl_lines(positions, fills, previous_closes, events)
     rows = [
         PositionPnl(
             symbol=line.symbol,
@@ -183,6 +186,7 @@ def end_of_day(
             bought=line.bought,
             sold=line.sold,
             day_pnl=line.day_pnl,
+            settled=line.settled,
         )
         for line in lines
     ]
@@ -207,9 +211,7 @@ def top_picks(analyses: Iterable[AnalysisResult], n: int = TOP_PICKS) -> list[An
         return (RECOMMENDATION_RANK[a.recommendation], -a.score, a.symbol)
 
     for a in analyses:
-        if a.recommendation in RECOMMENDATION_RANK and (
-            a.symbol not in best or key(a) < key(best[a.symbol])
-        ):
+        if ranks(a.recommendation) and (a.symbol not in best or key(a) < key(best[a.symbol])):
             best[a.symbol] = a
     return [analysis_line(a) for a in sorted(best.values(), key=key)[:n]]
 

@@ -33,6 +33,15 @@ def title(kind: ReportKind, day: date) -> str:
     return f"{TITLES[kind]} {day.isoformat()}"
 
 
+UNKNOWN = "unknown"
+"""How every front end writes a number the broker did not send: never 0, never blank."""
+
+
+def shown(value: float | None, spec: str = "g") -> str:
+    """`value` formatted with `spec`, or "unknown" when it is None."""
+    return UNKNOWN if value is None else format(value, spec)
+
+
 def money(value: float) -> str:
     return f"-${abs(value):,.2f}" if value < 0 else f"${value:,.2f}"
 
@@ -95,8 +104,11 @@ def render_morning_briefing(report: MorningBriefing) -> str:
 
 
 def _position_pnl(p: PositionPnl) -> str:
-    """ "KO closed (sold 200): +$220.00", "AAPL 150P 2026-12-04 -1 (opened today): ..." """
-    if p.quantity == 0:
+    """ "KO closed (sold 200): +$220.00", "AAPL 150P 2026-12-04 -1 (opened today): ...",
+    "MSFT 600P 2026-12-18 assigned: -$58.00" """
+    if p.settled is not None:
+        held = SETTLED[p.settled]
+    elif p.quantity == 0:
         trades = [
             f"{verb} {size:g}" for verb, size in (("bought", p.bought), ("sold", p.sold)) if size
         ]
@@ -109,6 +121,10 @@ def _position_pnl(p: PositionPnl) -> str:
         held = _qty(p.quantity)
     pnl = "no previous close" if p.day_pnl is None else signed(p.day_pnl)
     return f"{p.label} {held}: {pnl}"
+
+
+SETTLED = {"expired": "expired worthless", "assigned": "assigned", "exercised": "exercised"}
+"""How a line reads when its option left by settlement, not by a trade."""
 
 
 def render_end_of_day(report: EndOfDaySummary) -> str:

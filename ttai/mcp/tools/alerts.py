@@ -87,7 +87,9 @@ async def list_alerts(
         bool, Field(description="Also the rules that fired (once), expired or were removed")
     ] = False,
 ) -> AlertList:
-    """List the alert rules the monitors watch: ID, rule, status, how often each fired.
+    """List the alert rules the monitors watch: ID, rule, status, how often each fired,
+    and what the last check read (`last_reading`; `last_reading_unknown` true when the
+    broker sent no number, so the rule could not fire: say "unknown", never 0).
 
     Use it before adding an alert (to avoid duplicates) or to find an ID to remove.
     """

@@ -2,8 +2,9 @@
 
 Positions are stored unmarked (`mark` 0); `SimulatedBroker` marks them to the
 simulated market when asked. Opening or closing a position moves cash by the
-trade's value (a short option credits its premium); there are no fees, no
-automatic exercise or assignment, and expired options stay until closed.
+trade's value (a short option credits its premium); there are no fees. Options
+settle at their expiration close (expired, assigned or exercised by exception:
+`account.settlement`), each leaving an `OptionEvent`.
 Seeding deposits STARTING_CASH and pays for the default portfolio out of it,
 so the opening NLV is the deposit less the half-spreads crossed.
 

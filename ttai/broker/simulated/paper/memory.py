@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING
 
 from ttai.broker.simulated.paper.account import (
     PAPER_ACCOUNT,
+    after_delivery,
     check_trade,
     closing_fill,
     merge_trade,
     opening_fill,
+    settlement,
     trade_value,
 )
 from ttai.broker.simulated.paper.seed import default_portfolio, opening_cash
-from ttai.models.market import Fill, Position
+from ttai.models.market import Fill, OptionEvent, Position
 
 if TYPE_CHECKING:
     from ttai.broker.simulated.market import SimulatedMarket
@@ -29,6 +31,7 @@ class InMemoryPaperAccount:
         self._cash: float | None = None
         self._positions: dict[str, Position] = {}
         self._fills: list[Fill] = []
+        self._events: list[OptionEvent] = []
         self._lock = asyncio.Lock()
 
     async def seed_if_empty(self, market: SimulatedMarket, now: datetime) -> bool:
@@ -79,3 +82,31 @@ class InMemoryPaperAccount:
             self._fills.append(fill)
             self._cash = cash + closed.quantity * price * closed.multiplier
             return closed
+
+    async def settle(self, market: SimulatedMarket, now: datetime) -> list[OptionEvent]:
+        async with self._lock:
+            if self._cash is None:
+                return []
+            settled = []
+            for option in sorted(self._positions.values(), key=lambda p: p.symbol):
+                if option.instrument != "option" or option.expiration is None:
+                    continue
+                closed = market.settlement(option.underlying, option.expiration, now)
+                if closed is None:
+                    continue
+                event = settlement(option, closed[2], closed[0], closed[1])
+                del self._positions[option.symbol]
+                if event.shares:
+                    stock = after_delivery(self._positions.get(event.underlying), event)
+                    self._positions.pop(event.underlying, None)
+                    if stock is not None:
+                        self._positions[event.underlying] = stock
+                self._cash += event.cash
+                self._events.append(event)
+                settled.append(event)
+            return settled
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        return sorted(
+            (e for e in self._events if e.occurred_at >= since), key=lambda e: e.occurred_at
+        )

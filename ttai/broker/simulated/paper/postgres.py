@@ -1,15 +1,18 @@
 """`PostgresPaperAccount`: the paper account in PostgreSQL, the workers' account.
 
-Tables: `paper_positions`, `paper_balances` (001_core.sql) and `paper_fills`
-(006_day_pnl.sql). Each trade is one transaction that locks the account's
-cash row first, so concurrent trades serialise; seeding takes an advisory
-lock, so workers starting together create the account once. Amounts are
-stored as NUMERIC (Decimals made from the floats' shortest repr).
+Tables: `paper_positions`, `paper_balances` (001_core.sql), `paper_fills`
+(006_day_pnl.sql) and `paper_option_events` (012_lifecycle.sql). Each trade,
+and each settlement, is one transaction that locks the account's cash row
+first, so concurrent trades and settlements serialise (a settlement re-reads
+the expired options under the lock: two workers settle a contract once);
+seeding takes an advisory lock, so workers starting together create the
+account once. Amounts are stored as NUMERIC (Decimals made from the floats'
+shortest repr).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -17,15 +20,17 @@ import asyncpg
 
 from ttai.broker.simulated.paper.account import (
     PAPER_ACCOUNT,
+    after_delivery,
     check_trade,
     closing_fill,
     merge_trade,
     multiplier,
     opening_fill,
+    settlement,
     trade_value,
 )
 from ttai.broker.simulated.paper.seed import default_portfolio, opening_cash
-from ttai.models.market import Fill, Position
+from ttai.models.market import Fill, OptionEvent, Position
 
 if TYPE_CHECKING:
     from ttai.broker.simulated.market import SimulatedMarket
@@ -68,6 +73,53 @@ _INSERT_FILL = """
                              executed_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
+
+
+_INSERT_EVENT = """
+    INSERT INTO paper_option_events (account, kind, symbol, underlying, option_kind, strike,
+        expiration, quantity, multiplier, shares, price, settlement_price, day, occurred_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    ON CONFLICT (account, symbol) DO NOTHING
+    RETURNING id
+"""
+
+
+def _event_args(e: OptionEvent) -> tuple[object, ...]:
+    return (
+        e.account,
+        e.kind,
+        e.symbol,
+        e.underlying,
+        e.option_kind,
+        _decimal(e.strike),
+        e.expiration,
+        _decimal(e.quantity),
+        e.multiplier,
+        _decimal(e.shares),
+        _decimal(e.price),
+        None if e.settlement_price is None else _decimal(e.settlement_price),
+        e.day,
+        e.occurred_at,
+    )
+
+
+def _event_from_row(r: asyncpg.Record) -> OptionEvent:
+    return OptionEvent(
+        account=r["account"],
+        kind=r["kind"],
+        symbol=r["symbol"],
+        underlying=r["underlying"],
+        option_kind=r["option_kind"],
+        strike=float(r["strike"]),
+        expiration=r["expiration"],
+        quantity=float(r["quantity"]),
+        multiplier=r["multiplier"],
+        shares=float(r["shares"]),
+        price=float(r["price"]),
+        settlement_price=None if r["settlement_price"] is None else float(r["settlement_price"]),
+        day=r["day"],
+        occurred_at=r["occurred_at"],
+    )
 
 
 def _fill_args(f: Fill) -> tuple[object, ...]:
@@ -214,3 +266,80 @@ class PostgresPaperAccount:
             )
             await conn.execute(_INSERT_FILL, *_fill_args(closing_fill(closed, price, at)))
             return closed
+
+    async def settle(self, market: SimulatedMarket, now: datetime) -> list[OptionEvent]:
+        expiring = await self._pool.fetch(
+            "SELECT DISTINCT underlying, expiration FROM paper_positions"
+            " WHERE account = $1 AND instrument = 'option' AND expiration <= $2",
+            self.account_number,
+            now.date() + timedelta(days=1),  # New York is behind UTC: a day of slack
+        )
+        closes = {
+            (r["underlying"], r["expiration"]): found
+            for r in expiring
+            if (found := market.settlement(r["underlying"], r["expiration"], now)) is not None
+        }
+        if not closes:
+            return []
+        settled = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._lock_cash(conn)
+            rows = await conn.fetch(
+                "SELECT * FROM paper_positions WHERE account = $1 AND instrument = 'option'"
+                " ORDER BY symbol",
+                self.account_number,
+            )
+            for row in rows:
+                option = _position_from_row(row)
+                closed = closes.get((option.underlying, option.expiration))
+                if closed is None:
+                    continue
+                event = settlement(option, closed[2], closed[0], closed[1])
+                await conn.execute(
+                    "DELETE FROM paper_positions WHERE account = $1 AND symbol = $2",
+                    self.account_number,
+                    option.symbol,
+                )
+                if await conn.fetchval(_INSERT_EVENT, *_event_args(event)) is None:
+                    continue  # recorded already (cannot happen under the lock)
+                if event.shares:
+                    await self._deliver(conn, event)
+                await conn.execute(
+                    "UPDATE paper_balances SET cash = cash + $2 WHERE account = $1",
+                    self.account_number,
+                    _decimal(event.cash),
+                )
+                settled.append(event)
+        return settled
+
+    async def _deliver(self, conn: asyncpg.Connection, event: OptionEvent) -> None:
+        """The stock position after the event's shares moved (under the cash lock)."""
+        row = await conn.fetchrow(
+            "SELECT * FROM paper_positions WHERE account = $1 AND symbol = $2",
+            self.account_number,
+            event.underlying,
+        )
+        stock = after_delivery(_position_from_row(row) if row else None, event)
+        if stock is None:
+            await conn.execute(
+                "DELETE FROM paper_positions WHERE account = $1 AND symbol = $2",
+                self.account_number,
+                event.underlying,
+            )
+            return
+        await conn.execute(
+            _UPSERT_POSITION.format(
+                "UPDATE SET quantity = EXCLUDED.quantity, "
+                "average_open_price = EXCLUDED.average_open_price"
+            ),
+            *_position_args(stock),
+        )
+
+    async def get_option_events(self, since: datetime) -> list[OptionEvent]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM paper_option_events WHERE account = $1 AND occurred_at >= $2"
+            " ORDER BY occurred_at, id",
+            self.account_number,
+            since,
+        )
+        return [_event_from_row(r) for r in rows]
