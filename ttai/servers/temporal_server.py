@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -53,6 +54,10 @@ def temporal_cli() -> Path:
             "the temporal CLI was not found: install the project's requirements (make venv)"
         )
     return Path(found)
+
+
+RANDOM_PORT_ATTEMPTS = 3
+_PORT_TAKEN = re.compile(r"listen tcp [0-9.]+:(\d+): bind: address already in use")
 
 
 class TemporalDevServer(LocalServer):
@@ -155,6 +160,18 @@ class TemporalDevServer(LocalServer):
         require_free_port(self.port, "Temporal frontend", env_var=self.port_env_var)
         if self.ui_port is not None:
             require_free_port(self.ui_port, "Temporal Web UI", env_var=self.ui_port_env_var)
+        for attempt in range(1, RANDOM_PORT_ATTEMPTS + 1):
+            try:
+                return await self._launch()
+            except StackError as err:
+                # The CLI picks the HTTP API and metrics ports at random, then binds
+                # them: another process can take one in between. Only that is retried.
+                taken = _PORT_TAKEN.search(str(err))
+                ours = {self.port, self.ui_port}
+                if attempt == RANDOM_PORT_ATTEMPTS or not taken or int(taken[1]) in ours:
+                    raise
+
+    async def _launch(self) -> None:
         # Histories are readable in plaintext without encryption keys: new
         # folders are 0700, and files from older versions are made 0600.
         self.log_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
