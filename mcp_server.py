@@ -2,7 +2,7 @@
 
     python mcp_server.py                  # stdio (what an MCP host launches)
     python mcp_server.py --http 8765      # streamable HTTP on 127.0.0.1:8765/mcp
-    python mcp_server.py --http 0.0.0.0:8765   # any other host needs TTAI_MCP_TOKEN
+    python mcp_server.py --http 0.0.0.0:8765   # any host: a bearer token (ttai/mcp/http.py)
 
 It is a Temporal client like starter.py: every tool starts, queries, signals or
 updates workflows (stored data is read and written through short command
@@ -162,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--http",
         metavar="[HOST:]PORT",
-        help="serve streamable HTTP at /mcp instead of stdio (loopback unless HOST is given; "
-        "any other host requires TTAI_MCP_TOKEN)",
+        help="serve streamable HTTP at /mcp instead of stdio (loopback unless HOST is given); "
+        "requests need 'Authorization: Bearer' with TTAI_MCP_TOKEN, else the token generated "
+        "into the state folder's mcp-token",
     )
     args = parser.parse_args(argv)
     logs.hold_logs()
@@ -175,18 +176,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.http is None:
         anyio.run(serve_stdio, build_server(settings))
         return 0
-    from ttai.mcp.http import HttpConfigError, parse_address, required_token, serve_http
+    from ttai.mcp.http import HttpConfigError, http_security, parse_address, serve_http
+    from ttai.servers import StackError
+    from ttai.servers.files import ensure_state_dir
 
     try:
         host, port = parse_address(args.http)
-        token = required_token(host)
-    except HttpConfigError as err:
+        ensure_state_dir(settings.state_dir)
+        security = http_security(host, port, settings.state_dir)
+    except (HttpConfigError, StackError) as err:
         logger.error("%s", err)
         return 2
     server = build_server(settings, boot_after_handshake=False)
     server.declare_now()  # no handshake to protect: the tools are there before any client
+    if security.token_file is not None:
+        logger.info("clients send 'Authorization: Bearer <the token in %s>'", security.token_file)
     logger.info("serving streamable HTTP on http://%s:%s/mcp", host, port)
-    anyio.run(serve_http, server, host, port, token)
+    anyio.run(serve_http, server, host, port, security)
     return 0
 
 

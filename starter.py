@@ -16,7 +16,7 @@ import asyncio
 import os
 
 from ttai.cli import register_all
-from ttai.cli.common import CliError, err_console
+from ttai.cli.common import CliError, err_console, plain
 from ttai.telemetry.logs import configure_logging, run_main
 
 
@@ -34,7 +34,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(args.func(args))
     except CliError as err:  # every expected failure, ops errors included (cli/common.py)
-        err_console.print(f"error: {err}", markup=False, highlight=False)
+        err_console.print(plain(f"error: {err}"), highlight=False)
         return err.code
     except KeyboardInterrupt:
         return 130

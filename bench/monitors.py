@@ -132,9 +132,12 @@ async def run_histories(client: Client, workflow_id: str) -> tuple[list[int], in
 
 
 async def measure_latency(
-    broker: SteppedBroker, dsn: str, interval: float, crossings: int
+    broker: SteppedBroker, price: Any, dsn: str, interval: float, crossings: int
 ) -> list[float]:
-    """Step AAPL across the level `crossings` times; seconds to each committed alert."""
+    """Step AAPL across the level `crossings` times; seconds to each committed alert.
+
+    Each crossing gets a rule of its own (a rearmed rule waits at least 5 minutes)."""
+    rule = AlertRuleSpec(symbol=ALERT_SYMBOL, condition="crosses_up", threshold=LEVEL)
     committed: asyncio.Queue[float] = asyncio.Queue()
 
     def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -147,6 +150,7 @@ async def measure_latency(
     try:
         for _ in range(crossings):
             broker.price = LEVEL - 10
+            await price.execute_update("add_alert", AddAlertInput(rule=rule))
             await asyncio.sleep(interval * 2.5)  # the monitor sees it below the level
             broker.price = LEVEL + 1
             crossed = time.monotonic()
@@ -186,14 +190,9 @@ async def polling_case(client: Client, dsn: str, args: argparse.Namespace) -> No
             },
         )
         price = client.get_workflow_handle("monitor-price-alerts")
-        rule = AlertRuleSpec(
-            symbol=ALERT_SYMBOL,
-            condition="crosses_up",
-            threshold=LEVEL,
-            mode="rearm",
-            cooldown_seconds=0,
-        )
-        added = await price.execute_update("add_alert", AddAlertInput(rule=rule))
+        # A rule every check evaluates during the steady period (it never fires there).
+        steady = AlertRuleSpec(symbol=ALERT_SYMBOL, condition="price_above", threshold=LEVEL)
+        await price.execute_update("add_alert", AddAlertInput(rule=steady))
         await asyncio.sleep(args.sync_interval + 2)  # warm: every monitor checked
 
         me, temporal = psutil.Process(), dev_server_process()
@@ -211,11 +210,13 @@ async def polling_case(client: Client, dsn: str, args: argparse.Namespace) -> No
         worker_cpu = (cpu_seconds(me) - cpu0) / wall * 100
         server_cpu = (cpu_seconds(temporal) - server0) / wall * 100 if temporal else float("nan")
 
-        latencies = await measure_latency(broker, dsn, args.price_interval, args.crossings)
+        latencies = await measure_latency(broker, price, dsn, args.price_interval, args.crossings)
         histories = {wid: await run_histories(client, wid) for wid in MONITOR_TYPES}
         for workflow_id in MONITOR_TYPES:
             await client.get_workflow_handle(workflow_id).cancel()
-        await AlertStore(services.pool).remove(added["alert_id"])
+        store = AlertStore(services.pool)
+        for rule in await store.rules():  # the streaming case starts with none
+            await store.remove(rule.alert_id)
 
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; steady period {wall:.0f} s; intervals "

@@ -39,7 +39,9 @@ def _rate(name: str) -> float | None:
 class Settings(BaseModel):
     task_queue: str = "ttai"
     namespace: str = "default"
-    temporal_address: str = "localhost:7233"
+    # The loopback address, never a name: `localhost` may resolve to ::1 first,
+    # where anyone could listen (our servers bind 127.0.0.1 only).
+    temporal_address: str = "127.0.0.1:7233"
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     ui_port: int = Field(default=8233, ge=1, le=65535)
     postgres_port: int = Field(default=54329, ge=1, le=65535)
@@ -102,7 +104,7 @@ class Settings(BaseModel):
         return cls(
             task_queue=_env("TTAI_TASK_QUEUE", "ttai"),
             namespace=_env("TEMPORAL_NAMESPACE", "default"),
-            temporal_address=_env("TEMPORAL_ADDRESS", f"localhost:{temporal_port}"),
+            temporal_address=_env("TEMPORAL_ADDRESS", f"127.0.0.1:{temporal_port}"),
             temporal_port=temporal_port,
             ui_port=int(_env("TTAI_UI_PORT", "8233")),
             postgres_port=int(_env("TTAI_POSTGRES_PORT", "54329")),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 
@@ -56,3 +58,37 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name: it may resolve to anything
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A listening TCP socket: who made it (uid) and which socket it is (inode)."""
+
+    uid: int
+    inode: int
+
+
+# Listening sockets a connection to 127.0.0.1:port may reach: 127.0.0.1 itself,
+# any IPv4 address, and dual-stack IPv6 sockets on :: or ::ffff:127.0.0.1.
+_REACHING = {
+    "/proc/net/tcp": {"0100007F", "00000000"},
+    "/proc/net/tcp6": {"0" * 32, "0000000000000000FFFF00000100007F"},
+}
+_LISTEN = "0A"
+
+
+def listeners(port: int) -> list[Listener]:
+    """Every socket listening where a connection to 127.0.0.1:`port` would land
+    (Linux /proc/net; elsewhere none are known)."""
+    found = []
+    for table, addresses in _REACHING.items():
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, _, hex_port = fields[1].partition(":")
+            if fields[3] == _LISTEN and int(hex_port, 16) == port and address in addresses:
+                found.append(Listener(uid=int(fields[7]), inode=int(fields[9])))
+    return found

@@ -30,6 +30,7 @@ from ttai.servers import StackError
 from ttai.servers.local import local_stack
 from ttai.services import Services, open_services
 from ttai.telemetry.metrics import worker_runtime
+from ttai.telemetry.redaction import Redactor
 from ttai.temporal.bootstrap import bootstrap
 from ttai.temporal.client import connect
 from ttai.temporal.codec import EncryptionConfigError
@@ -73,7 +74,8 @@ async def unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, T]) -> T
 
 
 class ReadyPipe:
-    """`--ready-fd`: tells a supervising process, once, that the job is up or why it is not."""
+    """`--ready-fd`: tells a supervising process, once, that the job is up or why it is
+    not. The supervisor shows the reason to its clients: it is redacted as a log line is."""
 
     def __init__(self, fd: int | None) -> None:
         self._fd = fd
@@ -82,8 +84,9 @@ class ReadyPipe:
         fd, self._fd = self._fd, None
         if fd is None:
             return
+        redacted = Redactor().redact_value(message)
         with contextlib.suppress(OSError):  # the supervisor may be gone already
-            os.write(fd, json.dumps(message).encode() + b"\n")
+            os.write(fd, json.dumps(redacted).encode() + b"\n")
         with contextlib.suppress(OSError):
             os.close(fd)
 

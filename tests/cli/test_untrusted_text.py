@@ -2,23 +2,32 @@
 
 Error messages, workflow IDs, failure reasons and schedule notes can hold
 anything (Rich markup included): tables show them as written, never style
-them, drop parts of them or crash on them.
+them, drop parts of them or crash on them; their control characters are
+shown as U+FFFD and never reach the terminal (issue 22).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 
 import pytest
 from rich.console import Console
 
+from tests.helpers.ops_stack import OpsStack
+from tests.helpers.terminal import in_terminal, starter
+from tests.helpers.waiting import eventually
 from ttai.cli import monitors as monitors_cli
 from ttai.cli import tasks as tasks_cli
+from ttai.cli.common import plain, print_json
 from ttai.cli.screen import screen_table
+from ttai.cli.tables import Grid, details, printable
 from ttai.config import Settings
+from ttai.models.analysis import AnalysisInput
 from ttai.models.monitors import MonitorState, MonitorStatus
 from ttai.models.screener import ScreenFailure, ScreenResult
+from ttai.ops import tasks
 from ttai.ops.monitors import MonitorInfo, MonitorsStatus
 from ttai.ops.tasks import TaskList, TaskSummary
 
@@ -121,3 +130,51 @@ async def test_workflow_list_shows_ids_literally(
     )  # fmt: skip
     assert await tasks_cli.list_command(args) == 0
     assert "analysis-[/]-[bold]z" in capsys.readouterr().out
+
+
+# What others may put in a workflow ID, a failure, a note or a nickname: move the
+# cursor and overwrite the screen, retitle the window, start a C1 sequence.
+ESCAPES = "x-\x1b[1;1HOVERWRITE-\x1b]2;PWNED\x07-\x9b31m-\u202eevil"
+
+
+def test_control_characters_never_reach_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 22: escape sequences in text others control were printed unchanged."""
+    console = Console(width=300, force_terminal=False)  # styles off: any escape is the data's
+    grid = Grid("id", "note", title=ESCAPES)
+    grid.add_row(ESCAPES, ESCAPES)
+    console.print(grid)
+    console.print(details([("note", ESCAPES)], title=ESCAPES))
+    console.print(plain(ESCAPES))
+    out = capsys.readouterr().out
+    for control in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert control not in out, repr(out)
+    assert "\ufffd[1;1HOVERWRITE" in out  # shown, as data
+    assert printable("tab\tand\nnewline stay") == "tab\tand\nnewline stay"
+
+
+def test_json_output_escapes_every_control_character(capsys: pytest.CaptureFixture[str]) -> None:
+    print_json({"workflow_id": ESCAPES})
+    out = capsys.readouterr().out
+    assert all(control not in out for control in ("\x1b", "\x07", "\x9b"))
+    assert json.loads(out)["workflow_id"] == ESCAPES  # the data itself, intact
+
+
+async def test_a_workflow_id_cannot_drive_a_real_terminal(ops_stack: OpsStack) -> None:
+    """Another app on the queue names a workflow with escapes; `list` shows it in tmux."""
+    await ops_stack.client.start_workflow(
+        "AnalysisWorkflow",
+        AnalysisInput(symbol="AAPL", notify=False),
+        id=ESCAPES,
+        task_queue=ops_stack.task_queue,
+    )
+
+    async def listed() -> bool:
+        found = await tasks.list_tasks(ops_stack.conn)
+        return ESCAPES in [task.workflow_id for task in found.tasks]
+
+    await eventually(listed, what="the workflow in visibility")
+    env = {"TEMPORAL_ADDRESS": ops_stack.address, "TTAI_TASK_QUEUE": ops_stack.task_queue}
+    shown = await in_terminal(starter("list"), env)
+    first = shown.splitlines()[0]
+    assert not first.startswith("OVERWRITE"), shown  # the cursor was never moved
+    assert "\ufffd[1;1HOVERWRITE" in shown, shown

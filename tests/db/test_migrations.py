@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from tests.helpers.db import DatabaseFactory, drop_database
+from ttai.db.alerts import AlertStore
 from ttai.db.migrate import MIGRATIONS_DIR, migrate
 from ttai.db.pool import create_pool
 from ttai.db.provision import create_database
@@ -102,3 +103,28 @@ async def test_each_test_gets_its_own_migrated_database(
             await other.close()
     finally:
         await postgres.drop(name)
+
+
+async def test_older_rules_still_read_after_013(empty_database: str, tmp_path: Path) -> None:
+    """Rules saved before 013 (cooldown 0, a note with escapes) read under the new bounds."""
+    for version in ALL_VERSIONS:
+        if version < "013":
+            (tmp_path / f"{version}.sql").write_text(
+                (MIGRATIONS_DIR / f"{version}.sql").read_text()
+            )
+    pool = await create_pool(empty_database, max_size=2)
+    try:
+        await migrate(pool, directory=tmp_path)
+        await pool.execute(
+            "INSERT INTO alert_rules (request_id, symbol, condition, threshold, mode, "
+            "cooldown_seconds, note) VALUES ('old', 'AAPL', 'price_above', 0, 'rearm', 0, $1)",
+            "log in\x1b[31m now\nplease\u202e",
+        )
+        assert await migrate(pool) == [v for v in ALL_VERSIONS if v >= "013"]
+        (rule,) = await AlertStore(pool).rules()
+        assert rule.spec.cooldown_seconds == 300
+        assert rule.spec.note == "log in[31m nowplease"
+        with pytest.raises(asyncpg.CheckViolationError):
+            await pool.execute("UPDATE alert_rules SET cooldown_seconds = 0")
+    finally:
+        await pool.close()

@@ -9,9 +9,12 @@ sends again. A failing row never blocks the rows after it.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import stat
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,11 +27,22 @@ from activities.notifications import NotificationActivities
 from starter import build_parser
 from tests.helpers.cli import cli
 from tests.helpers.local_http import serving_posts
+from ttai.config import Settings
 from ttai.models.notifications import Notification
-from ttai.notify.channels import AppriseChannel, LogChannel, channels_from_urls
+from ttai.notify.channels import (
+    AppriseChannel,
+    LogChannel,
+    channel_identity,
+    channel_key,
+    channels_from_urls,
+    legacy_identity,
+)
+from ttai.notify.delivery import RateLimit
 from ttai.notify.outbox import Backoff, Outbox
 from ttai.temporal.client import data_converter
 from worker import build_worker
+
+KEY = b"test-channel-key-0123456789"  # the channel key (ttai.notify.channels)
 
 
 class Hooks:
@@ -72,7 +86,7 @@ async def test_five_checks_with_one_broken_channel_deliver_one_copy(
     db_pool: asyncpg.Pool, hooks: tuple[Hooks, Callable[[str], str]]
 ) -> None:
     hook, url = hooks
-    outbox = Outbox(db_pool, channels_from_urls([url("good"), url("bad")]))
+    outbox = Outbox(db_pool, channels_from_urls([url("good"), url("bad")], key=KEY))
     first = await outbox.publish(note("k-broken"))
     assert not first.delivered and first.error and "refused" in first.error
     for _ in range(5):  # five monitor checks, the broken channel still broken
@@ -96,12 +110,16 @@ async def test_delivery_records_name_channels_without_their_secrets(
 ) -> None:
     _, url = hooks
     token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-    channels = [LogChannel(), AppriseChannel(url("good")), AppriseChannel(f"tgram://{token}/-100")]
+    channels = [
+        LogChannel(),
+        AppriseChannel(url("good"), key=KEY),
+        AppriseChannel(f"tgram://{token}/-100", key=KEY),
+    ]
     for channel in channels:
         assert token not in channel.channel_id and token not in channel.label
         assert "AAHdqT" not in channel.channel_id + channel.label
     assert len({c.channel_id for c in channels}) == 3
-    assert AppriseChannel(url("good")).channel_id == channels[1].channel_id  # stable
+    assert AppriseChannel(url("good"), key=KEY).channel_id == channels[1].channel_id  # stable
     await Outbox(db_pool, channels[:2]).publish(note("k-ids"))
     rows = await db_pool.fetch("SELECT channel, label FROM notification_deliveries")
     assert {r["channel"] for r in rows} == {channels[0].channel_id, channels[1].channel_id}
@@ -113,7 +131,7 @@ async def test_failing_row_backs_off_then_becomes_a_dead_letter(
 ) -> None:
     hook, url = hooks
     backoff = Backoff(base_seconds=30, cap_seconds=120, max_attempts=4)
-    outbox = Outbox(db_pool, [AppriseChannel(url("bad"))], backoff=backoff)
+    outbox = Outbox(db_pool, [AppriseChannel(url("bad"), key=KEY)], backoff=backoff)
     await outbox.publish(note("k-dead"))
     delays = []
     for _ in range(3):
@@ -140,7 +158,7 @@ async def test_failing_row_does_not_block_later_rows(
     db_pool: asyncpg.Pool, hooks: tuple[Hooks, Callable[[str], str]]
 ) -> None:
     hook, url = hooks
-    picky = AppriseChannel(url("picky"))
+    picky = AppriseChannel(url("picky"), key=KEY)
     outbox = Outbox(db_pool, [picky], backoff=NO_WAIT)
     async with db_pool.acquire() as conn:
         from ttai.notify.outbox import enqueue
@@ -172,7 +190,7 @@ async def notify_stack(
     _, url = hooks
     outbox = Outbox(
         db_pool,
-        channels_from_urls([url("good"), url("bad")]),
+        channels_from_urls([url("good"), url("bad")], key=KEY),
         backoff=Backoff(base_seconds=0, cap_seconds=0, max_attempts=2),
     )
     command = NotificationActivities(outbox).notifications_command
@@ -233,3 +251,94 @@ def test_notifications_command_shape() -> None:
         parser.parse_args(["notifications", "retry"])
     args: Any = parser.parse_args(["notifications", "list", "--dead", "--limit", "5"])
     assert (args.dead, args.limit) == (True, 5)
+
+
+async def test_each_channel_takes_at_most_its_rate_and_the_rest_waits_whole(
+    db_pool: asyncpg.Pool, hooks: tuple[Hooks, Callable[[str], str]]
+) -> None:
+    """Issue 22: a flood (reports run again and again) must not reach a phone at once."""
+    hook, url = hooks
+    hook.broken = False
+    limit = RateLimit(count=3, seconds=3600)
+    outbox = Outbox(db_pool, channels_from_urls([url("good")], key=KEY), rate_limit=limit)
+    for i in range(10):
+        await outbox.publish(note(f"k-flood-{i}", title=f"report {i}"))
+    await outbox.deliver_pending()
+    assert sum(hook.received.values()) == 3
+    rows = await db_pool.fetch(
+        "SELECT status, attempts, next_attempt_at > now() + interval '50 minutes' AS later, "
+        "last_error FROM notifications WHERE status = 'pending'"
+    )
+    assert len(rows) == 7  # waiting, not dropped, not failed
+    assert all(r["attempts"] == 0 and r["later"] for r in rows)
+    assert all("rate limit" in r["last_error"] for r in rows)
+    # The log channel (this machine's own log) is never limited.
+    logged = await db_pool.fetchval(
+        "SELECT count(*) FROM notification_deliveries WHERE channel = 'log'"
+    )
+    assert logged == 10
+    # An hour later the window has room again: the next three go.
+    await db_pool.execute(
+        "UPDATE notification_deliveries SET delivered_at = delivered_at - interval '61 minutes'"
+    )
+    await make_due(db_pool)
+    await outbox.deliver_pending()
+    assert sum(hook.received.values()) == 6
+
+
+def test_channel_ids_confirm_no_guess_without_the_local_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22: an unsalted SHA-256 of `ntfys://ntfy.sh/my-alerts` let whoever saw the
+    ID or label confirm a guessed topic."""
+    url = "ntfys://ntfy.sh/my-alerts"
+    guess = hashlib.sha256(url.encode()).hexdigest()
+    channel_id, label = channel_identity(url, KEY)
+    assert guess[:6] not in channel_id + label
+    assert channel_identity(url, b"another-key-0123456789")[0] != channel_id
+    assert channel_identity(url, KEY) == (channel_id, label)  # stable under one key
+    assert label.startswith("ntfys://ntfy.sh #")
+
+    monkeypatch.delenv("TTAI_CHANNEL_KEY", raising=False)
+    settings = Settings(state_dir=tmp_path / "state")
+    key = channel_key(settings)
+    key_file = tmp_path / "state" / "channel-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and len(key) >= 32
+    assert channel_key(settings) == key  # made once
+    monkeypatch.setenv("TTAI_CHANNEL_KEY", "shared-by-every-worker-0123")
+    assert channel_key(settings) == b"shared-by-every-worker-0123"
+
+
+async def test_ids_older_versions_stored_are_replaced_without_sending_again(
+    db_pool: asyncpg.Pool, hooks: tuple[Hooks, Callable[[str], str]]
+) -> None:
+    hook, url = hooks
+    hook.broken = False
+    good, gone = url("good"), "ntfys://ntfy.sh/an-old-topic"
+    row_id = await db_pool.fetchval(
+        "INSERT INTO notifications (idempotency_key, kind, title, body) "
+        "VALUES ('k-old', 'alert', 'AAPL', 'b') RETURNING id"
+    )
+    # What an older version recorded: sent to `good` and to a channel since removed.
+    for old_url in (good, gone):
+        await db_pool.execute(
+            "INSERT INTO notification_deliveries (notification_id, channel, label) "
+            "VALUES ($1, $2, $3)",
+            row_id,
+            *legacy_identity(old_url),
+        )
+    outbox = Outbox(db_pool, channels_from_urls([good], key=KEY))
+    for _ in range(2):  # every start: idempotent
+        await outbox.adopt_channel_ids()
+    await outbox.deliver(row_id)
+    assert hook.received == Counter()  # `good` had it already: not sent again
+    rows = {
+        r["channel"]: r["label"]
+        for r in await db_pool.fetch(
+            "SELECT channel, label FROM notification_deliveries WHERE notification_id = $1", row_id
+        )
+    }
+    assert channel_identity(good, KEY)[0] in rows
+    assert not any(channel in rows for channel, _ in map(legacy_identity, (good, gone)))
+    retired = [label for channel, label in rows.items() if channel.startswith("ntfys:retired-")]
+    assert retired == ["ntfys://ntfy.sh"]  # no hash left to test a guess against

@@ -17,6 +17,8 @@ from ttai.notify.channels import AppriseChannel, LogChannel, channels_from_urls
 from ttai.notify.delivery import Backoff
 from ttai.notify.outbox import NOTIFY_CHANNEL, Outbox
 
+KEY = b"test-channel-key-0123456789"  # the channel key (ttai.notify.channels)
+
 
 class Webhook:
     def __init__(self) -> None:
@@ -52,7 +54,7 @@ async def test_publish_twice_sends_once(
     db_pool: asyncpg.Pool, webhook: tuple[Webhook, str]
 ) -> None:
     hook, url = webhook
-    outbox = Outbox(db_pool, channels_from_urls([url]))
+    outbox = Outbox(db_pool, channels_from_urls([url], key=KEY))
     first = await outbox.publish(note())
     second = await outbox.publish(note())
     assert first.delivered and not first.duplicate
@@ -66,7 +68,7 @@ async def test_concurrent_retries_deliver_once(
     db_pool: asyncpg.Pool, webhook: tuple[Webhook, str]
 ) -> None:
     hook, url = webhook
-    outbox = Outbox(db_pool, channels_from_urls([url]))
+    outbox = Outbox(db_pool, channels_from_urls([url], key=KEY))
     results = await asyncio.gather(*(outbox.publish(note("k-concurrent")) for _ in range(5)))
     assert {r.notification_id for r in results} == {results[0].notification_id}
     assert len(hook.received) == 1
@@ -77,7 +79,9 @@ async def test_failed_delivery_stays_pending_then_delivers_once(
 ) -> None:
     hook, url = webhook
     hook.fail_next = 1
-    outbox = Outbox(db_pool, [LogChannel(), AppriseChannel(url)], backoff=Backoff(base_seconds=0))
+    outbox = Outbox(
+        db_pool, [LogChannel(), AppriseChannel(url, key=KEY)], backoff=Backoff(base_seconds=0)
+    )
     result = await outbox.publish(note("k-retry"))
     assert not result.delivered and result.error is not None and "refused" in result.error
     row = await db_pool.fetchrow("SELECT status, attempts, last_error FROM notifications")
@@ -112,4 +116,4 @@ async def test_listeners_hear_new_notifications(db_pool: asyncpg.Pool) -> None:
 
 def test_unsupported_url_names_only_the_scheme() -> None:
     with pytest.raises(ValueError, match=r"nosuchscheme$"):
-        AppriseChannel("nosuchscheme://secret-token@host")
+        AppriseChannel("nosuchscheme://secret-token@host", key=KEY)

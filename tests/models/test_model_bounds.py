@@ -269,3 +269,28 @@ def test_a_candle_is_bounded_by_its_high_and_low(bad: dict[str, Any]) -> None:
     assert Candle(**fields).high == 102.0
     with pytest.raises(ValidationError):
         Candle(**(fields | bad))
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["\x1b]8;;http://evil.example\x07click\x1b]8;;\x07", "two\nlines", "c1 \x9b31m", "a\u202eb"],
+)
+def test_a_note_is_one_line_of_plain_text(note: str) -> None:
+    """Issue 22: a note's escape sequences reached the terminal of whoever listed the rules."""
+    with pytest.raises(ValidationError, match="control character"):
+        AlertRuleSpec(symbol="AAPL", condition="price_above", threshold=1, note=note)
+    assert AlertRuleSpec(symbol="AAPL", condition="price_above", threshold=1, note="ok: €, ü")
+
+
+def test_a_rearmed_rule_waits_at_least_five_minutes() -> None:
+    """Issue 22: `price_above 0`, rearm, cooldown 0 fired on every check."""
+    for cooldown in (0, 60, 299):
+        with pytest.raises(ValidationError, match="greater than or equal to 300"):
+            AlertRuleSpec(
+                symbol="AAPL",
+                condition="price_above",
+                threshold=0,
+                mode="rearm",
+                cooldown_seconds=cooldown,
+            )
+    assert alerts.MIN_COOLDOWN_SECONDS == 300

@@ -41,18 +41,18 @@ def fired(rule: AlertRule, sequence: int) -> list[tuple[Firing, Notification]]:
 async def test_a_retried_check_records_its_trigger_once(db_pool: asyncpg.Pool) -> None:
     store = AlertStore(db_pool)
     spec = AlertRuleSpec(
-        symbol="AAPL", condition="price_above", threshold=1, mode="rearm", cooldown_seconds=0
+        symbol="AAPL", condition="price_above", threshold=1, mode="rearm", cooldown_seconds=300
     )
     rule = await store.create("req-1", spec)
     assert (await store.create("req-1", spec)).alert_id == rule.alert_id  # retried create
     for _ in range(3):  # the same check, retried with what it read first
         await store.record_check("wf:run:1", NOW, fired(rule, 1))
-    # Retried after re-reading the rule: cooldown 0 would allow a second firing.
+    # Retried after re-reading the rule (as if its cooldown had passed): still once per check.
     await store.record_check("wf:run:1", NOW, fired(rule, 2))
     assert await counts(db_pool) == (1, 1)
     assert [t.sequence for t in await store.triggers_for_check("wf:run:1")] == [1]
     # The next check is a new firing of the rearmed rule, with its own notification.
-    await store.record_check("wf:run:2", NOW + timedelta(seconds=1), fired(rule, 2))
+    await store.record_check("wf:run:2", NOW + timedelta(seconds=300), fired(rule, 2))
     assert await counts(db_pool) == (2, 2)
     keys = await db_pool.fetch("SELECT idempotency_key FROM notifications ORDER BY id")
     assert [k["idempotency_key"] for k in keys] == [
@@ -71,7 +71,7 @@ async def test_concurrent_checks_fire_a_rule_once(db_pool: asyncpg.Pool) -> None
     rearm = await store.create(
         "req-2",
         AlertRuleSpec(
-            symbol="AAPL", condition="price_above", threshold=1, mode="rearm", cooldown_seconds=0
+            symbol="AAPL", condition="price_above", threshold=1, mode="rearm", cooldown_seconds=300
         ),
     )
     # Five checks that all read both rules before any committed.
@@ -81,7 +81,8 @@ async def test_concurrent_checks_fire_a_rule_once(db_pool: asyncpg.Pool) -> None
             for i in range(5)
         )
     )
-    assert await counts(db_pool) == (2, 2)
+    # One check won both rules: two triggers, one combined notification.
+    assert await counts(db_pool) == (2, 1)
     stored = {r.alert_id: r for r in await store.rules(include_inactive=True)}
     assert stored[once.alert_id].status == "triggered"
     assert stored[once.alert_id].trigger_count == 1
@@ -168,9 +169,7 @@ async def test_rule_changes_are_announced(db_pool: asyncpg.Pool) -> None:
     change shows the count)."""
     store = AlertStore(db_pool)
     heard: list[str] = []
-    spec = AlertRuleSpec(
-        symbol="AAPL", condition="price_above", threshold=1, mode="rearm", cooldown_seconds=0
-    )
+    spec = AlertRuleSpec(symbol="AAPL", condition="price_above", threshold=1, mode="rearm")
     conn = await db_pool.acquire()
 
     def listen(*args: object) -> None:
@@ -207,3 +206,38 @@ async def test_rule_changes_are_announced(db_pool: asyncpg.Pool) -> None:
         await conn.remove_listener(RULES_CHANNEL, listen)
         await db_pool.release(conn)
     assert set(heard) == {""}  # nothing in them: listeners read the rules again
+
+
+async def test_one_check_firing_many_rules_sends_one_notification(db_pool: asyncpg.Pool) -> None:
+    """A flood (issue 22): a hundred rules that all hold fire in one check as one message."""
+    store = AlertStore(db_pool)
+    rules = [
+        await store.create(
+            f"req-{i}",
+            AlertRuleSpec(
+                symbol="S" + chr(65 + i // 26) + chr(65 + i % 26),
+                condition="price_above",
+                threshold=0,
+                mode="rearm",
+            ),
+        )
+        for i in range(100)
+    ]
+    check = [item for rule in rules for item in fired(rule, 1)]
+    for _ in range(2):  # retried: still one
+        await store.record_check("wf:run:7", NOW, check)
+    assert await counts(db_pool) == (100, 1)
+    row = await db_pool.fetchrow("SELECT idempotency_key, kind, title, body FROM notifications")
+    assert row["idempotency_key"] == "alert-check:wf:run:7" and row["kind"] == "alert"
+    assert row["title"].startswith("Alerts: 100 rules fired")
+    assert "and 80 more" in row["body"]
+    triggers = await store.triggers_for_check("wf:run:7")
+    assert {t.notification_id for t in triggers} == {
+        await db_pool.fetchval("SELECT id FROM notifications")
+    }
+    # One rule alone still sends its own notification, under its own key.
+    await store.record_check("wf:run:8", NOW + timedelta(seconds=300), fired(rules[0], 2))
+    last = await db_pool.fetchval(
+        "SELECT idempotency_key FROM notifications ORDER BY id DESC LIMIT 1"
+    )
+    assert last == f"alert:{rules[0].alert_id}:2"

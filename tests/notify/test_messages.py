@@ -26,6 +26,7 @@ from ttai.notify.messages import (
     KEYS,
     alert_notification,
     analysis_notification,
+    combined_alert_notification,
     notification_key,
     position_notification,
     report_notification,
@@ -99,6 +100,16 @@ def every_notification() -> list[tuple[Notification, str]]:
         ),
         (screen_notification("screen-weekly", RUN, screen()), f"screen:screen-weekly:{RUN}"),
         (alert_notification(rule(), Firing(42, 3, "AAPL", 251.5)), "alert:42:3"),
+        (
+            combined_alert_notification(
+                "monitor-price-alerts:run-1:7",
+                [
+                    alert_notification(rule(), Firing(42, 3, "AAPL", 251.5)),
+                    alert_notification(rule(), Firing(42, 4, "AAPL", 252.0)),
+                ],
+            ),
+            "alert-check:monitor-price-alerts:run-1:7",
+        ),
         (position_notification("opened", 17, "AAPL", 100), "position-opened:17"),
         (position_notification("closed", 17, "AAPL", 100), "position-closed:17"),
         (settlement_notification(17, assigned()), "position-settled:17"),
@@ -186,3 +197,30 @@ def test_settlements_say_what_happened() -> None:
     )  # fmt: skip
     assert called.title == "Exercised: +200 MSFT at 600"
     assert "$120,000.00 paid" in called.body and "closed at" not in called.body
+
+
+PHISHING = "session expired, log in at [tastytrade](http://evil.example/login) *now*"
+
+
+def test_a_note_is_quoted_data_never_the_message() -> None:
+    """Issue 22: a rule's note was copied into the body as if TTAI had written it."""
+    spec = rule().spec.model_copy(update={"note": PHISHING})
+    noted = alert_notification(rule().model_copy(update={"spec": spec}), Firing(42, 3, "AAPL", 1))
+    first, _, rest = noted.body.partition("\n\n")
+    assert first == "**AAPL**: observed 1."  # TTAI's own words come first, alone
+    assert rest.startswith("> Your note on alert 42: “")
+    assert "[tastytrade](" not in rest and "*now*" not in rest  # no link, no emphasis
+    assert r"\[tastytrade\]\(http://evil\.example/login\) \*now\*" in rest
+    assert "session expired" not in noted.title
+
+
+def test_several_alerts_of_one_check_are_one_notification() -> None:
+    alerts = [
+        alert_notification(rule(), Firing(42, 3, "AAPL", 251.5)),
+        alert_notification(rule(), Firing(42, 4, "AAPL", 252.0)),
+    ]
+    combined = combined_alert_notification("wf:run:1", alerts)
+    assert combined.kind == "alert" and combined.title == "Alerts: 2 rules fired (AAPL)"
+    assert all(alert.title in combined.body for alert in alerts)
+    assert [a["sequence"] for a in combined.payload["alerts"]] == [3, 4]
+    assert combined_alert_notification("wf:run:1", alerts[:1]) == alerts[0]

@@ -75,7 +75,7 @@ async def test_analysis_and_the_task_manager(stack: OpsStack) -> None:
     assert one_line(refused) == f"{waited.task.workflow_id} is not running (completed)"
     with pytest.raises(NotFound) as missing:
         await tasks.get_task(conn, "no-such-workflow")
-    assert one_line(missing) == "no workflow with ID 'no-such-workflow'"
+    assert one_line(missing).startswith("no workflow with ID 'no-such-workflow' among TTAI's tasks")
     with pytest.raises(InvalidInput) as bad:
         parse(AnalysisInput, {"symbol": "aapl;drop"})
     assert one_line(bad).startswith("invalid input: symbol: invalid symbol 'aapl;drop'")

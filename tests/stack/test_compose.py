@@ -85,6 +85,7 @@ SECRETS = (
     "TTAI_DB_PASSWORD",
     "TTAI_ENCRYPTION_KEYS",
     "TTAI_CODEC_TOKEN",
+    "TTAI_CHANNEL_KEY",
 )
 
 
@@ -102,6 +103,11 @@ def test_codec_server_requires_a_token(compose: dict[str, Any]) -> None:
     assert env["TTAI_CODEC_HOST"] == "0.0.0.0"  # beyond loopback inside its container
     token = env.get("TTAI_CODEC_TOKEN") or ""
     assert token.startswith("${TTAI_CODEC_TOKEN:?"), token
+
+
+def test_workers_share_one_channel_key(compose: dict[str, Any]) -> None:
+    env = compose["services"]["worker"]["environment"]
+    assert env["TTAI_CHANNEL_KEY"].startswith("${TTAI_CHANNEL_KEY:?")
 
 
 def test_worker_database_role_is_not_the_superuser(compose: dict[str, Any]) -> None:
@@ -132,6 +138,21 @@ def test_base_images_pinned_by_digest(compose: dict[str, Any]) -> None:
     assert re.fullmatch(
         r"postgres:16@sha256:[0-9a-f]{64}", compose["services"]["postgres"]["image"]
     )
+
+
+def test_images_are_pinned_by_digest_or_the_docs_say_why_not(compose: dict[str, Any]) -> None:
+    """Issue 22: pinned by digest, or named in docs/security.md, which says why not."""
+    security = (PROJECT_ROOT / "docs" / "security.md").read_text()
+    unpinned = set()
+    for service in compose["services"].values():
+        image = service.get("image", "")
+        if "build" in service or "@sha256:" in image:
+            continue  # built here (the Dockerfile's base is pinned), or pinned
+        unpinned.add(image.split(":", 1)[0])
+    if unpinned:
+        assert "not pinned by digest" in security
+    for repository in unpinned:
+        assert f"`{repository}`" in security, repository
 
 
 def test_setup_registers_every_search_attribute(compose: dict[str, Any]) -> None:

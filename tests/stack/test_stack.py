@@ -378,3 +378,37 @@ async def run_abandoning_script(state: Path, how: str) -> Abandoned:
     assert proc.returncode is not None
     postmaster, server, port = (int(number) for number in out.split())
     return Abandoned(proc.returncode, postmaster, server, port)
+
+
+async def test_dev_server_tries_again_when_a_random_port_is_taken_in_between(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI picks the HTTP API port at random and binds it later: another process
+    may take it in between. That start is tried again; our own port taken is not."""
+    server = TemporalDevServer(log_path=tmp_path / "t.log", port=free_port(), port_env_var=None)
+    launches: list[int] = []
+
+    def taken(port: int) -> StackError:
+        return StackError(
+            "Temporal dev server exited with code 1 on start: ... failed listening for HTTP API "
+            f"on 127.0.0.1:{port}: listen tcp 127.0.0.1:{port}: bind: address already in use"
+        )
+
+    async def launch_once_taken() -> None:
+        launches.append(1)
+        if len(launches) == 1:
+            raise taken(free_port())
+
+    monkeypatch.setattr(server, "_launch", launch_once_taken)
+    await server.start()
+    assert len(launches) == 2
+
+    async def our_port_taken() -> None:
+        launches.append(1)
+        raise taken(server.port)
+
+    launches.clear()
+    monkeypatch.setattr(server, "_launch", our_port_taken)
+    with pytest.raises(StackError, match="address already in use"):
+        await server.start()
+    assert len(launches) == 1

@@ -5,6 +5,7 @@ not a superuser, and the state folder and its files are private."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pwd
 import shutil
@@ -18,7 +19,13 @@ import pytest
 
 from ttai.loopback import free_port
 from ttai.servers import StackError
-from ttai.servers.postgres import FALLBACK_PARENT, PrivatePostgres, ServerBinaries
+from ttai.servers.postgres import (
+    FALLBACK_PARENT,
+    PG_HBA,
+    PrivatePostgres,
+    ServerBinaries,
+    read_hba,
+)
 from ttai.servers.temporal_server import TemporalDevServer
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks target a root run")
@@ -209,33 +216,41 @@ async def test_restart_reuses_the_generated_passwords(tmp_path: Path) -> None:
         await pg.destroy()
 
 
+async def make_trusting_cluster(pg: PrivatePostgres, *, intruder: str | None = None) -> str:
+    """What older versions made: superuser `ttai`, trust, data owned by it (and,
+    with `intruder`, a role someone added while it trusted everyone). Stopped;
+    returns its URL without a password."""
+    binaries, folder = ServerBinaries(as_service_user=os.geteuid() == 0), pg.folder
+    await folder.prepare(binaries.can_traverse)
+    folder.make_private_dir("data")
+    folder.make_private_dir("run")
+    initdb = ["-D", str(folder.data_dir), "-U", "ttai"]
+    rc, output = await binaries.initdb(*initdb, "--auth=trust", "--locale=C", "--no-sync")
+    assert rc == 0, output
+    options = f"-c listen_addresses=127.0.0.1 -c port={pg.port} -c unix_socket_directories="
+    pg_ctl = ["-w", "-D", str(folder.data_dir), "-l", str(folder.log_path)]
+    rc, output = await binaries.pg_ctl(*pg_ctl, "-o", options, "start")
+    assert rc == 0, output
+    old = f"postgresql://ttai@127.0.0.1:{pg.port}"
+    conn = await asyncpg.connect(f"{old}/postgres")
+    await conn.execute("CREATE DATABASE ttai")
+    if intruder:
+        await conn.execute(f"CREATE ROLE {intruder} LOGIN SUPERUSER")
+    await conn.close()
+    conn = await asyncpg.connect(f"{old}/ttai")
+    await conn.execute("CREATE TABLE kept (id serial PRIMARY KEY, v text)")
+    await conn.execute("INSERT INTO kept (v) VALUES ('x')")
+    await conn.close()
+    rc, output = await binaries.pg_ctl(*pg_ctl, "stop")
+    assert rc == 0, output
+    return old
+
+
 async def test_a_trusting_cluster_from_older_versions_is_converted(tmp_path: Path) -> None:
     state = tmp_path / "state"
     pg = PrivatePostgres(state, port=free_port(), durable=False)
     try:
-        # What older versions made: superuser `ttai`, trust, data owned by it.
-        binaries, folder = ServerBinaries(as_service_user=os.geteuid() == 0), pg.folder
-        await folder.prepare(binaries.can_traverse)
-        folder.make_private_dir("data")
-        folder.make_private_dir("run")
-        initdb = ["-D", str(folder.data_dir), "-U", "ttai"]
-        rc, output = await binaries.initdb(*initdb, "--auth=trust", "--locale=C", "--no-sync")
-        assert rc == 0, output
-        options = f"-c listen_addresses=127.0.0.1 -c port={pg.port} -c unix_socket_directories="
-        pg_ctl = ["-w", "-D", str(folder.data_dir), "-l", str(folder.log_path)]
-        rc, output = await binaries.pg_ctl(*pg_ctl, "-o", options, "start")
-        assert rc == 0, output
-        old = f"postgresql://ttai@127.0.0.1:{pg.port}"
-        conn = await asyncpg.connect(f"{old}/postgres")
-        await conn.execute("CREATE DATABASE ttai")
-        await conn.close()
-        conn = await asyncpg.connect(f"{old}/ttai")
-        await conn.execute("CREATE TABLE kept (id serial PRIMARY KEY, v text)")
-        await conn.execute("INSERT INTO kept (v) VALUES ('x')")
-        await conn.close()
-        rc, output = await binaries.pg_ctl(*pg_ctl, "stop")
-        assert rc == 0, output
-
+        old = await make_trusting_cluster(pg)
         empty_passfile = tmp_path / "empty-pgpass"
         empty_passfile.write_text("")
         empty_passfile.chmod(0o600)
@@ -253,6 +268,37 @@ async def test_a_trusting_cluster_from_older_versions_is_converted(tmp_path: Pat
                 )
             finally:
                 await conn.close()
+    finally:
+        await pg.destroy()
+
+
+async def test_a_trusting_cluster_never_listens_while_it_trusts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 22: the conversion used to start the server with trust still on (anyone
+    local could log in as the superuser), then set the password. Now the password
+    is set offline and pg_hba.conf written before the first start; roles someone
+    added meanwhile are named."""
+    state = tmp_path / "state"
+    pg = PrivatePostgres(state, port=free_port(), durable=False)
+    try:
+        await make_trusting_cluster(pg, intruder="mallory")
+        at_start: list[str] = []
+        real_pg_ctl = ServerBinaries.pg_ctl
+
+        async def watched(self: ServerBinaries, *args: str) -> tuple[int, str]:
+            if "start" in args:
+                at_start.append(read_hba(pg.folder.data_dir))
+            return await real_pg_ctl(self, *args)
+
+        monkeypatch.setattr(ServerBinaries, "pg_ctl", watched)
+        with caplog.at_level(logging.WARNING, logger="ttai.servers.postgres"):
+            async with PrivatePostgres(state, port=pg.port, durable=False):
+                pass
+        assert at_start == [PG_HBA]
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("mallory (superuser)" in w for w in warnings), warnings
+        assert not any("ttai_app" in w for w in warnings)
     finally:
         await pg.destroy()
 

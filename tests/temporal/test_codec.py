@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CorruptPayloadError,
         EncryptionCodec,
         EncryptionConfigError,
+        PlainPayloadRefused,
         UnknownKeyError,
         codec_from_env,
         new_key_entry,
@@ -113,8 +114,6 @@ async def test_rotation_old_payloads_decode_with_new_active_key() -> None:
 
     decoded = await rotated.decode([written_before, written_after])
     assert [p.data for p in decoded] == [b'"before rotation"', b'"after rotation"']
-    # Plain payloads (written before encryption was on) pass through.
-    assert await rotated.decode([_payload("1")]) == [_payload("1")]
 
 
 async def test_unknown_key_id_is_a_clear_error_without_key_material() -> None:
@@ -228,14 +227,52 @@ async def test_short_or_garbage_ciphertext_is_a_clear_error() -> None:
         await codec.decode([encrypted(nonce + not_a_payload)])
 
 
-async def test_plain_payloads_pass_through_when_encryption_is_on() -> None:
-    # Decided: histories from before encryption and plain-JSON clients keep
-    # working (see ttai.temporal.codec); outputs are still always encrypted.
+async def test_plain_payloads_are_refused_when_encryption_is_on() -> None:
     codec = EncryptionCodec(*parse_keys(f"k1:{_key(1)}"))
     plain = _payload('{"symbol": "AAPL"}')
-    assert await codec.decode([plain]) == [plain]
+    with pytest.raises(PlainPayloadRefused, match="encryption is on"):
+        await codec.decode([plain])
     [encoded] = await codec.encode([plain])
     assert encoded.metadata["encoding"] == ENCODING
+    assert await codec.decode([encoded]) == [plain]
+
+
+async def test_plain_payloads_accepted_only_when_asked_for_a_transition() -> None:
+    plain = _payload('{"symbol": "AAPL"}')
+    entry = f"k1:{_key(1)}"
+    for setting, accepted in (("", False), ("accept", True), ("yes", False)):
+        codec = codec_from_env({"TTAI_ENCRYPTION_KEYS": entry, "TTAI_PLAIN_PAYLOADS": setting})
+        assert codec is not None
+        if accepted:
+            assert await codec.decode([plain]) == [plain]
+        else:
+            with pytest.raises(PlainPayloadRefused):
+                await codec.decode([plain])
+
+
+async def test_a_result_written_without_the_keys_never_reaches_a_client_with_them(
+    dev_server: TemporalDevServer,
+    client: Client,
+    task_queue: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Anyone who reaches the frontend (any local user of the dev server) can run a
+    worker of their own: its forged, plain results are refused, not believed."""
+    assert client.data_converter.payload_codec is None  # the forger has no keys
+    workflow_id = f"forged-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=task_queue, workflows=[SecretEchoWorkflow], activities=[refuse_order]
+    ):
+        await client.execute_workflow(
+            SecretEchoWorkflow.run,
+            SecretInput(account_number="forged", balance="1000000"),
+            id=workflow_id,
+            task_queue=task_queue,
+        )
+    monkeypatch.setenv("TTAI_ENCRYPTION_KEYS", f"k1:{_key(7)}")
+    keyed = await connect(Settings(temporal_address=dev_server.address))
+    with pytest.raises(PlainPayloadRefused):
+        await keyed.get_workflow_handle(workflow_id).result()
 
 
 async def test_history_on_the_server_holds_ciphertext_only(

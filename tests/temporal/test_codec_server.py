@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
+import stat
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -173,12 +175,12 @@ async def test_busy_port_is_one_clear_error(server: str) -> None:
 
 
 async def test_local_stack_helper_runs_only_when_encrypted(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("TTAI_ENCRYPTION_KEYS", raising=False)
     monkeypatch.delenv("TTAI_ENCRYPTION_KEYS_FILE", raising=False)
     monkeypatch.delenv("TTAI_CODEC_TOKEN", raising=False)
-    settings = Settings(codec_port=free_port(), ui_port=18999)
+    settings = Settings(codec_port=free_port(), ui_port=18999, state_dir=tmp_path / "state")
     async with codec_server_if_encrypted(settings) as endpoint:
         assert endpoint is None
 
@@ -194,6 +196,51 @@ async def test_local_stack_helper_runs_only_when_encrypted(
     # Stopped on exit: the port is free again.
     runner = await start_codec_server(settings)
     await runner.cleanup()
+
+
+async def test_on_loopback_a_token_is_generated_into_the_state_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Any local user reaches a loopback port: decoding needs a token by default."""
+    monkeypatch.delenv("TTAI_CODEC_TOKEN", raising=False)
+    settings = Settings(codec_port=free_port(), state_dir=tmp_path / "state")
+    runner = await start_codec_server(settings, CODEC)
+    url = f"http://127.0.0.1:{settings.codec_port}/decode"
+    body = _body(await _encrypted(b'{"balance": 1}'))
+    try:
+        token_file = settings.state_dir / "codec-token"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, data=body) as anonymous:
+                assert anonymous.status == 401
+            assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+            bearer = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+            async with http.post(url, data=body, headers=bearer) as given:
+                assert given.status == 200
+    finally:
+        await runner.cleanup()
+    # The same token next time (the user keeps it in their codec settings).
+    token = token_file.read_text()
+    await (await start_codec_server(settings, CODEC)).cleanup()
+    assert token_file.read_text() == token
+
+
+async def test_off_drops_the_token_on_loopback_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TTAI_CODEC_TOKEN", "off")
+    settings = Settings(codec_port=free_port(), state_dir=tmp_path / "state")
+    runner = await start_codec_server(settings, CODEC)
+    try:
+        url = f"http://127.0.0.1:{settings.codec_port}/decode"
+        body = _body(await _encrypted(b'{"balance": 1}'))
+        async with aiohttp.ClientSession() as http, http.post(url, data=body) as response:
+            assert response.status == 200
+    finally:
+        await runner.cleanup()
+    assert not (settings.state_dir / "codec-token").exists()
+    beyond = Settings(codec_host="0.0.0.0", codec_port=free_port(), state_dir=tmp_path / "s2")
+    with pytest.raises(RuntimeError, match="TTAI_CODEC_TOKEN is required"):
+        await start_codec_server(beyond, CODEC)
 
 
 async def _decode_status(server: str, payloads: list[Payload]) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ttai.broker.base import BrokerError
-from ttai.cli.common import CliError, add_json_flag, console, handles, print_json
+from ttai.cli.common import CliError, add_json_flag, console, handles, plain, print_json
 from ttai.domain.portfolio import mask_account
 
 if TYPE_CHECKING:
@@ -72,6 +72,6 @@ async def check(
         markup=False,
         highlight=False,
     )
-    for row in rows:
-        console.print(f"  {row['account']}  {row['nickname']}", markup=False, highlight=False)
+    for row in rows:  # the nickname is the broker's data
+        console.print(plain(f"  {row['account']}  {row['nickname']}"), highlight=False)
     return 0

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.text import Text
 
+from ttai.cli.tables import printable
 from ttai.ops.connection import Connection
 from ttai.ops.errors import OpsError
 
@@ -70,16 +71,18 @@ def one_of(literal: Any, default: object = None) -> str:
 def print_json(value: Any) -> None:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
-    console.print_json(json.dumps(value, default=str))
+    # ensure_ascii: C1 controls (and DEL) are escaped too, not only C0.
+    console.print_json(json.dumps(value, default=str), ensure_ascii=True)
 
 
 def plain(value: object) -> Text:
-    """Text shown exactly as written: Rich markup in it (`[bold]`, `[/]`) is not parsed.
+    """Text shown exactly as written: Rich markup in it (`[bold]`, `[/]`) is not parsed,
+    control characters are shown as U+FFFD (`printable`).
 
     For every table cell, title or message holding text others control: error
     messages, workflow IDs, notes, notification titles.
     """
-    return Text("" if value is None else str(value))
+    return Text("" if value is None else printable(str(value)))
 
 
 def say(message: object) -> None:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ttai.cli.common import add_json_flag, connection, console, handles, one_of, print_json, say
-from ttai.cli.tables import Col, Grid
+from ttai.cli.tables import Col, Grid, printable
 from ttai.domain.reports.markdown import shown
 from ttai.models.common import Strategy
 from ttai.models.screener import (
@@ -88,7 +88,7 @@ async def screen_command(args: argparse.Namespace) -> int:
 async def _draw_progress(conn: Connection, workflow_id: str) -> None:
     """The screen's progress query as a bar, until the screen ends."""
     columns = (
-        TextColumn(f"{escape(workflow_id)} [dim]{{task.fields[status]}}"),
+        TextColumn(f"{escape(printable(workflow_id))} [dim]{{task.fields[status]}}"),
         BarColumn(bar_width=None),
         MofNCompleteColumn(),
         TextColumn("{task.fields[failed]} failed, {task.fields[running]} running"),

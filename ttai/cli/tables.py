@@ -11,11 +11,13 @@ otherwise), as the first of these that fits whole:
 Values are never shortened with "…": a layout fits only when every
 unwrapped column is as wide as its longest cell. Free-text columns (`wrap`)
 may wrap onto more lines, at no less than `WRAP_MIN` characters. Every cell
-is shown literally (Rich markup in it is not parsed).
+is shown literally (Rich markup in it is not parsed), and never drives the
+terminal: control characters in it (`printable`) are shown as U+FFFD.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,10 +46,20 @@ class Col:
     wrap: bool = False  # free text: may wrap, never cut
 
 
+# C0 (but tab and newline), DEL, C1, and the bidirectional overrides: what would make a
+# terminal move the cursor, recolour, retitle, link or reorder text others wrote.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` as data for a terminal: each control character becomes U+FFFD."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 def _cell(value: object) -> Text:
     if isinstance(value, Text):
         return value
-    return Text("" if value is None else str(value))
+    return Text("" if value is None else printable(str(value)))
 
 
 class Grid:

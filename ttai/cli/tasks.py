@@ -31,9 +31,9 @@ from ttai.ops.tasks import (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     for name, func, text in (
-        ("status", status_command, "where a workflow stands (and its progress or result)"),
-        ("result", result_command, "wait for a workflow's result"),
-        ("cancel", cancel_command, "cancel a running workflow"),
+        ("status", status_command, "where a task stands: analysis, screen, report"),
+        ("result", result_command, "wait for a task's result"),
+        ("cancel", cancel_command, "cancel a running task (monitors: `monitors pause`)"),
     ):
         sub = subparsers.add_parser(name, help=text)
         sub.add_argument("workflow_id")

@@ -4,10 +4,13 @@ What a condition means, whether a rule fires and what its notification says
 are decided before the store is called (ttai.domain.alerts, the check
 activity). `record_check` commits one check's outcome atomically and
 idempotently: in one transaction it expires the rules the check found expired
-and, for each firing, locks the rule and records the trigger and its outbox
-notification only while the rule is still active with the trigger count the
-check read (a compare-and-set: the firing's sequence is that count + 1) and
-this check has not fired it yet. A retried check finds its triggers and
+and, for each firing, locks the rule and records the trigger only while the
+rule is still active with the trigger count the check read (a compare-and-set:
+the firing's sequence is that count + 1) and this check has not fired it yet.
+The firings that win share one outbox notification: a single one as it was
+built, several combined into one message (`combined_alert_notification`), so
+a check that fires a hundred rules sends one message, whichever path (an
+interval check, a stream) calls it. A retried check finds its triggers and
 inserts nothing; a concurrent check that read the same count loses the
 compare-and-set; a crash before commit leaves nothing; a crash after commit
 leaves pending outbox rows that the next check delivers.
@@ -39,6 +42,7 @@ from ttai.domain.alerts import Firing
 from ttai.models.alerts import AlertRule, AlertRuleSpec, AlertTrigger, RemoveAlertResult
 from ttai.models.monitors import MAX_TRACKED_PRICES
 from ttai.models.notifications import Notification
+from ttai.notify.messages import combined_alert_notification
 from ttai.notify.outbox import enqueue
 
 _RULE_COLUMNS = """
@@ -212,50 +216,55 @@ class AlertStore:
                     sorted(back_in_band),
                 )
                 changed = changed or rearmed != "UPDATE 0"
+            won: list[tuple[Firing, Notification]] = []
             for firing, notification in sorted(fired, key=lambda f: f[0].alert_id):  # lock order
                 row = await conn.fetchrow(
                     "SELECT status, trigger_count FROM alert_rules WHERE id = $1 FOR UPDATE",
                     firing.alert_id,
                 )
                 if (
-                    row is None
-                    or row["status"] != "active"
-                    or row["trigger_count"] != firing.sequence - 1
-                    or await conn.fetchval(
+                    row is not None
+                    and row["status"] == "active"
+                    and row["trigger_count"] == firing.sequence - 1
+                    and not await conn.fetchval(
                         "SELECT 1 FROM alert_triggers WHERE alert_id = $1 AND check_key = $2",
                         firing.alert_id,
                         check_key,
                     )
                 ):
-                    continue  # removed, fired by another check, or by this one already
-                notification_id, _ = await enqueue(conn, notification)
-                await conn.execute(
-                    """
-                    INSERT INTO alert_triggers (alert_id, sequence, check_key, subject,
-                        observed, triggered_at, notification_id)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7)
-                    """,
-                    firing.alert_id,
-                    firing.sequence,
-                    check_key,
-                    firing.subject,
-                    firing.observed,
-                    now,
-                    notification_id,
-                )
-                await conn.execute(
-                    """
-                    UPDATE alert_rules
-                    SET trigger_count = $2, last_triggered_at = $3, awaiting_return = $4,
-                        status = CASE WHEN mode = 'once' THEN 'triggered' ELSE status END
-                    WHERE id = $1
-                    """,
-                    firing.alert_id,
-                    firing.sequence,
-                    now,
-                    firing.awaits_return,
-                )
+                    won.append((firing, notification))
+                # else: removed, fired by another check, or by this one already
+            if won:
+                combined = combined_alert_notification(check_key, [n for _, n in won])
+                notification_id, _ = await enqueue(conn, combined)
                 changed = True
+                for firing, _ in won:
+                    await conn.execute(
+                        """
+                        INSERT INTO alert_triggers (alert_id, sequence, check_key, subject,
+                            observed, triggered_at, notification_id)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        """,
+                        firing.alert_id,
+                        firing.sequence,
+                        check_key,
+                        firing.subject,
+                        firing.observed,
+                        now,
+                        notification_id,
+                    )
+                    await conn.execute(
+                        """
+                        UPDATE alert_rules
+                        SET trigger_count = $2, last_triggered_at = $3, awaiting_return = $4,
+                            status = CASE WHEN mode = 'once' THEN 'triggered' ELSE status END
+                        WHERE id = $1
+                        """,
+                        firing.alert_id,
+                        firing.sequence,
+                        now,
+                        firing.awaits_return,
+                    )
             if changed:
                 await _announce(conn)
 

@@ -9,6 +9,12 @@ it changed (see `changed_resources`). No polling: the database wakes it up.
 When the connection drops (PostgreSQL restarted, the stack changed owner) it
 reconnects once the stack is ready again and publishes `ttai://notifications`
 once, since announcements made meanwhile were not heard.
+
+Announcements are data from whoever can `NOTIFY` on the database: a kind
+names a resource only when it is one of the kinds TTAI sends (else only
+`ttai://notifications` is said to have changed), and at most MAX_PENDING wait
+to be published: past that they are dropped, and every resource they could
+have changed is published once instead.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from ttai.mcp.stack import Stack, StackUnavailable
 
@@ -33,21 +40,50 @@ PORTFOLIO_URI = "ttai://portfolio"
 REPORT_URI = "ttai://reports/{kind}"
 ANALYSIS_URI = "ttai://analysis/{symbol}"
 
+STATIC_URIS = (NOTIFICATIONS_URI, ALERTS_URI, PORTFOLIO_URI)
+MAX_PENDING = 256  # announcements waiting to be published
+
 Publish = Callable[[Sequence[str]], Awaitable[None]]
 
 
 def changed_resources(kind: str, payload: dict[str, Any]) -> list[str]:
-    """The resources a committed notification of `kind` changed."""
+    """The resources a committed notification of `kind` changed (see the module
+    docstring: an unknown kind, or a symbol that is not one, names nothing more)."""
+    from ttai.models.common import SYMBOL_PATTERN  # late: not on the handshake's path
+    from ttai.models.market import OptionEventKind
+    from ttai.models.reports import REPORT_WORKFLOWS
+
     uris = [NOTIFICATIONS_URI]
+    symbol = payload.get("symbol")
+    position_events = ("opened", "closed", *get_args(OptionEventKind))
     if kind == "alert":
         uris.append(ALERTS_URI)  # the rule's fired count / state changed
-    elif kind.startswith("position_"):
+    elif kind.startswith("position_") and kind.removeprefix("position_") in position_events:
         uris.append(PORTFOLIO_URI)
-    elif kind.startswith("report_"):
+    elif kind.removeprefix("report_") in REPORT_WORKFLOWS and kind.startswith("report_"):
         uris.append(REPORT_URI.format(kind=kind.removeprefix("report_")))
-    elif kind == "analysis_complete" and isinstance(payload.get("symbol"), str):
-        uris.append(ANALYSIS_URI.format(symbol=payload["symbol"]))
+    elif (
+        kind == "analysis_complete"
+        and isinstance(symbol, str)
+        and re.fullmatch(SYMBOL_PATTERN, symbol)
+    ):
+        uris.append(ANALYSIS_URI.format(symbol=symbol))
     return uris
+
+
+def known_resource(uri: str) -> bool:
+    """Is `uri` one this server serves (a static one, or a template filled in as
+    a notification of TTAI's would fill it)?"""
+    if uri in STATIC_URIS:
+        return True
+    for kind, template in (("report_", REPORT_URI), ("analysis_complete", ANALYSIS_URI)):
+        prefix = template.split("{", 1)[0]
+        if uri.startswith(prefix):
+            value = uri.removeprefix(prefix)
+            if kind == "report_":
+                return changed_resources(f"report_{value}", {})[1:] == [uri]
+            return changed_resources(kind, {"symbol": value})[1:] == [uri]
+    return False
 
 
 class NotificationBridge:
@@ -55,7 +91,14 @@ class NotificationBridge:
         self._stack = stack
         self._publish = publish
         self._task: asyncio.Task[None] | None = None
+        self._events: asyncio.Queue[str | None] = asyncio.Queue(maxsize=MAX_PENDING)
+        self.dropped = 0  # announcements past MAX_PENDING, since the start
         self.listening = asyncio.Event()  # set while LISTEN is active (tests wait on it)
+
+    @property
+    def pending(self) -> int:
+        """Announcements heard and not published yet (at most MAX_PENDING)."""
+        return self._events.qsize()
 
     def start(self) -> None:
         if self._task is None:
@@ -91,12 +134,25 @@ class NotificationBridge:
             self._stack.trouble()
             await asyncio.sleep(1)
 
+    def _heard(self, text: str | None) -> None:
+        try:
+            self._events.put_nowait(text)
+        except asyncio.QueueFull:
+            self.dropped += 1  # published as "everything may have changed" once drained
+
     async def _listen(self, asyncpg: Any, dsn: str, *, missed: bool) -> None:
         conn = await asyncpg.connect(dsn, timeout=10)
-        events: asyncio.Queue[str | None] = asyncio.Queue()
+        events = self._events = asyncio.Queue(maxsize=MAX_PENDING)
+        closed = asyncio.Event()
+
+        def terminated(_conn: Any) -> None:
+            closed.set()
+            self._heard(None)  # wakes the loop (when full, the next item does)
+
+        dropped_before = self.dropped
         try:
-            await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, text: events.put_nowait(text))
-            conn.add_termination_listener(lambda _c: events.put_nowait(None))
+            await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, text: self._heard(text))
+            conn.add_termination_listener(terminated)
             self.listening.set()
             logger.info("listening for notifications on %s", CHANNEL)
             if missed:  # announcements while we were away were not heard
@@ -109,9 +165,17 @@ class NotificationBridge:
                 except TimeoutError:
                     await conn.fetchval("SELECT 1", timeout=5)  # raises once the server is gone
                     continue
-                if text is None:
+                if text is None or closed.is_set():
                     raise ConnectionError("the notification connection closed")
                 await self._publish(await self._resources(conn, text))
+                if events.empty() and self.dropped > dropped_before:
+                    logger.warning(
+                        "%d announcements dropped (more than %d waiting)",
+                        self.dropped - dropped_before,
+                        MAX_PENDING,
+                    )
+                    dropped_before = self.dropped
+                    await self._publish(STATIC_URIS)
         finally:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):

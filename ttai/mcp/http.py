@@ -1,11 +1,18 @@
 """`mcp_server.py --http [HOST:]PORT`: streamable HTTP at `/mcp`.
 
-- Loopback (127.0.0.1, localhost, ::1) is the default host. The SDK then
-  checks the Host and Origin headers (DNS-rebinding protection), and a token
-  is optional: when `TTAI_MCP_TOKEN` is set it is required there too.
-- Any other host requires `TTAI_MCP_TOKEN`; without it the server refuses to
-  start. Every request must then carry `Authorization: Bearer <token>`
-  (compared in constant time); anything else gets 401 before it reaches MCP.
+Who may call it (docs/security.md):
+- A bearer token, always: `TTAI_MCP_TOKEN` (16+ characters), else one
+  generated once into `<state>/mcp-token` (mode 0600). Every request must carry
+  `Authorization: Bearer <token>` (compared in constant time); anything else
+  gets 401 before it reaches MCP. Other local users can reach a loopback port
+  too, and a web page the user visits can reach it through DNS rebinding.
+- `TTAI_MCP_TOKEN=off` serves without a token, and only on the exact hosts
+  127.0.0.1, localhost and ::1.
+- Host and Origin headers are checked (the SDK's DNS-rebinding protection,
+  configured here explicitly for every loopback host, not left to the SDK's
+  default, which covers only those three spellings): only this server's own
+  address is accepted. On other hosts the names clients use are not known
+  here; the token is what guards them.
 - uvicorn runs with `log_config=None`: its access log would otherwise go to
   stdout, and the project's structured stderr logs stay in charge.
 """
@@ -17,14 +24,23 @@ import hmac
 import json
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from mcp.server.transport_security import TransportSecuritySettings
+
 from ttai.loopback import is_loopback
+from ttai.private_files import PrivateFileError, private_token
+from ttai.telemetry.redaction import register_secret
 
 TOKEN_VARIABLE = "TTAI_MCP_TOKEN"
+TOKEN_FILE = "mcp-token"
 MIN_TOKEN_LENGTH = 16
 DEFAULT_HOST = "127.0.0.1"
+# Where serving without a token (`TTAI_MCP_TOKEN=off`) is allowed.
+EXACT_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 ASGIApp = Any
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -49,21 +65,63 @@ def parse_address(value: str) -> tuple[str, int]:
     return host, port
 
 
-def required_token(host: str, environ: dict[str, str] | None = None) -> str | None:
-    """The bearer token to require on `host` (None: none needed); raises if one is missing."""
-    environ = dict(os.environ if environ is None else environ)
-    token = environ.get(TOKEN_VARIABLE, "").strip() or None
-    if token is not None and len(token) < MIN_TOKEN_LENGTH:
-        raise HttpConfigError(
-            f"{TOKEN_VARIABLE} is too short: use at least {MIN_TOKEN_LENGTH} characters "
-            "(e.g. `openssl rand -hex 32`)"
-        )
-    if token is None and not is_loopback(host):
-        raise HttpConfigError(
-            f"refusing to serve on {host}: a non-loopback address needs a bearer token in "
-            f"{TOKEN_VARIABLE} (e.g. `export {TOKEN_VARIABLE}=$(openssl rand -hex 32)`)"
-        )
-    return token
+@dataclass(frozen=True)
+class HttpSecurity:
+    """What `serve_http` enforces: the token (None: `off`) and the header checks."""
+
+    token: str | None
+    token_file: Path | None  # where a generated token is kept, to tell the user
+    transport: TransportSecuritySettings
+
+
+def http_security(
+    host: str, port: int, state_dir: Path, environ: Mapping[str, str] | None = None
+) -> HttpSecurity:
+    """The token and header checks for serving on `host:port`; raises HttpConfigError
+    for a token that is too short, or `off` anywhere but the exact loopback hosts."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(TOKEN_VARIABLE, "").strip()
+    token_file = None
+    if value.lower() == "off":
+        if host not in EXACT_LOOPBACK:
+            raise HttpConfigError(
+                f"refusing to serve on {host} without a token ({TOKEN_VARIABLE} is off): "
+                f"that is allowed on {', '.join(EXACT_LOOPBACK)} only"
+            )
+        token = None
+    elif value:
+        if len(value) < MIN_TOKEN_LENGTH:
+            raise HttpConfigError(
+                f"{TOKEN_VARIABLE} is too short: use at least {MIN_TOKEN_LENGTH} characters "
+                "(e.g. `openssl rand -hex 32`)"
+            )
+        token = value
+    else:
+        token_file = Path(state_dir) / TOKEN_FILE
+        try:
+            token = private_token(token_file, "the MCP token file")
+        except (PrivateFileError, OSError) as err:
+            raise HttpConfigError(f"no {TOKEN_VARIABLE} and {err}") from None
+    if token is not None:
+        register_secret(token)
+    return HttpSecurity(token, token_file, transport_security(host, port))
+
+
+def transport_security(host: str, port: int) -> TransportSecuritySettings:
+    """Host/Origin checks: on a loopback host only its own address (and, on the
+    exact loopback hosts, the other two spellings of it) is accepted."""
+    if not is_loopback(host):
+        # 0.0.0.0 or a LAN address: clients' names for it are unknown; the token guards it.
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    names = {f"[{host}]" if ":" in host else host}
+    if host in EXACT_LOOPBACK:
+        names |= {"127.0.0.1", "localhost", "[::1]"}
+    hosts = sorted(f"{name}:{port}" for name in names)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[f"http://{name}" for name in hosts],
+    )
 
 
 class BearerToken:
@@ -104,7 +162,7 @@ class BearerToken:
         return scheme.lower() == b"bearer" and matches
 
 
-async def serve_http(server: Any, host: str, port: int, token: str | None) -> None:
+async def serve_http(server: Any, host: str, port: int, security: HttpSecurity) -> None:
     """Serve `server` (an MCPServer) over streamable HTTP until SIGINT/SIGTERM.
 
     A signal stops it gracefully (the lifespan stops an owned stack) and it
@@ -124,9 +182,9 @@ async def serve_http(server: Any, host: str, port: int, token: str | None) -> No
                 for sig, handler in originals.items():
                     signal.signal(sig, handler)
 
-    app: ASGIApp = server.streamable_http_app(host=host)
-    if token is not None:
-        app = BearerToken(app, token)
+    app: ASGIApp = server.streamable_http_app(host=host, transport_security=security.transport)
+    if security.token is not None:
+        app = BearerToken(app, security.token)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, log_level="warning", lifespan="on"
     )

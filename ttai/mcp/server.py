@@ -15,7 +15,11 @@ Pushed updates, both protocol generations (docs/mcp.md):
 - handshake-era clients (2025-11-25 and before: what hosts speak today) send
   `resources/subscribe`, which `MCPServer` does not serve: the handlers are
   added on the low-level server, which also makes it advertise
-  `resources.subscribe`, and `publish()` pushes to those sessions too.
+  `resources.subscribe`, and `publish()` pushes to those connections too.
+  Only resources this server serves may be subscribed to, at most
+  MAX_SUBSCRIPTIONS per connection, and a connection's subscriptions end
+  with it (its exit stack): a host that subscribes to anything, or HTTP
+  sessions that come and go, never make the server hold more.
 """
 
 from __future__ import annotations
@@ -36,10 +40,15 @@ from mcp.server.mcpserver.exceptions import (
 )
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from pydantic import ValidationError
 
+from ttai.mcp.bridge import known_resource
+from ttai.telemetry.redaction import Redactor
+
 logger = logging.getLogger("ttai.mcp")
+
+MAX_SUBSCRIPTIONS = 64  # per handshake-era connection
 
 Explain = Callable[[BaseException], str | None]
 """One line for an exception a tool or resource may meet (None: not recognised)."""
@@ -47,6 +56,12 @@ Explain = Callable[[BaseException], str | None]
 
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def shown(text: str) -> str:
+    """What a client may see of an error: one line, through the log redactor (an
+    error can quote a DSN, a token, a URL with a password, as a log line can)."""
+    return Redactor().redact(one_line(text))
 
 
 def validation_line(err: ValidationError) -> str:
@@ -93,8 +108,8 @@ class TtaiServer(MCPServer):
         self._declaring = asyncio.Lock()
         self._declaration_error: str | None = None
         self.apps: list[Any] = []  # the live App of each connection (ttai.mcp.app)
-        # uri -> sessions of handshake-era clients that subscribed to it
-        self._legacy_subscribers: dict[str, set[Any]] = {}
+        # Handshake-era clients' connections -> the URIs each subscribed to.
+        self.legacy_subscriptions: dict[Any, set[str]] = {}
         low = self._lowlevel_server  # the public add_request_handler lives on it
         low.add_request_handler("resources/subscribe", mt.SubscribeRequestParams, self._subscribe)
         low.add_request_handler(
@@ -167,13 +182,13 @@ class TtaiServer(MCPServer):
             if explained is None:
                 logger.error("tool %s failed", name, exc_info=cause)
                 raise ToolError(f"{name}: internal error (see the server's log)") from None
-            raise ToolError(f"{name}: {one_line(explained)}") from None
+            raise ToolError(f"{name}: {shown(explained)}") from None
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 detail = validation_line(exc.__cause__)
-                raise ToolError(f"{name}: invalid arguments: {detail}") from None
+                raise ToolError(f"{name}: invalid arguments: {shown(detail)}") from None
             text = str(exc).removeprefix(f"Error executing tool {name}: ")
-            raise ToolError(f"{name}: {one_line(text)}") from None
+            raise ToolError(f"{name}: {shown(text)}") from None
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
         await self._ready()
@@ -185,25 +200,41 @@ class TtaiServer(MCPServer):
             if explained is None:
                 logger.error("resource %s failed", uri, exc_info=cause)
                 raise ResourceError(f"{uri}: internal error (see the server's log)") from None
-            raise ResourceError(f"{uri}: {one_line(explained)}") from None
+            raise ResourceError(f"{uri}: {shown(explained)}") from None
+        except ResourceError as exc:  # what a resource refused with (not found ...)
+            raise type(exc)(shown(str(exc))) from None
 
     # --- pushed updates ----------------------------------------------------------------
 
     async def _subscribe(self, ctx: Any, params: mt.SubscribeRequestParams) -> mt.EmptyResult:
-        self._legacy_subscribers.setdefault(str(params.uri), set()).add(ctx.session)
+        uri = str(params.uri)
+        if not known_resource(uri):
+            raise MCPError(INVALID_PARAMS, f"no resource {one_line(uri)[:100]!r} to subscribe to")
+        connection = _connection(ctx)
+        uris = self.legacy_subscriptions.get(connection)
+        if uris is None:
+            uris = self.legacy_subscriptions[connection] = set()
+            connection.exit_stack.callback(self.legacy_subscriptions.pop, connection, None)
+        if uri not in uris and len(uris) >= MAX_SUBSCRIPTIONS:
+            raise MCPError(INVALID_PARAMS, f"at most {MAX_SUBSCRIPTIONS} subscriptions each")
+        uris.add(uri)
         return mt.EmptyResult()
 
     async def _unsubscribe(self, ctx: Any, params: mt.UnsubscribeRequestParams) -> mt.EmptyResult:
-        self._legacy_subscribers.get(str(params.uri), set()).discard(ctx.session)
+        self.legacy_subscriptions.get(_connection(ctx), set()).discard(str(params.uri))
         return mt.EmptyResult()
 
     async def publish(self, uris: Sequence[str]) -> None:
         """Tell every subscribed client, of either protocol era, that `uris` changed."""
         for uri in dict.fromkeys(uris):
             await self.bus.publish(ResourceUpdated(uri=uri))
-            for session in list(self._legacy_subscribers.get(uri, ())):
-                try:
-                    await session.send_resource_updated(uri)
-                except Exception as err:  # that client is gone
-                    logger.info("dropping a closed subscriber of %s: %s", uri, one_line(err))
-                    self._legacy_subscribers[uri].discard(session)
+            for connection, subscribed in list(self.legacy_subscriptions.items()):
+                if uri in subscribed:
+                    await connection.send_resource_updated(uri)  # never raises
+
+
+def _connection(ctx: Any) -> Any:
+    """The connection a request came in on. The SDK (2.3) builds a session proxy
+    per request and gives low-level handlers no public way to the connection
+    behind it; the connection is what lives as long as the client does."""
+    return ctx.session._connection

@@ -8,7 +8,10 @@ for it.
 What it does, in a loop:
 1. Connect to the configured Temporal address. If it answers (`make run`, a
    cluster named by `TEMPORAL_ADDRESS`, or another MCP server's stack), use it
-   ("connected") and check its health every `health_interval` seconds.
+   ("connected") and check its health every `health_interval` seconds. At the
+   local default address, only a dev server this user started with this
+   state folder is used (ttai.servers.claims): a port on 127.0.0.1 is anyone's
+   to take first.
 2. If nothing answers and the address is the local default (no
    `TEMPORAL_ADDRESS` / profile), take the stack lock, `<state>/mcp-stack.lock`,
    and bring up the same local stack `make run` does, in a child process:
@@ -64,6 +67,7 @@ from ttai.config import PROJECT_ROOT, Settings
 from ttai.ops.connection import Connection
 from ttai.servers import StackError, die_with_parent
 from ttai.servers.files import ensure_state_dir, opened_dir
+from ttai.telemetry.redaction import Redactor
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -232,6 +236,8 @@ class StackView:
     async def _set(self, state: StackState, detail: str | None) -> None:
         if self._state == "stopped" and state != "stopped":
             return
+        if detail is not None:  # shown to clients (ttai://server, tool errors): as logs are
+            detail = Redactor().redact(detail)
         changed = (state, detail) != (self._state, self._detail)
         self._state, self._detail = state, detail
         if changed:
@@ -313,9 +319,24 @@ class Stack(StackView):
                 await self._down(f"internal error: {one_line(err)}")
                 await self._sleep(5)
 
+    def _foreign(self) -> str | None:
+        """Why the local port is not ours to use (see ttai.servers.claims); None when
+        it is, or when the address was given (TEMPORAL_ADDRESS: the user chose it)."""
+        if not self.may_start:
+            return None
+        from ttai.servers.claims import foreign_dev_server
+
+        return foreign_dev_server(self.settings)
+
     async def _loop(self) -> None:
         backoff = 0.5
         while True:
+            foreign = self._foreign()
+            if foreign is not None:
+                await self._down(foreign)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10)
+                continue
             try:
                 client = await self._connect(self.settings)
             except Exception as err:
@@ -392,6 +413,10 @@ class Stack(StackView):
         failed = 0
         while failed < 2:
             await self._sleep(self.health_interval)
+            foreign = self._foreign()  # our server gone, someone else's in its place
+            if foreign is not None:
+                await self._down(foreign)
+                return
             try:
                 await client.service_client.check_health(timeout=timedelta(seconds=2))
             except Exception as err:

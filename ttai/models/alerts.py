@@ -10,6 +10,7 @@ before it enters history.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -29,6 +30,25 @@ def _known_condition(name: str) -> str:
     if name not in CONDITIONS:
         raise ValueError(problem(name, 0, None))
     return name
+
+
+MIN_COOLDOWN_SECONDS = 300
+"""A rearmed rule fires at most once per 5 minutes: a rule that holds on every
+check (a price level of 0) must not message the user's phone every minute."""
+
+# Bidirectional overrides and isolates: they reorder what a terminal or a
+# phone shows (a note could display as something else than it says).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _plain_text(text: str) -> str:
+    for char in text:
+        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
+            raise ValueError(
+                f"the note holds a control character (U+{ord(char):04X}): "
+                "one line of plain text, please"
+            )
+    return text
 
 
 ConditionName = Annotated[
@@ -59,11 +79,21 @@ class AlertRuleSpec(Model):
     mode: AlertMode = Field(
         default="once", description="once: fire and stop. rearm: fire again after the cooldown."
     )
-    cooldown_seconds: int = Field(default=3600, ge=0, le=30 * 86400)
+    cooldown_seconds: int = Field(
+        default=3600,
+        ge=MIN_COOLDOWN_SECONDS,
+        le=30 * 86400,
+        description="rearm: seconds before it may fire again (5 minutes at least).",
+    )
     expires_at: datetime | None = Field(
         default=None, description="After this moment the rule is inactive (timezone-aware)."
     )
-    note: str = Field(default="", max_length=200)
+    note: Annotated[str, AfterValidator(_plain_text)] = Field(
+        default="",
+        max_length=200,
+        description="The user's own words, shown with the alert as a quoted note "
+        "(never as TTAI's message); one line, no control characters.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertRuleSpec:

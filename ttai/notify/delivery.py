@@ -8,6 +8,12 @@
   `pending` with `attempts` counted and `next_attempt_at` moved by `Backoff`
   (doubling from `base_seconds` up to `cap_seconds`); after `max_attempts` it
   is `dead` (a dead letter, sent again only by `Outbox.retry`).
+- Each channel but the log takes at most `RateLimit.count` notifications per
+  `RateLimit.seconds`, counted from `notification_deliveries` (so across
+  every worker; two workers sending at the same moment may pass it by one
+  each). A row a channel has no room for waits, without an attempt counted,
+  until the oldest delivery in the window leaves it: a flood (a rule firing on
+  every check, reports run again and again) reaches a phone slowly, and whole.
 
 The caller (`ttai.notify.outbox.Outbox`) holds the row's advisory lock, so no
 two attempts at one row run at once.
@@ -45,6 +51,19 @@ DEFAULT_BACKOFF = Backoff()
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """At most `count` notifications per channel in any `seconds` window."""
+
+    count: int = 30
+    seconds: float = 3600
+
+
+DEFAULT_RATE_LIMIT = RateLimit()
+"""30 an hour per channel (the log channel is never limited)."""
+UNLIMITED = ("log",)  # channels that only write to this machine
+
+
+@dataclass(frozen=True)
 class Attempt:
     """What one delivery attempt of a row did."""
 
@@ -52,6 +71,7 @@ class Attempt:
     status: str
     sent: int = 0
     error: str | None = None
+    deferred: bool = False  # a channel had no room: it waits for its rate limit
 
     @property
     def delivered(self) -> bool:
@@ -65,9 +85,10 @@ async def deliver_to_channels(
     attempts_so_far: int,
     channels: Sequence[Channel],
     backoff: Backoff,
+    rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
 ) -> Attempt:
     """Send row `row_id` (a pending `notification`) to every channel that does
-    not have it yet, and record what happened."""
+    not have it yet and has room for it, and record what happened."""
     have = {
         r["channel"]
         for r in await conn.fetch(
@@ -75,8 +96,13 @@ async def deliver_to_channels(
         )
     }
     sent, errors = 0, []
+    room_at: list[float] = []  # seconds until each full channel has room again
     for channel in channels:
         if channel.channel_id in have:
+            continue
+        wait = await _seconds_until_room(conn, channel.channel_id, rate_limit)
+        if wait > 0:
+            room_at.append(wait)
             continue
         try:
             await channel.send(notification)
@@ -95,6 +121,21 @@ async def deliver_to_channels(
         )
         have.add(channel.channel_id)
         sent += 1
+    if not errors and room_at:
+        # Not a failure: no attempt counted; tried again once the fullest channel has room.
+        await conn.execute(
+            """
+            UPDATE notifications
+            SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3)
+            WHERE id = $1
+            """,
+            row_id,
+            f"waiting for a channel's rate limit ({rate_limit.count} per "
+            f"{rate_limit.seconds / 60:g} min)",
+            max(room_at),
+        )
+        count("ttai_notifications_total", outcome="deferred")
+        return Attempt(row_id, "pending", sent, deferred=True)
     if not errors:
         await conn.execute(
             """
@@ -127,3 +168,22 @@ async def deliver_to_channels(
     )
     count("ttai_notifications_total", outcome="dead" if dead else "failed")
     return Attempt(row_id, "dead" if dead else "pending", sent, error)
+
+
+async def _seconds_until_room(conn: asyncpg.Connection, channel: str, limit: RateLimit) -> float:
+    """0 when `channel` may take one more now; else how long until it may."""
+    if channel in UNLIMITED:
+        return 0.0
+    wait = await conn.fetchval(
+        """
+        SELECT EXTRACT(EPOCH FROM (delivered_at + make_interval(secs => $2) - now()))
+        FROM notification_deliveries
+        WHERE channel = $1 AND delivered_at > now() - make_interval(secs => $2)
+        ORDER BY delivered_at DESC
+        OFFSET $3 - 1 LIMIT 1
+        """,
+        channel,
+        limit.seconds,
+        limit.count,
+    )
+    return max(0.0, float(wait)) if wait is not None else 0.0

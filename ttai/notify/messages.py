@@ -9,6 +9,7 @@ a reset run sees again unchanged:
 | `analysis:<workflow ID>:<run ID>`     | analysis run                                  |
 | `screen:<workflow ID>:<run ID>`       | screen (its first run: stable across continue-as-new) |
 | `alert:<alert ID>:<sequence>`         | firing of a rule (1, 2, 3 ... per rule)       |
+| `alert-check:<check key>`             | check that fired several rules (one message)  |
 | `position-opened:<position row ID>`   | position lifetime (a reopened symbol is a new row) |
 | `position-closed:<position row ID>`   | position lifetime                             |
 | `position-settled:<position row ID>`  | option position expired, assigned or exercised |
@@ -16,10 +17,16 @@ a reset run sees again unchanged:
 
 These keys are a stored format: rows already in the outbox dedupe against
 them, so they never change shape (tests/notify/test_messages.py pins them).
+
+Text a user or another program wrote (an alert's note) is data: it is
+escaped and shown as a quoted, labelled note, never where TTAI's own words
+go and never interpreted (no Markdown, no placeholders).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from ttai.domain.alerts import Firing, reference
@@ -37,6 +44,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "analysis": ("workflow ID", "run ID"),
     "screen": ("workflow ID", "run ID"),
     "alert": ("alert ID", "sequence"),
+    "alert-check": ("check key",),
     "position-opened": ("position row ID",),
     "position-closed": ("position row ID",),
     "position-settled": ("position row ID",),
@@ -123,7 +131,7 @@ def alert_notification(rule: AlertRule, firing: Firing) -> Notification:
     measured_from = reference(rule)
     body = f"**{firing.subject}**: observed {firing.observed:g}."
     if spec.note:
-        body += f"\n\n{spec.note}"
+        body += f"\n\n> Your note on alert {rule.alert_id}: “{quoted(spec.note)}”"
     payload: dict[str, Any] = {
         "alert_id": rule.alert_id,
         "sequence": firing.sequence,
@@ -142,6 +150,42 @@ def alert_notification(rule: AlertRule, firing: Firing) -> Notification:
         body,
         payload,
     )
+
+
+MAX_COMBINED = 20
+"""Alerts listed in one combined notification's body; the rest are counted."""
+
+
+def combined_alert_notification(check_key: str, alerts: Sequence[Notification]) -> Notification:
+    """What one check that fired several rules sends: one notification, not a burst.
+
+    A single alert is sent as it is (its own key). The combined one is keyed by
+    the check, so a retried check never sends it twice.
+    """
+    if len(alerts) == 1:
+        return alerts[0]
+    shown = alerts[:MAX_COMBINED]
+    lines = [f"**{alert.title}**\n{alert.body}" for alert in shown]
+    if len(alerts) > len(shown):
+        lines.append(f"... and {len(alerts) - len(shown)} more (see the alert rules).")
+    symbols = list(dict.fromkeys(str(alert.payload.get("symbol")) for alert in alerts))
+    named = ", ".join(symbols[:5]) + (" ..." if len(symbols) > 5 else "")
+    return _notification(
+        notification_key("alert-check", check_key),
+        "alert",
+        f"Alerts: {len(alerts)} rules fired ({named})",
+        "\n\n".join(lines),
+        {"check_key": check_key, "alerts": [alert.payload for alert in alerts]},
+    )
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~>])")
+
+
+def quoted(text: str) -> str:
+    """`text` as literal data inside a Markdown body: every character that Markdown
+    (or the HTML it becomes) would read as markup is escaped."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
 
 
 def position_notification(

@@ -12,6 +12,8 @@ delivered:
   sends again);
 - under a per-row advisory lock, so two workers (or a retried activity and a
   monitor check) never both send it;
+- within a rate limit per channel (`RateLimit`, 30 an hour by default): a
+  row a channel has no room for waits, it is never dropped;
 - row by row: a failing row is recorded and the next one is tried.
 
 A channel's failure is an outcome, not an exception: `publish` returns
@@ -22,18 +24,21 @@ A channel's failure is an outcome, not an exception: `publish` returns
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from ttai.models.notifications import Notification, NotificationInfo, NotifyResult
-from ttai.notify.channels import Channel
+from ttai.notify.channels import LEGACY_ID_PATTERN, Channel
 from ttai.notify.delivery import (
     DEFAULT_BACKOFF,
+    DEFAULT_RATE_LIMIT,
     MAX_ERROR_LENGTH,
     Attempt,
     Backoff,
+    RateLimit,
     deliver_to_channels,
 )
 
@@ -118,10 +123,51 @@ class Outbox:
         channels: Sequence[Channel],
         *,
         backoff: Backoff = DEFAULT_BACKOFF,
+        rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
     ) -> None:
         self._pool = pool
         self._channels = list(channels)
         self._backoff = backoff
+        self._rate_limit = rate_limit
+
+    async def adopt_channel_ids(self) -> None:
+        """Replace the channel IDs older versions stored (unsalted SHA-256 of the
+        URL, which confirms guesses of it): a configured channel's rows take its
+        keyed ID, so it is not sent what it has again; the rest (channels no
+        longer configured, never sent to again) get a random ID and lose the hash
+        in their label. Idempotent: run at every start."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            for channel in self._channels:
+                old = getattr(channel, "legacy_id", None)
+                if old is None or old == channel.channel_id:
+                    continue
+                await conn.execute(
+                    """
+                    UPDATE notification_deliveries d SET channel = $2, label = $3
+                    WHERE channel = $1 AND NOT EXISTS (
+                        SELECT 1 FROM notification_deliveries e
+                        WHERE e.notification_id = d.notification_id AND e.channel = $2)
+                    """,
+                    old,
+                    channel.channel_id,
+                    channel.label,
+                )
+                await conn.execute("DELETE FROM notification_deliveries WHERE channel = $1", old)
+            retired = await conn.fetch(
+                "SELECT DISTINCT channel FROM notification_deliveries WHERE channel ~ $1",
+                LEGACY_ID_PATTERN,
+            )
+            for row in retired:
+                scheme = row["channel"].partition(":")[0]
+                await conn.execute(
+                    """
+                    UPDATE notification_deliveries
+                    SET channel = $2, label = regexp_replace(label, ' #[0-9a-f]{6}$', '')
+                    WHERE channel = $1
+                    """,
+                    row["channel"],
+                    f"{scheme}:retired-{secrets.token_hex(10)}",
+                )
 
     async def publish(self, notification: Notification) -> NotifyResult:
         """Enqueue (once per key) and try to deliver now; a refusing channel is retried later."""
@@ -168,7 +214,13 @@ class Outbox:
             payload=row["payload"],
         )
         return await deliver_to_channels(
-            conn, row_id, notification, row["attempts"], self._channels, self._backoff
+            conn,
+            row_id,
+            notification,
+            row["attempts"],
+            self._channels,
+            self._backoff,
+            self._rate_limit,
         )
 
     async def deliver_pending(self, limit: int = 100) -> PendingRun:
@@ -186,10 +238,11 @@ class Outbox:
 
     async def deliver_each(self, row_ids: Sequence[int]) -> PendingRun:
         """One attempt at each of these rows that is still due (a row delivered, dead
-        or backing off meanwhile is left alone); a failing row does not stop the others."""
+        or backing off meanwhile is left alone); a failing row does not stop the others.
+        A row named twice (several triggers of one combined alert) is tried once."""
         delivered = failed = dead = 0
         errors: list[str] = []
-        for row_id in row_ids:
+        for row_id in dict.fromkeys(row_ids):
             attempt = await self.deliver(row_id, only_if_due=True)
             if attempt.delivered:
                 delivered += 1

@@ -113,6 +113,7 @@ _UNAVAILABLE = {
     "ConnectionError",
     "ConnectionRefusedError",
     "ConnectionResetError",
+    "FileNotFoundError",  # the private cluster's socket is gone: PostgreSQL is not running
     "OSError",
     "TimeoutError",
     "CannotConnectNowError",

@@ -8,7 +8,12 @@
 - `task_result`: wait for the result;
 - `cancel_task`: request cancellation of a running workflow.
 
-Only workflows on the connection's task queue are listed.
+Only workflows on the connection's task queue are listed. `get_task`,
+`task_result` and `cancel_task` act only on TASK_TYPES there (analyses,
+screens, reports): a monitor is steered through its own operations
+(ttai.ops.monitors), and on a shared cluster other applications' workflows
+are not ours to read or cancel. Anything else is "not found", whether it
+exists or not.
 """
 
 from __future__ import annotations
@@ -21,13 +26,18 @@ from pydantic import Field
 
 from ttai.models.analysis import ANALYSIS_WORKFLOW, STAGE_QUERY, AnalysisStage, Recommendation
 from ttai.models.common import Model, Symbol, WorkflowId
+from ttai.models.reports import REPORT_WORKFLOWS
 from ttai.models.screener import PROGRESS_QUERY, SCREENER_WORKFLOW, ScreenProgress
 from ttai.ops import calls
 from ttai.ops.connection import Connection
-from ttai.ops.errors import Conflict, InvalidInput, failure_message, translated
+from ttai.ops.errors import Conflict, InvalidInput, NotFound, failure_message, translated
 
 if TYPE_CHECKING:
-    from temporalio.client import WorkflowExecution, WorkflowHandle
+    from temporalio.client import (
+        WorkflowExecution,
+        WorkflowExecutionDescription,
+        WorkflowHandle,
+    )
 
 WorkflowType = Literal[
     "AnalysisWorkflow",
@@ -46,6 +56,9 @@ WorkflowType = Literal[
     "LatestReportsWorkflow",
 ]
 """Every workflow type the worker hosts (a test keeps it equal to workflows/registry.py)."""
+
+TASK_TYPES = frozenset({ANALYSIS_WORKFLOW, SCREENER_WORKFLOW, *REPORT_WORKFLOWS.values()})
+"""What the task operations act on: the work a person starts (DESIGN.md)."""
 
 TaskState = Literal["running", "finished"]
 TaskStatusName = Literal[
@@ -176,11 +189,28 @@ async def list_tasks(conn: Connection, task_filter: TaskFilter | None = None) ->
     return TaskList(query=query, tasks=tasks)
 
 
+async def _task(
+    conn: Connection, workflow_id: str
+) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
+    """The task's latest run; NotFound unless it is one of TASK_TYPES on our queue."""
+    outside = NotFound(
+        f"{calls.not_found_message(workflow_id)} among TTAI's tasks (analyses, screens and "
+        f"reports on task queue {conn.task_queue!r}); monitors are steered with `monitors`"
+    )
+    try:
+        handle, desc = await calls.describe(conn, workflow_id)
+    except NotFound:
+        raise outside from None
+    if desc.task_queue != conn.task_queue or desc.workflow_type not in TASK_TYPES:
+        raise outside
+    return handle, desc
+
+
 async def get_task(
     conn: Connection, workflow_id: WorkflowId, *, include_result: bool = True
 ) -> TaskInfo:
-    """Where a workflow stands: status, and live progress, result or failure."""
-    handle, desc = await calls.describe(conn, workflow_id)
+    """Where a task stands: status, and live progress, result or failure."""
+    handle, desc = await _task(conn, workflow_id)
     fields = _summary_fields(desc)
     info: dict[str, Any] = {
         **fields,
@@ -223,15 +253,15 @@ async def _outcome(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
 async def task_result(
     conn: Connection, workflow_id: WorkflowId, *, cancel_if_abandoned: bool = False
 ) -> TaskResult:
-    """Wait for the workflow's result (its failure raises, as one line)."""
-    handle, desc = await calls.describe(conn, workflow_id)
+    """Wait for the task's result (its failure raises, as one line)."""
+    handle, desc = await _task(conn, workflow_id)
     result = await calls.wait_result(handle, cancel_if_abandoned=cancel_if_abandoned)
     return TaskResult(workflow_id=workflow_id, workflow_type=desc.workflow_type, result=result)
 
 
 async def cancel_task(conn: Connection, workflow_id: WorkflowId) -> CancelRequested:
-    """Ask a running workflow to cancel (Conflict when it is not running)."""
-    handle, desc = await calls.describe(conn, workflow_id)
+    """Ask a running task to cancel (Conflict when it is not running)."""
+    handle, desc = await _task(conn, workflow_id)
     status = _status(desc.status)
     if status != "running":
         raise Conflict(f"{workflow_id} is not running ({status})")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self
 
@@ -58,6 +59,27 @@ def process_alive(pid: int) -> bool:
             return bool(cmdline.read())  # a zombie's command line is empty
     except OSError:
         return False
+
+
+# What a server process is given of our environment: where programs are, the
+# language and time zone of its messages and logs, where temporary files go.
+# Nothing else: the caller's environment holds broker tokens, encryption keys
+# and notification URLs, and whoever runs as the server's user (`postgres`)
+# could read them from /proc/<pid>/environ.
+CHILD_VARIABLES = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR")
+_SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The minimal environment for a server process (see CHILD_VARIABLES; LC_* too)."""
+    env = os.environ if environ is None else environ
+    kept = {
+        name: value
+        for name, value in env.items()
+        if name in CHILD_VARIABLES or (name.startswith("LC_") and name[3:].isupper())
+    }
+    kept.setdefault("PATH", _SAFE_PATH)
+    return kept
 
 
 def die_with_parent() -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import pwd
 import re
@@ -43,13 +44,14 @@ from ttai.db.provision import (
     APP_ROLE,
     ensure_app_database,
     new_password,
-    set_password,
+    scram_verifier,
 )
 from ttai.loopback import LOOPBACK
 from ttai.private_files import PrivateFileError, read_private_text
 from ttai.servers import (
     LocalServer,
     StackError,
+    child_environment,
     process_alive,
     register_hard_stop,
     require_free_port,
@@ -66,6 +68,8 @@ from ttai.servers.files import (
     write_private_file_atomically,
 )
 from ttai.telemetry.redaction import register_secret
+
+logger = logging.getLogger("ttai.servers.postgres")
 
 _INITDB_PASSWORD = ".initdb-password"
 # Unix socket paths are limited to 107 bytes (sun_path); past that, TCP only.
@@ -106,12 +110,16 @@ class PrivatePostgres(LocalServer):
 
     @property
     def dsn(self) -> str:
-        return cluster_dsn(ROLE, DATABASE, port=self.port, passfile=self.passfile)
+        return self._dsn(ROLE, DATABASE)
 
     @property
     def admin_dsn(self) -> str:
         """The superuser on the maintenance database, for creating and dropping databases."""
-        return cluster_dsn(SUPERUSER, "postgres", port=self.port, passfile=self.passfile)
+        return self._dsn(SUPERUSER, "postgres")
+
+    def _dsn(self, user: str, database: str) -> str:
+        sockets = socket_folder(self.state_dir / "postgres", self.port)
+        return cluster_dsn(user, database, port=self.port, passfile=self.passfile, sockets=sockets)
 
     async def start(self) -> None:
         folder = self.folder
@@ -122,22 +130,22 @@ class PrivatePostgres(LocalServer):
         require_free_port(self.port, "PostgreSQL", env_var=self.port_env_var)
         if not (folder.data_dir / "PG_VERSION").exists():
             await self._initdb(passwords[SUPERUSER])
-        # Clusters made by older versions trusted every local connection.
+        # Clusters made by older versions trusted every local connection: converted
+        # before the server listens, so it never starts trusting anyone.
         convert = read_hba(folder.data_dir) != PG_HBA
+        if convert:
+            await self._require_passwords(passwords[SUPERUSER])
         folder.make_private_dir("run")
-        socket_dir = folder.root / "run"
-        if len(f"{socket_dir}/.s.PGSQL.{self.port}") > _MAX_SOCKET_PATH:
-            socket_dir_setting = ""  # path too long for a unix socket: TCP only
-        else:
-            socket_dir_setting = str(socket_dir)
+        sockets = socket_folder(folder.root, self.port)
         options = [
             "-c",
             f"listen_addresses={LOOPBACK}",
             "-c",
             f"port={self.port}",
             # A private socket folder: never the system's /var/run/postgresql.
+            # (None: its path is too long for a socket: TCP only.)
             "-c",
-            f"unix_socket_directories={socket_dir_setting}",
+            f"unix_socket_directories={sockets or ''}",
         ]
         if not self.durable:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
@@ -166,9 +174,7 @@ class PrivatePostgres(LocalServer):
         register_hard_stop(self, self._stop_immediately)
         try:
             if convert:
-                await require_passwords(
-                    self.admin_dsn, folder.data_dir, folder.owner_ids(), passwords[SUPERUSER]
-                )
+                await warn_about_unknown_roles(self.admin_dsn)
             await ensure_app_database(self.admin_dsn, passwords[ROLE], role=ROLE, database=DATABASE)
         except BaseException as err:
             await self.stop()
@@ -233,6 +239,22 @@ class PrivatePostgres(LocalServer):
             raise StackError(f"initdb failed in {folder.data_dir}: {_last_line(output)}")
         write_hba(folder.data_dir, folder.owner_ids())
 
+    async def _require_passwords(self, superuser_password: str) -> None:
+        """Convert a cluster that trusted local connections, offline: give the
+        superuser its password in single-user mode (no listener at all), then
+        allow password logins only (`PG_HBA`)."""
+        verifier = scram_verifier(superuser_password)
+        assert "'" not in verifier  # base64 and `$:` only
+        statement = f"ALTER ROLE {SUPERUSER} PASSWORD '{verifier}'\n"
+        data_dir = str(self.folder.data_dir)
+        rc, output = await self._binaries.single_user(data_dir, "postgres", statement)
+        if rc != 0 or "ERROR" in output or "FATAL" in output:
+            raise StackError(
+                f"could not give the older PostgreSQL cluster in {data_dir} a password: "
+                f"{_last_line(output)}"
+            )
+        write_hba(self.folder.data_dir, self.folder.owner_ids())
+
     async def _clear_stale_locks(self) -> None:
         """Let the next start succeed after a crash.
 
@@ -282,10 +304,9 @@ def _last_line(text: str) -> str:
 def database_url(settings: Settings) -> str:
     """The application's DSN: `DATABASE_URL` when set, else the private cluster's
     (running or not; `local_database` starts it). Names the passwords file, never a password."""
-    passfile = Path(settings.state_dir).absolute() / PASSWORDS_FILE
-    return settings.database_url or cluster_dsn(
-        ROLE, DATABASE, port=settings.postgres_port, passfile=passfile
-    )
+    if settings.database_url:
+        return settings.database_url
+    return PrivatePostgres(settings.state_dir, port=settings.postgres_port).dsn
 
 
 @contextlib.asynccontextmanager
@@ -347,22 +368,23 @@ class ServerBinaries:
 
     def command(self, *args: str) -> list[str]:
         if self.as_service_user:
-            return ["runuser", "-u", SERVICE_USER, "--", *args]
+            return [shutil.which("runuser") or "runuser", "-u", SERVICE_USER, "--", *args]
         return list(args)
 
-    async def run(self, *args: str) -> tuple[int, str]:
+    async def run(self, *args: str, stdin: str | None = None) -> tuple[int, str]:
         """Run a command (as the service user when root): its exit code and output."""
         proc = await asyncio.create_subprocess_exec(
             *self.command(*args),
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             # Own session: Ctrl-C in the terminal reaches us, and we stop the
             # server in order, instead of the postmaster dying mid-write.
             start_new_session=True,
             cwd="/",  # the postgres user may not be able to enter our cwd
+            env=child_environment(),  # never our secrets (see CHILD_VARIABLES)
         )
-        out, _ = await proc.communicate()
+        out, _ = await proc.communicate(None if stdin is None else stdin.encode())
         return proc.returncode or 0, out.decode(errors="replace")
 
     async def initdb(self, *args: str) -> tuple[int, str]:
@@ -370,6 +392,13 @@ class ServerBinaries:
 
     async def pg_ctl(self, *args: str) -> tuple[int, str]:
         return await self.run(str(self.bin_dir / "pg_ctl"), *args)
+
+    async def single_user(self, data_dir: str, database: str, statements: str) -> tuple[int, str]:
+        """`postgres --single`: statements (one per line) on a stopped cluster, with
+        no listener of any kind; its exit code and output."""
+        return await self.run(
+            str(self.bin_dir / "postgres"), "--single", "-D", data_dir, database, stdin=statements
+        )
 
     def pg_ctl_blocking(self, *args: str) -> None:
         """`pg_ctl` without the event loop, output discarded (emergency stops)."""
@@ -379,6 +408,7 @@ class ServerBinaries:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd="/",
+            env=child_environment(),
             timeout=30,
             check=False,
         )
@@ -616,7 +646,7 @@ def service_user() -> pwd.struct_passwd:
 #
 # - logins need a password (SCRAM), on 127.0.0.1 and the private socket alike
 #   (`PG_HBA`); a cluster whose pg_hba.conf differs (older versions trusted
-#   every local user) is converted on start (`require_passwords`);
+#   every local user) is converted before it starts (`_require_passwords`);
 # - the passwords are generated once and kept in `<state>/pgpass` (mode 0600,
 #   libpq's pgpass format): asyncpg reads it through `passfile=` in the DSN, so
 #   no URL ever holds a password, and each is registered for log redaction;
@@ -632,6 +662,8 @@ SUPERUSER = "ttai"
 ROLE = APP_ROLE
 DATABASE = APP_DATABASE
 PASSWORDS_FILE = "pgpass"
+# pgpass matches a socket connection as "localhost", a TCP one by its address.
+_PASSFILE_HOSTS = ("localhost", LOOPBACK)
 _PASSWORDS_WHAT = "the local PostgreSQL passwords file"
 # The file is the project's: a cluster whose pg_hba.conf differs is converted on
 # start, so this text (its comment included) never changes without a reason.
@@ -644,15 +676,34 @@ host    all       all   127.0.0.1/32  scram-sha-256
 """
 
 
-def cluster_dsn(user: str, database: str, *, port: int, passfile: Path) -> str:
-    """A URL naming the passwords file, never a password."""
-    quoted = quote(str(passfile), safe="/")
-    return f"postgresql://{user}@{LOOPBACK}:{port}/{database}?passfile={quoted}"
+def cluster_dsn(
+    user: str, database: str, *, port: int, passfile: Path, sockets: Path | None = None
+) -> str:
+    """A URL naming the passwords file, never a password.
+
+    Through the private socket folder `sockets` when given: only the cluster's
+    user can make a socket there, so whatever answers is our cluster. Over TCP,
+    anyone who bound 127.0.0.1:`port` first (our cluster not running) would be
+    asked for the password, and asyncpg hands it over in clear if asked to.
+    """
+    query = f"passfile={quote(str(passfile), safe='/')}"
+    if sockets is not None:
+        host = quote(str(sockets), safe="/")
+        return f"postgresql://{user}@/{database}?host={host}&port={port}&{query}"
+    return f"postgresql://{user}@{LOOPBACK}:{port}/{database}?{query}"
+
+
+def socket_folder(cluster_root: Path, port: int) -> Path | None:
+    """The cluster's private socket folder (`<cluster folder>/run`, symlinks
+    resolved), or None when the socket's path would be too long (TCP only)."""
+    folder = Path(os.path.realpath(cluster_root)) / "run"
+    return folder if len(f"{folder}/.s.PGSQL.{port}") <= _MAX_SOCKET_PATH else None
 
 
 def load_passwords(passfile: Path) -> dict[str, str]:
     """The generated passwords by role, from the passwords file (made on first use)."""
     passwords: dict[str, str] = {}
+    entries: set[tuple[str, str]] = set()
     if os.path.lexists(passfile):
         try:
             text = read_private_text(passfile, _PASSWORDS_WHAT)
@@ -662,10 +713,16 @@ def load_passwords(passfile: Path) -> dict[str, str]:
             fields = line.split(":")
             if len(fields) == 5 and not line.startswith("#"):
                 passwords[fields[3]] = fields[4]
+                entries.add((fields[0], fields[3]))
     missing = [role for role in (SUPERUSER, ROLE) if not passwords.get(role)]
-    if missing:
+    wanted = {(host, role) for host in _PASSFILE_HOSTS for role in (SUPERUSER, ROLE)}
+    if missing or not wanted <= entries:  # older files: no line for the socket
         passwords |= {role: new_password() for role in missing}
-        lines = [f"{LOOPBACK}:*:*:{role}:{passwords[role]}" for role in (SUPERUSER, ROLE)]
+        lines = [
+            f"{host}:*:*:{role}:{passwords[role]}"
+            for host in _PASSFILE_HOSTS
+            for role in (SUPERUSER, ROLE)
+        ]
         write_private_file_atomically(
             passfile.parent,
             passfile.name,
@@ -690,15 +747,23 @@ def write_hba(data_dir: Path, owner: tuple[int, int]) -> None:
         write_private_file(data_fd, "pg_hba.conf", PG_HBA, owner=owner)
 
 
-async def require_passwords(
-    admin_dsn: str, data_dir: Path, owner: tuple[int, int], superuser_password: str
-) -> None:
-    """Convert a running cluster that trusted local connections: give the
-    superuser its password, then allow password logins only."""
+async def warn_about_unknown_roles(admin_dsn: str) -> None:
+    """After converting a cluster that trusted every local login: anyone on this
+    machine could have added roles meanwhile. Name the ones TTAI did not make."""
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await set_password(conn, SUPERUSER, superuser_password)
-        write_hba(data_dir, owner)
-        await conn.fetchval("SELECT pg_reload_conf()")
+        rows = await conn.fetch(
+            "SELECT rolname, rolsuper FROM pg_roles "
+            "WHERE rolname NOT LIKE 'pg\\_%' AND rolname <> ALL($1::text[]) ORDER BY rolname",
+            [SUPERUSER, ROLE],
+        )
     finally:
         await conn.close()
+    if rows:
+        names = ", ".join(f"{r['rolname']}{' (superuser)' if r['rolsuper'] else ''}" for r in rows)
+        logger.warning(
+            "the local PostgreSQL cluster trusted every local login before this start, and "
+            "holds roles TTAI did not create: %s. Check them; if they are not yours, drop "
+            "them (DROP ROLE) or delete the state folder (make clean) to start over",
+            names,
+        )

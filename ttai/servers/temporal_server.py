@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -22,6 +23,7 @@ from ttai.loopback import LOOPBACK
 from ttai.servers import (
     LocalServer,
     StackError,
+    child_environment,
     die_with_parent,
     process_alive,
     register_hard_stop,
@@ -52,6 +54,10 @@ def temporal_cli() -> Path:
             "the temporal CLI was not found: install the project's requirements (make venv)"
         )
     return Path(found)
+
+
+RANDOM_PORT_ATTEMPTS = 3
+_PORT_TAKEN = re.compile(r"listen tcp [0-9.]+:(\d+): bind: address already in use")
 
 
 class TemporalDevServer(LocalServer):
@@ -154,6 +160,18 @@ class TemporalDevServer(LocalServer):
         require_free_port(self.port, "Temporal frontend", env_var=self.port_env_var)
         if self.ui_port is not None:
             require_free_port(self.ui_port, "Temporal Web UI", env_var=self.ui_port_env_var)
+        for attempt in range(1, RANDOM_PORT_ATTEMPTS + 1):
+            try:
+                return await self._launch()
+            except StackError as err:
+                # The CLI picks the HTTP API and metrics ports at random, then binds
+                # them: another process can take one in between. Only that is retried.
+                taken = _PORT_TAKEN.search(str(err))
+                ours = {self.port, self.ui_port}
+                if attempt == RANDOM_PORT_ATTEMPTS or not taken or int(taken[1]) in ours:
+                    raise
+
+    async def _launch(self) -> None:
         # Histories are readable in plaintext without encryption keys: new
         # folders are 0700, and files from older versions are made 0600.
         self.log_path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
@@ -178,6 +196,8 @@ class TemporalDevServer(LocalServer):
             # SQLite creates the database 0644 by default, and its -wal and
             # -shm files with the database's mode: make them all 0600.
             umask=0o077,
+            # Never our secrets, nor TEMPORAL_* client settings meant for us.
+            env=child_environment(),
         )
         # "<server pid> <our pid>": a later start can tell a leftover from a live run.
         with opened_dir(self.pid_file.parent, follow=True) as folder:
@@ -198,7 +218,7 @@ class TemporalDevServer(LocalServer):
         pid = _running_dev_server(self.pid_file)
         if pid is None:
             return
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
         while _running_dev_server(self.pid_file) == pid:
@@ -255,18 +275,24 @@ class TemporalDevServer(LocalServer):
 
 
 def _running_dev_server(pid_file: Path) -> int | None:
-    """The server PID in `pid_file` if it still runs and its parent is gone."""
+    """The server PID in `pid_file` if it still runs and its parent is gone.
+
+    The PID may have been reused since the file was written: only a process of
+    this user, leading its own process group (as the server we started does),
+    with `start-dev` on its command line, is taken for ours.
+    """
     try:
         server, owner = (int(pid) for pid in pid_file.read_text().split())
-        # A reused PID has another command line.
         cmdline = Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")
+        uid = os.stat(f"/proc/{server}").st_uid
+        group = os.getpgid(server)
     except (OSError, ValueError):
         return None
-    if b"start-dev" not in cmdline or process_alive(owner):
+    if b"start-dev" not in cmdline or uid != os.geteuid() or group != server:
         return None
-    return server
+    return None if process_alive(owner) else server
 
 
 def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)

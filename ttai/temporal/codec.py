@@ -11,11 +11,14 @@ ciphertext as AES-GCM associated data, so it cannot be swapped. Key IDs are
 where the ID goes is refused, never echoed). Without keys payloads stay plain
 JSON. Key material is never logged or put in errors.
 
-Plain (unencrypted) payloads are decoded as they are, also when encryption is
-on: histories written before it was turned on, and the plain JSON that the
-`temporal` CLI or another language's client may send, keep working. Refusing
-them would protect nothing: whoever can send payloads to the Temporal
-frontend can already start, signal and cancel every workflow.
+Plain (unencrypted) payloads are refused when encryption is on: a worker or a
+client never takes a payload it cannot authenticate, so whoever reaches the
+Temporal frontend without the keys (any local user of the dev server) cannot
+feed workflows forged inputs or the assistant forged results. Apps in other
+languages encode through the codec server (`/encode`, with its token).
+`TTAI_PLAIN_PAYLOADS=accept` accepts them again, for the time it takes
+histories written before encryption was turned on to close (monitors continue
+as new within a day). The codec server shows plain payloads as they are.
 
 Search attributes and workflow IDs are never encrypted by a payload codec:
 keep account numbers and balances out of them.
@@ -66,14 +69,24 @@ class CorruptPayloadError(PayloadDecryptError):
     """An encrypted payload is truncated or is not what this codec writes."""
 
 
-class EncryptionCodec(PayloadCodec):
-    """Encrypts whole serialized payloads with the active key; decrypts with any key."""
+class PlainPayloadRefused(PayloadDecryptError):
+    """A payload arrived unencrypted while encryption is on."""
 
-    def __init__(self, keys: Mapping[str, bytes], active_key_id: str) -> None:
+
+class EncryptionCodec(PayloadCodec):
+    """Encrypts whole serialized payloads with the active key; decrypts with any key.
+
+    Plain payloads are refused unless `accept_plain` (see the module docstring).
+    """
+
+    def __init__(
+        self, keys: Mapping[str, bytes], active_key_id: str, *, accept_plain: bool = False
+    ) -> None:
         if active_key_id not in keys:
             raise EncryptionConfigError("the active key id is not among the keys")
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.active_key_id = active_key_id
+        self.accept_plain = accept_plain
 
     @property
     def key_ids(self) -> list[str]:
@@ -98,9 +111,14 @@ class EncryptionCodec(PayloadCodec):
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         decoded = []
         for payload in payloads:
-            if payload.metadata.get("encoding") != ENCODING:
-                # Written before encryption was turned on, or by a plain client.
-                decoded.append(payload)
+            if not is_encrypted(payload):
+                if not self.accept_plain:
+                    raise PlainPayloadRefused(
+                        "refusing an unencrypted payload: encryption is on "
+                        "(TTAI_ENCRYPTION_KEYS), so every payload must be encrypted; "
+                        "other apps encode through the codec server"
+                    )
+                decoded.append(payload)  # written before encryption was turned on
                 continue
             decoded.append(self._decrypt(payload))
         return decoded
@@ -137,6 +155,10 @@ class EncryptionCodec(PayloadCodec):
             return Payload.FromString(plain)
         except DecodeError:
             raise CorruptPayloadError("decrypted payload is not a Temporal payload") from None
+
+
+def is_encrypted(payload: Payload) -> bool:
+    return payload.metadata.get("encoding") == ENCODING
 
 
 def parse_keys(text: str) -> tuple[dict[str, bytes], str]:
@@ -192,7 +214,8 @@ def codec_from_env(environ: Mapping[str, str] | None = None) -> EncryptionCodec 
     if not text:
         return None
     keys, active = parse_keys(text)
-    return EncryptionCodec(keys, active)
+    accept_plain = env.get("TTAI_PLAIN_PAYLOADS", "").strip().lower() == "accept"
+    return EncryptionCodec(keys, active, accept_plain=accept_plain)
 
 
 def new_key_entry(key_id: str) -> str:

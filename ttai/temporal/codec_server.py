@@ -7,14 +7,17 @@ take and return `{"payloads": [...]}` (protobuf JSON, base64 fields).
 Who may call it:
 - Only the configured UI origins get CORS headers (default: the local UI on
   `TTAI_UI_PORT`); browsers from other origins are refused.
-- `TTAI_CODEC_TOKEN` (at least 16 characters) is then required on every call
-  as `Authorization: Bearer <token>`. It is mandatory whenever the server
-  listens beyond loopback (`TTAI_CODEC_HOST` other than 127.0.0.1/::1/
-  localhost): it refuses to start without one. On loopback without a token,
-  any local process may decode (as it may read the dev server's history).
+- A bearer token is required on every call (`Authorization: Bearer
+  <token>`): `TTAI_CODEC_TOKEN` (at least 16 characters), else, on loopback,
+  one generated once into `<state>/codec-token` (mode 0600): any local user
+  can reach a loopback port. Beyond loopback `TTAI_CODEC_TOKEN` is required:
+  the server refuses to start without it. `TTAI_CODEC_TOKEN=off` drops the
+  token on loopback only (then any local process may decode, and the Web UI,
+  which cannot send a token, shows payloads decoded).
 - Bad input is a 400 with a fixed message; nothing names the configured key
   IDs (details go to the server's own log), nothing returns a traceback.
-- Plain payloads pass through /decode unchanged (see `ttai.temporal.codec`).
+- Plain payloads pass through /decode unchanged: it only shows them
+  (workers and clients refuse them, see `ttai.temporal.codec`).
 
 Run it with `python -m ttai.temporal.codec_server`; the local stack runs it itself
 (`codec_server_if_encrypted`) and passes its endpoint to the dev server's
@@ -30,6 +33,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from aiohttp import hdrs, web
 from google.protobuf import json_format
@@ -38,12 +42,15 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from ttai.config import Settings
 from ttai.loopback import is_loopback
+from ttai.private_files import PrivateFileError, private_token
+from ttai.telemetry.redaction import register_secret
 from ttai.temporal.codec import (
     CorruptPayloadError,
     EncryptionCodec,
     EncryptionConfigError,
     UnknownKeyError,
     codec_from_env,
+    is_encrypted,
 )
 
 log = logging.getLogger("ttai.temporal.codec_server")  # also when run with -m
@@ -52,21 +59,33 @@ _CodecFn = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 # The UI sends x-namespace, and authorization when told to pass credentials.
 _ALLOWED_HEADERS = "content-type,x-namespace,authorization"
 MIN_TOKEN_LENGTH = 16
+TOKEN_FILE = "codec-token"
 _MAX_BODY = 16 * 1024 * 1024  # a page of history payloads; more is not a UI request
 
 
 def codec_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
-    """`TTAI_CODEC_TOKEN`, checked: required beyond loopback, never trivially short."""
+    """The token every call must carry (None: `off`); see the module docstring."""
     env = os.environ if environ is None else environ
-    token = env.get("TTAI_CODEC_TOKEN", "").strip() or None
-    if token is None and not is_loopback(settings.codec_host):
+    value = env.get("TTAI_CODEC_TOKEN", "").strip()
+    loopback = is_loopback(settings.codec_host)
+    if not loopback and value.lower() in ("", "off"):
         raise RuntimeError(
             f"TTAI_CODEC_TOKEN is required when the codec server listens beyond loopback "
             f"(TTAI_CODEC_HOST={settings.codec_host}): anyone who reaches it could decrypt"
         )
-    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+    if value.lower() == "off":
+        return None
+    if not value:
+        state = Path(settings.state_dir)
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            value = private_token(state / TOKEN_FILE, "the codec token file")
+        except (PrivateFileError, OSError) as err:
+            raise RuntimeError(f"no TTAI_CODEC_TOKEN and {err}") from None
+    elif len(value) < MIN_TOKEN_LENGTH:
         raise RuntimeError(f"TTAI_CODEC_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
-    return token
+    register_secret(value)
+    return value
 
 
 def allowed_origins(settings: Settings) -> set[str]:
@@ -146,8 +165,13 @@ def build_app(codec: EncryptionCodec, origins: set[str], token: str | None) -> w
     async def encode(request: web.Request) -> web.Response:
         return await apply(codec.encode, request)
 
+    async def show(payloads: Sequence[Payload]) -> list[Payload]:
+        # For display: a plain payload is shown as it is, the others decrypted.
+        encrypted = iter(await codec.decode([p for p in payloads if is_encrypted(p)]))
+        return [next(encrypted) if is_encrypted(p) else p for p in payloads]
+
     async def decode(request: web.Request) -> web.Response:
-        return await apply(codec.decode, request)
+        return await apply(show, request)
 
     app = web.Application(client_max_size=_MAX_BODY)
     app.add_routes(

@@ -40,6 +40,8 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 STARTS_WORK = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 CHANGES = ToolAnnotations(read_only_hint=False, destructive_hint=False)
 REMOVES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True)
+# Pausing a monitor stops alerts until someone resumes it: hosts should ask first.
+STEERS = ToolAnnotations(read_only_hint=False, destructive_hint=True)
 
 TOOLS: list[tuple[Callable[..., Any], ToolAnnotations]] = [
     (analyze_symbol, STARTS_WORK),
@@ -52,7 +54,7 @@ TOOLS: list[tuple[Callable[..., Any], ToolAnnotations]] = [
     (remove_alert, REMOVES),
     (portfolio, READ_ONLY),
     (market_status, READ_ONLY),
-    (monitors, CHANGES),
+    (monitors, STEERS),
     (watchlists, CHANGES),
     (reports, STARTS_WORK),
 ]

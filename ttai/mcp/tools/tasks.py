@@ -100,7 +100,7 @@ async def screen_symbols(
 
 
 async def get_task(ctx: Context[Any, Any], task_id: TaskIdArg) -> TaskInfo:
-    """Where a task (an analysis, a screen, a report, any TTAI workflow) stands.
+    """Where a task (an analysis, a screen or a report run) stands.
 
     Use it to poll work started with wait=false, or to look at a task from
     list_tasks. Returns its status (running, completed, failed, canceled ...),
@@ -115,7 +115,8 @@ async def cancel_task(ctx: Context[Any, Any], task_id: TaskIdArg) -> CancelReque
 
     Use it when the user no longer wants work that is running. A screen stops and
     keeps the symbols it finished. Returns that the cancellation was requested; a task
-    that is not running is an error saying its status.
+    that is not running is an error saying its status. Monitors are not tasks: pause
+    them with the monitors tool.
     """
     return await task_ops.cancel_task(await connection(ctx), task_id)
 
