@@ -139,14 +139,15 @@ async def test_a_crossing_fires_on_its_first_tick_once(running: Running) -> None
 
 async def test_a_move_rearms_inside_its_band_and_readings_are_stored(running: Running) -> None:
     """A rearmed pct_move fires once on the way out, waits while the price stays out,
-    re-arms on the first tick back inside its band, and fires on the next move."""
+    re-arms on the first tick back inside its band, and fires on the next move (its
+    cooldown of 300 s, the least there is, passed)."""
     move = await running.store.create(
-        "m1", rule("AAPL", "pct_move", 5, reference_price=100, mode="rearm", cooldown_seconds=0)
+        "m1", rule("AAPL", "pct_move", 5, reference_price=100, mode="rearm", cooldown_seconds=300)
     )
     running.start()
     stream = await running.streaming(["AAPL"])
-    for n, price in enumerate([101.0, 106.0, 107.0, 100.5, 94.0], start=1):
-        stream.push("AAPL", price, at(n))
+    for seconds, price in [(1, 101.0), (2, 106.0), (3, 107.0), (4, 100.5), (400, 94.0)]:
+        stream.push("AAPL", price, at(seconds))
     await running.ticked(5)
     rows = await running.triggers()
     assert [(r["alert_id"], r["sequence"], r["observed"]) for r in rows] == [
@@ -154,8 +155,8 @@ async def test_a_move_rearms_inside_its_band_and_readings_are_stored(running: Ru
         (move.alert_id, 2, 94.0),
     ]
     [stored] = await running.store.rules()
-    assert (stored.last_reading, stored.last_read_at) == (94.0, at(5))
-    stream.push("AAPL", 95.0, at(6))  # no firing: stored with the next readings
+    assert (stored.last_reading, stored.last_read_at) == (94.0, at(400))
+    stream.push("AAPL", 95.0, at(401))  # no firing: stored with the next readings
     await eventually(
         running.store.rules,
         what="the reading stored without a firing",
@@ -192,11 +193,12 @@ async def test_rules_reach_the_open_stream(running: Running) -> None:
 async def test_a_retry_resumes_from_the_last_heartbeat(db_pool: asyncpg.Pool) -> None:
     """The first attempt saw AAPL at 108 and MSFT at 395, and fired MSFT's rearmed
     rule at 401 after its last heartbeat; the worker died. Meanwhile AAPL crossed
-    110. The retry fires AAPL's crossing once and does not repeat MSFT's."""
+    110. The retry, after MSFT's cooldown, fires AAPL's crossing once and does not
+    repeat MSFT's, until MSFT crosses again."""
     store = AlertStore(db_pool)
     aapl = await store.create("r1", rule("AAPL", "crosses_up", 110))
     msft = await store.create(
-        "r2", rule("MSFT", "crosses_up", 400, mode="rearm", cooldown_seconds=0)
+        "r2", rule("MSFT", "crosses_up", 400, mode="rearm", cooldown_seconds=300)
     )
     firing = Firing(msft.alert_id, 1, "MSFT", 401.0)
     await store.record_check("first-attempt:1", at(6), [(firing, alert_notification(msft, firing))])
@@ -215,9 +217,9 @@ async def test_a_retry_resumes_from_the_last_heartbeat(db_pool: asyncpg.Pool) ->
     running = Running(db_pool, PushedBroker(), env)
     running.start(StreamInput(previous_prices={"AAPL": 90.0}, previous_at=T0))
     stream = await running.streaming(["AAPL", "MSFT"])
-    stream.push("MSFT", 402.0, at(20))  # still above: the crossing it fired at 401
-    stream.push("AAPL", 111.0, at(21))  # crossed during the gap
-    stream.push("AAPL", 112.0, at(22))
+    stream.push("MSFT", 402.0, at(320))  # still above: the crossing it fired at 401
+    stream.push("AAPL", 111.0, at(321))  # crossed during the gap
+    stream.push("AAPL", 112.0, at(322))
     progress = await running.ticked(43)
     rows = await running.triggers()
     assert [(r["alert_id"], r["sequence"], r["observed"]) for r in rows] == [
@@ -227,8 +229,8 @@ async def test_a_retry_resumes_from_the_last_heartbeat(db_pool: asyncpg.Pool) ->
     # AAPL's rule fired once and is done: no rule, no price kept.
     assert progress.last_prices == {"MSFT": 402.0}
     # Below and above again: a new crossing of the rearmed rule.
-    stream.push("MSFT", 399.0, at(23))
-    stream.push("MSFT", 400.5, at(24))
+    stream.push("MSFT", 399.0, at(323))
+    stream.push("MSFT", 400.5, at(324))
     await eventually(
         running.triggers, what="MSFT's second crossing", until=lambda rows: len(rows) == 3
     )
@@ -287,7 +289,7 @@ def test_a_stale_price_does_not_repeat_a_newer_firing() -> None:
     """`crossing_from`, the rule the stream resumes by (and the check after a stream)."""
     from ttai.domain.alerts import crossing_from, evaluate_price_rules
 
-    spec = rule("MSFT", "crosses_up", 400, mode="rearm", cooldown_seconds=0)
+    spec = rule("MSFT", "crosses_up", 400, mode="rearm", cooldown_seconds=300)
     fired_at_401 = AlertRule(
         alert_id=1,
         spec=spec,
@@ -301,7 +303,7 @@ def test_a_stale_price_does_not_repeat_a_newer_firing() -> None:
     assert crossing_from(fired_at_401, 395.0, at(7)) == 395.0  # 395 is the newer price
     assert crossing_from(fired_at_401, 395.0, None) == 395.0  # unknown: as before
     prices, previous = {"MSFT": 402.0}, {"MSFT": 395.0}
-    assert evaluate_price_rules([fired_at_401], prices, previous, {}, at(20), at(5)) == []
-    assert evaluate_price_rules([fired_at_401], prices, previous, {}, at(20), at(7)) == [
+    assert evaluate_price_rules([fired_at_401], prices, previous, {}, at(320), at(5)) == []
+    assert evaluate_price_rules([fired_at_401], prices, previous, {}, at(320), at(7)) == [
         Firing(1, 2, "MSFT", 402.0)
     ]

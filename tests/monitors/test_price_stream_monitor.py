@@ -142,9 +142,8 @@ async def test_rules_fire_on_the_stream_and_the_monitor_steers_it(stack: Stack) 
     assert listed["mode"] == "streaming" and "last_tick_at" in listed["stream"]
 
     # Paused, it hands the stream back (with its prices); resumed, it streams again.
-    second = await stack.add(
-        symbol="MSFT", condition="crosses_down", threshold=390, mode="rearm", cooldown_seconds=0
-    )
+    second = await stack.add(symbol="MSFT", condition="crosses_down", threshold=390)
+    await stack.add(symbol="MSFT", condition="price_above", threshold=1e6)  # MSFT stays streamed
     await eventually(streamed, what="MSFT streamed", until=["MSFT"].__eq__)
     await stack.monitor.signal(PriceAlertMonitorWorkflow.pause)
     paused = await stack.mode("polling", paused=True)
