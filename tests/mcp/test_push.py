@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 import mcp_types as mt
 import pytest
@@ -30,6 +31,21 @@ async def _bridge_listening(mcp: TtaiServer) -> None:
     await asyncio.wait_for(apps[-1].bridge.listening.wait(), 60)
 
 
+async def _add_and_hear(client: Client, rule: dict, events: Any, within: float) -> int:
+    """Add `rule` with the add_alert tool; its ID once the first update is heard."""
+    added = await client.call_tool("add_alert", rule)
+    assert not added.is_error, added.content
+    assert added.structured_content is not None
+
+    async def first_update() -> str:
+        async for event in events:
+            return event.uri  # type: ignore[no-any-return]
+        raise AssertionError("the subscription ended")
+
+    assert await asyncio.wait_for(first_update(), within) == "ttai://alerts"
+    return int(added.structured_content["alert_id"])
+
+
 async def _alert_notification(client: Client, alert_id: int) -> dict:
     text = (await client.read_resource("ttai://notifications", cache_mode="bypass")).contents[0]
     assert isinstance(text, mt.TextResourceContents)
@@ -46,17 +62,7 @@ async def test_alert_fired_reaches_a_listening_client(mcp: TtaiServer) -> None:
         await _bridge_listening(mcp)
         async with client.listen(resource_subscriptions=["ttai://alerts"]) as events:
             assert "ttai://alerts" in events.honored.resource_subscriptions  # type: ignore[union-attr]
-            added = await client.call_tool("add_alert", ALERT)
-            assert not added.is_error, added.content
-            assert added.structured_content is not None
-            alert_id = added.structured_content["alert_id"]
-
-            async def first_update() -> str:
-                async for event in events:
-                    return event.uri  # type: ignore[attr-defined]
-                raise AssertionError("the subscription ended")
-
-            assert await asyncio.wait_for(first_update(), 60) == "ttai://alerts"
+            alert_id = await _add_and_hear(client, ALERT, events, 60)
         row = await _alert_notification(client, alert_id)
         assert row["kind"] == "alert"
 
@@ -113,17 +119,7 @@ async def test_an_alert_added_through_the_tool_fires_on_the_first_crossing_tick(
         crossing = first_crossing(session_market, 1.0, "AAPL", earliest=ahead)
         rule = {"symbol": "AAPL", "condition": crossing.condition, "threshold": crossing.level}
         async with client.listen(resource_subscriptions=["ttai://alerts"]) as events:
-            added = await client.call_tool("add_alert", rule)
-            assert not added.is_error, added.content
-            assert added.structured_content is not None
-            alert_id = added.structured_content["alert_id"]
-
-            async def first_update() -> str:
-                async for event in events:
-                    return event.uri  # type: ignore[attr-defined]
-                raise AssertionError("the subscription ended")
-
-            assert await asyncio.wait_for(first_update(), 120) == "ttai://alerts"
+            alert_id = await _add_and_hear(client, rule, events, 120)
             heard = session_market.now()
         rules = json.loads(
             (await client.read_resource("ttai://alerts", cache_mode="bypass")).contents[0].text  # type: ignore[union-attr]

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from tastytrade import Session
 from tastytrade.account import Account as TTAccount
@@ -71,6 +71,7 @@ logging.getLogger("tastytrade").setLevel(logging.INFO)
 MAX_MARKET_DATA_SYMBOLS = 100  # the API's limit per market-data call
 MAX_METRICS_SYMBOLS = 100
 _HELD = ("Equity", "Equity Option")  # the instruments this project's models hold
+R = TypeVar("R")
 
 
 class TastytradeBroker:
@@ -327,28 +328,42 @@ class TastytradeBroker:
         is read as UTC), across all accounts, oldest first: the history's "Receive
         Deliver" entries on options (`mapping.to_option_event`). One that cannot be
         read is skipped (logged and counted), not the whole call."""
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        items = await self._transactions("Receive Deliver", since, "fetching option events")
-        events = read_each(
-            items,
-            lambda item: to_option_event(Transaction.model_validate(item)),
-            broker=self.name,
-            kind="option_event",
-            name=lambda item: f"transaction {item.get('id')} {item.get('symbol') or ''}".strip(),
+        events = await self._history(
+            "Receive Deliver", since, "fetching option events", to_option_event, "option_event"
         )
-        return sorted((e for e in events if e.occurred_at >= since), key=lambda e: e.occurred_at)
+        return sorted(
+            (e for e in events if e.occurred_at >= _utc(since)), key=lambda e: e.occurred_at
+        )
 
     async def get_fills(self, since: datetime) -> list[Fill]:
         """Equity and equity-option trades executed at or after `since` (a naive
         time is read as UTC), across all accounts, oldest first. A transaction
         that cannot be read is skipped (logged and counted), not the whole call."""
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        items = await self._transactions("Trade", since, "fetching fills")
-        fills = read_each(
+        fills = await self._history("Trade", since, "fetching fills", to_fill, "fill")
+        return sorted(
+            (f for f in fills if f.executed_at >= _utc(since)), key=lambda f: f.executed_at
+        )
+
+    async def _history(
+        self,
+        transaction_type: str,
+        since: datetime,
+        doing: str,
+        read: Callable[[Transaction], R],
+        kind: str,
+    ) -> list[R]:
+        """The account history's transactions of one type since `since`, each read
+        with `read`; one that cannot be read is skipped (logged and counted)."""
+        items = await self._transactions(transaction_type, _utc(since), doing)
+        return read_each(
             items,
-            lambda item: to_fill(Transaction.model_validate(item)),
+            lambda item: read(Transaction.model_validate(item)),
             broker=self.name,
-            kind="fill",
+            kind=kind,
             name=lambda item: f"transaction {item.get('id')} {item.get('symbol') or ''}".strip(),
         )
-        return sorted((f for f in fills if f.executed_at >= since), key=lambda f: f.executed_at)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A naive time is read as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
