@@ -56,6 +56,19 @@ def local_settings(tmp_path: Path, port: int) -> Settings:
     )
 
 
+async def refusal(tmp_path: Path, port: int) -> str:
+    """Why the MCP server's stack refused the server on `port`: it must not even
+    try to connect to it."""
+    connect = Attempts()
+    stack = Stack(local_settings(tmp_path, port), connect=connect, child_command=["false"])
+    async with running(stack):
+        await eventually(lambda: stack.status().state in ("down", "ready"), what="a verdict")
+        assert connect.calls == 0 and stack.status().state == "down"
+        detail = stack.status().detail or ""
+    assert connect.calls == 0
+    return detail
+
+
 @ROOT_ONLY
 async def test_a_server_another_user_put_on_the_port_is_never_adopted(tmp_path: Path) -> None:
     port = free_port()
@@ -66,14 +79,8 @@ async def test_a_server_another_user_put_on_the_port_is_never_adopted(tmp_path: 
     try:
         assert squatter.stdout is not None
         assert await asyncio.wait_for(squatter.stdout.readline(), 30) == b"up\n"
-        connect = Attempts()
-        stack = Stack(local_settings(tmp_path, port), connect=connect, child_command=["false"])
-        async with running(stack):
-            await eventually(lambda: stack.status().state in ("down", "ready"), what="a verdict")
-            assert connect.calls == 0 and stack.status().state == "down"
-            detail = stack.status().detail or ""
-            assert "held by another user" in detail, detail
-        assert connect.calls == 0
+        detail = await refusal(tmp_path, port)
+        assert "held by another user" in detail, detail
     finally:
         os.killpg(squatter.pid, signal.SIGKILL)  # runuser and the listener it started
         await squatter.wait()
@@ -83,16 +90,9 @@ async def test_a_server_this_user_started_elsewhere_is_not_adopted_unasked(tmp_p
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        port = listener.getsockname()[1]
-        connect = Attempts()
-        stack = Stack(local_settings(tmp_path, port), connect=connect, child_command=["false"])
-        async with running(stack):
-            await eventually(lambda: stack.status().state in ("down", "ready"), what="a verdict")
-            assert connect.calls == 0 and stack.status().state == "down"
-            detail = stack.status().detail or ""
-            assert "not started with this state folder" in detail, detail
-            assert "TEMPORAL_ADDRESS" in detail
-        assert connect.calls == 0
+        detail = await refusal(tmp_path, listener.getsockname()[1])
+    assert "not started with this state folder" in detail, detail
+    assert "TEMPORAL_ADDRESS" in detail
 
 
 async def test_the_dev_server_of_this_state_folder_is_ours(tmp_path: Path) -> None:

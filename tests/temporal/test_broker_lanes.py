@@ -8,10 +8,11 @@ import asyncio
 import math
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from activities.alerts import AlertActivities
 from activities.analysis import AnalysisActivities
@@ -159,6 +160,34 @@ async def test_two_worker_processes_share_one_budget(
     assert {str(p.pid) for p in processes} <= pids
 
 
+async def backlog_then_monitor(
+    client: Client, task_queue: str, symbols: list[str], screen_id: str
+) -> tuple[WorkflowHandle[Any, Any], WorkflowHandle[Any, Any]]:
+    """A screen whose every symbol is scheduled (a backlog on the bulk lane), then
+    the price monitor started behind it."""
+    screen = await start_screen(
+        client, task_queue, ScreenInput(symbols=symbols, max_concurrent=50), screen_id
+    )
+    await wait_for_progress(screen, lambda p: p.running + p.done == len(symbols), 60)
+    monitor = await client.start_workflow(
+        PriceAlertMonitorWorkflow.run,
+        MonitorInput(hours="always", interval_seconds=3600),
+        id=f"price-{task_queue}",
+        task_queue=task_queue,
+    )
+    return screen, monitor
+
+
+def overtaken(
+    symbol_times: list[tuple[datetime, datetime, str]],
+    scheduled: datetime,
+    started: datetime,
+) -> list[datetime]:
+    """Symbols scheduled before an activity and still waiting when it started: it
+    overtook them (on a shared lane it would queue behind them)."""
+    return [s for s, begun, _ in symbol_times if s < scheduled and begun > started]
+
+
 async def test_monitor_checks_do_not_wait_behind_a_screen(
     client: Client, db_pool: asyncpg.Pool, task_queue: str
 ) -> None:
@@ -170,17 +199,7 @@ async def test_monitor_checks_do_not_wait_behind_a_screen(
     async with build_worker(
         client, services(db_pool, market), task_queue, lane_rates={BULK: 2.0, LIVE: None}
     ):
-        screen = await start_screen(
-            client, task_queue, ScreenInput(symbols=symbols, max_concurrent=50), "screen-lanes"
-        )
-
-        await wait_for_progress(screen, lambda p: p.running + p.done == len(symbols), 60)
-        monitor = await client.start_workflow(
-            PriceAlertMonitorWorkflow.run,
-            MonitorInput(hours="always", interval_seconds=3600),
-            id=f"price-{task_queue}",
-            task_queue=task_queue,
-        )
+        screen, monitor = await backlog_then_monitor(client, task_queue, symbols, "screen-lanes")
         # The first check at start, then three on demand while the screen's
         # backlog drains (~17 s).
         for n in range(4):
@@ -201,12 +220,9 @@ async def test_monitor_checks_do_not_wait_behind_a_screen(
     during = [c for c in check_times if (last_symbol - c[0]).total_seconds() > 1]
     assert len(during) >= 3
     for check_scheduled, check_started, _ in during:
-        # Symbols scheduled before this check and still waiting when it started:
-        # the check overtook them (on a shared lane it would queue behind them).
-        overtaken = [
-            s for s, started, _ in symbol_times if s < check_scheduled and started > check_started
-        ]
-        assert overtaken, f"check at {check_scheduled} waited behind the screen"
+        assert overtaken(symbol_times, check_scheduled, check_started), (
+            f"check at {check_scheduled} waited behind the screen"
+        )
 
 
 async def test_a_stream_and_the_broker_lanes_do_not_starve_each_other(
@@ -229,16 +245,7 @@ async def test_a_stream_and_the_broker_lanes_do_not_starve_each_other(
         lane_rates={BULK: 2.0, LIVE: None},
         max_concurrent_activities=2,  # per lane; the stream lane keeps its own
     ):
-        screen = await start_screen(
-            client, task_queue, ScreenInput(symbols=symbols, max_concurrent=50), "screen-stream"
-        )
-        await wait_for_progress(screen, lambda p: p.running + p.done == len(symbols), 60)
-        monitor = await client.start_workflow(
-            PriceAlertMonitorWorkflow.run,
-            MonitorInput(hours="always", interval_seconds=3600),
-            id=f"price-{task_queue}",
-            task_queue=task_queue,
-        )
+        screen, monitor = await backlog_then_monitor(client, task_queue, symbols, "screen-stream")
 
         async def stream() -> StreamProgress | None:
             for pending in (await monitor.describe()).raw_description.pending_activities:
@@ -278,7 +285,6 @@ async def test_a_stream_and_the_broker_lanes_do_not_starve_each_other(
     symbol_times = await activity_times(screen, "screen_symbol")
     assert over_budget([started for _, started, _ in symbol_times], 2.0) == []
     [(stream_scheduled, stream_started, _)] = await activity_times(monitor, "stream_price_alerts")
-    overtaken = [
-        s for s, started, _ in symbol_times if s < stream_scheduled and started > stream_started
-    ]
-    assert overtaken, "the stream waited behind the screen"
+    assert overtaken(symbol_times, stream_scheduled, stream_started), (
+        "the stream waited behind the screen"
+    )
