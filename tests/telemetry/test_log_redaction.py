@@ -23,7 +23,7 @@ import pytest
 from ttai.broker.credentials import load_credentials
 from ttai.config import PROJECT_ROOT
 from ttai.loopback import free_port
-from ttai.telemetry.logs import HELD_LOGGERS, StructuredFormatter, configure_logging
+from ttai.telemetry.logs import HELD_LOGGERS, HTTP_LOGGERS, StructuredFormatter, configure_logging
 from ttai.telemetry.redaction import Redactor
 from ttai.temporal.codec import codec_from_env
 
@@ -166,17 +166,24 @@ def test_harmless_values_are_not_registered() -> None:
     assert "enabled=false" in line and "answer yes" in line
 
 
-def test_apprise_logger_is_held_at_info() -> None:
+def test_credential_printing_loggers_are_held() -> None:
+    """At DEBUG the SDKs stay at INFO; at INFO the HTTP clients' request lines
+    (URLs with the account number or a channel's token) stay out."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     hooks = (sys.excepthook, threading.excepthook)
     # Put back too: an httpx2 left at INFO puts request URLs into later tests' caplog.
-    held = {name: logging.getLogger(name).level for name in HELD_LOGGERS}
+    held = {name: logging.getLogger(name).level for name in HELD_LOGGERS + HTTP_LOGGERS}
     try:
         configure_logging("DEBUG")
-        for name in ("apprise", "tastytrade", "urllib3"):
+        for name in ("apprise", "tastytrade", "urllib3", "httpx2"):
             assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
         assert logging.getLogger("ttai").isEnabledFor(logging.DEBUG)
+        configure_logging("INFO")
+        assert logging.getLogger("tastytrade").isEnabledFor(logging.INFO)
+        for name in HTTP_LOGGERS:
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+            assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)

@@ -27,9 +27,12 @@ from ttai.telemetry.redaction import Redactor, register_environment
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 # Third-party loggers that write credentials at DEBUG: the tastytrade SDK
-# (bearer tokens of the account streamer), Apprise (`.../bot<token>/sendMessage`),
-# and the HTTP clients underneath them (request lines with token paths).
-HELD_LOGGERS = ("tastytrade", "apprise", "urllib3", "requests", "httpx", "httpx2", "httpcore")
+# (bearer tokens of the account streamer), Apprise (`.../bot<token>/sendMessage`)
+# and the HTTP clients underneath them, held at INFO. The HTTP clients also log
+# every request line at INFO (tastytrade's paths carry the account number, a
+# channel's its token): held at WARNING.
+HELD_LOGGERS = ("tastytrade", "apprise", "urllib3", "requests")
+HTTP_LOGGERS = ("httpx", "httpx2", "httpcore")
 
 logger = logging.getLogger("ttai")
 
@@ -142,6 +145,8 @@ def configure_logging(level: str | None = None, *, as_json: bool | None = None) 
     workflow.logger.workflow_info_on_message = False
     for name in HELD_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
