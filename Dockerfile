@@ -20,7 +20,7 @@ WORKDIR /app
 # which installs requirements.lock: the runtime packages, no test or dev tools.
 COPY requirements-installer.lock requirements.lock ./
 RUN pip install --no-deps --require-hashes -r requirements-installer.lock \
-    && uv pip install --system --no-config --require-hashes -r requirements.lock \
+    && uv pip install --system --no-config --require-hashes -r requirements.lock --compile-bytecode \
     && pip uninstall --yes uv
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin ttai \

@@ -25,9 +25,11 @@ $(UV): requirements-installer.lock
 
 # Reinstall only when a lock file changes. requirements.lock is what runs
 # (the Docker image installs only it); requirements-dev.lock adds the tools
-# and test packages, with the same pins.
+# and test packages, with the same pins. Compiled to bytecode at install, as
+# pip does and uv does not by default: otherwise every start compiles the
+# packages' sources anew wherever Python may not write its caches.
 $(STAMP): $(UV) requirements.lock requirements-dev.lock
-	$(UV_PIP) install --python $(PY) --require-hashes -r requirements-dev.lock
+	$(UV_PIP) install --python $(PY) --require-hashes --compile-bytecode -r requirements-dev.lock
 	touch $@
 
 # Regenerate the locks from pyproject.toml after changing a dependency there,

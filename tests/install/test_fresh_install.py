@@ -49,6 +49,12 @@ def test_make_venv_installs_the_lock_with_the_stock_pip_of_the_oldest_python(
     version = run([str(venv / "bin/python"), "-c", "import sys; print(sys.version_info[:2])"])
     assert version.stdout.strip() == "(3, 11)", f"{python} is not 3.11: {stock_pip.stdout}"
 
+    # Compiled at install (as pip does): a venv whose caches cannot be written
+    # (PYTHONDONTWRITEBYTECODE, a read-only image) would compile at every start.
+    [site_packages] = (venv / "lib").glob("python3.11/site-packages")
+    for package in ("temporalio", "mcp", "pydantic"):
+        assert list((site_packages / package / "__pycache__").glob("__init__.*.pyc")), package
+
     imported = run([str(venv / "bin/python"), "-c", ENTRY_POINTS], cwd=ROOT)
     assert imported.returncode == 0, imported.stderr
     for binary in ("temporal", "temporal-test-server"):

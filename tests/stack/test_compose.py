@@ -166,7 +166,10 @@ def test_dockerfile_runs_the_worker_as_non_root() -> None:
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim@sha256:", dockerfile, flags=re.MULTILINE)
     assert "pip install --no-deps --require-hashes -r requirements-installer.lock" in dockerfile
-    assert "uv pip install --system --no-config --require-hashes -r requirements.lock" in dockerfile
+    assert (
+        "uv pip install --system --no-config --require-hashes -r requirements.lock"
+        " --compile-bytecode" in dockerfile
+    )
     assert "requirements-dev.lock" not in dockerfile
     users = re.findall(r"^USER (\S+)$", dockerfile, flags=re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
