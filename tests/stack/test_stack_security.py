@@ -27,6 +27,7 @@ from ttai.servers.postgres import (
     read_hba,
 )
 from ttai.servers.temporal_server import TemporalDevServer
+from ttai.telemetry.redaction import Redactor
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks target a root run")
 
@@ -389,5 +390,23 @@ async def test_a_replaced_passwords_file_is_one_clear_error(tmp_path: Path) -> N
             await again.start()
         # Not left running behind the error.
         assert not (again.folder.data_dir / "postmaster.pid").exists()
+    finally:
+        await pg.destroy()
+
+
+async def test_a_stray_pgpassword_is_named_not_the_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PGPASSWORD meant for another server goes before the pgpass file: the
+    error names it, and does not advise deleting the state folder."""
+    monkeypatch.setenv("PGPASSWORD", "meant-for-another-server")
+    pg = PrivatePostgres(tmp_path / "state", port=free_port(), durable=False)
+    try:
+        with pytest.raises(StackError, match="PGPASSWORD is set") as refused:
+            await pg.start()
+        assert "make clean" not in str(refused.value)
+        # As it is logged: the redactor leaves the variable's name readable.
+        assert "PGPASSWORD is set" in Redactor().redact(str(refused.value))
+        assert not (pg.folder.data_dir / "postmaster.pid").exists()
     finally:
         await pg.destroy()

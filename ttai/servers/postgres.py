@@ -179,11 +179,20 @@ class PrivatePostgres(LocalServer):
         except BaseException as err:
             await self.stop()
             if isinstance(err, asyncpg.InvalidPasswordError):
-                raise StackError(
-                    f"PostgreSQL refused the password in {self.passfile}: restore that file, "
-                    "or delete the state folder (make clean) to start over"
-                ) from None
+                raise StackError(self._refused_password()) from None
             raise
+
+    def _refused_password(self) -> str:
+        if os.environ.get("PGPASSWORD"):
+            # libpq's order, which asyncpg follows: the variable before the file.
+            return (
+                f"PostgreSQL refused the login: PGPASSWORD is set in this environment "
+                f"and is used before {self.passfile}; unset it to use the local stack"
+            )
+        return (
+            f"PostgreSQL refused the password in {self.passfile}: restore that file, "
+            "or delete the state folder (make clean) to start over"
+        )
 
     async def stop(self) -> None:
         unregister_hard_stop(self)
