@@ -39,6 +39,15 @@ from ttai.models.analysis import ChartAnalysis
 from ttai.models.market import Candle, MarketMetrics, OptionChain, OptionQuote, Quote
 
 
+async def aapl_chain(fake: FakeTastytrade) -> OptionChain:
+    """AAPL's chain as a broker of its own reads it from `fake`."""
+    broker = fake.broker(stream_timeout=5)
+    try:
+        return await broker.get_option_chain("AAPL")
+    finally:
+        await broker.close()
+
+
 async def test_is_a_broker(broker: TastytradeBroker) -> None:
     assert isinstance(broker, Broker)
     assert broker.name == "tastytrade"
@@ -189,11 +198,7 @@ async def test_an_option_without_iv_is_unknown_and_never_scored() -> None:
         }
     )
     fake = FakeTastytrade(scenario)
-    broker = fake.broker(stream_timeout=5)
-    try:
-        chain = await broker.get_option_chain("AAPL")
-    finally:
-        await broker.close()
+    chain = await aapl_chain(fake)
     puts = [o for o in chain.options if o.kind == "put"]
     assert puts and all(o.implied_volatility is None for o in puts)
     assert all(o.implied_volatility == 0.30 for o in chain.options if o.kind == "call")
@@ -411,11 +416,7 @@ async def test_option_chain_reaches_the_020_delta_put_at_iv_100() -> None:
         update={"implied_volatility": 1.0}
     )
     fake = FakeTastytrade(scenario)
-    broker = fake.broker(stream_timeout=5)
-    try:
-        chain = await broker.get_option_chain("AAPL")
-    finally:
-        await broker.close()
+    chain = await aapl_chain(fake)
     target = max(
         (o for o in options if abs(o.delta or 0) <= csp.MIN_ABS_DELTA), key=lambda o: o.strike
     )
@@ -431,11 +432,7 @@ async def test_option_chain_keeps_every_expiration_in_the_strategy_window() -> N
     scenario.chains["AAPL"] = daily_chain("AAPL", spot, today, days=60)
     served = {o.expiration for o in scenario.chains["AAPL"].options}
     fake = FakeTastytrade(scenario)
-    broker = fake.broker()
-    try:
-        chain = await broker.get_option_chain("AAPL")
-    finally:
-        await broker.close()
+    chain = await aapl_chain(fake)
     got = {o.expiration for o in chain.options}
 
     def dte(day: date) -> int:
